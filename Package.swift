@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "lassoboot",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lassoboot", targets: ["lassoboot"]),
+        .library(name: "Lasso", targets: ["Lasso"]),
+        .library(name: "Tabular", targets: ["Tabular"]),
+    ],
+    dependencies: [
+        // CLI parsing: one type per subcommand, help next to each option.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // exp / log1p for Double without importing the platform C library into the core.
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // Numerical core: pure, no I/O, stdlib only.
+        .target(
+            name: "Lasso",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+        ),
+        // CSV in, validation with file/line/column errors.
+        .target(name: "Tabular"),
+        .executableTarget(
+            name: "lassoboot",
+            dependencies: [
+                "Lasso", "Tabular",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LassoTests", dependencies: ["Lasso"]),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
+        .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

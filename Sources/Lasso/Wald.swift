@@ -1,0 +1,146 @@
+import RealModule
+
+/// A Wald interval for one coefficient, *conditional on the selected model*.
+///
+/// This is what statsmodels' `conf_int()` reports after an L1 fit: the inverse of the
+/// unpenalized log-likelihood Hessian at the penalized estimate, restricted to the nonzero
+/// coefficients. It ignores both the selection step and the shrinkage, so it is not an
+/// honest confidence interval; it exists to reproduce published tables.
+public struct WaldInterval: Sendable, Equatable {
+    /// Standard error from the restricted inverse Hessian.
+    public let standardError: Double
+    /// Lower end on the coefficient scale.
+    public let low: Double
+    /// Upper end on the coefficient scale.
+    public let high: Double
+}
+
+/// Wald intervals of the kind statsmodels reports for L1 fits.
+public enum Wald {
+    /// The label every report must print next to these intervals.
+    public static let label = "Wald (conditional on selection)"
+
+    /// Intervals for the intercept (index 0) and each feature (index j + 1); `nil` where the
+    /// coefficient is exactly zero (statsmodels trims those) or the restricted Hessian is singular.
+    public static func intervals(
+        design: CompressedDesign, cells: BinomialCells, fit: LassoFit, level: Double = 0.95
+    ) -> [WaldInterval?] {
+        precondition(level > 0 && level < 1)
+        let coef = fit.allCoefficients
+        let active = coef.indices.filter { coef[$0] != 0 }
+        let a = active.count
+        var result = [WaldInterval?](repeating: nil, count: coef.count)
+        guard a > 0 else { return result }
+        // Working weights v_k = t_k mu_k (1 - mu_k) at the estimate.
+        var v = [Double](repeating: 0, count: design.patternCount)
+        for k in 0..<design.patternCount where cells.trials[k] > 0 {
+            var eta = fit.intercept
+            for j in 0..<design.featureCount where fit.coefficients[j] != 0 {
+                eta += fit.coefficients[j] * design.value(pattern: k, feature: j)
+            }
+            let mu = Kernels.sigmoid(eta)
+            v[k] = cells.trials[k] * mu * (1 - mu)
+        }
+        @inline(__always) func x(_ k: Int, _ c: Int) -> Double {
+            c == 0 ? 1 : design.value(pattern: k, feature: c - 1)
+        }
+        var h = [Double](repeating: 0, count: a * a)
+        for r in 0..<a {
+            for c in r..<a {
+                var s = 0.0
+                for k in 0..<design.patternCount where v[k] != 0 { s += v[k] * x(k, active[r]) * x(k, active[c]) }
+                h[r * a + c] = s
+                h[c * a + r] = s
+            }
+        }
+        guard let inverse = LinearAlgebra.inverseSPD(h, size: a) else { return result }
+        let z = Normal.quantile(0.5 + level / 2)
+        for (r, c) in active.enumerated() {
+            let se = inverse[r * a + r].squareRoot()
+            result[c] = WaldInterval(standardError: se, low: coef[c] - z * se, high: coef[c] + z * se)
+        }
+        return result
+    }
+}
+
+/// Small dense linear algebra for the Hessians of selected models.
+enum LinearAlgebra {
+    /// Inverse of a symmetric positive definite matrix (row-major), or `nil` if it is not.
+    static func inverseSPD(_ a: [Double], size n: Int) -> [Double]? {
+        // Cholesky a = L L'.
+        var l = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                var s = a[i * n + j]
+                for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
+                if i == j {
+                    guard s > 0, s.isFinite else { return nil }
+                    l[i * n + i] = s.squareRoot()
+                } else {
+                    l[i * n + j] = s / l[j * n + j]
+                }
+            }
+        }
+        // inv = L'^-1 L^-1, column by column.
+        var inv = [Double](repeating: 0, count: n * n)
+        var y = [Double](repeating: 0, count: n)
+        for col in 0..<n {
+            for i in 0..<n {
+                var s = i == col ? 1.0 : 0.0
+                for k in 0..<i { s -= l[i * n + k] * y[k] }
+                y[i] = s / l[i * n + i]
+            }
+            for i in stride(from: n - 1, through: 0, by: -1) {
+                var s = y[i]
+                for k in (i + 1)..<max(i + 1, n) { s -= l[k * n + i] * inv[k * n + col] }
+                inv[i * n + col] = s / l[i * n + i]
+            }
+        }
+        return inv
+    }
+}
+
+/// The standard normal distribution.
+public enum Normal {
+    /// Cumulative distribution function.
+    public static func cdf(_ x: Double) -> Double {
+        0.5 * Double.erfc(-x / 2.0.squareRoot())
+    }
+
+    /// Quantile function (Wichura's AS 241, about 1e-16 relative accuracy).
+    public static func quantile(_ p: Double) -> Double {
+        precondition(p > 0 && p < 1, "quantile needs 0 < p < 1")
+        let q = p - 0.5
+        if abs(q) <= 0.425 {
+            let r = 0.180625 - q * q
+            let num = (((((((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r
+                + 45921.953931549871457) * r + 13731.693765509461125) * r + 1971.5909503065514427) * r
+                + 133.14166789178437745) * r + 3.387132872796366608)
+            let den = (((((((5226.495278852545925 * r + 28729.085735721942674) * r + 39307.89580009271061) * r
+                + 21213.794301586595867) * r + 5394.1960214247511077) * r + 687.1870074920579083) * r
+                + 42.313330701600911252) * r + 1.0)
+            return q * num / den
+        }
+        var r = q < 0 ? p : 1 - p
+        r = (-Double.log(r)).squareRoot()
+        var value: Double
+        if r <= 5 {
+            r -= 1.6
+            value = (((((((7.7454501427834140764e-4 * r + 0.0227238449892691845833) * r + 0.24178072517745061177) * r
+                + 1.27045825245236838258) * r + 3.64784832476320460504) * r + 5.7694972214606914055) * r
+                + 4.6303378461565452959) * r + 1.42343711074968357734)
+                / (((((((1.05075007164441684324e-9 * r + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r
+                + 0.14810397642748007459) * r + 0.68976733498510000455) * r + 1.6763848301838038494) * r
+                + 2.05319162663775882187) * r + 1.0)
+        } else {
+            r -= 5
+            value = (((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r
+                + 0.026532189526576123093) * r + 0.29656057182850489123) * r + 1.7848265399172913358) * r
+                + 5.4637849111641143699) * r + 6.6579046435011037772)
+                / (((((((2.04426310338993978564e-15 * r + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) * r
+                + 7.868691311456132591e-4) * r + 0.0148753612908506148525) * r + 0.13692988092273580531) * r
+                + 0.59983220655588793769) * r + 1.0)
+        }
+        return q < 0 ? -value : value
+    }
+}

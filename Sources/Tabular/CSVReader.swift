@@ -1,0 +1,328 @@
+import Foundation
+
+/// How one CSV column is stored.
+public enum ColumnKind: Sendable, Equatable {
+    /// Finite numbers; an empty cell is missing (stored as NaN).
+    case numeric
+    /// Text exactly as in the file (quotes removed); an empty cell is missing (`nil`).
+    case text
+}
+
+/// A parsed CSV column.
+public enum ColumnData: Sendable, Equatable {
+    case numeric([Double])
+    case text([String?])
+}
+
+/// A CSV file parsed into named columns.
+///
+/// Missing cells are NaN in numeric columns (the reader rejects literal NaN and infinities,
+/// so NaN always means "empty in the file") and `nil` in text columns.
+public struct Table: Sendable {
+    /// Where the table came from, for error messages.
+    public let source: String
+    /// Column names from the header row, in file order.
+    public let columnNames: [String]
+    /// Column contents, parallel to ``columnNames``.
+    public let columns: [ColumnData]
+    /// 1-based physical line on which each data row starts.
+    public let rowLines: [Int32]
+
+    /// Number of data rows.
+    public var rowCount: Int { rowLines.count }
+
+    /// Index of the column named `name`, or an error that lists what the file does have.
+    public func columnIndex(_ name: String) throws -> Int {
+        if let i = columnNames.firstIndex(of: name) { return i }
+        let close = columnNames.filter { $0.lowercased() == name.lowercased() }
+        let hint = close.isEmpty ? "columns are: \(columnNames.joined(separator: ", "))" : "did you mean '\(close[0])'?"
+        throw TabularError(file: source, line: 1, message: "no column named '\(name)' in the header; \(hint)")
+    }
+
+    /// Values of a numeric column (NaN = missing).
+    public func numeric(_ name: String) throws -> [Double] {
+        let i = try columnIndex(name)
+        guard case let .numeric(values) = columns[i] else {
+            throw TabularError(file: source, line: 1, column: i + 1, columnName: name, message: "is a text column, expected numbers")
+        }
+        return values
+    }
+
+    /// Values of a column that must hold only 0 and 1 with nothing missing (an outcome).
+    public func binary(_ name: String) throws -> [Double] {
+        let i = try columnIndex(name)
+        let values = try numeric(name)
+        for (r, v) in values.enumerated() where v != 0 && v != 1 {
+            let found = v.isNaN ? "an empty cell" : "\(formatNumber(v))"
+            throw TabularError(file: source, line: Int(rowLines[r]), column: i + 1, columnName: name,
+                               message: "expected 0 or 1 (a binary outcome), found \(found)")
+        }
+        return values
+    }
+
+    /// The first missing cell of a numeric column, located, or `nil` if none is missing.
+    public func firstMissing(_ name: String) throws -> TabularError? {
+        let i = try columnIndex(name)
+        let values = try numeric(name)
+        guard let r = values.firstIndex(where: { $0.isNaN }) else { return nil }
+        return TabularError(file: source, line: Int(rowLines[r]), column: i + 1, columnName: name,
+                            message: "expected a number, found an empty cell")
+    }
+}
+
+func formatNumber(_ v: Double) -> String {
+    v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
+}
+
+/// RFC 4180 CSV reader: header row, quoted fields with embedded commas, quotes and newlines,
+/// LF or CRLF line ends, optional UTF-8 byte order mark.
+///
+/// Numeric columns are parsed straight from bytes (no per-cell strings), so a million rows of
+/// twenty columns read in well under a second. Every error names the file, the physical line,
+/// the column and what was expected.
+public struct CSVReader: Sendable {
+    /// Columns to keep as text; every other column must be numeric.
+    public var textColumns: Set<String>
+    /// Field separator byte (default comma).
+    public var separator: UInt8
+
+    public init(textColumns: Set<String> = [], separator: UInt8 = UInt8(ascii: ",")) {
+        self.textColumns = textColumns
+        self.separator = separator
+    }
+
+    /// Reads and parses a file.
+    public func read(path: String) throws -> Table {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDir: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+            let why = !exists ? "no such file" : (isDir.boolValue ? "is a directory, expected a CSV file" : "cannot be read (permissions?)")
+            throw TabularError(file: path, message: why)
+        }
+        return try parse(data, source: path)
+    }
+
+    /// Parses CSV bytes; `source` names them in errors.
+    public func parse(_ data: Data, source: String) throws -> Table {
+        try data.withUnsafeBytes { raw in
+            try parse(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count), source: source)
+        }
+    }
+
+    /// Parses CSV text; `source` names it in errors.
+    public func parse(_ text: String, source: String) throws -> Table {
+        try parse(Data(text.utf8), source: source)
+    }
+
+    func parse(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws -> Table {
+        var scanner = CSVScanner(bytes: bytes, separator: separator, source: source)
+        guard let header = try scanner.nextRecord() else {
+            throw TabularError(file: source, line: 1, message: "the file is empty: expected a header row of column names")
+        }
+        var names: [String] = []
+        var seen: [String: Int] = [:]
+        for (i, field) in header.fields.enumerated() {
+            let name = scanner.text(field).trimmingCharacters(in: .whitespaces)
+            if name.isEmpty {
+                throw TabularError(file: source, line: header.line, column: i + 1, message: "empty column name in the header")
+            }
+            if let previous = seen[name] {
+                throw TabularError(file: source, line: header.line, column: i + 1, columnName: name,
+                                   message: "duplicate column name (also column \(previous + 1))")
+            }
+            seen[name] = i
+            names.append(name)
+        }
+        for wanted in textColumns where seen[wanted] == nil {
+            throw TabularError(file: source, line: header.line, message: "no column named '\(wanted)' in the header; columns are: \(names.joined(separator: ", "))")
+        }
+        let width = names.count
+        let isText = names.map { textColumns.contains($0) }
+        var numbers = [[Double]](repeating: [], count: width)
+        var texts = [[String?]](repeating: [], count: width)
+        var lines: [Int32] = []
+        let estimate = bytes.count / max(1, header.byteLength)
+        if estimate > 0 {
+            for c in 0..<width { if isText[c] { texts[c].reserveCapacity(estimate) } else { numbers[c].reserveCapacity(estimate) } }
+            lines.reserveCapacity(estimate)
+        }
+        while let record = try scanner.nextRecord() {
+            if record.fields.count == 1 && width > 1 && record.fields[0].isEmpty && !record.fields[0].quoted {
+                continue  // a blank line carries no data
+            }
+            guard record.fields.count == width else {
+                throw TabularError(file: source, line: record.line,
+                                   message: "expected \(width) fields as in the header, found \(record.fields.count)")
+            }
+            for c in 0..<width {
+                let field = record.fields[c]
+                if isText[c] {
+                    texts[c].append(field.isEmpty ? nil : scanner.text(field))
+                } else {
+                    guard let v = scanner.number(field) else {
+                        let shown = String(scanner.text(field).prefix(40))
+                        let expected = shown.lowercased().contains("nan") || shown.lowercased().contains("inf")
+                            ? "expected a finite number (leave the cell empty for a missing value)" : "expected a number"
+                        throw TabularError(file: source, line: field.line, column: c + 1, columnName: names[c],
+                                           message: "\(expected), found '\(shown)'")
+                    }
+                    numbers[c].append(v)
+                }
+            }
+            lines.append(Int32(truncatingIfNeeded: record.line))
+        }
+        let columns: [ColumnData] = (0..<width).map { isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
+        return Table(source: source, columnNames: names, columns: columns, rowLines: lines)
+    }
+}
+
+/// One field: a byte range and how to read it.
+struct Field {
+    var start: Int
+    var end: Int
+    var quoted: Bool
+    /// The field contains doubled quotes that must be unescaped.
+    var escaped: Bool
+    var line: Int
+    var isEmpty: Bool { start == end }
+}
+
+struct Record {
+    var fields: [Field]
+    var line: Int
+    var byteLength: Int
+}
+
+/// Splits bytes into records and fields; keeps the physical line count for errors.
+struct CSVScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    let separator: UInt8
+    let source: String
+    var position = 0
+    var line = 1
+    var fields: [Field] = []
+
+    init(bytes: UnsafeBufferPointer<UInt8>, separator: UInt8, source: String) {
+        self.bytes = bytes
+        self.separator = separator
+        self.source = source
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { position = 3 }
+        fields.reserveCapacity(64)
+    }
+
+    mutating func nextRecord() throws -> Record? {
+        let count = bytes.count
+        guard position < count else { return nil }
+        let recordStart = position
+        let recordLine = line
+        fields.removeAll(keepingCapacity: true)
+        let quote = UInt8(ascii: "\""), lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        while true {
+            // One field starting at `position`.
+            if position < count && bytes[position] == quote {
+                let fieldLine = line
+                let start = position + 1
+                var i = start
+                var escaped = false
+                while true {
+                    guard i < count else {
+                        throw TabularError(file: source, line: fieldLine, column: fields.count + 1,
+                                           message: "quoted field is never closed (missing '\"')")
+                    }
+                    let b = bytes[i]
+                    if b == quote {
+                        if i + 1 < count && bytes[i + 1] == quote { escaped = true; i += 2; continue }
+                        break
+                    }
+                    if b == lf { line += 1 }
+                    i += 1
+                }
+                fields.append(Field(start: start, end: i, quoted: true, escaped: escaped, line: fieldLine))
+                position = i + 1
+                if position < count, bytes[position] != separator, bytes[position] != lf, bytes[position] != cr {
+                    throw TabularError(file: source, line: line, column: fields.count,
+                                       message: "unexpected text after a closing quote (expected ',' or end of line)")
+                }
+            } else {
+                let start = position
+                var i = start
+                while i < count {
+                    let b = bytes[i]
+                    if b == separator || b == lf || b == cr { break }
+                    if b == quote {
+                        throw TabularError(file: source, line: line, column: fields.count + 1,
+                                           message: "stray '\"' inside an unquoted field (quote the whole field and double inner quotes)")
+                    }
+                    i += 1
+                }
+                fields.append(Field(start: start, end: i, quoted: false, escaped: false, line: line))
+                position = i
+            }
+            // What ends the field.
+            if position >= count { break }
+            let b = bytes[position]
+            if b == separator { position += 1; if position >= count { fields.append(Field(start: count, end: count, quoted: false, escaped: false, line: line)); break }; continue }
+            if b == cr {
+                position += 1
+                if position < count && bytes[position] == lf { position += 1 }
+                line += 1
+                break
+            }
+            if b == lf { position += 1; line += 1; break }
+        }
+        return Record(fields: fields, line: recordLine, byteLength: position - recordStart)
+    }
+
+    func text(_ f: Field) -> String {
+        let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[f.start..<f.end]), as: UTF8.self)
+        return f.escaped ? s.replacingOccurrences(of: "\"\"", with: "\"") : s
+    }
+
+    /// Parses a finite decimal number; NaN for an empty field; `nil` if it is not a number.
+    func number(_ f: Field) -> Double? {
+        var i = f.start, end = f.end
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
+        while i < end && (bytes[i] == space || bytes[i] == tab) { i += 1 }
+        while end > i && (bytes[end - 1] == space || bytes[end - 1] == tab) { end -= 1 }
+        if i == end { return .nan }
+        if let v = fastNumber(i, end) { return v }
+        return slowNumber(i, end)
+    }
+
+    /// Exact fast path: [+-]digits[.digits] with at most 15 significant digits.
+    @inline(__always) func fastNumber(_ start: Int, _ end: Int) -> Double? {
+        var i = start
+        var negative = false
+        let b0 = bytes[i]
+        if b0 == UInt8(ascii: "-") { negative = true; i += 1 } else if b0 == UInt8(ascii: "+") { i += 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0, fraction = 0
+        var sawDigit = false, sawPoint = false
+        while i < end {
+            let b = bytes[i]
+            if b >= 48 && b <= 57 {
+                sawDigit = true
+                if mantissa != 0 || b != 48 { digits += 1 }
+                mantissa = mantissa &* 10 &+ UInt64(b - 48)
+                if sawPoint { fraction += 1 }
+            } else if b == UInt8(ascii: ".") && !sawPoint {
+                sawPoint = true
+            } else {
+                return nil
+            }
+            i += 1
+        }
+        guard sawDigit, digits <= 15, fraction <= 22 else { return nil }
+        var v = Double(mantissa)
+        if fraction > 0 { v /= CSVScanner.powersOfTen[fraction] }
+        return negative ? -v : v
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { e in (0..<e).reduce(1.0) { a, _ in a * 10 } }
+
+    func slowNumber(_ start: Int, _ end: Int) -> Double? {
+        let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        guard let v = Double(s), v.isFinite else { return nil }
+        return v
+    }
+}

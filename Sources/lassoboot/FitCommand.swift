@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import Lasso
+import Tabular
+
+/// `lassoboot fit`: one L1-penalized logistic regression per outcome, with the Wald intervals
+/// the original analysis reported (clearly labelled as conditional on selection).
+struct FitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fit",
+        abstract: "Fit L1-penalized logistic regressions and print odds ratios with Wald intervals.",
+        discussion: """
+        Every column of --data except the outcome(s) and --exclude'd columns is a numeric feature.
+        Objective (sum scale): sum_i loss_i + alpha * sum_j |beta_j|, intercept unpenalized unless
+        --penalize-intercept (statsmodels' fit_regularized with a scalar alpha). With --scale mean,
+        alpha is glmnet's lambda (the loss is divided by the number of rows).
+        Wald intervals are statsmodels' conf_int() of an L1 fit: conditional on the selected model,
+        they ignore selection and shrinkage and are not honest confidence intervals.
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
+
+    @Option(name: .long, help: "CSV file with a header row; all used columns numeric.")
+    var data: String
+
+    @Option(name: .long, help: "Binary (0/1) outcome column; repeat to fit several outcomes on the same features.")
+    var outcome: [String]
+
+    @Option(name: .long, help: "Column to leave out of the features (repeatable).")
+    var exclude: [String] = []
+
+    @Option(name: .long, help: "Penalty strength alpha >= 0, on the --scale.")
+    var alpha: Double
+
+    @Option(name: .long, help: "sum: statsmodels' alpha; mean: glmnet's lambda (alpha / rows on the sum scale).")
+    var scale: PenaltyScale = .sum
+
+    @Flag(name: .long, help: "Penalize the intercept too (statsmodels' behaviour with a scalar alpha).")
+    var penalizeIntercept = false
+
+    @Option(name: .long, help: "File of 0-based data-row indices (one per line) to fit on.")
+    var rows: String?
+
+    @Option(name: .long, help: "CSV with the same columns: report AUC on it.")
+    var test: String?
+
+    @Option(name: .customLong("test-rows"), help: "File of 0-based data-row indices of --data to report AUC on.")
+    var testRows: String?
+
+    @Option(name: .long, help: "KKT tolerance on the mean scale (gradient / rows).")
+    var tolerance: Double = SolverOptions().tolerance
+
+    @Option(name: .long, help: "Confidence level of the Wald intervals.")
+    var level: Double = 0.95
+
+    @Option(name: .long, help: "Output: table, json or csv.")
+    var format: Format = .table
+
+    func validate() throws {
+        guard !outcome.isEmpty else { throw ValidationError("give at least one --outcome column") }
+        guard alpha.isFinite, alpha >= 0 else { throw ValidationError("--alpha must be a finite number >= 0, got \(alpha)") }
+        guard tolerance > 0 else { throw ValidationError("--tolerance must be > 0") }
+        guard level > 0, level < 1 else { throw ValidationError("--level must be between 0 and 1, got \(level)") }
+        if test != nil && testRows != nil { throw ValidationError("give --test or --test-rows, not both") }
+        if Set(outcome).count != outcome.count { throw ValidationError("an --outcome is repeated") }
+    }
+
+    func run() throws {
+        let table = try CSVReader().read(path: data)
+        let subset = try rows.map { try RowIndices.read(path: $0, rowCount: table.rowCount) }
+        let input = try FitInput(table: table, outcomeNames: outcome, excluded: exclude, rows: subset)
+
+        let duplicates = input.design.duplicateFeatureGroups()
+        if let group = duplicates.first {
+            let names = group.map { "'\(input.featureNames[$0])'" }.joined(separator: " and ")
+            throw TabularError(file: data, message: "columns \(names) are identical in every used row: the lasso cannot tell them apart; --exclude all but one")
+        }
+
+        // Held-out rows for AUC.
+        var testSet: (rows: [[Double]], outcomes: [String: [Double]], source: String)?
+        if let testPath = test {
+            let testTable = try CSVReader().read(path: testPath)
+            let x = try FitInput.rows(of: testTable, features: input.featureNames)
+            var ys: [String: [Double]] = [:]
+            for name in outcome { ys[name] = try testTable.binary(name) }
+            testSet = (x, ys, testPath)
+        } else if let path = testRows {
+            let idx = try RowIndices.read(path: path, rowCount: table.rowCount)
+            let x = try FitInput.rows(of: table, features: input.featureNames, rows: idx)
+            var ys: [String: [Double]] = [:]
+            for name in outcome {
+                let all = try table.binary(name)
+                ys[name] = idx.map { all[$0] }
+            }
+            testSet = (x, ys, path)
+        }
+
+        let penalty = Penalty(scale: scale, penalizeIntercept: penalizeIntercept)
+        var results: [FitResult] = []
+        for name in outcome {
+            let cells = try input.design.cells(outcome: input.outcomes[name]!)
+            let constant = input.design.constantFeatures(in: cells).map { input.featureNames[$0] }
+            if !constant.isEmpty && format == .table {
+                FileHandle.standardError.write(Data("note: constant column(s) \(constant.joined(separator: ", ")) carry no information; their coefficients are 0\n".utf8))
+            }
+            let clock = ContinuousClock()
+            var fit: LassoFit!
+            let elapsed = try clock.measure {
+                fit = try LogisticLasso.fit(design: input.design, cells: cells, alpha: alpha, penalty: penalty,
+                                            options: SolverOptions(tolerance: tolerance))
+            }
+            let wald = Wald.intervals(design: input.design, cells: cells, fit: fit, level: level)
+            var auc: Double?
+            var testCount: Int?
+            if let t = testSet {
+                let scores = t.rows.map { fit.linearPredictor($0) }
+                auc = Metrics.auc(scores: scores, outcomes: t.outcomes[name]!)
+                testCount = t.rows.count
+            }
+            results.append(FitResult(
+                outcome: name, featureNames: input.featureNames, fit: fit, wald: wald, level: level,
+                rows: input.rowCount, patterns: cells.activePatternCount,
+                fitSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
+                testAUC: auc, testRows: testCount))
+        }
+        print(FitOutput.render(results, format: format), terminator: "")
+    }
+}
+
+extension PenaltyScale: ExpressibleByArgument {}

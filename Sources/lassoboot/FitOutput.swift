@@ -1,0 +1,154 @@
+import Foundation
+import Lasso
+
+/// One outcome's fit with everything `lassoboot fit` reports about it.
+struct FitResult {
+    let outcome: String
+    let featureNames: [String]
+    let fit: LassoFit
+    /// Intercept first, then features; `nil` for zero coefficients.
+    let wald: [WaldInterval?]
+    let level: Double
+    let rows: Int
+    let patterns: Int
+    let fitSeconds: Double
+    let testAUC: Double?
+    let testRows: Int?
+
+    var names: [String] { ["const"] + featureNames }
+}
+
+/// The JSON contract of `lassoboot fit --format json` (one object per outcome).
+struct FitJSON: Encodable {
+    struct Coefficient: Encodable {
+        let name: String
+        let coef: Double
+        let oddsRatio: Double
+        let standardError: Double?
+        let waldLow: Double?
+        let waldHigh: Double?
+        let oddsRatioLow: Double?
+        let oddsRatioHigh: Double?
+    }
+    let outcome: String
+    let alpha: Double
+    let scale: String
+    let penalizeIntercept: Bool
+    let n: Int
+    let patterns: Int
+    let objective: Double
+    let loss: Double
+    let kktViolation: Double
+    let iterations: Int
+    let fitSeconds: Double
+    let intervals: String
+    let level: Double
+    let testAUC: Double?
+    let testRows: Int?
+    let coefficients: [Coefficient]
+
+    init(_ r: FitResult) {
+        outcome = r.outcome
+        alpha = r.fit.alpha
+        scale = r.fit.penalty.scale.rawValue
+        penalizeIntercept = r.fit.penalty.penalizeIntercept
+        n = r.rows
+        patterns = r.patterns
+        objective = r.fit.objective
+        loss = r.fit.loss
+        kktViolation = r.fit.kktViolation
+        iterations = r.fit.iterations
+        fitSeconds = r.fitSeconds
+        intervals = Wald.label
+        level = r.level
+        testAUC = r.testAUC
+        testRows = r.testRows
+        let coef = r.fit.allCoefficients
+        coefficients = r.names.indices.map { i in
+            let w = r.wald[i]
+            return Coefficient(name: r.names[i], coef: coef[i], oddsRatio: Foundation.exp(coef[i]),
+                               standardError: w?.standardError, waldLow: w?.low, waldHigh: w?.high,
+                               oddsRatioLow: w.map { Foundation.exp($0.low) }, oddsRatioHigh: w.map { Foundation.exp($0.high) })
+        }
+    }
+}
+
+/// Renders fits as a human table, JSON or CSV.
+enum FitOutput {
+    static func render(_ results: [FitResult], format: FitCommand.Format) -> String {
+        switch format {
+        case .table: return results.map(table).joined(separator: "\n")
+        case .json: return json(results)
+        case .csv: return csv(results)
+        }
+    }
+
+    static func json(_ results: [FitResult]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let objects = results.map(FitJSON.init)
+        let data: Data
+        if objects.count == 1 {
+            data = try! encoder.encode(objects[0])
+        } else {
+            data = try! encoder.encode(objects)
+        }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func csv(_ results: [FitResult]) -> String {
+        var out = "outcome,feature,coef,oddsRatio,waldLow,waldHigh,oddsRatioLow,oddsRatioHigh\n"
+        for r in results {
+            let coef = r.fit.allCoefficients
+            for i in r.names.indices {
+                let w = r.wald[i]
+                let interval: [String] = w.map { x -> [String] in
+                    ["\(x.low)", "\(x.high)", "\(Foundation.exp(x.low))", "\(Foundation.exp(x.high))"]
+                } ?? ["", "", "", ""]
+                let fields: [String] = [csvField(r.outcome), csvField(r.names[i]), "\(coef[i])", "\(Foundation.exp(coef[i]))"] + interval
+                out += fields.joined(separator: ",") + "\n"
+            }
+        }
+        return out
+    }
+
+    static func csvField(_ s: String) -> String {
+        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+
+    static func table(_ r: FitResult) -> String {
+        let fit = r.fit
+        let pct = Int((r.level * 100).rounded())
+        let intercept: String = fit.penalty.penalizeIntercept ? "penalized" : "unpenalized"
+        let scale: String = fit.penalty.scale.rawValue
+        let objective: String = String(format: "%.10g", fit.objective)
+        let kkt: String = String(format: "%.1e", fit.kktViolation)
+        let ms: String = String(format: "%.2f", r.fitSeconds * 1000)
+        var out = "\(r.outcome): L1 logistic regression, alpha = \(fit.alpha) (\(scale) scale, intercept \(intercept))\n"
+        out += "  \(r.rows) rows in \(r.patterns) covariate patterns; objective \(objective); "
+        out += "KKT violation \(kkt); \(fit.iterations) iterations; fit \(ms) ms\n"
+        if let auc = r.testAUC, let n = r.testRows {
+            out += "  test AUC \(String(format: "%.3f", auc)) on \(n) rows\n"
+        }
+        out += "\n"
+        let nameWidth = max(8, r.names.map(\.count).max() ?? 0)
+        let header = "feature".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            + "      coef  odds ratio  \(pct)% CI, \(Wald.label)"
+        out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
+        let coef = fit.allCoefficients
+        for i in r.names.indices {
+            let name = r.names[i].padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+            let c = String(format: "%10.4f", coef[i])
+            let or = String(format: "%12.2f", Foundation.exp(coef[i]))
+            let ci: String
+            if let w = r.wald[i] {
+                ci = String(format: "[%.2f, %.2f]", Foundation.exp(w.low), Foundation.exp(w.high))
+            } else {
+                ci = coef[i] == 0 ? "(not selected)" : "(singular Hessian)"
+            }
+            out += "\(name)\(c)\(or)  \(ci)\n"
+        }
+        return out
+    }
+}

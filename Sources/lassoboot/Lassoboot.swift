@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `lassoboot` command line: one type per subcommand.
+@main
+struct Lassoboot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lassoboot",
+        abstract: "Sparse logistic models with honest uncertainty.",
+        version: LassobootVersion.string,
+        subcommands: [FitCommand.self]
+    )
+}
+
+/// The software version reported by every command and written into reports.
+enum LassobootVersion {
+    static let string = "0.1.0"
+}

@@ -30,7 +30,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LassoTests", dependencies: ["Lasso"]),
+        // Benchmarks: `bash Benchmarks/run.sh` prints figures side by side with the peers.
+        .executableTarget(
+            name: "lassoboot-bench",
+            dependencies: ["Lasso", "Tabular"],
+            path: "Benchmarks/LassobootBench"
+        ),
+        .testTarget(name: "LassoTests", dependencies: ["Lasso", "Tabular"]),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
     ],

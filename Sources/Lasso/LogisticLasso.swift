@@ -261,8 +261,12 @@ struct Solver {
             var step = 1.0
             var accepted = false
             for _ in 0..<60 {
-                for j in 0..<q { trial[j] = beta[j] + step * d[j] }
-                let change = lossChange(step: step) + penaltyValue(trial) - penaltyValue(beta)
+                var penaltyChange = 0.0
+                for j in 0..<q {
+                    trial[j] = beta[j] + step * d[j]
+                    penaltyChange += lam[j] * (abs(trial[j]) - abs(beta[j]))
+                }
+                let change = lossChange(step: step) + penaltyChange
                 if change <= 1e-4 * step * min(delta, 0) {
                     accepted = true
                     break

@@ -129,7 +129,7 @@ enum FitOutput {
         out += "  \(r.rows) rows in \(r.patterns) covariate patterns; objective \(objective); "
         out += "KKT violation \(kkt); \(fit.iterations) iterations; fit \(ms) ms\n"
         if let auc = r.testAUC, let n = r.testRows {
-            out += "  test AUC \(String(format: "%.3f", auc)) on \(n) rows\n"
+            out += "  test AUC \(String(format: "%.4f", auc)) on \(n) rows\n"
         }
         out += "\n"
         let nameWidth = max(8, r.names.map(\.count).max() ?? 0)

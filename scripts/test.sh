@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test of lassoboot. Tests that need ../shared/data skip with a message when it is absent.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/ensure-deps.sh || exit 1
+# Progress lines ("[12/300] Compiling ...", "◇ Test ... started") are dropped; everything else is shown.
+swift build --build-tests 2>&1 | grep -v '^\['
+status=${PIPESTATUS[0]}
+[ "$status" -eq 0 ] || { echo "build failed (exit $status)" >&2; exit "$status"; }
+swift test --skip-build 2>&1 | grep -v '^◇ '
+exit "${PIPESTATUS[0]}"

@@ -36,6 +36,15 @@ public enum Kernels {
         return (acc0 + acc1).sum()
     }
 
+    /// `sum_k a[k]` over `n` (padded) elements.
+    @inline(__always)
+    static func sum(_ a: UnsafePointer<Double>, _ n: Int) -> Double {
+        var acc = V(repeating: 0)
+        var k = 0
+        while k < n { acc += load(a, k); k += width }
+        return acc.sum()
+    }
+
     /// `y[k] += alpha * x[k]`.
     @inline(__always)
     static func axpy(_ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {

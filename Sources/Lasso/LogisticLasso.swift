@@ -345,9 +345,9 @@ struct Solver {
 
     mutating func computeGradient() {
         let n = self.n
-        g[0] = r.reduce(0, +)
         design.storage.withUnsafeBufferPointer { xs in
             r.withUnsafeBufferPointer { rp in
+                g[0] = Kernels.sum(rp.baseAddress!, n)
                 for j in 0..<p { g[j + 1] = Kernels.dot(rp.baseAddress!, xs.baseAddress! + j * n, n) }
             }
         }
@@ -380,16 +380,16 @@ struct Solver {
 
     mutating func computeHessian() {
         let n = self.n, q = self.q
-        H[0] = v.reduce(0, +)
         design.storage.withUnsafeBufferPointer { xs in
             v.withUnsafeBufferPointer { vp in
                 vx.withUnsafeMutableBufferPointer { vxp in
                     H.withUnsafeMutableBufferPointer { h in
+                        h[0] = Kernels.sum(vp.baseAddress!, n)
                         let x = xs.baseAddress!
                         for j in 0..<p where !pinned[j + 1] {
                             let xj = x + j * n
                             Kernels.multiply(vp.baseAddress!, xj, vxp.baseAddress!, n)
-                            let h0j = vxp.reduce(0, +)
+                            let h0j = Kernels.sum(vxp.baseAddress!, n)
                             h[j + 1] = h0j
                             h[(j + 1) * q] = h0j
                             for l in j..<p where !pinned[l + 1] {

@@ -20,6 +20,16 @@ public struct CompressedDesign: Sendable {
     @usableFromInline let storage: [Double]
     /// Padded column length (a multiple of ``Kernels/width``).
     public let stride: Int
+    /// Nonzero entries of each pattern (compressed sparse rows): pattern `k` owns
+    /// `sparseFeature[sparseStart[k] ..< sparseStart[k + 1]]` and the matching `sparseValue`s.
+    @usableFromInline let sparseStart: [Int32]
+    @usableFromInline let sparseFeature: [Int32]
+    @usableFromInline let sparseValue: [Double]
+
+    /// Fraction of nonzero covariate values over patterns and features.
+    public var density: Double {
+        patternCount * featureCount == 0 ? 0 : Double(sparseFeature.count) / Double(patternCount * featureCount)
+    }
 
     /// Number of features (not counting the intercept).
     public var featureCount: Int { featureNames.count }
@@ -82,6 +92,20 @@ public struct CompressedDesign: Sendable {
             let col = columns[j]
             for k in 0..<m { storage[j * stride + k] = col[Int(firstRow[k])] + 0.0 }
         }
+        var sparseStart: [Int32] = [0]
+        var sparseFeature: [Int32] = []
+        var sparseValue: [Double] = []
+        sparseStart.reserveCapacity(m + 1)
+        for k in 0..<m {
+            for j in 0..<p where storage[j * stride + k] != 0 {
+                sparseFeature.append(Int32(j))
+                sparseValue.append(storage[j * stride + k])
+            }
+            sparseStart.append(Int32(sparseFeature.count))
+        }
+        self.sparseStart = sparseStart
+        self.sparseFeature = sparseFeature
+        self.sparseValue = sparseValue
         self.patternCount = m
         self.stride = stride
         self.storage = storage

@@ -102,14 +102,22 @@ public enum Kernels {
         return total
     }
 
+    /// Binomial negative log-likelihood `sum_k t_k softplus(eta_k) - s_k eta_k`.
+    static func loss(eta: UnsafePointer<Double>, s: UnsafePointer<Double>, t: UnsafePointer<Double>, _ m: Int) -> Double {
+        var total = 0.0
+        for k in 0..<m where t[k] > 0 {
+            total += t[k] * softplus(eta[k]) - s[k] * eta[k]
+        }
+        return total
+    }
+
     /// Fills the fitted probabilities `mu`, the working residual `r = t * mu - s` and weights
-    /// `v = t * mu * (1 - mu)`, returns the loss.
+    /// `v = t * mu * (1 - mu)`: one `exp` per pattern, the loss is not needed inside the iteration.
     static func evaluate(
         eta: UnsafePointer<Double>, s: UnsafePointer<Double>, t: UnsafePointer<Double>,
         mu muOut: UnsafeMutablePointer<Double>,
         residual r: UnsafeMutablePointer<Double>, weight v: UnsafeMutablePointer<Double>, _ m: Int
-    ) -> Double {
-        var total = 0.0
+    ) {
         for k in 0..<m {
             let tk = t[k]
             if tk > 0 {
@@ -119,13 +127,11 @@ public enum Kernels {
                 muOut[k] = mu
                 r[k] = tk * mu - s[k]
                 v[k] = tk * mu * (1 - mu)
-                total += tk * (max(x, 0) + Double.log(onePlus: e)) - s[k] * x
             } else {
                 muOut[k] = 0
                 r[k] = 0
                 v[k] = 0
             }
         }
-        return total
     }
 }

@@ -33,10 +33,26 @@ public struct SolverOptions: Sendable, Equatable {
     /// Most coordinate-descent sweeps per Newton subproblem.
     public var maxInnerSweeps: Int
 
-    public init(tolerance: Double = 1e-12, maxIterations: Int = 100, maxInnerSweeps: Int = 100_000) {
+    /// How the Hessian is accumulated: by sparse pattern rows when the design is sparse
+    /// (binary indicators), by dense SIMD columns otherwise.
+    public var hessian: HessianKernel
+
+    /// Hessian accumulation strategy; results agree to rounding.
+    public enum HessianKernel: Sendable, Equatable {
+        /// Sparse rows when at most 35% of covariate values are nonzero, else dense SIMD.
+        case automatic
+        /// Dense column dot products with `SIMD8<Double>`: O(patterns * features^2).
+        case dense
+        /// Scattered accumulation over nonzero pairs of each pattern: O(sum of nnz^2).
+        case sparse
+    }
+
+    public init(tolerance: Double = 1e-12, maxIterations: Int = 100, maxInnerSweeps: Int = 100_000,
+                hessian: HessianKernel = .automatic) {
         self.tolerance = tolerance
         self.maxIterations = maxIterations
         self.maxInnerSweeps = maxInnerSweeps
+        self.hessian = hessian
     }
 }
 
@@ -198,15 +214,24 @@ struct Solver {
         if S >= W { throw LassoError.constantOutcome(value: 1) }
         var constantValue = [Double?](repeating: nil, count: p)
         var maxAbs = [Double](repeating: 0, count: p)
-        for j in 0..<p {
-            var first: Double?
-            var constant = true
-            for k in 0..<m where cells.trials[k] > 0 {
-                let x = design.value(pattern: k, feature: j)
-                maxAbs[j] = max(maxAbs[j], abs(x))
-                if let f = first { if x != f { constant = false } } else { first = x }
+        let (m, n, p) = (self.m, self.n, self.p)
+        design.storage.withUnsafeBufferPointer { xs in
+            cells.trials.withUnsafeBufferPointer { t in
+                guard let firstActive = (0..<m).first(where: { t[$0] > 0 }) else { return }
+                for j in 0..<p {
+                    let col = xs.baseAddress! + j * n
+                    let first = col[firstActive]
+                    var constant = true
+                    var largest = 0.0
+                    for k in 0..<m where t[k] > 0 {
+                        let x = col[k]
+                        largest = max(largest, abs(x))
+                        constant = constant && x == first
+                    }
+                    maxAbs[j] = largest
+                    if constant { constantValue[j] = first }
+                }
             }
-            if constant { constantValue[j] = first }
         }
         self.constantValue = constantValue
         self.maxAbs = maxAbs
@@ -240,7 +265,7 @@ struct Solver {
 
         let tol = options.tolerance
         let separationWatch = (1..<q).contains { lam[$0] == 0 && !pinned[$0] }
-        var loss = computeEtaAndEvaluate()
+        computeEtaAndEvaluate()
         var kkt = Double.infinity
         var iteration = 0
         while true {
@@ -280,8 +305,9 @@ struct Solver {
             }
             swap(&beta, &trial)
             advanceEta(step: step)
-            loss = evaluateAtEta()
+            evaluateAtEta()
         }
+        let loss = currentLoss()
         let objective = loss + penaltyValue(beta)
         return LassoFit(
             alpha: alpha, penalty: penalty, intercept: beta[0], coefficients: Array(beta[1...]),
@@ -312,7 +338,7 @@ struct Solver {
         return s
     }
 
-    mutating func computeEtaAndEvaluate() -> Double {
+    mutating func computeEtaAndEvaluate() {
         let b0 = beta[0]
         design.storage.withUnsafeBufferPointer { xs in
             eta.withUnsafeMutableBufferPointer { e in
@@ -322,12 +348,23 @@ struct Solver {
                 }
             }
         }
-        return evaluateAtEta()
+        evaluateAtEta()
     }
 
-    mutating func evaluateAtEta() -> Double {
+    /// Loss at the current `eta`.
+    func currentLoss() -> Double {
+        eta.withUnsafeBufferPointer { e in
+            cells.successes.withUnsafeBufferPointer { s in
+                cells.trials.withUnsafeBufferPointer { t in
+                    Kernels.loss(eta: e.baseAddress!, s: s.baseAddress!, t: t.baseAddress!, m)
+                }
+            }
+        }
+    }
+
+    mutating func evaluateAtEta() {
         let m = self.m
-        return cells.successes.withUnsafeBufferPointer { s in
+        cells.successes.withUnsafeBufferPointer { s in
             cells.trials.withUnsafeBufferPointer { t in
                 eta.withUnsafeBufferPointer { e in
                     r.withUnsafeMutableBufferPointer { rp in
@@ -379,6 +416,51 @@ struct Solver {
     }
 
     mutating func computeHessian() {
+        let sparse: Bool
+        switch options.hessian {
+        case .automatic: sparse = design.density <= 0.35
+        case .dense: sparse = false
+        case .sparse: sparse = true
+        }
+        if sparse { computeSparseHessian() } else { computeDenseHessian() }
+    }
+
+    /// H = X~' V X~ accumulated over the nonzero pairs of each pattern (upper triangle, then mirrored).
+    mutating func computeSparseHessian() {
+        let q = self.q, m = self.m
+        design.sparseStart.withUnsafeBufferPointer { start in
+            design.sparseFeature.withUnsafeBufferPointer { feature in
+                design.sparseValue.withUnsafeBufferPointer { value in
+                    v.withUnsafeBufferPointer { vp in
+                        H.withUnsafeMutableBufferPointer { h in
+                            for i in 0..<(q * q) { h[i] = 0 }
+                            h[0] = Kernels.sum(vp.baseAddress!, n)
+                            for k in 0..<m {
+                                let vk = vp[k]
+                                if vk == 0 { continue }
+                                let lo = Int(start[k]), hi = Int(start[k + 1])
+                                for a in lo..<hi {
+                                    let ja = Int(feature[a]) + 1
+                                    let vxa = vk * value[a]
+                                    h[ja] += vxa
+                                    let row = ja * q
+                                    for b in a..<hi {
+                                        h[row + Int(feature[b]) + 1] += vxa * value[b]
+                                    }
+                                }
+                            }
+                            for a in 1..<q {
+                                h[a * q] = h[a]
+                                for b in (a + 1)..<max(a + 1, q) { h[b * q + a] = h[a * q + b] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    mutating func computeDenseHessian() {
         let n = self.n, q = self.q
         design.storage.withUnsafeBufferPointer { xs in
             v.withUnsafeBufferPointer { vp in

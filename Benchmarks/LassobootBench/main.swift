@@ -1,0 +1,312 @@
+// lassoboot-bench: timings of the solver and the CSV reader, printed as one JSON line each.
+//
+//   lassoboot-bench fit --data CSV --outcome COL [--exclude COL...] (--alpha A | --alpha-fraction F)
+//                       [--penalize-intercept] [--tolerance T] [--repeat N] [--label TEXT]
+//   lassoboot-bench csv [--rows 1000000] [--cols 20] [--file PATH] [--repeat 5]
+//
+// `bash Benchmarks/run.sh` runs both next to R glmnet and statsmodels and prints the comparison.
+import Foundation
+import Lasso
+import Tabular
+
+// MARK: - Small helpers
+
+struct UsageError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// `--name value` options (a repeatable option takes every following value up to the next `--`),
+/// and `--flag` switches.
+struct Arguments {
+    private var values: [String: [String]] = [:]
+    private var flags: Set<String> = []
+
+    init(_ args: ArraySlice<String>, flags known: Set<String>) throws {
+        var i = args.startIndex
+        while i < args.endIndex {
+            let a = args[i]
+            guard a.hasPrefix("--") else { throw UsageError(description: "unexpected argument '\(a)'") }
+            let name = String(a.dropFirst(2))
+            i += 1
+            if known.contains(name) { flags.insert(name); continue }
+            var taken: [String] = []
+            while i < args.endIndex, !args[i].hasPrefix("--") {
+                taken.append(args[i]); i += 1
+            }
+            guard !taken.isEmpty else { throw UsageError(description: "--\(name) needs a value") }
+            values[name, default: []] += taken
+        }
+    }
+
+    func flag(_ name: String) -> Bool { flags.contains(name) }
+    func all(_ name: String) -> [String] { values[name] ?? [] }
+    func string(_ name: String) throws -> String? {
+        guard let v = values[name] else { return nil }
+        guard v.count == 1 else { throw UsageError(description: "--\(name) takes one value, got \(v.count)") }
+        return v[0]
+    }
+    func required(_ name: String) throws -> String {
+        guard let v = try string(name) else { throw UsageError(description: "--\(name) is required") }
+        return v
+    }
+    func double(_ name: String) throws -> Double? {
+        guard let s = try string(name) else { return nil }
+        guard let v = Double(s), v.isFinite else { throw UsageError(description: "--\(name): '\(s)' is not a number") }
+        return v
+    }
+    func int(_ name: String) throws -> Int? {
+        guard let s = try string(name) else { return nil }
+        guard let v = Int(s), v > 0 else { throw UsageError(description: "--\(name): '\(s)' is not a positive integer") }
+        return v
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
+    }
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    let n = s.count
+    return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])
+}
+
+/// One flat JSON object, keys in insertion order.
+struct JSONLine {
+    private var parts: [String] = []
+
+    mutating func add(_ key: String, _ value: String) { parts.append("\(quote(key)):\(quote(value))") }
+    mutating func add(_ key: String, _ value: Int) { parts.append("\(quote(key)):\(value)") }
+    mutating func add(_ key: String, _ value: Bool) { parts.append("\(quote(key)):\(value)") }
+    mutating func add(_ key: String, _ value: Double) { parts.append("\(quote(key)):\(number(value))") }
+    mutating func add(_ key: String, _ values: [Double]) {
+        parts.append("\(quote(key)):[\(values.map(number).joined(separator: ","))]")
+    }
+    mutating func add(_ key: String, _ values: [String]) {
+        parts.append("\(quote(key)):[\(values.map(quote).joined(separator: ","))]")
+    }
+
+    var text: String { "{" + parts.joined(separator: ",") + "}" }
+
+    private func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+    private func quote(_ s: String) -> String {
+        var out = "\""
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default:
+                if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Keeps results observable so the optimizer cannot drop timed work.
+nonisolated(unsafe) var blackHole = 0.0
+
+// MARK: - fit
+
+/// Times full-data fits on a design built once.
+func runFit(_ args: Arguments) throws {
+    let path = try args.required("data")
+    let outcome = try args.required("outcome")
+    let excluded = args.all("exclude")
+    let penalizeIntercept = args.flag("penalize-intercept")
+    let repeats = try args.int("repeat") ?? 50
+    let tolerance = try args.double("tolerance") ?? SolverOptions().tolerance
+    let alphaGiven = try args.double("alpha")
+    let fraction = try args.double("alpha-fraction")
+    guard (alphaGiven == nil) != (fraction == nil) else {
+        throw UsageError(description: "give exactly one of --alpha A (sum scale) or --alpha-fraction F (alpha = F * alpha_max)")
+    }
+    let clock = ContinuousClock()
+
+    // CSV read (the page cache is warm after the first read; this is the first one).
+    var table: Table?
+    let readTime = try clock.measure { table = try CSVReader().read(path: path) }
+    let t = table!
+
+    // Design: pick the columns, compress the rows into patterns, aggregate the outcome.
+    let skip = Set([outcome] + excluded)
+    for name in [outcome] + excluded { _ = try t.columnIndex(name) }
+    let features = t.columnNames.filter { !skip.contains($0) }
+    let y = try t.binary(outcome)
+    var columns: [[Double]] = []
+    for name in features {
+        if let missing = try t.firstMissing(name) { throw missing }
+        columns.append(try t.numeric(name))
+    }
+    var designTimes: [Double] = []
+    var built: (CompressedDesign, BinomialCells)?
+    for _ in 0..<5 {
+        designTimes.append(try clock.measure {
+            let d = try CompressedDesign(featureNames: features, columns: columns)
+            built = (d, try d.cells(outcome: y))
+        }.seconds)
+    }
+    let (design, cells) = built!
+
+    let penalty = Penalty(scale: .sum, penalizeIntercept: penalizeIntercept)
+    let alphaMax = try LogisticLasso.alphaMax(design: design, cells: cells, penalty: Penalty(scale: .sum))
+    let alpha = alphaGiven ?? fraction! * alphaMax
+    let options = SolverOptions(tolerance: tolerance)
+
+    // One untimed warm-up fit, then the timed ones (each from a cold start, workspace included).
+    var fit = try LogisticLasso.fit(design: design, cells: cells, alpha: alpha, penalty: penalty, options: options)
+    var times: [Double] = []
+    times.reserveCapacity(repeats)
+    for _ in 0..<repeats {
+        times.append(try clock.measure {
+            fit = try LogisticLasso.fit(design: design, cells: cells, alpha: alpha, penalty: penalty, options: options)
+        }.seconds)
+        blackHole += fit.objective
+    }
+
+    var j = JSONLine()
+    j.add("tool", "lassoboot")
+    j.add("label", (try args.string("label")) ?? "")
+    j.add("rows", design.rowCount)
+    j.add("features", design.featureCount)
+    j.add("patterns", design.patternCount)
+    j.add("alpha", alpha)
+    j.add("alphaMax", alphaMax)
+    j.add("penalizeIntercept", penalizeIntercept)
+    j.add("tolerance", tolerance)
+    j.add("repeat", repeats)
+    j.add("medianSeconds", median(times))
+    j.add("minSeconds", times.min()!)
+    j.add("csvReadSeconds", readTime.seconds)
+    j.add("designSeconds", median(designTimes))
+    j.add("kktViolation", fit.kktViolation)
+    j.add("objective", fit.objective)
+    j.add("loss", fit.loss)
+    j.add("iterations", fit.iterations)
+    j.add("nonzero", fit.coefficients.filter { $0 != 0 }.count)
+    j.add("coefficients", fit.allCoefficients)
+    j.add("names", ["const"] + features)
+    print(j.text)
+}
+
+// MARK: - csv
+
+/// SplitMix64: a fixed seed gives the same file on every machine.
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Writes a numeric CSV: header `c1..cK`; odd columns small integers 0..20, even columns
+/// decimals with four places (0.0000..9.9999, every tenth negative).
+func writeNumericCSV(path: String, rows: Int, cols: Int) throws -> Int {
+    var rng = SplitMix64(state: 20_240_601)
+    var buf: [UInt8] = []
+    buf.reserveCapacity(rows * cols * 6 + 64)
+    buf += Array((1...cols).map { "c\($0)" }.joined(separator: ",").utf8)
+    buf.append(10)
+    let zero = UInt8(ascii: "0")
+    for _ in 0..<rows {
+        for c in 0..<cols {
+            if c > 0 { buf.append(UInt8(ascii: ",")) }
+            let r = rng.next()
+            if c % 2 == 0 {
+                let v = Int(r % 21)
+                if v >= 10 { buf.append(zero + UInt8(v / 10)) }
+                buf.append(zero + UInt8(v % 10))
+            } else {
+                if (r >> 32) % 10 == 0 { buf.append(UInt8(ascii: "-")) }
+                let v = Int((r >> 8) % 100_000)   // d.dddd
+                buf.append(zero + UInt8(v / 10_000))
+                buf.append(UInt8(ascii: "."))
+                buf.append(zero + UInt8(v / 1000 % 10))
+                buf.append(zero + UInt8(v / 100 % 10))
+                buf.append(zero + UInt8(v / 10 % 10))
+                buf.append(zero + UInt8(v % 10))
+            }
+        }
+        buf.append(10)
+    }
+    guard FileManager.default.createFile(atPath: path, contents: Data(buf)) else {
+        throw UsageError(description: "cannot write \(path)")
+    }
+    return buf.count
+}
+
+func runCSV(_ args: Arguments) throws {
+    let rows = try args.int("rows") ?? 1_000_000
+    let cols = try args.int("cols") ?? 20
+    let repeats = try args.int("repeat") ?? 5
+    let clock = ContinuousClock()
+    var path = try args.string("file")
+    var generated = false
+    var generateSeconds = 0.0
+    if path == nil || !FileManager.default.fileExists(atPath: path!) {
+        let target = path ?? NSTemporaryDirectory() + "lassoboot-bench-\(rows)x\(cols)-\(getpid()).csv"
+        generateSeconds = try clock.measure { _ = try writeNumericCSV(path: target, rows: rows, cols: cols) }.seconds
+        generated = path == nil
+        path = target
+    }
+    defer { if generated { try? FileManager.default.removeItem(atPath: path!) } }
+    let bytes = (try FileManager.default.attributesOfItem(atPath: path!)[.size] as? NSNumber)?.intValue ?? 0
+
+    // One untimed read (page cache, allocator), then the timed ones.
+    var table = try CSVReader().read(path: path!)
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        times.append(try clock.measure { table = try CSVReader().read(path: path!) }.seconds)
+        blackHole += Double(table.rowCount)
+    }
+    let med = median(times)
+    var j = JSONLine()
+    j.add("tool", "lassoboot")
+    j.add("label", "csv read")
+    j.add("file", path!)
+    j.add("rows", table.rowCount)
+    j.add("cols", table.columnNames.count)
+    j.add("bytes", bytes)
+    j.add("repeat", repeats)
+    j.add("generateSeconds", generateSeconds)
+    j.add("medianSeconds", med)
+    j.add("minSeconds", times.min()!)
+    j.add("rowsPerSecond", Double(table.rowCount) / med)
+    j.add("mbPerSecond", Double(bytes) / 1e6 / med)
+    print(j.text)
+}
+
+// MARK: - main
+
+let usage = """
+    usage: lassoboot-bench fit --data CSV --outcome COL [--exclude COL...] (--alpha A | --alpha-fraction F)
+                               [--penalize-intercept] [--tolerance T] [--repeat N] [--label TEXT]
+           lassoboot-bench csv [--rows N] [--cols K] [--file PATH] [--repeat R]
+    """
+
+let argv = CommandLine.arguments
+do {
+    guard argv.count >= 2 else { throw UsageError(description: "missing subcommand") }
+    switch argv[1] {
+    case "fit": try runFit(Arguments(argv[2...], flags: ["penalize-intercept"]))
+    case "csv": try runCSV(Arguments(argv[2...], flags: []))
+    case "-h", "--help", "help": print(usage)
+    default: throw UsageError(description: "unknown subcommand '\(argv[1])'")
+    }
+} catch let e as UsageError {
+    FileHandle.standardError.write(Data("error: \(e.description)\n\(usage)\n".utf8))
+    exit(2)
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+}
+if blackHole.isNaN { print("") }

@@ -3,11 +3,13 @@ import PackageDescription
 
 let package = Package(
     name: "lassoboot",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lassoboot", targets: ["lassoboot"]),
         .library(name: "Lasso", targets: ["Lasso"]),
         .library(name: "Tabular", targets: ["Tabular"]),
+        .library(name: "Resampling", targets: ["Resampling"]),
+        .library(name: "Analysis", targets: ["Analysis"]),
     ],
     dependencies: [
         // CLI parsing: one type per subcommand, help next to each option.
@@ -21,12 +23,19 @@ let package = Package(
             name: "Lasso",
             dependencies: [.product(name: "RealModule", package: "swift-numerics")]
         ),
+        // Counter-based RNG, bootstrap draws, folds, CI methods: pure, no I/O.
+        .target(
+            name: "Resampling",
+            dependencies: ["Lasso", .product(name: "RealModule", package: "swift-numerics")]
+        ),
         // CSV in, validation with file/line/column errors.
         .target(name: "Tabular"),
+        // Run specs, the task plan, task execution, aggregation and report rendering.
+        .target(name: "Analysis", dependencies: ["Lasso", "Resampling", "Tabular"]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [
-                "Lasso", "Tabular",
+                "Lasso", "Tabular", "Analysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -38,6 +47,8 @@ let package = Package(
         ),
         .testTarget(name: "LassoTests", dependencies: ["Lasso", "Tabular"]),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
+        .testTarget(name: "ResamplingTests", dependencies: ["Resampling", "Lasso"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Lasso", "Resampling", "Tabular"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
     ],
     swiftLanguageModes: [.v6]

@@ -85,10 +85,13 @@ public struct CSVReader: Sendable {
     public var textColumns: Set<String>
     /// Field separator byte (default comma).
     public var separator: UInt8
+    /// Cell texts (besides the empty cell) that mean "missing", e.g. "NA" or "Unknown".
+    public var missingTokens: Set<String>
 
-    public init(textColumns: Set<String> = [], separator: UInt8 = UInt8(ascii: ",")) {
+    public init(textColumns: Set<String> = [], separator: UInt8 = UInt8(ascii: ","), missingTokens: Set<String> = []) {
         self.textColumns = textColumns
         self.separator = separator
+        self.missingTokens = missingTokens
     }
 
     /// Reads and parses a file.
@@ -141,6 +144,8 @@ public struct CSVReader: Sendable {
         var numbers = [[Double]](repeating: [], count: width)
         var texts = [[String?]](repeating: [], count: width)
         var lines: [Int32] = []
+        let tokens = missingTokens
+        let numericTokens = tokens.contains { Double($0) != nil }
         let estimate = bytes.count / max(1, header.byteLength)
         if estimate > 0 {
             for c in 0..<width { if isText[c] { texts[c].reserveCapacity(estimate) } else { numbers[c].reserveCapacity(estimate) } }
@@ -157,9 +162,12 @@ public struct CSVReader: Sendable {
             for c in 0..<width {
                 let field = record.fields[c]
                 if isText[c] {
-                    texts[c].append(field.isEmpty ? nil : scanner.text(field))
+                    if field.isEmpty { texts[c].append(nil); continue }
+                    let t = scanner.text(field)
+                    texts[c].append(tokens.contains(t) ? nil : t)
                 } else {
-                    guard let v = scanner.number(field) else {
+                    if numericTokens && tokens.contains(scanner.text(field)) { numbers[c].append(.nan); continue }
+                    guard let v = scanner.number(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil) else {
                         let shown = String(scanner.text(field).prefix(40))
                         let expected = shown.lowercased().contains("nan") || shown.lowercased().contains("inf")
                             ? "expected a finite number (leave the cell empty for a missing value)" : "expected a number"

@@ -7,7 +7,7 @@ struct Lassoboot: ParsableCommand {
         commandName: "lassoboot",
         abstract: "Sparse logistic models with honest uncertainty.",
         version: LassobootVersion.string,
-        subcommands: [FitCommand.self]
+        subcommands: [RunCommand.self, FitCommand.self]
     )
 }
 

@@ -1,0 +1,129 @@
+import Foundation
+
+/// Report renderers: pure functions from a ``Report`` to text.
+public enum Render {
+    /// `report.json`: sorted keys, shortest round-trip numbers, byte-stable.
+    public static func json(_ report: Report) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try! encoder.encode(report), as: UTF8.self) + "\n"
+    }
+
+    static func number(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
+
+    /// `report.csv`: one row per outcome and feature, every statistic, one low/high pair per CI method.
+    public static func csv(_ report: Report) -> String {
+        let methods = report.settings.methods
+        var header = ["outcome", "group", "feature", "alpha", "coef", "oddsRatio", "selectionFrequency", "zeroFraction",
+                      "probPositive", "probNegative", "bootstrapMean", "bootstrapMedian", "standardError", "bias",
+                      "mcseLow", "mcseHigh"]
+        for m in methods { header += ["\(m)Low", "\(m)High"] }
+        header += ["resamples", "flags"]
+        var out = header.joined(separator: ",") + "\n"
+        for o in report.outcomes {
+            for f in o.features {
+                var row = [csvField(o.name), csvField(f.group), csvField(f.name), number(o.alpha), number(f.coef), number(f.oddsRatio),
+                           number(f.selectionFrequency), number(f.zeroFraction), number(f.probPositive), number(f.probNegative),
+                           number(f.bootstrapMean), number(f.bootstrapMedian), number(f.standardError), number(f.bias),
+                           number(f.mcseLow), number(f.mcseHigh)]
+                for m in methods { row += [number(f.ci[m]?.low), number(f.ci[m]?.high)] }
+                let flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m):\($0)" } }
+                row += ["\(o.resamples)", csvField(flags.joined(separator: ";"))]
+                out += row.joined(separator: ",") + "\n"
+            }
+        }
+        return out
+    }
+
+    /// `cv.csv`: the cross-validation table of every outcome.
+    public static func cvCSV(_ report: Report) -> String {
+        let k = report.settings.folds
+        var out = (["outcome", "alpha", "mean", "se", "chosen"] + (1...k).map { "fold\($0)" }).joined(separator: ",") + "\n"
+        for o in report.outcomes {
+            for row in o.cv {
+                out += ([csvField(o.name), number(row.alpha), number(row.mean), number(row.se), row.alpha == o.alpha ? "1" : "0"]
+                        + row.folds.map { number($0) }).joined(separator: ",") + "\n"
+            }
+        }
+        return out
+    }
+
+    static func fixed(_ x: Double?, _ digits: Int = 2) -> String {
+        guard let x else { return "-" }
+        return String(format: "%.\(digits)f", x)
+    }
+
+    static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        let gap = max(0, width - s.count)
+        return right ? String(repeating: " ", count: gap) + s : s + String(repeating: " ", count: gap)
+    }
+
+    /// Flags worth a footnote marker in a table.
+    static func marker(_ f: Report.Feature, method: String) -> String {
+        var m = ""
+        if f.flags.contains("mostlyZero") { m += "*" }
+        if let ci = f.ci[method], !ci.flags.isEmpty { m += "!" }
+        return m
+    }
+
+    static func summaryLine(_ report: Report, _ o: Report.Outcome) -> String {
+        let metric = report.settings.metric == "auc" ? "AUC" : "deviance"
+        let chosen = o.cv.first { $0.alpha == o.alpha }
+        let score = chosen.flatMap { c in c.mean.map { String(format: "%.4f", $0) + (c.se.map { String(format: " ± %.4f", $0) } ?? "") } } ?? "-"
+        var line = "alpha \(String(format: "%.6g", o.alpha)) (\(report.settings.folds)-fold CV, \(metric) \(score), rule \(report.settings.rule))"
+        line += "; \(o.resamples) bootstrap resamples"
+        if o.failedResamples > 0 { line += " (\(o.failedResamples) failed: \(o.failures.map { "\($0.cause) x\($0.resamples)" }.joined(separator: ", ")))" }
+        return line
+    }
+
+    /// The human table: one block per outcome, features grouped as the spec groups them.
+    public static func text(_ report: Report, method: String? = nil) -> String {
+        let method = method ?? report.settings.methods.first ?? "percentile"
+        let pct = String(format: "%g", report.settings.level * 100)
+        var out = "\(report.name): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
+        for o in report.outcomes {
+            out += "\n\(o.name): \(summaryLine(report, o))\n"
+            let width = max(30, (o.features.map { $0.name.count }.max() ?? 0) + 4)
+            let header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad("\(pct)% CI (\(method))", 22) + pad("selected", 9, right: true)
+            out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
+            for group in report.groups {
+                let rows = o.features.filter { $0.group == group }
+                guard !rows.isEmpty else { continue }
+                out += group + "\n"
+                for f in rows {
+                    let ci = f.ci[method]
+                    let interval = "[\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))]"
+                    let selected = f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
+                    out += pad("  " + f.name, width) + pad(fixed(f.oddsRatio), 11, right: true) + "   " + pad(interval + marker(f, method: method), 22)
+                        + pad(selected, 9, right: true) + "\n"
+                }
+            }
+        }
+        out += "\nOdds ratios are exp(coef) of the full-data fit at the chosen alpha; intervals are bootstrap \(method) intervals on the coefficient scale, exponentiated.\n"
+        out += "* zero in most resamples (the interval is not a smooth quantity)   ! see flags in report.json\n"
+        return out
+    }
+
+    /// `report.md`: the same tables in Markdown.
+    public static func markdown(_ report: Report) -> String {
+        let method = report.settings.methods.first ?? "percentile"
+        let pct = String(format: "%g", report.settings.level * 100)
+        var out = "# \(report.name)\n\n"
+        out += "- data: `\(report.data.csv)` (sha256 `\(report.dataHash)`), \(report.data.rows) of \(report.data.rowsRead) rows, \(report.data.patterns) covariate patterns\n"
+        for d in report.data.dropped where d.rows > 0 { out += "- dropped \(d.rows) rows: \(d.reason)\n" }
+        out += "- seed \(report.seed); \(report.settings.resamples) resamples; CI methods \(report.settings.methods.joined(separator: ", ")); software \(report.software)\n"
+        for o in report.outcomes {
+            out += "\n## \(o.name)\n\n\(summaryLine(report, o))\n\n"
+            out += "| group | feature | odds ratio | \(pct)% CI (\(method)) | selected | P(β>0) | P(β<0) | flags |\n|---|---|---:|---|---:|---:|---:|---|\n"
+            for group in report.groups {
+                for f in o.features where f.group == group {
+                    let ci = f.ci[method]
+                    let flags = (f.flags + (ci?.flags ?? [])).joined(separator: ", ")
+                    out += "| \(group) | \(f.name) | \(fixed(f.oddsRatio)) | [\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))] | "
+                    out += "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,299 @@
+import Foundation
+import Lasso
+import Resampling
+
+/// The result of a run: what `report.json` holds and every other format is rendered from.
+///
+/// Contract other tools read: `seed`, `dataHash`, and `outcomes`, each
+/// `{name, alpha, resamples, features}`, each feature `{name, coef, oddsRatio,
+/// selectionFrequency, zeroFraction, ci}` where `ci` maps a method name to `{low, high}` on the
+/// coefficient scale. Everything here is a deterministic function of (spec, data, seed):
+/// no timings, no host names, so the file is byte-identical however the run was executed.
+public struct Report: Codable, Sendable, Equatable {
+    public struct Interval: Codable, Sendable, Equatable {
+        public let low: Double?
+        public let high: Double?
+        public let oddsRatioLow: Double?
+        public let oddsRatioHigh: Double?
+        public let flags: [String]
+    }
+
+    public struct Feature: Codable, Sendable, Equatable {
+        public let name: String
+        public let group: String
+        public let coef: Double
+        public let oddsRatio: Double
+        public let selectionFrequency: Double?
+        public let zeroFraction: Double?
+        public let probPositive: Double?
+        public let probNegative: Double?
+        public let bootstrapMean: Double?
+        public let bootstrapMedian: Double?
+        public let standardError: Double?
+        public let bias: Double?
+        /// Monte-Carlo SE of the percentile endpoints.
+        public let mcseLow: Double?
+        public let mcseHigh: Double?
+        public let ci: [String: Interval]
+        public let flags: [String]
+    }
+
+    public struct Failure: Codable, Sendable, Equatable {
+        public let cause: String
+        public let resamples: Int
+    }
+
+    public struct AlphaCount: Codable, Sendable, Equatable {
+        public let alpha: Double
+        public let resamples: Int
+    }
+
+    public struct Outcome: Codable, Sendable, Equatable {
+        public let name: String
+        /// The alpha chosen by cross-validation on the full data (the penalty's scale).
+        public let alpha: Double
+        /// Valid bootstrap resamples behind the intervals.
+        public let resamples: Int
+        public let failedResamples: Int
+        public let failures: [Failure]
+        /// In nested mode: how often each alpha was chosen inside the resamples.
+        public let chosenAlphas: [AlphaCount]?
+        public let estimateKKT: Double
+        public let estimateIterations: Int
+        public let cv: [CVRow]
+        public let features: [Feature]
+    }
+
+    public struct DataSummary: Codable, Sendable, Equatable {
+        public struct Dropped: Codable, Sendable, Equatable { public let reason: String; public let rows: Int }
+        public let csv: String
+        public let rowsRead: Int
+        public let rows: Int
+        public let patterns: Int
+        public let cells: Int
+        public let dropped: [Dropped]
+    }
+
+    public struct Settings: Codable, Sendable, Equatable {
+        public let scale: String
+        public let penalizeIntercept: Bool
+        public let folds: Int
+        public let metric: String
+        public let rule: String
+        public let choose: String
+        public let resamples: Int
+        public let methods: [String]
+        public let level: Double
+        public let nested: Bool
+        public let quantiles: String
+        public let tolerance: Double
+    }
+
+    public let name: String
+    public let software: String
+    public let seed: UInt64
+    public let dataHash: String
+    public let data: DataSummary
+    public let settings: Settings
+    public let outcomes: [Outcome]
+    /// Feature groups in spec order (for grouped tables).
+    public let groups: [String]
+}
+
+/// Collected task results, sorted by key, turned into a report.
+public enum Aggregation {
+    /// The alpha chosen for each outcome from phase-1 results.
+    public static func phaseTwoInput(data: RunData, results: [TaskKey: TaskResult]) throws -> (PhaseTwoInput, [[CVRow]]) {
+        let table = cvTable(data: data, results: results)
+        let alphas = CrossValidation.choose(table: table, spec: data.spec.cv)
+        for (o, a) in alphas.enumerated() where !a.isFinite {
+            let causes = Set(results.compactMap { key, value -> String? in
+                guard case let .cv(outcome, _) = key, outcome == o, case let .cv(_, failures, _) = value else { return nil }
+                return failures.compactMap { $0 }.first
+            })
+            throw AnalysisError.crossValidationFailed(outcome: data.encoded.outcomeNames[o], causes: causes.sorted())
+        }
+        return (PhaseTwoInput(alphas: alphas), table)
+    }
+
+    static func cvTable(data: RunData, results: [TaskKey: TaskResult]) -> [[CVRow]] {
+        let perOutcome = (0..<data.outcomeCount).map { o in
+            (0..<data.spec.cv.folds).map { f in results[.cv(outcome: o, fold: f)]! }
+        }
+        return CrossValidation.summarize(results: perOutcome, grids: data.grids, metric: data.spec.cv.metric)
+    }
+
+    /// The final report from all results of both phases.
+    public static func report(data: RunData, executor: TaskExecutor, results: [TaskKey: TaskResult], software: String) throws -> Report {
+        let (input, table) = try phaseTwoInput(data: data, results: results)
+        let spec = data.spec
+        let names = ["const"] + data.encoded.featureNames
+        let groups = ["Intercept"] + data.encoded.featureGroups
+        let keys = results.keys.sorted()
+        var outcomes: [Report.Outcome] = []
+        for o in 0..<data.outcomeCount {
+            guard case let .estimate(estimateFit, kkt, iterations)? = results[.estimate(outcome: o)] else {
+                throw AnalysisError.missingResult("estimate/o\(o)")
+            }
+            guard let estimate = estimateFit.values else {
+                if case let .failed(cause) = estimateFit {
+                    throw AnalysisError.estimateFailed(outcome: data.encoded.outcomeNames[o], cause: cause)
+                }
+                throw AnalysisError.missingResult("estimate/o\(o)")
+            }
+            // Replicates in resample order.
+            var replicates: [[Double]] = []
+            var failures: [String: Int] = [:]
+            var chosen: [Double: Int] = [:]
+            for key in keys {
+                guard case .bootstrap = key, case let .bootstrap(fits, alphas)? = results[key] else { continue }
+                for (i, row) in fits.enumerated() {
+                    switch row[o] {
+                    case let .coefficients(c): replicates.append(c)
+                    case let .failed(cause): failures[cause, default: 0] += 1
+                    }
+                    if let a = alphas?[i][o], a.isFinite { chosen[a, default: 0] += 1 }
+                }
+            }
+            // Jackknife (BCa), in cell order.
+            var jackknifeValues: [[Double]] = []
+            var jackknifeRows: [Int] = []
+            var jackknifeOK = spec.bootstrap.methods.contains(.bca)
+            if jackknifeOK {
+                let cells = executor.jackknifeCells(outcome: o)
+                for key in keys {
+                    guard case let .jackknife(ko, start, _) = key, ko == o, case let .jackknife(fits)? = results[key] else { continue }
+                    for (i, fit) in fits.enumerated() {
+                        guard let c = fit.values else { jackknifeOK = false; break }
+                        jackknifeValues.append(c)
+                        jackknifeRows.append(cells[start + i].rows)
+                    }
+                }
+                if jackknifeValues.count != cells.count { jackknifeOK = false }
+            }
+            var features: [Report.Feature] = []
+            for j in 0..<names.count {
+                let column = replicates.map { $0[j] }
+                let distribution = BootstrapDistribution(replicates: column)
+                let summary = FeatureSummary.make(distribution: distribution, estimate: estimate[j], level: spec.bootstrap.level)
+                var jackknife: Jackknife?
+                if jackknifeOK { jackknife = try? Jackknife(values: jackknifeValues.map { $0[j] }, multiplicities: jackknifeRows) }
+                var ci: [String: Report.Interval] = [:]
+                for method in spec.bootstrap.methods {
+                    let r = BootstrapCI.interval(method: method, distribution: distribution, estimate: estimate[j],
+                                                 level: spec.bootstrap.level, jackknife: jackknife, convention: spec.bootstrap.quantiles)
+                    var flags = r.flags.names
+                    if method == .bca && !jackknifeOK { flags.append("jackknifeUnavailable") }
+                    ci[method.rawValue] = Report.Interval(
+                        low: finite(r.low), high: finite(r.high),
+                        oddsRatioLow: finite(Foundation.exp(r.low)), oddsRatioHigh: finite(Foundation.exp(r.high)), flags: flags)
+                }
+                features.append(Report.Feature(
+                    name: names[j], group: groups[j], coef: estimate[j], oddsRatio: Foundation.exp(estimate[j]),
+                    selectionFrequency: finite(summary.selectionFrequency), zeroFraction: finite(summary.zeroFraction),
+                    probPositive: finite(summary.positiveFraction), probNegative: finite(summary.negativeFraction),
+                    bootstrapMean: finite(summary.mean), bootstrapMedian: finite(summary.median),
+                    standardError: finite(summary.standardError), bias: finite(summary.bias),
+                    mcseLow: finite(summary.monteCarloSELow), mcseHigh: finite(summary.monteCarloSEHigh),
+                    ci: ci, flags: summary.flags.names))
+            }
+            outcomes.append(Report.Outcome(
+                name: data.encoded.outcomeNames[o], alpha: input.alphas[o], resamples: replicates.count,
+                failedResamples: failures.values.reduce(0, +),
+                failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) },
+                chosenAlphas: spec.bootstrap.nested ? chosen.keys.sorted(by: >).map { Report.AlphaCount(alpha: $0, resamples: chosen[$0]!) } : nil,
+                estimateKKT: kkt, estimateIterations: iterations, cv: table[o], features: features))
+        }
+        var groupOrder: [String] = []
+        for g in data.encoded.featureGroups where !groupOrder.contains(g) { groupOrder.append(g) }
+        return Report(
+            name: spec.name, software: software, seed: spec.seed, dataHash: data.dataHash,
+            data: Report.DataSummary(csv: URL(fileURLWithPath: spec.data.csv).lastPathComponent, rowsRead: data.encoded.rowsRead,
+                                     rows: data.rowCount, patterns: data.design.patternCount, cells: data.cellCount.count,
+                                     dropped: data.encoded.dropped.map { .init(reason: $0.reason, rows: $0.rows) }),
+            settings: Report.Settings(
+                scale: spec.penalty.scale.rawValue, penalizeIntercept: spec.penalty.penalizeIntercept, folds: spec.cv.folds,
+                metric: spec.cv.metric.rawValue, rule: spec.cv.rule.rawValue, choose: spec.cv.choice.rawValue,
+                resamples: executor.resampleCount, methods: spec.bootstrap.methods.map(\.rawValue), level: spec.bootstrap.level,
+                nested: spec.bootstrap.nested, quantiles: spec.bootstrap.quantiles == .scipy ? "scipy" : "r-boot",
+                tolerance: spec.tolerance),
+            outcomes: outcomes, groups: groupOrder)
+    }
+
+    static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+
+    /// The jackknife fits behind BCa: `outcome,cell,rows,const,<features>`, one row per
+    /// (outcome, jackknife cell); `rows` is how many data rows share that delete-one fit.
+    public static func jackknifeCSV(data: RunData, executor: TaskExecutor, results: [TaskKey: TaskResult]) -> String? {
+        guard data.spec.bootstrap.methods.contains(.bca) else { return nil }
+        let names = ["const"] + data.encoded.featureNames
+        var out = (["outcome", "cell", "rows"] + names).map(csvField).joined(separator: ",") + "\n"
+        for key in results.keys.sorted() {
+            guard case let .jackknife(o, start, _) = key, case let .jackknife(fits)? = results[key] else { continue }
+            let cells = executor.jackknifeCells(outcome: o)
+            for (i, fit) in fits.enumerated() {
+                let values = fit.values.map { $0.map { "\($0)" } } ?? Array(repeating: "", count: names.count)
+                out += ([csvField(data.encoded.outcomeNames[o]), "\(start + i)", "\(cells[start + i].rows)"] + values).joined(separator: ",") + "\n"
+            }
+        }
+        return out
+    }
+
+    /// For each kept row: its 0-based data row in the CSV, its cross-validation fold and its
+    /// jackknife cell per outcome (`row,sourceRow,fold,<outcome>...`), so folds and the row-level
+    /// jackknife can be rebuilt elsewhere (R cv.glmnet's foldid, scipy's jackknife).
+    public static func rowCellsCSV(data: RunData, executor: TaskExecutor) -> String {
+        var out = (["row", "sourceRow", "fold"] + data.encoded.outcomeNames).map(csvField).joined(separator: ",") + "\n"
+        let lookups: [[Int: Int]] = (0..<data.outcomeCount).map { o in
+            var m: [Int: Int] = [:]
+            for (i, c) in executor.jackknifeCells(outcome: o).enumerated() { m[c.pattern * 2 + Int(c.y)] = i }
+            return m
+        }
+        for i in 0..<data.rowCount {
+            let pattern = Int(data.design.rowPattern[i])
+            let cells = (0..<data.outcomeCount).map { o in "\(lookups[o][pattern * 2 + Int(data.encoded.outcomes[o][i])]!)" }
+            out += (["\(i)", "\(data.encoded.sourceRows[i])", "\(data.folds[i])"] + cells).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// The replicate matrix: header `outcome,resample,const,<features>`, one row per outcome and valid resample.
+    public static func replicatesCSV(data: RunData, results: [TaskKey: TaskResult]) -> String {
+        let names = ["const"] + data.encoded.featureNames
+        var out = (["outcome", "resample"] + names).map(csvField).joined(separator: ",") + "\n"
+        let keys = results.keys.filter { if case .bootstrap = $0 { return true }; return false }.sorted()
+        for o in 0..<data.outcomeCount {
+            for key in keys {
+                guard case let .bootstrap(start, _) = key, case let .bootstrap(fits, _)? = results[key] else { continue }
+                for (i, row) in fits.enumerated() {
+                    guard let c = row[o].values else { continue }
+                    out += csvField(data.encoded.outcomeNames[o]) + ",\(start + i)," + c.map { "\($0)" }.joined(separator: ",") + "\n"
+                }
+            }
+        }
+        return out
+    }
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+        ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+/// Why a run could not produce a report.
+public enum AnalysisError: Error, Equatable, CustomStringConvertible {
+    case crossValidationFailed(outcome: String, causes: [String])
+    case estimateFailed(outcome: String, cause: String)
+    case missingResult(String)
+
+    public var description: String {
+        switch self {
+        case let .crossValidationFailed(o, causes):
+            return "cross-validation found no alpha for '\(o)' at which every fold could be fitted: \(causes.joined(separator: "; "))"
+        case let .estimateFailed(o, cause):
+            return "the full-data fit of '\(o)' at the chosen alpha failed: \(cause)"
+        case let .missingResult(key):
+            return "internal error: no result for task \(key)"
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Lasso
+import Resampling
+import Tabular
+
+/// Everything a task needs that follows from (spec, data) alone: the compressed design, the
+/// joint (covariates, outcomes) cells that bootstrap draws run over, the fold assignment and
+/// the alpha grids. Every process (the coordinator and each worker) derives the same RunData
+/// from the same spec and bytes, so a task is a pure function of its key.
+public struct RunData: Sendable {
+    public let spec: RunSpec
+    /// sha256 of the CSV bytes.
+    public let dataHash: String
+    public let encoded: EncodedData
+    public let design: CompressedDesign
+    /// Penalty with per-feature factors expanded to the design's columns.
+    public let penalty: Penalty
+    /// Distinct (pattern, outcome values) cells: the unit of a bootstrap draw.
+    public let cellPattern: [Int]
+    /// Outcome values (0/1) of each cell, `cellOutcomes[cell][outcome]`.
+    public let cellOutcomes: [[Double]]
+    /// Rows in each cell.
+    public let cellCount: [Int]
+    /// Cell of each kept row.
+    public let rowCell: [Int32]
+    /// Fold (0..<K) of each kept row, stratified by the outcome combination.
+    public let folds: [Int]
+    /// Rows per fold and cell: `foldCellCount[fold][cell]`.
+    public let foldCellCount: [[Int]]
+    /// Alpha grid of each outcome, decreasing, on the penalty's scale.
+    public let grids: [[Double]]
+
+    public var outcomeCount: Int { encoded.outcomeNames.count }
+    public var rowCount: Int { encoded.rowCount }
+
+    /// Loads the CSV named by the spec and prepares the run.
+    public static func load(spec: RunSpec) throws -> RunData {
+        guard let bytes = FileManager.default.contents(atPath: spec.data.csv) else {
+            throw TabularError(file: spec.data.csv, message: "cannot read the data file named by \(spec.source) (data.csv)")
+        }
+        return try RunData(spec: spec, csvBytes: bytes)
+    }
+
+    /// Prepares a run from the CSV's bytes (as a worker that fetched them by hash would).
+    public init(spec: RunSpec, csvBytes: Data) throws {
+        self.spec = spec
+        dataHash = SHA256.hex(csvBytes)
+        let reader = CSVReader(textColumns: spec.data.textColumns, missingTokens: Set(spec.data.missingTokens))
+        let table = try reader.parse(csvBytes, source: spec.data.csv)
+        let encoded = try Encoder.encode(table, spec: spec.data)
+        self.encoded = encoded
+        let design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
+        if let group = design.duplicateFeatureGroups().first {
+            let names = group.map { "'\(encoded.featureNames[$0])'" }.joined(separator: " and ")
+            throw TabularError(file: spec.source, message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one")
+        }
+        self.design = design
+
+        // Penalty factors by expanded feature name or by spec feature name.
+        var factors = [Double](repeating: 1, count: design.featureCount)
+        if !spec.penaltyFactors.isEmpty {
+            for (j, name) in encoded.featureNames.enumerated() {
+                if let f = spec.penaltyFactors[name] { factors[j] = f; continue }
+                for (specName, f) in spec.penaltyFactors where name.hasPrefix(specName + ": ") { factors[j] = f }
+            }
+        }
+        var penalty = spec.penalty
+        penalty.factors = spec.penaltyFactors.isEmpty ? nil : factors
+        self.penalty = penalty
+
+        // Joint cells.
+        let n = encoded.rowCount
+        let k = encoded.outcomeNames.count
+        var index: [[Int32]: Int32] = [:]
+        var cellPattern: [Int] = [], cellOutcomes: [[Double]] = [], cellCount: [Int] = []
+        var rowCell = [Int32](repeating: 0, count: n)
+        for i in 0..<n {
+            var key: [Int32] = [design.rowPattern[i]]
+            for o in 0..<k { key.append(Int32(encoded.outcomes[o][i])) }
+            if let c = index[key] {
+                rowCell[i] = c
+                cellCount[Int(c)] += 1
+            } else {
+                let c = Int32(cellPattern.count)
+                index[key] = c
+                rowCell[i] = c
+                cellPattern.append(Int(design.rowPattern[i]))
+                cellOutcomes.append((0..<k).map { encoded.outcomes[$0][i] })
+                cellCount.append(1)
+            }
+        }
+        self.cellPattern = cellPattern
+        self.cellOutcomes = cellOutcomes
+        self.cellCount = cellCount
+        self.rowCell = rowCell
+
+        // Folds stratified by the outcome combination.
+        let strata = (0..<n).map { i in (0..<k).reduce(0) { $0 * 2 + Int(encoded.outcomes[$1][i]) } }
+        var stream = RandomStream(seed: spec.seed, purpose: .folds, index: 0)
+        let folds = try Folds.stratified(strata: strata, k: spec.cv.folds, stream: &stream)
+        self.folds = folds
+        var foldCellCount = [[Int]](repeating: [Int](repeating: 0, count: cellPattern.count), count: spec.cv.folds)
+        for i in 0..<n { foldCellCount[folds[i]][Int(rowCell[i])] += 1 }
+        self.foldCellCount = foldCellCount
+
+        // Alpha grids (joint choice needs one common grid).
+        var grids: [[Double]] = []
+        let full = try (0..<k).map { o in try Self.cells(design: design, cellPattern: cellPattern, cellOutcomes: cellOutcomes, counts: cellCount, outcome: o) }
+        switch spec.alphas {
+        case let .values(v):
+            grids = Array(repeating: v, count: k)
+        case let .automatic(count, ratio):
+            let tops = try full.map { try LogisticLasso.alphaMax(design: design, cells: $0, penalty: penalty) }
+            if spec.cv.choice == .joint {
+                let top = tops.max()!
+                grids = Array(repeating: LogisticLasso.geometricGrid(max: top, count: count, minRatio: ratio), count: k)
+            } else {
+                grids = tops.map { LogisticLasso.geometricGrid(max: $0, count: count, minRatio: ratio) }
+            }
+        }
+        self.grids = grids
+    }
+
+    /// Binomial cells of one outcome for given per-cell row counts.
+    public func cells(outcome: Int, counts: [Int]) throws -> BinomialCells {
+        try Self.cells(design: design, cellPattern: cellPattern, cellOutcomes: cellOutcomes, counts: counts, outcome: outcome)
+    }
+
+    static func cells(design: CompressedDesign, cellPattern: [Int], cellOutcomes: [[Double]], counts: [Int], outcome: Int) throws -> BinomialCells {
+        var s = [Double](repeating: 0, count: design.stride)
+        var t = [Double](repeating: 0, count: design.stride)
+        for c in 0..<counts.count where counts[c] > 0 {
+            let k = cellPattern[c]
+            t[k] += Double(counts[c])
+            s[k] += Double(counts[c]) * cellOutcomes[c][outcome]
+        }
+        return BinomialCells(successes: s, trials: t, patternCount: design.patternCount)
+    }
+
+    /// Row counts per cell of the training part of fold `f` (all other folds).
+    public func trainingCounts(fold f: Int) -> [Int] {
+        cellCount.indices.map { cellCount[$0] - foldCellCount[f][$0] }
+    }
+
+    /// The penalty on the sum scale that matches `alpha` for a fit on `weight` rows.
+    ///
+    /// Cross-validation fits on (K-1)/K of the rows; on the sum scale the same alpha would
+    /// penalize them relatively harder, so fold fits use alpha * weight / n (glmnet's convention:
+    /// lambda is per observation).
+    func scaledAlpha(_ alpha: Double, weight: Double) -> Double {
+        penalty.scale == .mean ? alpha : alpha * weight / Double(rowCount)
+    }
+}

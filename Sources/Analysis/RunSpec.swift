@@ -1,0 +1,176 @@
+import Foundation
+import Lasso
+import Resampling
+import Tabular
+
+/// How the alpha grid is made.
+public enum AlphaGrid: Sendable, Equatable {
+    /// These alphas (on the penalty's scale), fitted from largest to smallest.
+    case values([Double])
+    /// glmnet's grid: `count` alphas from alpha_max down to `alpha_max * minRatio`, geometric.
+    case automatic(count: Int, minRatio: Double)
+}
+
+/// Cross-validation settings.
+public struct CVSpec: Sendable, Equatable {
+    public enum Metric: String, Sendable, CaseIterable { case auc, deviance }
+    public enum Rule: String, Sendable, CaseIterable { case min, oneSE = "1se" }
+    public enum Choice: String, Sendable, CaseIterable {
+        /// One alpha per outcome.
+        case perOutcome = "per-outcome"
+        /// One alpha for all outcomes, by the mean score across outcomes (as the analysis chose).
+        case joint
+    }
+    public var folds: Int
+    public var metric: Metric
+    public var rule: Rule
+    public var choice: Choice
+
+    public init(folds: Int, metric: Metric, rule: Rule, choice: Choice) {
+        self.folds = folds
+        self.metric = metric
+        self.rule = rule
+        self.choice = choice
+    }
+}
+
+/// Bootstrap settings.
+public struct BootstrapSpec: Sendable, Equatable {
+    public var resamples: Int
+    public var methods: [CIMethod]
+    public var level: Double
+    /// Re-run the cross-validation inside every resample (alpha chosen per resample).
+    public var nested: Bool
+    public var quantiles: QuantileConvention
+    /// Resamples per task (the unit of work handed to a worker).
+    public var batch: Int
+}
+
+/// A whole run: data, model, cross-validation, bootstrap and seed, read from `jobs/*.json`.
+public struct RunSpec: Sendable {
+    public var name: String
+    public var description: String
+    public var data: DataSpec
+    public var penalty: Penalty
+    /// Penalty factors by feature name (expanded names, or a spec feature name for all its columns).
+    public var penaltyFactors: [String: Double]
+    public var alphas: AlphaGrid
+    public var cv: CVSpec
+    public var bootstrap: BootstrapSpec
+    public var seed: UInt64
+    public var tolerance: Double
+    /// Where the spec was read from.
+    public var source: String
+
+    /// Reads a job spec file. Unknown keys, wrong types and bad values are errors naming the key path.
+    public static func load(path: String) throws -> RunSpec {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw TabularError(file: path, message: "cannot read the job spec (no such file?)")
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return try parse(bytes, source: path, baseDirectory: base)
+    }
+
+    /// Parses a job spec; relative data paths resolve against `baseDirectory`.
+    public static func parse(_ bytes: Data, source: String, baseDirectory: String) throws -> RunSpec {
+        let root = try JSONNode.parse(bytes, source: source)
+        let o = try root.object(allowed: ["name", "description", "data", "features", "outcomes", "penalty", "alphas",
+                                          "cv", "bootstrap", "seed", "solver"])
+        let data = try DataSpec.parse(data: try o.required("data", in: root), features: try o.required("features", in: root),
+                                      outcomes: try o.required("outcomes", in: root), baseDirectory: baseDirectory)
+        var penalty = Penalty()
+        var factors: [String: Double] = [:]
+        if let p = o["penalty"] {
+            let m = try p.object(allowed: ["scale", "penalizeIntercept", "factors"])
+            if let s = m["scale"] { penalty.scale = PenaltyScale(rawValue: try s.choice(PenaltyScale.allCases.map(\.rawValue)))! }
+            if let b = m["penalizeIntercept"] { penalty.penalizeIntercept = try b.bool() }
+            if let f = m["factors"] {
+                guard case let .object(dict) = f.value else { throw f.error("expected an object mapping feature names to factors") }
+                for key in dict.keys.sorted() {
+                    let node = try f.object(allowed: Array(dict.keys))[key]!
+                    let v = try node.double()
+                    guard v.isFinite, v >= 0 else { throw node.error("a penalty factor must be a finite number >= 0") }
+                    guard data.features.contains(where: { $0.name == key }) else {
+                        throw node.error("no feature named '\(key)'; features are \(data.features.map(\.name).joined(separator: ", "))")
+                    }
+                    factors[key] = v
+                }
+            }
+        }
+        var alphas = AlphaGrid.automatic(count: 30, minRatio: 1e-3)
+        if let a = o["alphas"] {
+            if a.isArray {
+                let values = try a.array().map { n -> Double in
+                    let v = try n.double()
+                    guard v.isFinite, v >= 0 else { throw n.error("an alpha must be a finite number >= 0") }
+                    return v
+                }
+                if values.isEmpty { throw a.error("the alpha list is empty") }
+                if Set(values).count != values.count { throw a.error("alphas must be distinct") }
+                alphas = .values(values.sorted(by: >))
+            } else {
+                let m = try a.object(allowed: ["count", "minRatio"])
+                let count = try m["count"]?.int() ?? 30
+                let ratio = try m["minRatio"]?.double() ?? 1e-3
+                guard count >= 1 && count <= 1000 else { throw (m["count"] ?? a).error("count must be between 1 and 1000") }
+                guard ratio > 0 && ratio < 1 else { throw (m["minRatio"] ?? a).error("minRatio must be between 0 and 1 (exclusive)") }
+                alphas = .automatic(count: count, minRatio: ratio)
+            }
+        }
+        var cv = CVSpec(folds: 5, metric: .auc, rule: .min, choice: .perOutcome)
+        if let c = o["cv"] {
+            let m = try c.object(allowed: ["folds", "metric", "rule", "choose"])
+            if let f = m["folds"] {
+                cv.folds = try f.int()
+                guard cv.folds >= 2 && cv.folds <= 100 else { throw f.error("folds must be between 2 and 100") }
+            }
+            if let x = m["metric"] { cv.metric = CVSpec.Metric(rawValue: try x.choice(CVSpec.Metric.allCases.map(\.rawValue)))! }
+            if let x = m["rule"] { cv.rule = CVSpec.Rule(rawValue: try x.choice(CVSpec.Rule.allCases.map(\.rawValue)))! }
+            if let x = m["choose"] { cv.choice = CVSpec.Choice(rawValue: try x.choice(CVSpec.Choice.allCases.map(\.rawValue)))! }
+        }
+        var boot = BootstrapSpec(resamples: 1999, methods: [.percentile, .basic, .normal, .bca], level: 0.95, nested: false,
+                                 quantiles: .scipy, batch: 25)
+        if let b = o["bootstrap"] {
+            let m = try b.object(allowed: ["resamples", "methods", "level", "nested", "quantiles", "batch"])
+            if let x = m["resamples"] {
+                boot.resamples = try x.int()
+                guard boot.resamples >= 1 && boot.resamples <= 1_000_000 else { throw x.error("resamples must be between 1 and 1000000") }
+            }
+            if let x = m["methods"] {
+                let names = CIMethod.allCases.map(\.rawValue)
+                boot.methods = try x.array().map { CIMethod(rawValue: try $0.choice(names))! }
+                if boot.methods.isEmpty { throw x.error("name at least one CI method (\(names.joined(separator: ", ")))") }
+            }
+            if let x = m["level"] {
+                boot.level = try x.double()
+                guard boot.level > 0 && boot.level < 1 else { throw x.error("level must be between 0 and 1, e.g. 0.95") }
+            }
+            if let x = m["nested"] { boot.nested = try x.bool() }
+            if let x = m["quantiles"] {
+                boot.quantiles = try x.choice(["scipy", "r-boot"]) == "scipy" ? .scipy : .rBoot
+            }
+            if let x = m["batch"] {
+                boot.batch = try x.int()
+                guard boot.batch >= 1 else { throw x.error("batch must be >= 1") }
+            }
+        }
+        var seed: UInt64 = 1
+        if let s = o["seed"] {
+            let v = try s.double()
+            guard v >= 0, v == v.rounded(), v < 9_007_199_254_740_992 else { throw s.error("seed must be an integer between 0 and 2^53") }
+            seed = UInt64(v)
+        }
+        var tolerance = 1e-10
+        if let s = o["solver"] {
+            let m = try s.object(allowed: ["tolerance"])
+            if let t = m["tolerance"] {
+                tolerance = try t.double()
+                guard tolerance > 0 && tolerance < 1e-3 else { throw t.error("tolerance must be between 0 and 1e-3") }
+            }
+        }
+        return RunSpec(name: try o["name"]?.string() ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent,
+                       description: try o["description"]?.string() ?? "", data: data, penalty: penalty,
+                       penaltyFactors: factors, alphas: alphas, cv: cv, bootstrap: boot, seed: seed,
+                       tolerance: tolerance, source: source)
+    }
+}

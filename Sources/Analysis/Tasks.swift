@@ -1,0 +1,339 @@
+import Foundation
+import Lasso
+import Resampling
+import Tabular
+
+/// The stable name of one unit of work. A run's results are the same whatever order tasks
+/// run in, because each is a pure function of (spec, data, key) and aggregation sorts by key.
+public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    /// Phase 1: the alpha path of one outcome on the training part of one fold, scored on the fold.
+    case cv(outcome: Int, fold: Int)
+    /// Phase 2: the full-data fit of one outcome at its chosen alpha (the point estimate).
+    case estimate(outcome: Int)
+    /// Phase 2: bootstrap resamples `start ..< end` (paired: every outcome on each resample).
+    case bootstrap(start: Int, end: Int)
+    /// Phase 2: delete-one-row jackknife fits of one outcome for cells `start ..< end` (BCa).
+    case jackknife(outcome: Int, start: Int, end: Int)
+
+    public var phase: Int {
+        if case .cv = self { return 1 }
+        return 2
+    }
+
+    var order: (Int, Int, Int, Int) {
+        switch self {
+        case let .cv(o, f): return (0, o, f, 0)
+        case let .estimate(o): return (1, o, 0, 0)
+        case let .bootstrap(s, e): return (2, s, e, 0)
+        case let .jackknife(o, s, e): return (3, o, s, e)
+        }
+    }
+
+    public static func < (a: TaskKey, b: TaskKey) -> Bool { a.order < b.order }
+
+    public var description: String {
+        switch self {
+        case let .cv(o, f): return "cv/o\(o)/f\(f)"
+        case let .estimate(o): return "estimate/o\(o)"
+        case let .bootstrap(s, e): return "bootstrap/\(s)-\(e)"
+        case let .jackknife(o, s, e): return "jackknife/o\(o)/\(s)-\(e)"
+        }
+    }
+}
+
+/// What phase 2 needs from phase 1: the alpha chosen for each outcome.
+public struct PhaseTwoInput: Codable, Sendable, Equatable {
+    public let alphas: [Double]
+}
+
+/// The outcome of one fit inside a task: coefficients (intercept first) or why it failed.
+public enum FitOutcome: Codable, Sendable, Equatable {
+    case coefficients([Double])
+    case failed(String)
+
+    public var values: [Double]? {
+        if case let .coefficients(c) = self { return c }
+        return nil
+    }
+}
+
+/// The result of one task.
+public enum TaskResult: Codable, Sendable, Equatable {
+    /// Held-out score per alpha of the outcome's grid (`nil` where the fit failed), and the held-out weight.
+    case cv(scores: [Double?], failures: [String?], heldOutWeight: Double)
+    case estimate(FitOutcome, kktViolation: Double, iterations: Int)
+    /// Per resample (in order), per outcome; in nested mode also the alpha chosen per outcome.
+    case bootstrap(fits: [[FitOutcome]], chosenAlphas: [[Double]]?)
+    /// Per jackknife cell (in order): coefficients, or a failure cause.
+    case jackknife(fits: [FitOutcome])
+}
+
+/// Executes tasks: pure functions of (RunData, key, phase-2 input).
+public struct TaskExecutor: Sendable {
+    public let data: RunData
+    /// Resamples given from outside (per-cell row counts), replacing the generator.
+    public let importedResamples: [[Int32]]?
+
+    public init(data: RunData, importedResamples: [[Int32]]? = nil) {
+        self.data = data
+        self.importedResamples = importedResamples
+    }
+
+    /// Number of bootstrap resamples this run draws.
+    public var resampleCount: Int { importedResamples?.count ?? data.spec.bootstrap.resamples }
+
+    /// Reads an external resample index matrix: one line per resample, each the comma- or
+    /// space-separated 0-based indices of the kept rows drawn (any count, repeats allowed), as
+    /// exported from scipy or R. Returned as per-cell counts.
+    public static func importResamples(text: String, source: String, data: RunData) throws -> [[Int32]] {
+        var result: [[Int32]] = []
+        var line = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            line += 1
+            let fields = raw.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" || $0 == "\r" })
+            if fields.isEmpty { continue }
+            var counts = [Int32](repeating: 0, count: data.cellCount.count)
+            for (column, f) in fields.enumerated() {
+                guard let i = Int(f), i >= 0, i < data.rowCount else {
+                    throw TabularError(file: source, line: line, column: column + 1,
+                                       message: "expected a row index in 0...\(data.rowCount - 1) (rows kept by the spec), found '\(f.prefix(20))'")
+                }
+                counts[Int(data.rowCell[i])] += 1
+            }
+            result.append(counts)
+        }
+        if result.isEmpty { throw TabularError(file: source, message: "the resample index file has no resamples") }
+        return result
+    }
+
+    var options: SolverOptions { SolverOptions(tolerance: data.spec.tolerance) }
+
+    /// All phase-1 task keys.
+    public func phaseOneKeys() -> [TaskKey] {
+        (0..<data.outcomeCount).flatMap { o in (0..<data.spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
+    }
+
+    /// All phase-2 task keys.
+    public func phaseTwoKeys() -> [TaskKey] {
+        var keys = (0..<data.outcomeCount).map { TaskKey.estimate(outcome: $0) }
+        let b = data.spec.bootstrap
+        for start in stride(from: 0, to: resampleCount, by: b.batch) {
+            keys.append(.bootstrap(start: start, end: min(start + b.batch, resampleCount)))
+        }
+        if b.methods.contains(.bca) {
+            for o in 0..<data.outcomeCount {
+                let cells = jackknifeCells(outcome: o).count
+                for start in stride(from: 0, to: cells, by: 256) {
+                    keys.append(.jackknife(outcome: o, start: start, end: min(start + 256, cells)))
+                }
+            }
+        }
+        return keys
+    }
+
+    /// Runs one task. Phase-2 tasks need the phase-1 choice.
+    public func run(_ key: TaskKey, input: PhaseTwoInput?) -> TaskResult {
+        switch key {
+        case let .cv(o, f):
+            return crossValidate(outcome: o, trainingCounts: data.trainingCounts(fold: f), heldOutCounts: data.foldCellCount[f])
+        case let .estimate(o):
+            let alpha = input!.alphas[o]
+            do {
+                let cells = try data.cells(outcome: o, counts: data.cellCount)
+                let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: alpha, penalty: data.penalty, options: options)
+                return .estimate(.coefficients(fit.allCoefficients), kktViolation: fit.kktViolation, iterations: fit.iterations)
+            } catch {
+                return .estimate(.failed("\(error)"), kktViolation: .nan, iterations: 0)
+            }
+        case let .bootstrap(start, end):
+            return bootstrap(start: start, end: end, input: input!)
+        case let .jackknife(o, start, end):
+            return jackknife(outcome: o, start: start, end: end, alpha: input!.alphas[o])
+        }
+    }
+
+    /// The alpha path on `trainingCounts`, scored on `heldOutCounts`.
+    func crossValidate(outcome o: Int, trainingCounts: [Int], heldOutCounts: [Int]) -> TaskResult {
+        let grid = data.grids[o]
+        let trainWeight = Double(trainingCounts.reduce(0, +))
+        var scores: [Double?] = []
+        var failures: [String?] = []
+        let heldOut = heldOutCounts.reduce(0, +)
+        do {
+            let train = try data.cells(outcome: o, counts: trainingCounts)
+            let test = try data.cells(outcome: o, counts: heldOutCounts)
+            var previous: LassoFit?
+            for alpha in grid {
+                do {
+                    let fit = try LogisticLasso.fit(design: data.design, cells: train, alpha: data.scaledAlpha(alpha, weight: trainWeight),
+                                                    penalty: data.penalty, options: options, warmStart: previous)
+                    previous = fit
+                    scores.append(score(fit: fit, cells: test))
+                    failures.append(nil)
+                } catch {
+                    scores.append(nil)
+                    failures.append("\(error)")
+                }
+            }
+        } catch {
+            return .cv(scores: grid.map { _ in nil }, failures: grid.map { _ in "\(error)" }, heldOutWeight: Double(heldOut))
+        }
+        return .cv(scores: scores, failures: failures, heldOutWeight: Double(heldOut))
+    }
+
+    /// AUC or mean deviance of a fit on held-out cells.
+    func score(fit: LassoFit, cells: BinomialCells) -> Double? {
+        var eta: [Double] = [], y: [Double] = [], w: [Double] = []
+        for k in 0..<data.design.patternCount where cells.trials[k] > 0 {
+            var e = fit.intercept
+            for j in 0..<data.design.featureCount where fit.coefficients[j] != 0 {
+                e += fit.coefficients[j] * data.design.value(pattern: k, feature: j)
+            }
+            let pos = cells.successes[k], neg = cells.trials[k] - cells.successes[k]
+            if pos > 0 { eta.append(e); y.append(1); w.append(pos) }
+            if neg > 0 { eta.append(e); y.append(0); w.append(neg) }
+        }
+        switch data.spec.cv.metric {
+        case .auc:
+            return Metrics.auc(scores: eta, outcomes: y, weights: w)
+        case .deviance:
+            let total = w.reduce(0, +)
+            return total > 0 ? Metrics.deviance(linearPredictors: eta, outcomes: y, weights: w) / total : nil
+        }
+    }
+
+    /// Draws resample `r` (from the seed, or from an imported index matrix).
+    public func resampleCounts(_ r: Int) -> [Int] {
+        if let imported = importedResamples { return imported[r].map { Int($0) } }
+        var stream = RandomStream(seed: data.spec.seed, purpose: .bootstrap, index: UInt64(r))
+        return BootstrapDraw.multinomial(counts: data.cellCount, stream: &stream)
+    }
+
+    func bootstrap(start: Int, end: Int, input: PhaseTwoInput) -> TaskResult {
+        let k = data.outcomeCount
+        var fits: [[FitOutcome]] = []
+        var chosen: [[Double]] = []
+        // Warm starts from the full-data fits at the chosen alphas.
+        let warm: [LassoFit?] = (0..<k).map { o in
+            guard let cells = try? data.cells(outcome: o, counts: data.cellCount) else { return nil }
+            return try? LogisticLasso.fit(design: data.design, cells: cells, alpha: input.alphas[o], penalty: data.penalty, options: options)
+        }
+        for r in start..<end {
+            let counts = resampleCounts(r)
+            var alphas = input.alphas
+            if data.spec.bootstrap.nested {
+                alphas = nestedChoice(resample: r, counts: counts)
+                chosen.append(alphas)
+            }
+            var row: [FitOutcome] = []
+            for o in 0..<k {
+                do {
+                    guard alphas[o].isFinite else { throw NestedCVFailure() }
+                    let cells = try data.cells(outcome: o, counts: counts)
+                    let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: alphas[o], penalty: data.penalty,
+                                                    options: options, warmStart: warm[o])
+                    row.append(.coefficients(fit.allCoefficients))
+                } catch {
+                    row.append(.failed(Self.cause(error)))
+                }
+            }
+            fits.append(row)
+        }
+        return .bootstrap(fits: fits, chosenAlphas: data.spec.bootstrap.nested ? chosen : nil)
+    }
+
+    struct NestedCVFailure: Error, CustomStringConvertible {
+        var description: String { "nested cross-validation failed for every alpha" }
+    }
+
+    /// A short, stable cause for counting failures (numbers removed so equal causes group).
+    static func cause(_ error: Error) -> String {
+        switch error {
+        case let e as LassoError:
+            switch e {
+            case .constantOutcome: return "outcome constant in the resample"
+            case .separation: return "separation (unpenalized coefficient diverges)"
+            case .notConverged: return "solver did not converge"
+            case .notIdentifiable: return "coefficient not identifiable"
+            default: return "\(e)"
+            }
+        default: return "\(error)"
+        }
+    }
+
+    /// Cross-validation inside resample `r`: folds over the resampled rows, stratified by outcomes.
+    func nestedChoice(resample r: Int, counts: [Int]) -> [Double] {
+        let K = data.spec.cv.folds
+        // Resampled row instances, grouped by stratum, in cell order.
+        var strata: [Int: [Int]] = [:]
+        for c in 0..<counts.count where counts[c] > 0 {
+            let s = data.cellOutcomes[c].reduce(0) { $0 * 2 + Int($1) }
+            strata[s, default: []].append(contentsOf: repeatElement(c, count: counts[c]))
+        }
+        var stream = RandomStream(seed: data.spec.seed, purpose: .nestedFolds, index: UInt64(r))
+        var foldCounts = [[Int]](repeating: [Int](repeating: 0, count: counts.count), count: K)
+        for s in strata.keys.sorted() {
+            var items = strata[s]!
+            // Fisher-Yates, then deal round-robin.
+            if items.count > 1 {
+                for i in stride(from: items.count - 1, to: 0, by: -1) {
+                    let j = stream.nextIndex(below: i + 1)
+                    items.swapAt(i, j)
+                }
+            }
+            for (i, c) in items.enumerated() { foldCounts[i % K][c] += 1 }
+        }
+        var results: [[TaskResult]] = []
+        for o in 0..<data.outcomeCount {
+            results.append((0..<K).map { f in
+                let train = counts.indices.map { counts[$0] - foldCounts[f][$0] }
+                return crossValidate(outcome: o, trainingCounts: train, heldOutCounts: foldCounts[f])
+            })
+        }
+        let table = CrossValidation.summarize(results: results, grids: data.grids, metric: data.spec.cv.metric)
+        return CrossValidation.choose(table: table, spec: data.spec.cv)
+    }
+
+    /// The distinct (pattern, outcome value) cells of one outcome with their row counts: the
+    /// delete-one-row jackknife needs one fit per such cell.
+    public func jackknifeCells(outcome o: Int) -> [(pattern: Int, y: Double, rows: Int)] {
+        var index: [Int: Int] = [:]
+        var cells: [(pattern: Int, y: Double, rows: Int)] = []
+        for c in 0..<data.cellCount.count {
+            let key = data.cellPattern[c] * 2 + Int(data.cellOutcomes[c][o])
+            if let i = index[key] {
+                cells[i].rows += data.cellCount[c]
+            } else {
+                index[key] = cells.count
+                cells.append((data.cellPattern[c], data.cellOutcomes[c][o], data.cellCount[c]))
+            }
+        }
+        return cells
+    }
+
+    func jackknife(outcome o: Int, start: Int, end: Int, alpha: Double) -> TaskResult {
+        let all = jackknifeCells(outcome: o)
+        guard let base = try? data.cells(outcome: o, counts: data.cellCount) else {
+            return .jackknife(fits: (start..<end).map { _ in .failed("no data") })
+        }
+        let warm = try? LogisticLasso.fit(design: data.design, cells: base, alpha: alpha, penalty: data.penalty, options: options)
+        var fits: [FitOutcome] = []
+        var cells = base
+        for c in start..<end {
+            let (pattern, y, _) = all[c]
+            cells.trials[pattern] -= 1
+            cells.successes[pattern] -= y
+            do {
+                let n = Double(data.rowCount - 1)
+                let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: data.scaledAlpha(alpha, weight: n),
+                                                penalty: data.penalty, options: options, warmStart: warm)
+                fits.append(.coefficients(fit.allCoefficients))
+            } catch {
+                fits.append(.failed(Self.cause(error)))
+            }
+            cells.trials[pattern] += 1
+            cells.successes[pattern] += y
+        }
+        return .jackknife(fits: fits)
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+/// What to do with a missing cell of a feature or outcome.
+public enum MissingPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Treat missing as 0 (the codebook's rule for binarized indicators).
+    case zero
+    /// Drop the row from the analysis (counted in the report).
+    case dropRow = "drop-row"
+    /// Add an indicator column "<name>: missing" and set the value itself to 0.
+    case ownLevel = "own-level"
+    /// Stop with an error naming the file, line and column.
+    case error
+}
+
+/// How one feature is made from the data.
+public enum FeatureEncoding: Sendable, Equatable {
+    /// The column's numbers as they are.
+    case numeric
+    /// 1 stays 1; 0 and missing become 0 (the codebook binarizes means of control and recruiter relations so).
+    case binary
+    /// Text levels in order; level `i` (0-based) becomes `start + i`.
+    case ordinal(levels: [String], start: Int)
+    /// One 0/1 column per level except the reference.
+    case onehot(reference: String, levels: [String]?)
+    /// 1 when the column equals another column (e.g. citizenship == country of exploitation) or a fixed value.
+    case equals(otherColumn: String?, value: String?)
+}
+
+/// One feature of a job spec.
+public struct FeatureSpec: Sendable, Equatable {
+    /// Name in reports (one-hot levels become "name: level").
+    public var name: String
+    /// Source column in the CSV.
+    public var column: String
+    public var encoding: FeatureEncoding
+    public var missing: MissingPolicy
+    /// Report group (e.g. "Demographics"); features are printed grouped in spec order.
+    public var group: String
+}
+
+/// One binary outcome of a job spec.
+public struct OutcomeSpec: Sendable, Equatable {
+    public var name: String
+    public var column: String
+    public var missing: MissingPolicy
+}
+
+/// Keep only rows whose `column` has one of `values` (compared as text).
+public struct RowFilter: Sendable, Equatable {
+    public var column: String
+    public var values: [String]
+}
+
+/// The data part of a job spec: where the rows come from and how they become a design.
+public struct DataSpec: Sendable, Equatable {
+    /// Absolute path of the CSV file.
+    public var csv: String
+    public var filters: [RowFilter]
+    /// Keep rows where at least one of these columns is present (the codebook's denominator rule).
+    public var includeIfAnyPresent: [String]
+    /// Cell texts that mean "missing" besides the empty cell (e.g. "NA", "Unknown").
+    public var missingTokens: [String]
+    public var features: [FeatureSpec]
+    public var outcomes: [OutcomeSpec]
+
+    public init(csv: String, filters: [RowFilter] = [], includeIfAnyPresent: [String] = [], missingTokens: [String] = [],
+                features: [FeatureSpec], outcomes: [OutcomeSpec]) {
+        self.csv = csv
+        self.filters = filters
+        self.includeIfAnyPresent = includeIfAnyPresent
+        self.missingTokens = missingTokens
+        self.features = features
+        self.outcomes = outcomes
+    }
+
+    /// Reads the `data`, `features` and `outcomes` members of a job spec; relative CSV paths
+    /// are resolved against `baseDirectory` (the spec file's directory).
+    public static func parse(data: JSONNode, features: JSONNode, outcomes: JSONNode, baseDirectory: String) throws -> DataSpec {
+        let d = try data.object(allowed: ["csv", "filter", "includeIfAnyPresent", "missingTokens"])
+        let csvNode = try d.required("csv", in: data)
+        var csv = try csvNode.string()
+        if !csv.hasPrefix("/") { csv = URL(fileURLWithPath: baseDirectory).appendingPathComponent(csv).standardized.path }
+        var filters: [RowFilter] = []
+        for f in try d["filter"]?.array() ?? [] {
+            let o = try f.object(allowed: ["column", "in"])
+            let values = try o.required("in", in: f)
+            let list = try values.array().map { v -> String in
+                if v.isNumber { let x = try v.double(); return x == x.rounded() ? String(Int(x)) : "\(x)" }
+                return try v.string()
+            }
+            if list.isEmpty { throw values.error("the list of kept values is empty: no row would be kept") }
+            filters.append(RowFilter(column: try o.required("column", in: f).string(), values: list))
+        }
+        let include = try d["includeIfAnyPresent"]?.strings() ?? []
+        let tokens = try d["missingTokens"]?.strings() ?? []
+
+        var featureSpecs: [FeatureSpec] = []
+        let featureNodes = try features.array()
+        if featureNodes.isEmpty { throw features.error("at least one feature is needed") }
+        for node in featureNodes {
+            let o = try node.object(allowed: ["name", "column", "encoding", "missing", "group"])
+            let column = try o["column"]?.string() ?? (try o.required("name", in: node).string())
+            let name = try o["name"]?.string() ?? column
+            let encoding = try parseEncoding(o["encoding"], parent: node)
+            let defaultMissing: MissingPolicy
+            switch encoding {
+            case .binary, .equals: defaultMissing = .zero
+            default: defaultMissing = .error
+            }
+            let missing = try o["missing"].map { MissingPolicy(rawValue: try $0.choice(MissingPolicy.allCases.map(\.rawValue)))! } ?? defaultMissing
+            if case .onehot = encoding, missing == .zero {
+                // zero is allowed: a missing level is coded like the reference
+            }
+            featureSpecs.append(FeatureSpec(name: name, column: column, encoding: encoding, missing: missing,
+                                            group: try o["group"]?.string() ?? "Features"))
+        }
+        let names = featureSpecs.map(\.name)
+        if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+            throw features.error("feature name '\(dup)' is used twice")
+        }
+        var outcomeSpecs: [OutcomeSpec] = []
+        let outcomeNodes = try outcomes.array()
+        if outcomeNodes.isEmpty { throw outcomes.error("at least one outcome is needed") }
+        for node in outcomeNodes {
+            if node.isString {
+                let c = try node.string()
+                outcomeSpecs.append(OutcomeSpec(name: c, column: c, missing: .error))
+                continue
+            }
+            let o = try node.object(allowed: ["name", "column", "missing"])
+            let column = try o["column"]?.string() ?? (try o.required("name", in: node).string())
+            let missing = try o["missing"].map { m -> MissingPolicy in
+                let s = try m.choice(["zero", "drop-row", "error"])
+                return MissingPolicy(rawValue: s)!
+            } ?? .error
+            outcomeSpecs.append(OutcomeSpec(name: try o["name"]?.string() ?? column, column: column, missing: missing))
+        }
+        return DataSpec(csv: csv, filters: filters, includeIfAnyPresent: include, missingTokens: tokens,
+                        features: featureSpecs, outcomes: outcomeSpecs)
+    }
+
+    static func parseEncoding(_ node: JSONNode?, parent: JSONNode) throws -> FeatureEncoding {
+        guard let node else { return .numeric }
+        let kinds = ["numeric", "binary", "ordinal", "onehot", "equals"]
+        if node.isString {
+            switch try node.choice(kinds) {
+            case "numeric": return .numeric
+            case "binary": return .binary
+            default: throw node.error("encoding '\(try node.string())' needs parameters: write it as an object with \"type\"")
+            }
+        }
+        let o = try node.object(allowed: ["type", "levels", "start", "reference", "other", "value"])
+        let type = try o.required("type", in: node).choice(kinds)
+        let allowed: [String: [String]] = [
+            "numeric": ["type"], "binary": ["type"], "ordinal": ["type", "levels", "start"],
+            "onehot": ["type", "reference", "levels"], "equals": ["type", "other", "value"],
+        ]
+        for key in o.keys where !allowed[type]!.contains(key) {
+            throw o[key]!.error("not a parameter of the '\(type)' encoding; it takes \(allowed[type]!.joined(separator: ", "))")
+        }
+        switch type {
+        case "numeric": return .numeric
+        case "binary": return .binary
+        case "ordinal":
+            let levelsNode = try o.required("levels", in: node)
+            let levels = try levelsNode.strings()
+            if levels.isEmpty { throw levelsNode.error("an ordinal encoding needs at least one level") }
+            if Set(levels).count != levels.count { throw levelsNode.error("levels must be distinct") }
+            return .ordinal(levels: levels, start: try o["start"]?.int() ?? 1)
+        case "onehot":
+            let levels = try o["levels"]?.strings()
+            let reference = try o.required("reference", in: node).string()
+            if let levels, !levels.contains(reference) {
+                throw o["reference"]!.error("reference level '\(reference)' is not among the levels \(levels.joined(separator: ", "))")
+            }
+            return .onehot(reference: reference, levels: levels)
+        default:
+            let other = try o["other"]?.string(), value = try o["value"]?.string()
+            if (other == nil) == (value == nil) { throw node.error("an 'equals' encoding needs exactly one of 'other' (a column) or 'value'") }
+            return .equals(otherColumn: other, value: value)
+        }
+    }
+
+    /// Columns the CSV must be read as text for (everything compared or looked up as text).
+    public var textColumns: Set<String> {
+        var s = Set(filters.map(\.column))
+        for f in features {
+            switch f.encoding {
+            case .numeric, .binary: break
+            case .ordinal, .onehot: s.insert(f.column)
+            case let .equals(other, _):
+                s.insert(f.column)
+                if let other { s.insert(other) }
+            }
+        }
+        return s
+    }
+}

@@ -1,0 +1,136 @@
+import Analysis
+import ArgumentParser
+import Foundation
+import Synchronization
+
+/// `lassoboot run JOB.json`: the whole analysis (cross-validation, bootstrap, intervals) on local cores.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a job spec on all local cores and print the bootstrap CI table.",
+        discussion: """
+        Chooses alpha by K-fold cross-validation, refits on B bootstrap resamples (paired across
+        outcomes) and reports odds ratios with bootstrap confidence intervals. The same spec,
+        data and seed give byte-identical reports whatever --threads is.
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, markdown, cv }
+
+    @Argument(help: "Job spec (JSON), e.g. jobs/ctdc-north-america.json.")
+    var job: String
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: "Directory to write report.json, report.csv, report.md, cv.csv and replicates.csv into.")
+    var out: String?
+
+    @Option(name: .long, help: "What to print: table, json, csv, markdown or cv.")
+    var format: Format = .table
+
+    @Option(name: .long, help: "Override the spec's number of bootstrap resamples.")
+    var resamples: Int?
+
+    @Option(name: .long, help: "Override the spec's seed.")
+    var seed: UInt64?
+
+    @Option(name: .customLong("resample-indices"), help: "Replay resamples given as 0-based kept-row indices, one resample per line (e.g. from scipy or R).")
+    var resampleIndices: String?
+
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
+        if let r = resamples, r < 1 { throw ValidationError("--resamples must be >= 1") }
+    }
+
+    func run() throws {
+        var spec = try RunSpec.load(path: job)
+        if let r = resamples { spec.bootstrap.resamples = r }
+        if let s = seed { spec.seed = s }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let data = try RunData.load(spec: spec)
+        var imported: [[Int32]]?
+        if let path = resampleIndices {
+            guard let bytes = FileManager.default.contents(atPath: path) else {
+                throw ValidationError("cannot read --resample-indices file \(path)")
+            }
+            imported = try TaskExecutor.importResamples(text: String(decoding: bytes, as: UTF8.self), source: path, data: data)
+        }
+        let executor = TaskExecutor(data: data, importedResamples: imported)
+        let progress = ProgressPrinter(enabled: !quiet, resamples: executor.resampleCount)
+        let results = try LocalRunner(executor: executor, threads: threads).run { progress.update($0) }
+        progress.finish()
+        let report = try Aggregation.report(data: data, executor: executor, results: results, software: "lassoboot \(LassobootVersion.string)")
+        if let dir = out {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let files: [(String, String)] = [
+                ("report.json", Render.json(report)), ("report.csv", Render.csv(report)), ("report.md", Render.markdown(report)),
+                ("cv.csv", Render.cvCSV(report)), ("replicates.csv", Aggregation.replicatesCSV(data: data, results: results)),
+            ]
+            var all = files
+            all.append(("rows.csv", Aggregation.rowCellsCSV(data: data, executor: executor)))
+            if let j = Aggregation.jackknifeCSV(data: data, executor: executor, results: results) { all.append(("jackknife.csv", j)) }
+            for (name, text) in all {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
+            }
+        }
+        switch format {
+        case .table: print(Render.text(report), terminator: "")
+        case .json: print(Render.json(report), terminator: "")
+        case .csv: print(Render.csv(report), terminator: "")
+        case .markdown: print(Render.markdown(report), terminator: "")
+        case .cv: print(Render.cvCSV(report), terminator: "")
+        }
+        if !quiet {
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            FileHandle.standardError.write(Data(String(format: "done in %.2f s on %d threads%@\n", seconds, threads,
+                                                       out.map { ", wrote \($0)/" } ?? "").utf8))
+        }
+    }
+}
+
+/// A progress bar on a terminal, plain lines every 10% otherwise.
+final class ProgressPrinter: Sendable {
+    let enabled: Bool
+    let terminal: Bool
+    let resamples: Int
+    let last = Mutex((phase: 0, decile: -1))
+
+    init(enabled: Bool, resamples: Int) {
+        self.enabled = enabled
+        self.terminal = isatty(2) != 0
+        self.resamples = resamples
+    }
+
+    func update(_ p: RunProgress) {
+        guard enabled else { return }
+        let name = p.phase == 1 ? "cross-validation" : "bootstrap"
+        let fraction = Double(p.done) / Double(max(p.total, 1))
+        if terminal {
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            var line = "\r\(name): [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(p.done)/\(p.total) tasks"
+            if p.phase == 2 { line += ", \(p.resamplesDone)/\(resamples) resamples" }
+            FileHandle.standardError.write(Data((line + "   ").utf8))
+            if p.done == p.total { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else {
+            let decile = Int(fraction * 10)
+            let print: Bool = last.withLock { state in
+                if state.phase != p.phase || decile > state.decile { state = (p.phase, decile); return true }
+                return false
+            }
+            if print {
+                var line = "\(name): \(p.done)/\(p.total) tasks"
+                if p.phase == 2 { line += ", \(p.resamplesDone)/\(resamples) resamples" }
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        }
+    }
+
+    func finish() {}
+}

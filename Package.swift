@@ -42,7 +42,7 @@ let package = Package(
         // Benchmarks: `bash Benchmarks/run.sh` prints figures side by side with the peers.
         .executableTarget(
             name: "lassoboot-bench",
-            dependencies: ["Lasso", "Tabular"],
+            dependencies: ["Lasso", "Tabular", "Resampling", "Analysis"],
             path: "Benchmarks/LassobootBench"
         ),
         .testTarget(name: "LassoTests", dependencies: ["Lasso", "Tabular"]),

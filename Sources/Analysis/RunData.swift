@@ -45,7 +45,8 @@ public struct RunData: Sendable {
     public init(spec: RunSpec, csvBytes: Data) throws {
         self.spec = spec
         dataHash = SHA256.hex(csvBytes)
-        let reader = CSVReader(textColumns: spec.data.textColumns, missingTokens: Set(spec.data.missingTokens))
+        let reader = CSVReader(textColumns: spec.data.textColumns, missingTokens: Set(spec.data.missingTokens),
+                               usedColumns: spec.data.usedColumns)
         let table = try reader.parse(csvBytes, source: spec.data.csv)
         let encoded = try Encoder.encode(table, spec: spec.data)
         self.encoded = encoded
@@ -63,6 +64,10 @@ public struct RunData: Sendable {
                 if let f = spec.penaltyFactors[name] { factors[j] = f; continue }
                 for (specName, f) in spec.penaltyFactors where name.hasPrefix(specName + ": ") { factors[j] = f }
             }
+        }
+        for key in spec.penaltyFactors.keys.sorted()
+        where !encoded.featureNames.contains(where: { $0 == key || $0.hasPrefix(key + ": ") }) {
+            throw TabularError(file: spec.source, message: "penalty.factors.\(key): no encoded feature column is named so; columns are \(encoded.featureNames.joined(separator: ", "))")
         }
         var penalty = spec.penalty
         penalty.factors = spec.penaltyFactors.isEmpty ? nil : factors

@@ -90,8 +90,8 @@ public struct RunSpec: Sendable {
                     let node = try f.object(allowed: Array(dict.keys))[key]!
                     let v = try node.double()
                     guard v.isFinite, v >= 0 else { throw node.error("a penalty factor must be a finite number >= 0") }
-                    guard data.features.contains(where: { $0.name == key }) else {
-                        throw node.error("no feature named '\(key)'; features are \(data.features.map(\.name).joined(separator: ", "))")
+                    guard data.features.contains(where: { $0.name == key || key.hasPrefix($0.name + ": ") }) else {
+                        throw node.error("no feature named '\(key)' (a spec feature name, or one of its expanded columns such as 'gender: Female'); features are \(data.features.map(\.name).joined(separator: ", "))")
                     }
                     factors[key] = v
                 }

@@ -12,6 +12,8 @@ public enum ColumnKind: Sendable, Equatable {
 public enum ColumnData: Sendable, Equatable {
     case numeric([Double])
     case text([String?])
+    /// Not read (the caller named the columns it uses); only the field count was checked.
+    case skipped
 }
 
 /// A CSV file parsed into named columns.
@@ -42,10 +44,11 @@ public struct Table: Sendable {
     /// Values of a numeric column (NaN = missing).
     public func numeric(_ name: String) throws -> [Double] {
         let i = try columnIndex(name)
-        guard case let .numeric(values) = columns[i] else {
-            throw TabularError(file: source, line: 1, column: i + 1, columnName: name, message: "is a text column, expected numbers")
+        switch columns[i] {
+        case let .numeric(values): return values
+        case .text: throw TabularError(file: source, line: 1, column: i + 1, columnName: name, message: "is a text column, expected numbers")
+        case .skipped: throw TabularError(file: source, line: 1, column: i + 1, columnName: name, message: "was not read (not among the used columns)")
         }
-        return values
     }
 
     /// Values of a column that must hold only 0 and 1 with nothing missing (an outcome).
@@ -87,11 +90,16 @@ public struct CSVReader: Sendable {
     public var separator: UInt8
     /// Cell texts (besides the empty cell) that mean "missing", e.g. "NA" or "Unknown".
     public var missingTokens: Set<String>
+    /// Columns to read; `nil` reads all. Other columns are skipped (only the row shape is checked),
+    /// so a text column nobody uses cannot fail a numeric parse.
+    public var usedColumns: Set<String>?
 
-    public init(textColumns: Set<String> = [], separator: UInt8 = UInt8(ascii: ","), missingTokens: Set<String> = []) {
+    public init(textColumns: Set<String> = [], separator: UInt8 = UInt8(ascii: ","), missingTokens: Set<String> = [],
+                usedColumns: Set<String>? = nil) {
         self.textColumns = textColumns
         self.separator = separator
         self.missingTokens = missingTokens
+        self.usedColumns = usedColumns
     }
 
     /// Reads and parses a file.
@@ -136,11 +144,12 @@ public struct CSVReader: Sendable {
             seen[name] = i
             names.append(name)
         }
-        for wanted in textColumns where seen[wanted] == nil {
+        for wanted in textColumns.union(usedColumns ?? []).sorted() where seen[wanted] == nil {
             throw TabularError(file: source, line: header.line, message: "no column named '\(wanted)' in the header; columns are: \(names.joined(separator: ", "))")
         }
         let width = names.count
         let isText = names.map { textColumns.contains($0) }
+        let isUsed = names.map { usedColumns?.contains($0) ?? true }
         var numbers = [[Double]](repeating: [], count: width)
         var texts = [[String?]](repeating: [], count: width)
         var lines: [Int32] = []
@@ -148,7 +157,7 @@ public struct CSVReader: Sendable {
         let numericTokens = tokens.contains { Double($0) != nil }
         let estimate = bytes.count / max(1, header.byteLength)
         if estimate > 0 {
-            for c in 0..<width { if isText[c] { texts[c].reserveCapacity(estimate) } else { numbers[c].reserveCapacity(estimate) } }
+            for c in 0..<width where isUsed[c] { if isText[c] { texts[c].reserveCapacity(estimate) } else { numbers[c].reserveCapacity(estimate) } }
             lines.reserveCapacity(estimate)
         }
         while let record = try scanner.nextRecord() {
@@ -159,7 +168,7 @@ public struct CSVReader: Sendable {
                 throw TabularError(file: source, line: record.line,
                                    message: "expected \(width) fields as in the header, found \(record.fields.count)")
             }
-            for c in 0..<width {
+            for c in 0..<width where isUsed[c] {
                 let field = record.fields[c]
                 if isText[c] {
                     if field.isEmpty { texts[c].append(nil); continue }
@@ -179,7 +188,7 @@ public struct CSVReader: Sendable {
             }
             lines.append(Int32(truncatingIfNeeded: record.line))
         }
-        let columns: [ColumnData] = (0..<width).map { isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
+        let columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
         return Table(source: source, columnNames: names, columns: columns, rowLines: lines)
     }
 }

@@ -36,6 +36,12 @@ public struct FeatureSpec: Sendable, Equatable {
     public var missing: MissingPolicy
     /// Report group (e.g. "Demographics"); features are printed grouped in spec order.
     public var group: String
+    /// Texts that mean "missing" for this feature only (text encodings), e.g. "Unknown" for age
+    /// while "Unknown" stays a level elsewhere.
+    public var missingTokens: [String] = []
+    /// Text values renamed before encoding (text encodings), e.g. {"Unknown": "Male"} to merge
+    /// a level into the reference.
+    public var recode: [String: String] = [:]
 }
 
 /// One binary outcome of a job spec.
@@ -45,10 +51,13 @@ public struct OutcomeSpec: Sendable, Equatable {
     public var missing: MissingPolicy
 }
 
-/// Keep only rows whose `column` has one of `values` (compared as text).
+/// Keep only rows whose `column` has one of `values` (compared as text), or, with `exclude`,
+/// drop rows that have one of them.
 public struct RowFilter: Sendable, Equatable {
     public var column: String
     public var values: [String]
+    /// `notIn` instead of `in`: rows with a missing cell are kept.
+    public var exclude: Bool = false
 }
 
 /// The data part of a job spec: where the rows come from and how they become a design.
@@ -82,14 +91,15 @@ public struct DataSpec: Sendable, Equatable {
         if !csv.hasPrefix("/") { csv = URL(fileURLWithPath: baseDirectory).appendingPathComponent(csv).standardized.path }
         var filters: [RowFilter] = []
         for f in try d["filter"]?.array() ?? [] {
-            let o = try f.object(allowed: ["column", "in"])
-            let values = try o.required("in", in: f)
+            let o = try f.object(allowed: ["column", "in", "notIn"])
+            guard (o["in"] == nil) != (o["notIn"] == nil) else { throw f.error("give exactly one of 'in' (keep) or 'notIn' (drop)") }
+            let values = o["in"] ?? o["notIn"]!
             let list = try values.array().map { v -> String in
                 if v.isNumber { let x = try v.double(); return x == x.rounded() ? String(Int(x)) : "\(x)" }
                 return try v.string()
             }
-            if list.isEmpty { throw values.error("the list of kept values is empty: no row would be kept") }
-            filters.append(RowFilter(column: try o.required("column", in: f).string(), values: list))
+            if list.isEmpty { throw values.error("the list of values is empty") }
+            filters.append(RowFilter(column: try o.required("column", in: f).string(), values: list, exclude: o["notIn"] != nil))
         }
         let include = try d["includeIfAnyPresent"]?.strings() ?? []
         let tokens = try d["missingTokens"]?.strings() ?? []
@@ -98,7 +108,7 @@ public struct DataSpec: Sendable, Equatable {
         let featureNodes = try features.array()
         if featureNodes.isEmpty { throw features.error("at least one feature is needed") }
         for node in featureNodes {
-            let o = try node.object(allowed: ["name", "column", "encoding", "missing", "group"])
+            let o = try node.object(allowed: ["name", "column", "encoding", "missing", "group", "missingTokens", "recode"])
             let column = try o["column"]?.string() ?? (try o.required("name", in: node).string())
             let name = try o["name"]?.string() ?? column
             let encoding = try parseEncoding(o["encoding"], parent: node)
@@ -108,11 +118,25 @@ public struct DataSpec: Sendable, Equatable {
             default: defaultMissing = .error
             }
             let missing = try o["missing"].map { MissingPolicy(rawValue: try $0.choice(MissingPolicy.allCases.map(\.rawValue)))! } ?? defaultMissing
-            if case .onehot = encoding, missing == .zero {
-                // zero is allowed: a missing level is coded like the reference
+            if case let .ordinal(_, start) = encoding, start == 0, missing == .zero {
+                throw (o["missing"] ?? node).error("with \"start\": 0 a missing value coded 0 would equal the first level; use start >= 1 or missing own-level")
             }
-            featureSpecs.append(FeatureSpec(name: name, column: column, encoding: encoding, missing: missing,
-                                            group: try o["group"]?.string() ?? "Features"))
+            var isText = true
+            if case .numeric = encoding { isText = false }
+            if case .binary = encoding { isText = false }
+            var spec = FeatureSpec(name: name, column: column, encoding: encoding, missing: missing,
+                                   group: try o["group"]?.string() ?? "Features")
+            if let t = o["missingTokens"] {
+                guard isText else { throw t.error("missingTokens apply to text encodings (ordinal, onehot, equals); use data.missingTokens for numbers") }
+                spec.missingTokens = try t.strings()
+            }
+            if let r = o["recode"] {
+                guard isText else { throw r.error("recode applies to text encodings (ordinal, onehot, equals)") }
+                guard case let .object(dict) = r.value else { throw r.error("expected an object mapping a text value to its replacement") }
+                let members = try r.object(allowed: Array(dict.keys))
+                for key in members.keys.sorted() { spec.recode[key] = try members[key]!.string() }
+            }
+            featureSpecs.append(spec)
         }
         let names = featureSpecs.map(\.name)
         if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
@@ -134,6 +158,13 @@ public struct DataSpec: Sendable, Equatable {
                 return MissingPolicy(rawValue: s)!
             } ?? .error
             outcomeSpecs.append(OutcomeSpec(name: try o["name"]?.string() ?? column, column: column, missing: missing))
+        }
+        let outcomeNames = outcomeSpecs.map(\.name)
+        if let dup = outcomeNames.first(where: { n in outcomeNames.filter { $0 == n }.count > 1 }) {
+            throw outcomes.error("outcome '\(dup)' is listed twice")
+        }
+        for (i, f) in featureSpecs.enumerated() where outcomeSpecs.contains(where: { $0.column == f.column }) {
+            throw featureNodes[i].error("column '\(f.column)' is an outcome; it cannot also be a feature")
         }
         return DataSpec(csv: csv, filters: filters, includeIfAnyPresent: include, missingTokens: tokens,
                         features: featureSpecs, outcomes: outcomeSpecs)
@@ -179,6 +210,16 @@ public struct DataSpec: Sendable, Equatable {
             if (other == nil) == (value == nil) { throw node.error("an 'equals' encoding needs exactly one of 'other' (a column) or 'value'") }
             return .equals(otherColumn: other, value: value)
         }
+    }
+
+    /// Every column the spec reads; the CSV reader skips the others.
+    public var usedColumns: Set<String> {
+        var s = Set(filters.map(\.column)).union(includeIfAnyPresent).union(outcomes.map(\.column))
+        for f in features {
+            s.insert(f.column)
+            if case let .equals(other, _) = f.encoding, let other { s.insert(other) }
+        }
+        return s
     }
 
     /// Columns the CSV must be read as text for (everything compared or looked up as text).

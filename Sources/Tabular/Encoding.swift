@@ -28,7 +28,7 @@ public struct EncodedData: Sendable {
 public enum Encoder {
     /// Reads the spec's CSV with the right column kinds and encodes it.
     public static func load(_ spec: DataSpec) throws -> (table: Table, encoded: EncodedData) {
-        let reader = CSVReader(textColumns: spec.textColumns, missingTokens: Set(spec.missingTokens))
+        let reader = CSVReader(textColumns: spec.textColumns, missingTokens: Set(spec.missingTokens), usedColumns: spec.usedColumns)
         let table = try reader.read(path: spec.csv)
         return (table, try encode(table, spec: spec))
     }
@@ -50,6 +50,7 @@ public enum Encoder {
             switch table.columns[idx] {
             case let .numeric(v): return { !v[$0].isNaN }
             case let .text(v): return { v[$0] != nil }
+            case .skipped: throw TabularError(file: table.source, message: "internal: column '\(column)' was not read")
             }
         }
         func text(_ column: String) throws -> [String?] {
@@ -57,16 +58,23 @@ public enum Encoder {
             switch table.columns[idx] {
             case let .text(v): return v
             case let .numeric(v): return v.map { $0.isNaN ? nil : formatNumber($0) }
+            case .skipped: throw TabularError(file: table.source, message: "internal: column '\(column)' was not read")
             }
         }
 
         // 1. Row filters and the inclusion rule.
         for f in spec.filters {
             let values = try text(f.column)
-            let allowed = Set(f.values)
-            dropWhere("\(f.column) not in [\(f.values.joined(separator: ", "))]") { i in
-                guard let v = values[i] else { return true }
-                return !allowed.contains(v)
+            let listed = Set(f.values)
+            if f.exclude {
+                dropWhere("\(f.column) in [\(f.values.joined(separator: ", "))]") { i in
+                    values[i].map { listed.contains($0) } ?? false
+                }
+            } else {
+                dropWhere("\(f.column) not in [\(f.values.joined(separator: ", "))]") { i in
+                    guard let v = values[i] else { return true }
+                    return !listed.contains(v)
+                }
             }
         }
         if !spec.includeIfAnyPresent.isEmpty {
@@ -86,6 +94,17 @@ public enum Encoder {
             }
             var missing = [Bool](repeating: false, count: n)
             var produced: [(String, [Double])] = []
+            let featureTokens = Set(f.missingTokens)
+            /// The feature's column as text after its own recoding and missing tokens.
+            func featureText(_ column: String) throws -> [String?] {
+                let raw = try text(column)
+                if featureTokens.isEmpty && f.recode.isEmpty { return raw }
+                return raw.map { v in
+                    guard let v else { return nil }
+                    let r = f.recode[v] ?? v
+                    return featureTokens.contains(r) ? nil : r
+                }
+            }
             switch f.encoding {
             case .numeric, .binary:
                 let values = try table.numeric(f.column)
@@ -100,7 +119,7 @@ public enum Encoder {
                 }
                 produced = [(f.name, out)]
             case let .ordinal(levels, start):
-                let values = try text(f.column)
+                let values = try featureText(f.column)
                 let position = Dictionary(uniqueKeysWithValues: levels.enumerated().map { ($0.element, $0.offset) })
                 var out = [Double](repeating: 0, count: n)
                 for i in 0..<n where keep[i] {
@@ -112,7 +131,7 @@ public enum Encoder {
                 }
                 produced = [(f.name, out)]
             case let .onehot(reference, declared):
-                let values = try text(f.column)
+                let values = try featureText(f.column)
                 let levels: [String]
                 if let declared {
                     levels = declared
@@ -138,8 +157,8 @@ public enum Encoder {
                 }
                 produced = others.enumerated().map { ("\(f.name): \($0.element)", outs[$0.offset]) }
             case let .equals(otherColumn, value):
-                let values = try text(f.column)
-                let other = try otherColumn.map { try text($0) }
+                let values = try featureText(f.column)
+                let other = try otherColumn.map { try featureText($0) }
                 var out = [Double](repeating: 0, count: n)
                 for i in 0..<n where keep[i] {
                     guard let v = values[i] else { missing[i] = true; continue }

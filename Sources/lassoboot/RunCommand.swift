@@ -109,7 +109,7 @@ final class ProgressPrinter: Sendable {
 
     func update(_ p: RunProgress) {
         guard enabled else { return }
-        let name = p.phase == 1 ? "cross-validation" : "bootstrap"
+        let name = p.phase == 1 ? "cross-validation" : "bootstrap and jackknife"
         let fraction = Double(p.done) / Double(max(p.total, 1))
         if terminal {
             let width = 30

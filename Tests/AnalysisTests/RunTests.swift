@@ -187,3 +187,62 @@ struct SpecErrorTests {
         #expect(throws: TabularError.self) { try RunData.load(spec: try RunSpec.load(path: job2.specPath)) }
     }
 }
+
+@Suite("Job spec data rules")
+struct DataRuleTests {
+    func encode(_ csv: String, _ spec: String) throws -> EncodedData {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-rules-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try csv.write(to: dir.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+        try spec.write(to: dir.appendingPathComponent("j.json"), atomically: true, encoding: .utf8)
+        return try RunData.load(spec: try RunSpec.load(path: dir.appendingPathComponent("j.json").path)).encoded
+    }
+
+    let csv = """
+    note,g,age,country,y
+    free text,Female,9--17,US,1
+    more text,Male,Unknown,MX,0
+    x,Unknown,18--20,US,1
+    y,Male,9--17,PH,0
+    z,Female,18--20,CA,0
+    w,Male,18--20,US,1
+
+    """
+
+    @Test("unused columns are not read; notIn keeps missing cells; recode and per-feature missing tokens")
+    func rules() throws {
+        let e = try encode(csv, """
+        {"data": {"csv": "d.csv", "filter": [{"column": "country", "notIn": ["PH"]}]},
+         "outcomes": ["y"],
+         "features": [
+           {"name": "gender", "column": "g", "encoding": {"type": "onehot", "reference": "Male"}, "recode": {"Unknown": "Male"}},
+           {"name": "age", "encoding": {"type": "ordinal", "levels": ["9--17", "18--20"]}, "missingTokens": ["Unknown"], "missing": "own-level"}
+         ]}
+        """)
+        #expect(e.rowCount == 5)
+        #expect(e.dropped.map(\.reason) == ["country in [PH]"] && e.dropped[0].rows == 1)
+        #expect(e.featureNames == ["gender: Female", "age", "age: missing"])
+        #expect(e.columns[0] == [1, 0, 0, 1, 0])          // Unknown merged into the reference Male
+        #expect(e.columns[1] == [1, 0, 2, 2, 2])
+        #expect(e.columns[2] == [0, 1, 0, 0, 0])
+    }
+
+    @Test("outcome misuse and unmatched penalty factors are errors")
+    func misuse() throws {
+        #expect(throws: TabularError.self) {
+            try encode(csv, #"{"data": {"csv": "d.csv"}, "outcomes": ["y", "y"], "features": [{"name": "g", "encoding": {"type": "equals", "value": "Female"}}]}"#)
+        }
+        #expect(throws: TabularError.self) {
+            try encode(csv, #"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "y", "encoding": "binary"}]}"#)
+        }
+        let factors = #"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "gender", "column": "g", "encoding": {"type": "onehot", "reference": "Male"}}], "penalty": {"factors": {"gender: Female": 0}}}"#
+        #expect(try encode(csv, factors).featureNames == ["gender: Female", "gender: Unknown"])
+        do {
+            _ = try encode(csv, factors.replacingOccurrences(of: "gender: Female", with: "gender: Other"))
+            Issue.record("expected an error")
+        } catch let e as TabularError {
+            #expect(e.message.contains("penalty.factors.gender: Other: no encoded feature column is named so"))
+        }
+    }
+}

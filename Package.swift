@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "Tabular"),
         // Run specs, the task plan, task execution, aggregation and report rendering.
         .target(name: "Analysis", dependencies: ["Lasso", "Resampling", "Tabular"]),
+        // Lease / attempt / retry state machine: pure, clock injected.
+        .target(name: "Scheduler", dependencies: ["Analysis"]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "LassoTests", dependencies: ["Lasso", "Tabular"]),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "ResamplingTests", dependencies: ["Resampling", "Lasso"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Analysis"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Lasso", "Resampling", "Tabular"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
     ],

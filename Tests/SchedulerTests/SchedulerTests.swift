@@ -1,0 +1,113 @@
+import Analysis
+import Scheduler
+import Testing
+
+@Suite("Scheduler: leases, expiry, retries with a test clock")
+struct SchedulerTests {
+    func ids(_ n: Int, run: String = "r1") -> [TaskID] { (0..<n).map { TaskID(run: run, key: .bootstrap(start: $0 * 10, end: $0 * 10 + 10)) } }
+
+    func scheduler(_ n: Int, policy: SchedulerPolicy = SchedulerPolicy()) -> Scheduler {
+        var s = Scheduler(policy: policy)
+        _ = s.add(ids(n).map { TaskRecord(id: $0) })
+        return s
+    }
+
+    @Test("tasks are leased in key order, each once, and completed once")
+    func leaseAndComplete() {
+        var s = scheduler(5)
+        let (a, changes) = s.lease(worker: "w1", max: 3, now: 0)
+        #expect(a.map(\.0) == Array(ids(5).prefix(3)))
+        #expect(changes.tasks.count == 3 && changes.tasks.allSatisfy { $0.state == .leased })
+        let (b, _) = s.lease(worker: "w2", max: 10, now: 1)
+        #expect(b.map(\.0) == Array(ids(5).suffix(2)))
+        #expect(s.lease(worker: "w3", max: 10, now: 2).leases.isEmpty)    // nothing queued, nothing old enough
+        #expect(s.complete(ids(5)[0], now: 3).0 == .accepted)
+        #expect(s.complete(ids(5)[0], now: 4).0 == .duplicate)
+        #expect(s.complete(TaskID(run: "zz", key: .estimate(outcome: 0)), now: 4).0 == .unknownTask)
+        #expect(s.counts(run: "r1") == [.done: 1, .leased: 4])
+    }
+
+    @Test("an unrenewed lease expires; the task is retried with backoff, then failed after max attempts")
+    func expiryAndRetry() {
+        var s = scheduler(1, policy: SchedulerPolicy(leaseDuration: 30, maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
+        let id = ids(1)[0]
+        _ = s.lease(worker: "w1", max: 1, now: 0)
+        #expect(s.expire(now: 29.9).tasks.isEmpty)
+        let c1 = s.expire(now: 30)
+        #expect(c1.tasks.first?.state == .queued && c1.tasks.first?.attempts == 1 && c1.tasks.first?.notBefore == 31)
+        #expect(s.lease(worker: "w2", max: 1, now: 30.5).leases.isEmpty)      // backoff
+        #expect(s.lease(worker: "w2", max: 1, now: 31).leases.count == 1)
+        _ = s.expire(now: 61)                                                   // attempt 2, backoff 2 s
+        #expect(s.tasks[id]?.notBefore == 63)
+        _ = s.lease(worker: "w3", max: 1, now: 63)
+        let c3 = s.expire(now: 93)
+        #expect(c3.failed == [id] && s.tasks[id]?.state == .failed)
+        #expect(s.tasks[id]?.lastError?.contains("lease expired") == true)
+        // A late result for a failed task is still the first valid one.
+        #expect(s.complete(id, now: 100).0 == .accepted)
+    }
+
+    @Test("heartbeats renew only the worker's own live leases")
+    func heartbeats() {
+        var s = scheduler(2, policy: SchedulerPolicy(leaseDuration: 30, speculativeAfter: 1000))
+        let (l1, _) = s.lease(worker: "w1", max: 1, now: 0)
+        let (l2, _) = s.lease(worker: "w2", max: 1, now: 0)
+        let (valid, _) = s.heartbeat(worker: "w1", leaseIDs: [l1[0].1.id, l2[0].1.id, "bogus"], now: 20)
+        #expect(valid == [l1[0].1.id])
+        let changes = s.expire(now: 35)
+        #expect(changes.tasks.map(\.id) == [l2[0].0])          // w2's lease expired, w1's was renewed to 50
+        #expect(s.tasks[l1[0].0]?.state == .leased)
+        #expect(s.nextExpiry == 50)
+    }
+
+    @Test("near the end, a slow task is re-issued to an idle worker; the first result wins")
+    func speculative() {
+        var s = scheduler(2, policy: SchedulerPolicy(leaseDuration: 30, speculativeAfter: 5))
+        let (first, _) = s.lease(worker: "slow", max: 2, now: 0)
+        #expect(first.count == 2)
+        #expect(s.lease(worker: "idle", max: 1, now: 4).leases.isEmpty)
+        let (again, _) = s.lease(worker: "idle", max: 1, now: 6)
+        #expect(again.count == 1 && again[0].0 == first[0].0 && again[0].1.worker == "idle")
+        #expect(s.tasks[first[0].0]?.leases.count == 2)
+        #expect(s.lease(worker: "slow", max: 5, now: 7).leases.isEmpty)   // never a second lease to the same worker
+        #expect(s.complete(first[0].0, now: 8).0 == .accepted)
+        #expect(s.complete(first[0].0, now: 9).0 == .duplicate)
+        // One of two leases expiring does not count against the task while the other lives.
+        var t = scheduler(1, policy: SchedulerPolicy(leaseDuration: 30, speculativeAfter: 5))
+        let (x, _) = t.lease(worker: "a", max: 1, now: 0)
+        _ = t.lease(worker: "b", max: 1, now: 10)
+        _ = t.expire(now: 30)
+        #expect(t.tasks[x[0].0]?.state == .leased && t.tasks[x[0].0]?.leases.map(\.worker) == ["b"])
+    }
+
+    @Test("failures and releases: a release is not an attempt")
+    func failuresAndRelease() {
+        var s = scheduler(1, policy: SchedulerPolicy(maxAttempts: 2, backoffBase: 1, speculativeAfter: 1000))
+        let id = ids(1)[0]
+        let (l, _) = s.lease(worker: "w", max: 1, now: 0)
+        _ = s.fail(id, leaseID: l[0].1.id, cause: "drained", countsAsAttempt: false, now: 1)
+        #expect(s.tasks[id]?.state == .queued && s.tasks[id]?.attempts == 0 && s.tasks[id]?.notBefore == 1)
+        let (l2, _) = s.lease(worker: "w", max: 1, now: 1)
+        _ = s.fail(id, leaseID: l2[0].1.id, cause: "boom", now: 2)
+        let (l3, _) = s.lease(worker: "w", max: 1, now: 3)
+        #expect(s.fail(id, leaseID: "unknown", cause: "x", now: 4).tasks.isEmpty)
+        let c = s.fail(id, leaseID: l3[0].1.id, cause: "boom again", now: 4)
+        #expect(c.failed == [id] && s.tasks[id]?.lastError == "boom again")
+    }
+
+    @Test("reloading after a restart puts leased tasks back in the queue, keeps done ones")
+    func reload() {
+        var s = Scheduler(leasePrefix: "B")
+        let records = [
+            TaskRecord(id: ids(3)[0], state: .done),
+            TaskRecord(id: ids(3)[1], state: .leased, attempts: 1, leases: [LeaseInfo(id: "A7", worker: "w", issuedAt: 0, expiresAt: 30)]),
+            TaskRecord(id: ids(3)[2], state: .queued),
+        ]
+        let changes = s.add(records)
+        #expect(changes.tasks.map(\.id) == [ids(3)[1]] && changes.tasks[0].state == .queued && changes.tasks[0].leases.isEmpty)
+        let (l, _) = s.lease(worker: "w", max: 5, now: 100)
+        #expect(l.map(\.0) == [ids(3)[1], ids(3)[2]])
+        #expect(l.allSatisfy { $0.1.id.hasPrefix("B") })
+        #expect(s.complete(ids(3)[0], now: 101).0 == .duplicate)
+    }
+}

@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // exp / log1p for Double without importing the platform C library into the core.
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // Durable coordinator state: SQLite in WAL mode with a synchronous, transactional API.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // The coordinator's HTTP server (and its in-process test client).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // Numerical core: pure, no I/O, stdlib only.
@@ -34,6 +38,8 @@ let package = Package(
         .target(name: "Analysis", dependencies: ["Lasso", "Resampling", "Tabular"]),
         // Lease / attempt / retry state machine: pure, clock injected.
         .target(name: "Scheduler", dependencies: ["Analysis"]),
+        // Durable runs, tasks, leases and results (SQLite via GRDB) and an in-memory twin.
+        .target(name: "Store", dependencies: ["Scheduler", "Analysis", .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [
@@ -51,6 +57,7 @@ let package = Package(
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "ResamplingTests", dependencies: ["Resampling", "Lasso"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Analysis"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Scheduler", "Analysis"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Lasso", "Resampling", "Tabular"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
     ],

@@ -1,0 +1,149 @@
+import Analysis
+import Foundation
+import GRDB
+import Scheduler
+
+/// Coordinator state in one SQLite file (WAL mode, one transaction per state change).
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+    let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+    let decoder = JSONDecoder()
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String) throws {
+        var config = Configuration()
+        config.prepareDatabase { db in
+            // WAL is GRDB's default for pools; NORMAL sync is durable across process crashes in WAL mode.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS datasets(hash TEXT PRIMARY KEY, bytes BLOB NOT NULL, size INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS runs(id TEXT PRIMARY KEY, sequence INTEGER NOT NULL, state TEXT NOT NULL, body BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS tasks(run TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
+                CREATE TABLE IF NOT EXISTS results(run TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
+                CREATE TABLE IF NOT EXISTS workers(id TEXT PRIMARY KEY, body BLOB NOT NULL);
+                """)
+        }
+    }
+
+    func encode<T: Encodable>(_ value: T) throws -> Data { try encoder.encode(value) }
+
+    func writeTasks(_ db: Database, _ tasks: [TaskRecord]) throws {
+        for t in tasks {
+            try db.execute(sql: "INSERT OR REPLACE INTO tasks(run, key, state, body) VALUES (?, ?, ?, ?)",
+                           arguments: [t.id.run, storageKey(t.id.key), t.state.rawValue, try encode(t)])
+        }
+    }
+
+    func writeRun(_ db: Database, _ run: RunRow) throws {
+        // The body omits nothing: spec and report are stored inside it.
+        try db.execute(sql: "INSERT OR REPLACE INTO runs(id, sequence, state, body) VALUES (?, ?, ?, ?)",
+                       arguments: [run.id, run.sequence, run.state.rawValue, try encode(run)])
+    }
+
+    public func putDataset(hash: String, bytes: Data) throws -> Bool {
+        try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM datasets WHERE hash = ?", arguments: [hash]) != nil { return false }
+            try db.execute(sql: "INSERT INTO datasets(hash, bytes, size) VALUES (?, ?, ?)", arguments: [hash, bytes, bytes.count])
+            return true
+        }
+    }
+
+    public func dataset(hash: String) throws -> Data? {
+        try pool.read { db in try Data.fetchOne(db, sql: "SELECT bytes FROM datasets WHERE hash = ?", arguments: [hash]) }
+    }
+
+    public func hasDataset(hash: String) throws -> Bool {
+        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM datasets WHERE hash = ?", arguments: [hash]) != nil }
+    }
+
+    public func createRun(_ run: RunRow, tasks: [TaskRecord]) throws {
+        try pool.write { db in
+            try writeRun(db, run)
+            try writeTasks(db, tasks)
+        }
+    }
+
+    public func runs() throws -> [RunRow] {
+        try pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM runs ORDER BY sequence").map { try decoder.decode(RunRow.self, from: $0) }
+        }
+    }
+
+    public func run(id: String) throws -> RunRow? {
+        try pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT body FROM runs WHERE id = ?", arguments: [id]).map { try decoder.decode(RunRow.self, from: $0) }
+        }
+    }
+
+    public func updateRun(_ run: RunRow, tasks: [TaskRecord]) throws {
+        try pool.write { db in
+            try writeRun(db, run)
+            try writeTasks(db, tasks)
+        }
+    }
+
+    public func saveTasks(_ tasks: [TaskRecord]) throws {
+        guard !tasks.isEmpty else { return }
+        try pool.write { db in try writeTasks(db, tasks) }
+    }
+
+    public func saveResult(_ id: TaskID, result: Data, task: TaskRecord) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO results(run, key, body) VALUES (?, ?, ?)",
+                           arguments: [id.run, storageKey(id.key), result])
+            try writeTasks(db, [task])
+        }
+    }
+
+    public func tasks(run: String) throws -> [TaskRecord] {
+        try pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM tasks WHERE run = ?", arguments: [run])
+                .map { try decoder.decode(TaskRecord.self, from: $0) }.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func allUnfinishedTasks() throws -> [TaskRecord] {
+        try pool.read { db in
+            try Data.fetchAll(db, sql: """
+                SELECT tasks.body FROM tasks JOIN runs ON runs.id = tasks.run
+                WHERE runs.state = 'running' AND tasks.state IN ('queued', 'leased')
+                """).map { try decoder.decode(TaskRecord.self, from: $0) }.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func results(run: String) throws -> [TaskKey: Data] {
+        try pool.read { db in
+            var out: [TaskKey: Data] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, body FROM results WHERE run = ?", arguments: [run]) {
+                let key = try decoder.decode(TaskKey.self, from: Data((row["key"] as String).utf8))
+                out[key] = row["body"] as Data
+            }
+            return out
+        }
+    }
+
+    public func result(_ id: TaskID) throws -> Data? {
+        try pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT body FROM results WHERE run = ? AND key = ?", arguments: [id.run, storageKey(id.key)])
+        }
+    }
+
+    public func saveWorker(_ worker: WorkerRow) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO workers(id, body) VALUES (?, ?)", arguments: [worker.id, try encode(worker)])
+        }
+    }
+
+    public func workers() throws -> [WorkerRow] {
+        try pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT body FROM workers ORDER BY id").map { try decoder.decode(WorkerRow.self, from: $0) }
+        }
+    }
+}

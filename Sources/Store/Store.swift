@@ -1,0 +1,162 @@
+import Analysis
+import Foundation
+import Scheduler
+import Synchronization
+
+/// A run as the coordinator keeps it.
+public struct RunRow: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Tasks of phase 1 or 2 are being worked on.
+        case running
+        /// The report is ready.
+        case done
+        /// A task failed for good, or the analysis could not be completed.
+        case failed
+        case cancelled
+    }
+    public let id: String
+    /// Creation order.
+    public let sequence: Int
+    public var name: String
+    /// The job spec as submitted (JSON bytes; its data path is replaced by the dataset hash).
+    public var spec: Data
+    public var dataset: String
+    public var state: State
+    public var phase: Int
+    public var phaseTwo: PhaseTwoInput?
+    /// `report.json` bytes when done.
+    public var report: Data?
+    public var error: String?
+    public var created: Double
+    public var finished: Double?
+
+    public init(id: String, sequence: Int, name: String, spec: Data, dataset: String, state: State = .running, phase: Int = 1,
+                phaseTwo: PhaseTwoInput? = nil, report: Data? = nil, error: String? = nil, created: Double, finished: Double? = nil) {
+        self.id = id
+        self.sequence = sequence
+        self.name = name
+        self.spec = spec
+        self.dataset = dataset
+        self.state = state
+        self.phase = phase
+        self.phaseTwo = phaseTwo
+        self.report = report
+        self.error = error
+        self.created = created
+        self.finished = finished
+    }
+}
+
+/// A worker the coordinator has heard from.
+public struct WorkerRow: Codable, Sendable, Equatable {
+    public let id: String
+    public var host: String
+    public var threads: Int
+    public var lastSeen: Double
+    public var tasksDone: Int
+
+    public init(id: String, host: String, threads: Int, lastSeen: Double, tasksDone: Int) {
+        self.id = id
+        self.host = host
+        self.threads = threads
+        self.lastSeen = lastSeen
+        self.tasksDone = tasksDone
+    }
+}
+
+/// Durable coordinator state. Every method is one transaction, so a crash leaves either the
+/// state before or after a change, never half of it.
+public protocol Store: Sendable {
+    /// Stores dataset bytes under their sha256; returns false if they were already there.
+    func putDataset(hash: String, bytes: Data) throws -> Bool
+    func dataset(hash: String) throws -> Data?
+    func hasDataset(hash: String) throws -> Bool
+    /// Creates a run with its first tasks.
+    func createRun(_ run: RunRow, tasks: [TaskRecord]) throws
+    func runs() throws -> [RunRow]
+    func run(id: String) throws -> RunRow?
+    /// Updates a run and adds or updates tasks in one transaction (e.g. phase 2 planned).
+    func updateRun(_ run: RunRow, tasks: [TaskRecord]) throws
+    func saveTasks(_ tasks: [TaskRecord]) throws
+    /// Stores the first result of a task together with its new record.
+    func saveResult(_ id: TaskID, result: Data, task: TaskRecord) throws
+    func tasks(run: String) throws -> [TaskRecord]
+    func allUnfinishedTasks() throws -> [TaskRecord]
+    func results(run: String) throws -> [TaskKey: Data]
+    func result(_ id: TaskID) throws -> Data?
+    func saveWorker(_ worker: WorkerRow) throws
+    func workers() throws -> [WorkerRow]
+}
+
+/// Stable text form of a task key for storage.
+public func storageKey(_ key: TaskKey) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try! encoder.encode(key), as: UTF8.self)
+}
+
+/// The in-memory twin of ``SQLiteStore`` for tests and one-shot local runs.
+public final class MemoryStore: Store {
+    struct State {
+        var datasets: [String: Data] = [:]
+        var runs: [String: RunRow] = [:]
+        var tasks: [TaskID: TaskRecord] = [:]
+        var results: [TaskID: Data] = [:]
+        var workers: [String: WorkerRow] = [:]
+    }
+    let state = Mutex(State())
+
+    public init() {}
+
+    public func putDataset(hash: String, bytes: Data) throws -> Bool {
+        state.withLock { s in
+            if s.datasets[hash] != nil { return false }
+            s.datasets[hash] = bytes
+            return true
+        }
+    }
+    public func dataset(hash: String) throws -> Data? { state.withLock { $0.datasets[hash] } }
+    public func hasDataset(hash: String) throws -> Bool { state.withLock { $0.datasets[hash] != nil } }
+    public func createRun(_ run: RunRow, tasks: [TaskRecord]) throws {
+        state.withLock { s in
+            s.runs[run.id] = run
+            for t in tasks { s.tasks[t.id] = t }
+        }
+    }
+    public func runs() throws -> [RunRow] { state.withLock { $0.runs.values.sorted { $0.sequence < $1.sequence } } }
+    public func run(id: String) throws -> RunRow? { state.withLock { $0.runs[id] } }
+    public func updateRun(_ run: RunRow, tasks: [TaskRecord]) throws {
+        state.withLock { s in
+            s.runs[run.id] = run
+            for t in tasks { s.tasks[t.id] = t }
+        }
+    }
+    public func saveTasks(_ tasks: [TaskRecord]) throws {
+        state.withLock { s in for t in tasks { s.tasks[t.id] = t } }
+    }
+    public func saveResult(_ id: TaskID, result: Data, task: TaskRecord) throws {
+        state.withLock { s in
+            if s.results[id] == nil { s.results[id] = result }
+            s.tasks[id] = task
+        }
+    }
+    public func tasks(run: String) throws -> [TaskRecord] {
+        state.withLock { s in s.tasks.values.filter { $0.id.run == run }.sorted { $0.id < $1.id } }
+    }
+    public func allUnfinishedTasks() throws -> [TaskRecord] {
+        state.withLock { s in
+            let active = Set(s.runs.values.filter { $0.state == .running }.map(\.id))
+            return s.tasks.values.filter { active.contains($0.id.run) && ($0.state == .queued || $0.state == .leased) }.sorted { $0.id < $1.id }
+        }
+    }
+    public func results(run: String) throws -> [TaskKey: Data] {
+        state.withLock { s in
+            var out: [TaskKey: Data] = [:]
+            for (id, r) in s.results where id.run == run { out[id.key] = r }
+            return out
+        }
+    }
+    public func result(_ id: TaskID) throws -> Data? { state.withLock { $0.results[id] } }
+    public func saveWorker(_ worker: WorkerRow) throws { state.withLock { $0.workers[worker.id] = worker } }
+    public func workers() throws -> [WorkerRow] { state.withLock { $0.workers.values.sorted { $0.id < $1.id } } }
+}

@@ -40,10 +40,17 @@ let package = Package(
         .target(name: "Scheduler", dependencies: ["Analysis"]),
         // Durable runs, tasks, leases and results (SQLite via GRDB) and an in-memory twin.
         .target(name: "Store", dependencies: ["Scheduler", "Analysis", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The coordinator: run logic over Scheduler + Store, and its HTTP API (Hummingbird).
+        .target(name: "Coordinator", dependencies: [
+            "Scheduler", "Store", "Analysis", "Tabular", "Lasso",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        // The worker: pull loop over HTTP (URLSession), dataset cache, drain.
+        .target(name: "Worker", dependencies: ["Analysis"]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [
-                "Lasso", "Tabular", "Analysis",
+                "Lasso", "Tabular", "Analysis", "Scheduler", "Store", "Coordinator", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

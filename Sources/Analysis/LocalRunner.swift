@@ -8,6 +8,13 @@ public struct RunProgress: Sendable {
     public let total: Int
     /// Bootstrap resamples finished so far (phase 2).
     public let resamplesDone: Int
+
+    public init(phase: Int, done: Int, total: Int, resamplesDone: Int) {
+        self.phase = phase
+        self.done = done
+        self.total = total
+        self.resamplesDone = resamplesDone
+    }
 }
 
 /// Runs all tasks of a run on local threads: one executor of the task plan among several.

@@ -88,7 +88,10 @@ public struct DataSpec: Sendable, Equatable {
         let d = try data.object(allowed: ["csv", "filter", "includeIfAnyPresent", "missingTokens"])
         let csvNode = try d.required("csv", in: data)
         var csv = try csvNode.string()
-        if !csv.hasPrefix("/") { csv = URL(fileURLWithPath: baseDirectory).appendingPathComponent(csv).standardized.path }
+        // "sha256:<hash>" names a dataset held by a coordinator; anything else is a path.
+        if !csv.hasPrefix("/") && !csv.hasPrefix("sha256:") {
+            csv = URL(fileURLWithPath: baseDirectory).appendingPathComponent(csv).standardized.path
+        }
         var filters: [RowFilter] = []
         for f in try d["filter"]?.array() ?? [] {
             let o = try f.object(allowed: ["column", "in", "notIn"])

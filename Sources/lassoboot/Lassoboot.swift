@@ -2,12 +2,13 @@ import ArgumentParser
 
 /// The `lassoboot` command line: one type per subcommand.
 @main
-struct Lassoboot: ParsableCommand {
+struct Lassoboot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lassoboot",
         abstract: "Sparse logistic models with honest uncertainty.",
         version: LassobootVersion.string,
-        subcommands: [RunCommand.self, FitCommand.self]
+        subcommands: [RunCommand.self, FitCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
+                      StatusCommand.self, ResultsCommand.self, CancelCommand.self]
     )
 }
 

@@ -1,0 +1,134 @@
+import Foundation
+
+/// The coordinator's API bodies (`/v1`), shared by the coordinator, workers and the CLI.
+public enum Wire {
+    /// `POST /v1/runs`: a job spec (JSON text whose `data.csv` names a dataset by hash) to run.
+    public struct CreateRun: Codable, Sendable {
+        public let spec: String
+        public let dataset: String
+        /// The data file's name, for reports (the bytes are known by hash).
+        public let dataName: String?
+        public init(spec: String, dataset: String, dataName: String?) {
+            self.spec = spec; self.dataset = dataset; self.dataName = dataName
+        }
+    }
+
+    /// Task counts by state.
+    public struct TaskCounts: Codable, Sendable, Equatable {
+        public var queued = 0, leased = 0, done = 0, failed = 0
+        public init(queued: Int = 0, leased: Int = 0, done: Int = 0, failed: Int = 0) {
+            self.queued = queued; self.leased = leased; self.done = done; self.failed = failed
+        }
+        public var total: Int { queued + leased + done + failed }
+    }
+
+    /// A worker as `status` shows it.
+    public struct WorkerInfo: Codable, Sendable, Equatable {
+        public let id: String
+        public let host: String
+        public let threads: Int
+        public let tasksDone: Int
+        public let lastSeen: Double
+        public init(id: String, host: String, threads: Int, tasksDone: Int, lastSeen: Double) { self.id = id; self.host = host; self.threads = threads; self.tasksDone = tasksDone; self.lastSeen = lastSeen }
+    }
+
+    /// `GET /v1/runs/{id}`: a run and its progress.
+    public struct RunStatus: Codable, Sendable, Equatable {
+        public let id: String
+        public let name: String
+        public let state: String
+        public let phase: Int
+        public let tasks: TaskCounts
+        public let resamplesDone: Int
+        public let resamples: Int
+        public let error: String?
+        public let created: Double
+        public let finished: Double?
+        public let dataset: String
+        public init(id: String, name: String, state: String, phase: Int, tasks: TaskCounts, resamplesDone: Int, resamples: Int, error: String?, created: Double, finished: Double?, dataset: String) { self.id = id; self.name = name; self.state = state; self.phase = phase; self.tasks = tasks; self.resamplesDone = resamplesDone; self.resamples = resamples; self.error = error; self.created = created; self.finished = finished; self.dataset = dataset }
+    }
+
+    public struct RunList: Codable, Sendable {
+        public let runs: [RunStatus]
+        public let workers: [WorkerInfo]
+        public init(runs: [RunStatus], workers: [WorkerInfo]) { self.runs = runs; self.workers = workers }
+    }
+
+    /// `POST /v1/lease`: a worker asks for up to `max` tasks, waiting up to `wait` seconds.
+    public struct LeaseRequest: Codable, Sendable {
+        public let worker: String
+        public let host: String
+        public let threads: Int
+        public let max: Int
+        public let wait: Double
+        public init(worker: String, host: String, threads: Int, max: Int, wait: Double) {
+            self.worker = worker; self.host = host; self.threads = threads; self.max = max; self.wait = wait
+        }
+    }
+
+    /// One leased task.
+    public struct LeasedTask: Codable, Sendable, Equatable {
+        public let run: String
+        public let key: TaskKey
+        public let lease: String
+        public let dataset: String
+        public let input: PhaseTwoInput?
+        public init(run: String, key: TaskKey, lease: String, dataset: String, input: PhaseTwoInput?) { self.run = run; self.key = key; self.lease = lease; self.dataset = dataset; self.input = input }
+    }
+
+    public struct LeaseResponse: Codable, Sendable {
+        public let tasks: [LeasedTask]
+        public init(tasks: [LeasedTask]) { self.tasks = tasks }
+    }
+
+    /// `POST /v1/heartbeat`: renew these leases.
+    public struct Heartbeat: Codable, Sendable {
+        public let worker: String
+        public let leases: [String]
+        public init(worker: String, leases: [String]) { self.worker = worker; self.leases = leases }
+    }
+
+    public struct HeartbeatResponse: Codable, Sendable {
+        /// The leases still held; a worker drops work on the others.
+        public let valid: [String]
+        public init(valid: [String]) { self.valid = valid }
+    }
+
+    /// `POST /v1/results`: a task's result, or why it failed, or the lease handed back unrun.
+    public struct Submission: Codable, Sendable {
+        public let worker: String
+        public let run: String
+        public let key: TaskKey
+        public let lease: String
+        public let dataset: String
+        public let result: TaskResult?
+        public let error: String?
+        /// True when a draining worker gives the lease back without running it.
+        public let released: Bool?
+        public init(worker: String, run: String, key: TaskKey, lease: String, dataset: String,
+                    result: TaskResult?, error: String? = nil, released: Bool? = nil) {
+            self.worker = worker; self.run = run; self.key = key; self.lease = lease; self.dataset = dataset
+            self.result = result; self.error = error; self.released = released
+        }
+    }
+
+    public struct SubmissionResponse: Codable, Sendable {
+        /// `accepted`, `duplicate`, `mismatch` (a duplicate that differs: logged and counted), `failed` or `released`.
+        public let status: String
+        public init(status: String) { self.status = status }
+    }
+
+    /// `GET /v1/runs/{id}/context`: what a worker needs to execute the run's tasks.
+    public struct RunContext: Codable, Sendable {
+        public let run: String
+        public let spec: String
+        public let dataset: String
+        public init(run: String, spec: String, dataset: String) { self.run = run; self.spec = spec; self.dataset = dataset }
+    }
+
+    /// Every error body.
+    public struct ErrorBody: Codable, Sendable {
+        public let error: String
+        public init(error: String) { self.error = error }
+    }
+}

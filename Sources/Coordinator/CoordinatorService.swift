@@ -1,0 +1,403 @@
+import Analysis
+import Foundation
+import Lasso
+import Scheduler
+import Store
+import Tabular
+
+/// An API error with its HTTP status.
+public struct ServiceError: Error, Sendable, CustomStringConvertible {
+    public let status: Int
+    public let message: String
+    public init(_ status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Counters exported as metrics and shown in logs.
+public struct ServiceCounters: Sendable, Equatable {
+    public var leasesIssued = 0
+    public var leasesExpired = 0
+    public var retries = 0
+    public var resultsAccepted = 0
+    public var duplicateResults = 0
+    public var mismatchedDuplicates = 0
+    public var rejectedResults = 0
+    public var tasksFailed = 0
+}
+
+/// The coordinator's logic: runs, the scheduler and the store, behind methods the HTTP layer
+/// (or an in-process worker) calls. Every state change is written to the store before the
+/// call returns, so a coordinator killed at any moment resumes from the store.
+public actor CoordinatorService {
+    let store: Store
+    var scheduler: Scheduler
+    let clock: @Sendable () -> Double
+    let log: @Sendable (String) -> Void
+    /// Prepared run data per run (rebuilt on demand after a restart).
+    var prepared: [String: TaskExecutor] = [:]
+    public private(set) var counters = ServiceCounters()
+    var sequence = 0
+    let software: String
+
+    /// Opens a coordinator on `store`, resuming every unfinished run.
+    public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
+                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.store = store
+        self.clock = clock
+        self.log = log
+        self.software = software
+        // Lease ids differ across restarts, so a lease from before a crash can't be mistaken for a new one.
+        scheduler = Scheduler(policy: policy, leasePrefix: "L\(UInt32.random(in: 0...UInt32.max))-")
+        let runs = try store.runs()
+        sequence = runs.map(\.sequence).max() ?? 0
+        var resumed = 0
+        for run in runs where run.state == .running {
+            let records = try store.tasks(run: run.id)
+            let changes = scheduler.add(records)
+            try store.saveTasks(changes.tasks)
+            resumed += 1
+        }
+        if resumed > 0 { log("resumed \(resumed) unfinished run(s) from the store") }
+    }
+
+    // MARK: datasets
+
+    /// Stores dataset bytes; returns their sha256 and whether they were new.
+    public func putDataset(_ bytes: Data, expectedHash: String? = nil) throws -> (hash: String, created: Bool) {
+        let hash = SHA256.hex(bytes)
+        if let expected = expectedHash, expected != hash {
+            throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
+        }
+        return (hash, try store.putDataset(hash: hash, bytes: bytes))
+    }
+
+    public func hasDataset(_ hash: String) throws -> Bool { try store.hasDataset(hash: hash) }
+
+    public func dataset(_ hash: String) throws -> Data {
+        guard let d = try store.dataset(hash: hash) else { throw ServiceError(404, "no dataset with hash \(hash)") }
+        return d
+    }
+
+    // MARK: runs
+
+    func prepare(_ run: RunRow) throws -> TaskExecutor {
+        if let e = prepared[run.id] { return e }
+        guard let bytes = try store.dataset(hash: run.dataset) else {
+            throw ServiceError(409, "run \(run.id): its dataset \(run.dataset) is missing from the store")
+        }
+        let executor = TaskExecutor(data: try RunData(spec: try Self.parseSpec(run.spec, run: run.id), csvBytes: bytes))
+        prepared[run.id] = executor
+        return executor
+    }
+
+    static func parseSpec(_ spec: Data, run: String) throws -> RunSpec {
+        do {
+            return try RunSpec.parse(spec, source: "spec of run \(run)", baseDirectory: "/")
+        } catch {
+            throw ServiceError(400, "\(error)")
+        }
+    }
+
+    /// Creates a run from a job spec whose data is an uploaded dataset.
+    public func createRun(_ request: Wire.CreateRun) throws -> Wire.RunStatus {
+        guard try store.hasDataset(hash: request.dataset) else {
+            throw ServiceError(404, "no dataset with hash \(request.dataset): upload it first (PUT /v1/datasets/\(request.dataset))")
+        }
+        sequence += 1
+        let id = "run-\(sequence)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        // The spec is stored as given but its data path names the dataset.
+        var spec = try Self.parseSpec(Data(request.spec.utf8), run: id)
+        spec.data.csv = request.dataName ?? "sha256:\(request.dataset)"
+        guard let bytes = try store.dataset(hash: request.dataset) else { throw ServiceError(404, "dataset vanished") }
+        let data: RunData
+        do {
+            data = try RunData(spec: spec, csvBytes: bytes)
+        } catch {
+            throw ServiceError(422, "\(error)")
+        }
+        let executor = TaskExecutor(data: data)
+        let run = RunRow(id: id, sequence: sequence, name: spec.name, spec: Data(request.spec.utf8), dataset: request.dataset, created: clock())
+        let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
+        try store.createRun(run, tasks: tasks)
+        prepared[id] = executor
+        _ = scheduler.add(tasks)
+        log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(data.rowCount) rows")
+        return try status(id)
+    }
+
+    public func status(_ id: String) throws -> Wire.RunStatus {
+        guard let run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        return try status(of: run)
+    }
+
+    func status(of run: RunRow) throws -> Wire.RunStatus {
+        var counts = Wire.TaskCounts()
+        var resamplesDone = 0
+        let records = scheduler.tasks.values.contains(where: { $0.id.run == run.id })
+            ? scheduler.tasks.values.filter { $0.id.run == run.id } : try store.tasks(run: run.id)
+        for r in records {
+            switch r.state {
+            case .queued: counts.queued += 1
+            case .leased: counts.leased += 1
+            case .done: counts.done += 1
+            case .failed: counts.failed += 1
+            }
+            if r.state == .done, case let .bootstrap(s, e) = r.id.key { resamplesDone += e - s }
+        }
+        let resamples = (try? Self.parseSpec(run.spec, run: run.id).bootstrap.resamples) ?? 0
+        return Wire.RunStatus(id: run.id, name: run.name, state: run.state.rawValue, phase: run.phase, tasks: counts,
+                              resamplesDone: resamplesDone, resamples: resamples, error: run.error,
+                              created: run.created, finished: run.finished, dataset: run.dataset)
+    }
+
+    public func list() throws -> Wire.RunList {
+        let runs = try store.runs().map { try status(of: $0) }
+        let workers = try store.workers().map {
+            Wire.WorkerInfo(id: $0.id, host: $0.host, threads: $0.threads, tasksDone: $0.tasksDone, lastSeen: $0.lastSeen)
+        }
+        return Wire.RunList(runs: runs, workers: workers)
+    }
+
+    public func cancel(_ id: String) throws -> Wire.RunStatus {
+        guard var run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        guard run.state == .running else { throw ServiceError(409, "run \(id) is already \(run.state.rawValue)") }
+        run.state = .cancelled
+        run.finished = clock()
+        try store.updateRun(run, tasks: [])
+        scheduler.remove(run: id)
+        prepared[id] = nil
+        log("run \(id) cancelled")
+        return try status(of: run)
+    }
+
+    /// The finished report of a run.
+    public func report(_ id: String) throws -> Report {
+        guard let run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        guard let bytes = run.report else {
+            if run.state == .failed { throw ServiceError(409, "run \(id) failed: \(run.error ?? "unknown cause")") }
+            throw ServiceError(409, "run \(id) is \(run.state.rawValue); its report is not ready")
+        }
+        return try JSONDecoder().decode(Report.self, from: bytes)
+    }
+
+    /// The replicate matrix of a finished run (replicates.csv).
+    public func replicatesCSV(_ id: String) throws -> String {
+        guard let run = try store.run(id: id), run.state == .done else { throw ServiceError(409, "run \(id) has no finished report") }
+        let executor = try prepare(run)
+        return Aggregation.replicatesCSV(data: executor.data, results: try decodedResults(id))
+    }
+
+    public func context(_ id: String) throws -> Wire.RunContext {
+        guard let run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        return Wire.RunContext(run: id, spec: String(decoding: run.spec, as: UTF8.self), dataset: run.dataset)
+    }
+
+    // MARK: workers
+
+    func touchWorker(_ id: String, host: String? = nil, threads: Int? = nil, done: Int = 0) throws {
+        let existing = try store.workers().first { $0.id == id }
+        var w = existing ?? WorkerRow(id: id, host: host ?? "?", threads: threads ?? 0, lastSeen: clock(), tasksDone: 0)
+        if let host { w.host = host }
+        if let threads { w.threads = threads }
+        w.lastSeen = clock()
+        w.tasksDone += done
+        try store.saveWorker(w)
+    }
+
+    /// Leases up to `max` tasks (no waiting; the HTTP layer long-polls by calling again).
+    public func lease(_ request: Wire.LeaseRequest) throws -> [Wire.LeasedTask] {
+        guard !request.worker.isEmpty, request.max >= 1 else { throw ServiceError(400, "worker must be non-empty and max >= 1") }
+        try expireLeases()
+        try touchWorker(request.worker, host: request.host, threads: request.threads)
+        let (leases, changes) = scheduler.lease(worker: request.worker, max: min(request.max, 256), now: clock())
+        try store.saveTasks(changes.tasks)
+        counters.leasesIssued += leases.count
+        var out: [Wire.LeasedTask] = []
+        for (id, info) in leases {
+            guard let run = try store.run(id: id.run) else { continue }
+            out.append(Wire.LeasedTask(run: id.run, key: id.key, lease: info.id, dataset: run.dataset,
+                                       input: id.key.phase == 2 ? run.phaseTwo : nil))
+        }
+        return out
+    }
+
+    public func heartbeat(_ h: Wire.Heartbeat) throws -> [String] {
+        try touchWorker(h.worker)
+        let (valid, changes) = scheduler.heartbeat(worker: h.worker, leaseIDs: h.leases, now: clock())
+        try store.saveTasks(changes.tasks)
+        return valid
+    }
+
+    /// Expires leases whose time is up (called on every lease request and by a timer).
+    public func expireLeases() throws {
+        let changes = scheduler.expire(now: clock())
+        guard !changes.tasks.isEmpty else { return }
+        counters.leasesExpired += changes.tasks.count
+        counters.retries += changes.tasks.filter { $0.state == .queued }.count
+        try store.saveTasks(changes.tasks)
+        for id in changes.failed { try failRun(id) }
+        log("\(changes.tasks.count) lease(s) expired")
+    }
+
+    func failRun(_ id: TaskID) throws {
+        counters.tasksFailed += 1
+        guard var run = try store.run(id: id.run), run.state == .running else { return }
+        let cause = scheduler.tasks[id]?.lastError ?? "unknown"
+        run.state = .failed
+        run.error = "task \(id.key) failed after \(scheduler.policy.maxAttempts) attempts: \(cause)"
+        run.finished = clock()
+        try store.updateRun(run, tasks: [])
+        scheduler.remove(run: id.run)
+        log("run \(id.run) failed: \(run.error!)")
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    /// Accepts a result (or a failure report, or a released lease).
+    public func submit(_ s: Wire.Submission) throws -> String {
+        let id = TaskID(run: s.run, key: s.key)
+        guard let run = try store.run(id: s.run) else { throw ServiceError(404, "no run \(s.run)") }
+        guard s.dataset == run.dataset else {
+            counters.rejectedResults += 1
+            throw ServiceError(422, "result for dataset \(s.dataset) but run \(s.run) uses \(run.dataset)")
+        }
+        try touchWorker(s.worker)
+        if s.released == true {
+            try store.saveTasks(scheduler.fail(id, leaseID: s.lease, cause: "released by a draining worker", countsAsAttempt: false, now: clock()).tasks)
+            return "released"
+        }
+        if let error = s.error {
+            let changes = scheduler.fail(id, leaseID: s.lease, cause: error, now: clock())
+            try store.saveTasks(changes.tasks)
+            counters.retries += changes.tasks.filter { $0.state == .queued }.count
+            for f in changes.failed { try failRun(f) }
+            return "failed"
+        }
+        guard let result = s.result else { throw ServiceError(400, "a submission needs a result, an error, or released: true") }
+        if run.state != .running {
+            // Late results of finished or cancelled runs are acknowledged and dropped.
+            return "duplicate"
+        }
+        let executor = try prepare(run)
+        if let problem = Self.validate(result, key: s.key, data: executor.data) {
+            counters.rejectedResults += 1
+            throw ServiceError(422, "invalid result for \(s.key): \(problem)")
+        }
+        let bytes = try Self.encoder.encode(result)
+        let (outcome, changes) = scheduler.complete(id, now: clock())
+        switch outcome {
+        case .unknownTask:
+            if let stored = try store.result(id) {
+                counters.duplicateResults += 1
+                if stored != bytes { counters.mismatchedDuplicates += 1; log("MISMATCH: duplicate result of \(id) differs from the stored one"); return "mismatch" }
+                return "duplicate"
+            }
+            throw ServiceError(404, "run \(s.run) has no task \(s.key)")
+        case .duplicate:
+            counters.duplicateResults += 1
+            if let stored = try store.result(id), stored != bytes {
+                counters.mismatchedDuplicates += 1
+                log("MISMATCH: duplicate result of \(id) differs from the stored one")
+                return "mismatch"
+            }
+            return "duplicate"
+        case .accepted:
+            try store.saveResult(id, result: bytes, task: changes.tasks[0])
+            counters.resultsAccepted += 1
+            try touchWorker(s.worker, done: 1)
+            try advance(run: run, executor: executor)
+            return "accepted"
+        }
+    }
+
+    func decodedResults(_ run: String) throws -> [TaskKey: TaskResult] {
+        let decoder = JSONDecoder()
+        return try store.results(run: run).mapValues { try decoder.decode(TaskResult.self, from: $0) }
+    }
+
+    /// Moves a run to phase 2 or to done when its current phase has no work left.
+    func advance(run: RunRow, executor: TaskExecutor) throws {
+        let open = scheduler.tasks.values.contains { $0.id.run == run.id && $0.id.key.phase == run.phase && $0.state != .done }
+        guard !open else { return }
+        var run = run
+        let results = try decodedResults(run.id)
+        do {
+            if run.phase == 1 {
+                let (input, _) = try Aggregation.phaseTwoInput(data: executor.data, results: results)
+                run.phase = 2
+                run.phaseTwo = input
+                let tasks = executor.phaseTwoKeys().map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
+                try store.updateRun(run, tasks: tasks)
+                _ = scheduler.add(tasks)
+                log("run \(run.id): cross-validation done, alphas \(input.alphas), \(tasks.count) phase-2 tasks")
+            } else {
+                let report = try Aggregation.report(data: executor.data, executor: executor, results: results, software: software)
+                run.report = Data(Render.json(report).utf8)
+                run.state = .done
+                run.finished = clock()
+                try store.updateRun(run, tasks: [])
+                scheduler.remove(run: run.id)
+                log("run \(run.id) done")
+            }
+        } catch let e as ServiceError {
+            throw e
+        } catch {
+            run.state = .failed
+            run.error = "\(error)"
+            run.finished = clock()
+            try store.updateRun(run, tasks: [])
+            scheduler.remove(run: run.id)
+            log("run \(run.id) failed: \(error)")
+        }
+    }
+
+    /// Checks a result's shape and numbers before it is stored; returns the problem, if any.
+    static func validate(_ result: TaskResult, key: TaskKey, data: RunData) -> String? {
+        let width = data.design.featureCount + 1
+        func check(_ fit: FitOutcome) -> String? {
+            switch fit {
+            case let .coefficients(c):
+                if c.count != width { return "expected \(width) coefficients, got \(c.count)" }
+                if let bad = c.first(where: { !$0.isFinite }) { return "non-finite coefficient \(bad)" }
+                return nil
+            case let .failed(cause):
+                return cause.isEmpty ? "empty failure cause" : nil
+            }
+        }
+        switch (key, result) {
+        case let (.cv(o, f), .cv(scores, failures, weight)):
+            guard o < data.outcomeCount, f < data.spec.cv.folds else { return "no such outcome or fold" }
+            if scores.count != data.grids[o].count || failures.count != scores.count { return "expected \(data.grids[o].count) scores" }
+            if let bad = scores.compactMap({ $0 }).first(where: { !$0.isFinite }) { return "non-finite score \(bad)" }
+            if weight != Double(data.foldCellCount[f].reduce(0, +)) { return "held-out weight \(weight) does not match fold \(f)" }
+            return nil
+        case let (.estimate(o), .estimate(fit, _, _)):
+            guard o < data.outcomeCount else { return "no such outcome" }
+            return check(fit)
+        case let (.bootstrap(start, end), .bootstrap(fits, chosen)):
+            if fits.count != end - start { return "expected \(end - start) resamples, got \(fits.count)" }
+            for row in fits {
+                if row.count != data.outcomeCount { return "expected \(data.outcomeCount) outcomes per resample" }
+                for f in row { if let p = check(f) { return p } }
+            }
+            if data.spec.bootstrap.nested != (chosen != nil) { return "nested alphas present or missing" }
+            if let chosen, chosen.count != fits.count || chosen.contains(where: { $0.count != data.outcomeCount }) { return "bad nested alphas" }
+            return nil
+        case let (.jackknife(o, start, end), .jackknife(fits)):
+            guard o < data.outcomeCount else { return "no such outcome" }
+            if fits.count != end - start { return "expected \(end - start) jackknife fits, got \(fits.count)" }
+            for f in fits { if let p = check(f) { return p } }
+            return nil
+        default:
+            return "the result's kind does not match the task"
+        }
+    }
+}

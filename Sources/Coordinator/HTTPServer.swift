@@ -1,0 +1,205 @@
+import Analysis
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Bearer tokens: one for clients (submit, status, results), one for workers (lease, results,
+/// datasets). The same token may serve both.
+public struct Tokens: Sendable {
+    public let client: String
+    public let worker: String
+    public init(client: String, worker: String) {
+        self.client = client
+        self.worker = worker
+    }
+
+    /// Compares in time independent of where the strings differ.
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<max(x.count, y.count) {
+            diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return diff == 0
+    }
+
+    enum Scope { case client, worker, either }
+
+    func allows(_ header: String?, _ scope: Scope) -> Bool {
+        guard let header, header.hasPrefix("Bearer ") else { return false }
+        let token = String(header.dropFirst(7))
+        // Evaluate both comparisons so timing does not reveal which token matched.
+        let c = Self.equal(token, client), w = Self.equal(token, worker)
+        switch scope {
+        case .client: return c
+        case .worker: return w
+        case .either: return c || w
+        }
+    }
+}
+
+/// Limits on request bodies.
+public struct BodyLimits: Sendable {
+    public var dataset: Int = 1 << 30
+    public var json: Int = 64 << 20
+    public init(dataset: Int = 1 << 30, json: Int = 64 << 20) {
+        self.dataset = dataset
+        self.json = json
+    }
+}
+
+/// The coordinator's HTTP API (`/v1`), over a ``CoordinatorService``.
+public enum CoordinatorHTTP {
+    static let decoder = JSONDecoder()
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func text(_ s: String, contentType: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: s)))
+    }
+
+    static func error(_ status: Int, _ message: String) -> Response {
+        json(Wire.ErrorBody(error: message), status: HTTPResponse.Status(code: status))
+    }
+
+    static func body(_ request: Request, limit: Int) async throws -> Data {
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Data(buffer.readableBytesView)
+        } catch {
+            throw ServiceError(413, "request body larger than \(limit) bytes")
+        }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
+        let data = try await body(request, limit: limit)
+        do {
+            return try decoder.decode(T.self, from: data)
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw ServiceError(400, "malformed \(T.self): missing key '\(key.stringValue)' at \(path(ctx.codingPath))")
+        } catch let DecodingError.typeMismatch(t, ctx) {
+            throw ServiceError(400, "malformed \(T.self): expected \(t) at \(path(ctx.codingPath))")
+        } catch let DecodingError.valueNotFound(t, ctx) {
+            throw ServiceError(400, "malformed \(T.self): missing \(t) at \(path(ctx.codingPath))")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw ServiceError(400, "malformed \(T.self): \(ctx.debugDescription) at \(path(ctx.codingPath))")
+        } catch {
+            throw ServiceError(400, "malformed \(T.self): \(error)")
+        }
+    }
+
+    static func path(_ codingPath: [CodingKey]) -> String {
+        codingPath.isEmpty ? "top level" : codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+    }
+
+    /// Runs a handler, mapping errors to JSON error responses (never a 5xx for bad input).
+    static func guarded(_ tokens: Tokens?, _ scope: Tokens.Scope, _ request: Request,
+                        _ body: () async throws -> Response) async -> Response {
+        if let tokens, !tokens.allows(request.headers[.authorization], scope) {
+            return error(401, "missing or wrong bearer token")
+        }
+        do {
+            return try await body()
+        } catch let e as ServiceError {
+            return error(e.status, e.message)
+        } catch let other {
+            return error(500, "internal error: \(other)")
+        }
+    }
+
+    /// The router with every endpoint.
+    /// - Parameter allowAnonymous: serve without checking tokens (loopback development only).
+    public static func router(service: CoordinatorService, tokens: Tokens, allowAnonymous: Bool = false,
+                              limits: BodyLimits = BodyLimits(), maxLeaseWait: Double = 20) -> Router<BasicRequestContext> {
+        let tokens: Tokens? = allowAnonymous ? nil : tokens
+        let router = Router()
+        router.get("healthz") { _, _ in text("ok\n") }
+
+        router.put("v1/datasets/:hash") { request, context in
+            await guarded(tokens, .client, request) {
+                let hash = context.parameters.get("hash") ?? ""
+                let bytes = try await body(request, limit: limits.dataset)
+                let (h, created) = try await service.putDataset(bytes, expectedHash: hash)
+                return json(["hash": h, "created": created ? "true" : "false"], status: created ? .created : .ok)
+            }
+        }
+        router.head("v1/datasets/:hash") { request, context in
+            await guarded(tokens, .either, request) {
+                let exists = try await service.hasDataset(context.parameters.get("hash") ?? "")
+                return Response(status: exists ? .ok : .notFound)
+            }
+        }
+        router.get("v1/datasets/:hash") { request, context in
+            await guarded(tokens, .either, request) {
+                let bytes = try await service.dataset(context.parameters.get("hash") ?? "")
+                return Response(status: .ok, headers: [.contentType: "text/csv"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
+        }
+        router.post("v1/runs") { request, _ in
+            await guarded(tokens, .client, request) {
+                let create = try await decode(Wire.CreateRun.self, request, limit: limits.json)
+                return json(try await service.createRun(create), status: .created)
+            }
+        }
+        router.get("v1/runs") { request, _ in
+            await guarded(tokens, .client, request) { json(try await service.list()) }
+        }
+        router.get("v1/runs/:id") { request, context in
+            await guarded(tokens, .client, request) { json(try await service.status(context.parameters.get("id") ?? "")) }
+        }
+        router.post("v1/runs/:id/cancel") { request, context in
+            await guarded(tokens, .client, request) { json(try await service.cancel(context.parameters.get("id") ?? "")) }
+        }
+        router.get("v1/runs/:id/report") { request, context in
+            await guarded(tokens, .client, request) {
+                let id = context.parameters.get("id") ?? ""
+                let format = request.uri.queryParameters.get("format") ?? "json"
+                if format == "replicates" { return text(try await service.replicatesCSV(id), contentType: "text/csv") }
+                let report = try await service.report(id)
+                switch format {
+                case "json": return text(Render.json(report), contentType: "application/json")
+                case "csv": return text(Render.csv(report), contentType: "text/csv")
+                case "cv": return text(Render.cvCSV(report), contentType: "text/csv")
+                case "markdown": return text(Render.markdown(report), contentType: "text/markdown")
+                case "text", "table": return text(Render.text(report))
+                default: throw ServiceError(400, "unknown format '\(format)': use json, csv, markdown, text, cv or replicates")
+                }
+            }
+        }
+        router.get("v1/runs/:id/context") { request, context in
+            await guarded(tokens, .worker, request) { json(try await service.context(context.parameters.get("id") ?? "")) }
+        }
+        router.post("v1/lease") { request, _ in
+            await guarded(tokens, .worker, request) {
+                let lease = try await decode(Wire.LeaseRequest.self, request, limit: limits.json)
+                let deadline = Date().addingTimeInterval(min(max(lease.wait, 0), maxLeaseWait))
+                while true {
+                    let tasks = try await service.lease(lease)
+                    if !tasks.isEmpty || Date() >= deadline { return json(Wire.LeaseResponse(tasks: tasks)) }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+        router.post("v1/heartbeat") { request, _ in
+            await guarded(tokens, .worker, request) {
+                let h = try await decode(Wire.Heartbeat.self, request, limit: limits.json)
+                return json(Wire.HeartbeatResponse(valid: try await service.heartbeat(h)))
+            }
+        }
+        router.post("v1/results") { request, _ in
+            await guarded(tokens, .worker, request) {
+                let s = try await decode(Wire.Submission.self, request, limit: limits.json)
+                return json(Wire.SubmissionResponse(status: try await service.submit(s)))
+            }
+        }
+        return router
+    }
+}

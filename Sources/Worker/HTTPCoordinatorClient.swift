@@ -1,0 +1,80 @@
+import Analysis
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The coordinator's API over HTTP with Foundation's URLSession (libcurl on Linux).
+public struct HTTPCoordinatorClient: CoordinatorClient {
+    public let base: URL
+    public let token: String?
+    let session: URLSession
+
+    public init(base: URL, token: String?, timeout: Double = 60) {
+        self.base = base
+        self.token = token
+        let config = URLSessionConfiguration.ephemeral
+        config.timeoutIntervalForRequest = timeout
+        config.timeoutIntervalForResource = max(timeout, 600)
+        session = URLSession(configuration: config)
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    /// Sends a request; returns the body of a 2xx answer.
+    public func send(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
+                     query: [URLQueryItem] = [], accept404: Bool = false) async throws -> (status: Int, body: Data) {
+        var components = URLComponents(url: base.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
+        if !query.isEmpty { components.queryItems = query }
+        var request = URLRequest(url: components.url!)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = body
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        }
+        let data: Data, response: URLResponse
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch {
+            throw ClientError.unreachable("\(base.absoluteString): \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        if (200..<300).contains(status) || (accept404 && status == 404) { return (status, data) }
+        let message = (try? JSONDecoder().decode(Wire.ErrorBody.self, from: data).error) ?? String(decoding: data.prefix(500), as: UTF8.self)
+        throw ClientError.http(status: status, message: message)
+    }
+
+    func call<Out: Decodable>(_ method: String, _ path: String, _ body: (some Encodable)?) async throws -> Out {
+        let data = try body.map { try Self.encoder.encode($0) }
+        let (_, reply) = try await send(method, path, body: data)
+        return try JSONDecoder().decode(Out.self, from: reply)
+    }
+
+    public func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
+        let r: Wire.LeaseResponse = try await call("POST", "v1/lease", request)
+        return r.tasks
+    }
+
+    public func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] {
+        let r: Wire.HeartbeatResponse = try await call("POST", "v1/heartbeat", heartbeat)
+        return r.valid
+    }
+
+    public func submit(_ submission: Wire.Submission) async throws -> String {
+        let r: Wire.SubmissionResponse = try await call("POST", "v1/results", submission)
+        return r.status
+    }
+
+    public func context(run: String) async throws -> Wire.RunContext {
+        try await call("GET", "v1/runs/\(run)/context", Optional<Wire.ErrorBody>.none)
+    }
+
+    public func dataset(hash: String) async throws -> Data {
+        try await send("GET", "v1/datasets/\(hash)").body
+    }
+}

@@ -1,0 +1,341 @@
+import Analysis
+import ArgumentParser
+import Coordinator
+import Foundation
+import Hummingbird
+import Scheduler
+import Store
+import Tabular
+import Worker
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Writes one line to standard error with a timestamp (logs carry ids and counts, never rows).
+func logLine(_ message: String) {
+    let stamp = ISO8601DateFormatter().string(from: Date())
+    FileHandle.standardError.write(Data("\(stamp) \(message)\n".utf8))
+}
+
+/// Token options shared by every command that talks to a coordinator.
+struct TokenOptions: ParsableArguments {
+    @Option(name: .long, help: "Bearer token (default: $LASSOBOOT_TOKEN).")
+    var token: String?
+
+    @Option(name: .customLong("token-file"), help: "File whose first line is the bearer token.")
+    var tokenFile: String?
+
+    func resolve() throws -> String? {
+        if let token { return token }
+        if let path = tokenFile {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read --token-file \(path)")
+            }
+            let t = text.split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            guard !t.isEmpty else { throw ValidationError("--token-file \(path) is empty") }
+            return t
+        }
+        if let env = ProcessInfo.processInfo.environment["LASSOBOOT_TOKEN"], !env.isEmpty { return env }
+        return nil
+    }
+}
+
+/// `lassoboot coordinator`: the HTTP server that holds runs and hands out tasks.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Serve the coordinator API: accept runs, lease tasks to workers, aggregate reports.")
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(name: .long, help: "Port (0 picks a free one; the chosen port is printed).")
+    var port: Int = 8080
+
+    @Option(name: .long, help: "SQLite database file (created if missing); state survives restarts.")
+    var db: String
+
+    @OptionGroup var tokens: TokenOptions
+
+    @Option(name: .customLong("worker-token"), help: "Separate token for workers (default: the client token).")
+    var workerToken: String?
+
+    @Flag(name: .customLong("insecure-no-token"), help: "Run without tokens (only allowed on a loopback address).")
+    var insecureNoToken = false
+
+    @Option(name: .customLong("lease-seconds"), help: "Lease duration; workers renew every third of it.")
+    var leaseSeconds: Double = 30
+
+    @Option(name: .customLong("max-attempts"), help: "Attempts per task before the run fails.")
+    var maxAttempts: Int = 3
+
+    func run() async throws {
+        let token = try tokens.resolve()
+        let loopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
+        if token == nil && !(insecureNoToken && loopback) {
+            throw ValidationError("a token is required: --token, --token-file or LASSOBOOT_TOKEN (--insecure-no-token is allowed only on a loopback address)")
+        }
+        let store = try SQLiteStore(path: db)
+        let service = try CoordinatorService(
+            store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
+            software: "lassoboot \(LassobootVersion.string)", log: logLine)
+        let client = token ?? "", worker = workerToken ?? token ?? ""
+        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "lassoboot"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                FileHandle.standardOutput.write(Data("listening on http://\(host):\(bound)\n".utf8))
+            })
+        // Expire leases even when no worker is asking.
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                try? await service.expireLeases()
+            }
+        }
+        defer { ticker.cancel() }
+        try await app.runService()
+    }
+}
+
+/// `lassoboot worker`: pulls tasks from a coordinator and runs them on this host's cores.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run tasks for a coordinator on local cores until stopped (SIGTERM drains) or idle.")
+
+    @Option(name: .long, help: "Coordinator URL, e.g. http://10.0.0.1:8080.")
+    var coordinator: String
+
+    @OptionGroup var tokens: TokenOptions
+
+    @Option(name: .long, help: "Tasks run at once (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("idle-exit"), help: "Exit after this many seconds without work.")
+    var idleExit: Double?
+
+    @Option(name: .long, help: "Worker name (default: host-pid).")
+    var name: String?
+
+    @Option(name: .customLong("heartbeat-seconds"), help: "Seconds between lease renewals.")
+    var heartbeatSeconds: Double = 10
+
+    func run() async throws {
+        guard let base = URL(string: coordinator), base.scheme == "http" || base.scheme == "https" else {
+            throw ValidationError("--coordinator must be an http(s) URL, got '\(coordinator)'")
+        }
+        let host = ProcessInfo.processInfo.hostName
+        let id = name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
+        let loop = WorkerLoop(
+            client: HTTPCoordinatorClient(base: base, token: try tokens.resolve()),
+            config: WorkerConfig(id: id, host: host, threads: threads, idleExit: idleExit, heartbeatInterval: heartbeatSeconds),
+            log: { logLine("worker \(id): \($0)") })
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                logLine("worker \(id): signal \(sig): draining (finishing the tasks in hand)")
+                loop.drain()
+            }
+            s.resume()
+            return s
+        }
+        logLine("worker \(id): \(threads) threads, coordinator \(coordinator)")
+        await loop.run()
+        sources.forEach { $0.cancel() }
+        logLine("worker \(id): stopped after \(loop.tasksDone) tasks")
+    }
+}
+
+/// A client for the run-management endpoints.
+struct RunClient {
+    let http: HTTPCoordinatorClient
+
+    init(coordinator: String, token: String?) throws {
+        guard let base = URL(string: coordinator), base.scheme == "http" || base.scheme == "https" else {
+            throw ValidationError("--coordinator must be an http(s) URL, got '\(coordinator)'")
+        }
+        http = HTTPCoordinatorClient(base: base, token: token)
+    }
+
+    func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
+        try JSONDecoder().decode(T.self, from: try await http.send("GET", path).body)
+    }
+}
+
+/// A runtime failure shown as one line (no usage text).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// Turns client errors into one clear line.
+func oneLine<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let e as ClientError {
+        switch e {
+        case .http(401, _): throw CLIError("the coordinator rejected the token (401): pass --token or set LASSOBOOT_TOKEN")
+        default: throw CLIError("\(e)")
+        }
+    }
+}
+
+/// `lassoboot submit`: upload the data if needed, create the run, optionally wait for the table.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a job spec to a coordinator; prints the run id as the last line.")
+
+    @Argument(help: "Job spec (JSON).")
+    var job: String
+
+    @Option(name: .long, help: "Coordinator URL.")
+    var coordinator: String
+
+    @OptionGroup var tokens: TokenOptions
+
+    @Flag(name: .long, help: "Wait for the run, show progress, print the table.")
+    var wait = false
+
+    @Option(name: .long, help: "With --wait: what to print (table, json, csv, markdown, cv).")
+    var format: String = "table"
+
+    func run() async throws {
+        let spec = try RunSpec.load(path: job)
+        guard let bytes = FileManager.default.contents(atPath: spec.data.csv) else {
+            throw ValidationError("cannot read the data file \(spec.data.csv) named by \(job)")
+        }
+        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        let hash = SHA256.hex(bytes)
+        try await oneLine {
+            let (status, _) = try await client.http.send("HEAD", "v1/datasets/\(hash)", accept404: true)
+            if status == 404 {
+                _ = try await client.http.send("PUT", "v1/datasets/\(hash)", body: bytes, contentType: "text/csv")
+                FileHandle.standardError.write(Data("uploaded \(URL(fileURLWithPath: spec.data.csv).lastPathComponent) (\(bytes.count) bytes, sha256 \(hash.prefix(12)))\n".utf8))
+            }
+        }
+        // The spec travels as written, with its data path replaced by the dataset hash.
+        guard let specBytes = FileManager.default.contents(atPath: job),
+              var object = try JSONSerialization.jsonObject(with: specBytes) as? [String: Any],
+              var data = object["data"] as? [String: Any] else {
+            throw ValidationError("cannot re-read \(job)")
+        }
+        data["csv"] = "sha256:\(hash)"
+        object["data"] = data
+        if object["name"] == nil { object["name"] = spec.name }
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        let body = try JSONEncoder().encode(Wire.CreateRun(spec: text, dataset: hash, dataName: URL(fileURLWithPath: spec.data.csv).lastPathComponent))
+        let created: Wire.RunStatus = try await oneLine {
+            try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send("POST", "v1/runs", body: body).body)
+        }
+        if wait {
+            let progress = ProgressPrinter(enabled: true, resamples: created.resamples)
+            while true {
+                let s = try await oneLine { try await client.get("v1/runs/\(created.id)", Wire.RunStatus.self) }
+                progress.update(RunProgress(phase: s.phase, done: s.tasks.done, total: s.tasks.total, resamplesDone: s.resamplesDone))
+                if s.state == "done" { break }
+                if s.state != "running" { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            let text = try await oneLine {
+                try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: format)]).body
+            }
+            FileHandle.standardOutput.write(text)
+        }
+        print(created.id)
+    }
+}
+
+/// `lassoboot status [RUN]`.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show runs and workers, or one run.")
+
+    @Argument(help: "Run id (default: all runs).")
+    var run: String?
+
+    @Option(name: .long, help: "Coordinator URL.")
+    var coordinator: String
+
+    @OptionGroup var tokens: TokenOptions
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        func line(_ s: Wire.RunStatus) -> String {
+            "\(s.id)  \(s.state)  phase \(s.phase)  tasks done \(s.tasks.done)/\(s.tasks.total) (leased \(s.tasks.leased), queued \(s.tasks.queued), failed \(s.tasks.failed))  resamples \(s.resamplesDone)/\(s.resamples)  \(s.name)" + (s.error.map { "  error: \($0)" } ?? "")
+        }
+        if let id = run {
+            let s = try await oneLine { try await client.get("v1/runs/\(id)", Wire.RunStatus.self) }
+            print(json ? String(decoding: try JSONEncoder().encode(s), as: UTF8.self) : line(s))
+        } else {
+            let list = try await oneLine { try await client.get("v1/runs", Wire.RunList.self) }
+            if json { print(String(decoding: try JSONEncoder().encode(list), as: UTF8.self)); return }
+            if list.runs.isEmpty { print("no runs") }
+            list.runs.forEach { print(line($0)) }
+            let now = Date().timeIntervalSince1970
+            for w in list.workers {
+                print("worker \(w.id)  host \(w.host)  threads \(w.threads)  tasks \(w.tasksDone)  last seen \(Int(now - w.lastSeen)) s ago")
+            }
+        }
+    }
+}
+
+/// `lassoboot results RUN`.
+struct ResultsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "results", abstract: "Fetch a finished run's report.")
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @Option(name: .long, help: "Coordinator URL.")
+    var coordinator: String
+
+    @OptionGroup var tokens: TokenOptions
+
+    @Option(name: .long, help: "table, json, csv, markdown, cv or replicates.")
+    var format: String = "table"
+
+    @Option(name: .long, help: "Also write report.json, report.csv, report.md, cv.csv and replicates.csv here.")
+    var out: String?
+
+    func run() async throws {
+        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        func fetch(_ f: String) async throws -> Data {
+            try await oneLine { try await client.http.send("GET", "v1/runs/\(run)/report", query: [URLQueryItem(name: "format", value: f)]).body }
+        }
+        if let dir = out {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for (name, f) in [("report.json", "json"), ("report.csv", "csv"), ("report.md", "markdown"), ("cv.csv", "cv"), ("replicates.csv", "replicates")] {
+                try await fetch(f).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
+            }
+        }
+        FileHandle.standardOutput.write(try await fetch(format == "table" ? "text" : format))
+    }
+}
+
+/// `lassoboot cancel RUN`.
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a run.")
+
+    @Argument(help: "Run id.")
+    var run: String
+
+    @Option(name: .long, help: "Coordinator URL.")
+    var coordinator: String
+
+    @OptionGroup var tokens: TokenOptions
+
+    func run() async throws {
+        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        let s: Wire.RunStatus = try await oneLine {
+            try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send("POST", "v1/runs/\(run)/cancel").body)
+        }
+        print("\(s.id) \(s.state)")
+    }
+}

@@ -79,6 +79,17 @@ public struct TaskExecutor: Sendable {
         self.importedResamples = importedResamples
     }
 
+    /// Prepares a run from its spec text, data bytes and optional resample index matrix bytes:
+    /// the one way the coordinator and every worker build the same executor.
+    public static func prepare(spec: String, source: String, data: Data, resampleIndices: Data?) throws -> TaskExecutor {
+        let runSpec = try RunSpec.parse(Data(spec.utf8), source: source, baseDirectory: "/")
+        let runData = try RunData(spec: runSpec, csvBytes: data)
+        let imported = try resampleIndices.map {
+            try importResamples(text: String(decoding: $0, as: UTF8.self), source: "resample indices of \(source)", data: runData)
+        }
+        return TaskExecutor(data: runData, importedResamples: imported)
+    }
+
     /// Number of bootstrap resamples this run draws.
     public var resampleCount: Int { importedResamples?.count ?? data.spec.bootstrap.resamples }
 

@@ -8,8 +8,11 @@ public enum Wire {
         public let dataset: String
         /// The data file's name, for reports (the bytes are known by hash).
         public let dataName: String?
-        public init(spec: String, dataset: String, dataName: String?) {
-            self.spec = spec; self.dataset = dataset; self.dataName = dataName
+        /// An uploaded resample index matrix (one resample of kept-row indices per line) to
+        /// replay instead of drawing resamples.
+        public let resampleIndices: String?
+        public init(spec: String, dataset: String, dataName: String?, resampleIndices: String? = nil) {
+            self.spec = spec; self.dataset = dataset; self.dataName = dataName; self.resampleIndices = resampleIndices
         }
     }
 
@@ -123,7 +126,9 @@ public enum Wire {
         public let run: String
         public let spec: String
         public let dataset: String
-        public init(run: String, spec: String, dataset: String) { self.run = run; self.spec = spec; self.dataset = dataset }
+        /// Dataset hash of an imported resample index matrix, if the run replays one.
+        public let resampleIndices: String?
+        public init(run: String, spec: String, dataset: String, resampleIndices: String?) { self.run = run; self.spec = spec; self.dataset = dataset; self.resampleIndices = resampleIndices }
     }
 
     /// Every error body.

@@ -89,9 +89,34 @@ public actor CoordinatorService {
         guard let bytes = try store.dataset(hash: run.dataset) else {
             throw ServiceError(409, "run \(run.id): its dataset \(run.dataset) is missing from the store")
         }
-        let executor = TaskExecutor(data: try RunData(spec: try Self.parseSpec(run.spec, run: run.id), csvBytes: bytes))
+        var indices: Data?
+        if let h = run.resampleIndices {
+            guard let b = try store.dataset(hash: h) else { throw ServiceError(409, "run \(run.id): its resample indices \(h) are missing") }
+            indices = b
+        }
+        let executor: TaskExecutor
+        do {
+            executor = try TaskExecutor.prepare(spec: String(decoding: Self.specForRun(run), as: UTF8.self), source: "spec of run \(run.id)",
+                                                data: bytes, resampleIndices: indices)
+        } catch let e as ServiceError {
+            throw e
+        } catch {
+            throw ServiceError(422, "\(error)")
+        }
         prepared[run.id] = executor
         return executor
+    }
+
+    /// The spec as workers and the coordinator parse it: the submitted JSON with `data.csv` set to
+    /// the data file's name (reports show it; the bytes come by hash).
+    static func specForRun(_ run: RunRow) throws -> Data {
+        guard var object = try? JSONSerialization.jsonObject(with: run.spec) as? [String: Any],
+              var data = object["data"] as? [String: Any] else {
+            throw ServiceError(400, "the job spec must be a JSON object with a \"data\" object")
+        }
+        data["csv"] = run.dataName ?? "sha256:\(run.dataset)"
+        object["data"] = data
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     }
 
     static func parseSpec(_ spec: Data, run: String) throws -> RunSpec {
@@ -107,23 +132,25 @@ public actor CoordinatorService {
         guard try store.hasDataset(hash: request.dataset) else {
             throw ServiceError(404, "no dataset with hash \(request.dataset): upload it first (PUT /v1/datasets/\(request.dataset))")
         }
+        if let h = request.resampleIndices, try !store.hasDataset(hash: h) {
+            throw ServiceError(404, "no dataset with hash \(h) (the resample indices): upload it first")
+        }
         sequence += 1
         let id = "run-\(sequence)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        // The spec is stored as given but its data path names the dataset.
-        var spec = try Self.parseSpec(Data(request.spec.utf8), run: id)
-        spec.data.csv = request.dataName ?? "sha256:\(request.dataset)"
-        guard let bytes = try store.dataset(hash: request.dataset) else { throw ServiceError(404, "dataset vanished") }
-        let data: RunData
+        let run = RunRow(id: id, sequence: sequence, name: "", spec: Data(request.spec.utf8), dataset: request.dataset,
+                         created: clock(), resampleIndices: request.resampleIndices, dataName: request.dataName)
+        let executor: TaskExecutor
         do {
-            data = try RunData(spec: spec, csvBytes: bytes)
+            executor = try prepare(run)
         } catch {
-            throw ServiceError(422, "\(error)")
+            sequence -= 1
+            throw error
         }
-        let executor = TaskExecutor(data: data)
-        let run = RunRow(id: id, sequence: sequence, name: spec.name, spec: Data(request.spec.utf8), dataset: request.dataset, created: clock())
+        var named = run
+        named.name = executor.data.spec.name
+        let data = executor.data
         let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
-        try store.createRun(run, tasks: tasks)
-        prepared[id] = executor
+        try store.createRun(named, tasks: tasks)
         _ = scheduler.add(tasks)
         log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(data.rowCount) rows")
         return try status(id)
@@ -148,7 +175,7 @@ public actor CoordinatorService {
             }
             if r.state == .done, case let .bootstrap(s, e) = r.id.key { resamplesDone += e - s }
         }
-        let resamples = (try? Self.parseSpec(run.spec, run: run.id).bootstrap.resamples) ?? 0
+        let resamples = (try? prepare(run).resampleCount) ?? 0
         return Wire.RunStatus(id: run.id, name: run.name, state: run.state.rawValue, phase: run.phase, tasks: counts,
                               resamplesDone: resamplesDone, resamples: resamples, error: run.error,
                               created: run.created, finished: run.finished, dataset: run.dataset)
@@ -186,14 +213,24 @@ public actor CoordinatorService {
 
     /// The replicate matrix of a finished run (replicates.csv).
     public func replicatesCSV(_ id: String) throws -> String {
+        try exports(id).first { $0.name == "replicates.csv" }!.text
+    }
+
+    /// The files that replay a finished run elsewhere: replicates.csv, rows.csv and (with BCa) jackknife.csv.
+    public func exports(_ id: String) throws -> [(name: String, text: String)] {
         guard let run = try store.run(id: id), run.state == .done else { throw ServiceError(409, "run \(id) has no finished report") }
         let executor = try prepare(run)
-        return Aggregation.replicatesCSV(data: executor.data, results: try decodedResults(id))
+        let results = try decodedResults(id)
+        var files = [("replicates.csv", Aggregation.replicatesCSV(data: executor.data, results: results)),
+                     ("rows.csv", Aggregation.rowCellsCSV(data: executor.data, executor: executor))]
+        if let j = Aggregation.jackknifeCSV(data: executor.data, executor: executor, results: results) { files.append(("jackknife.csv", j)) }
+        return files.map { (name: $0.0, text: $0.1) }
     }
 
     public func context(_ id: String) throws -> Wire.RunContext {
         guard let run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
-        return Wire.RunContext(run: id, spec: String(decoding: run.spec, as: UTF8.self), dataset: run.dataset)
+        return Wire.RunContext(run: id, spec: String(decoding: try Self.specForRun(run), as: UTF8.self), dataset: run.dataset,
+                               resampleIndices: run.resampleIndices)
     }
 
     // MARK: workers

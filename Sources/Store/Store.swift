@@ -29,9 +29,16 @@ public struct RunRow: Codable, Sendable, Equatable {
     public var error: String?
     public var created: Double
     public var finished: Double?
+    /// Dataset hash of an imported resample index matrix, if the run replays one.
+    public var resampleIndices: String?
+    /// The data file's name, for reports.
+    public var dataName: String?
 
     public init(id: String, sequence: Int, name: String, spec: Data, dataset: String, state: State = .running, phase: Int = 1,
-                phaseTwo: PhaseTwoInput? = nil, report: Data? = nil, error: String? = nil, created: Double, finished: Double? = nil) {
+                phaseTwo: PhaseTwoInput? = nil, report: Data? = nil, error: String? = nil, created: Double, finished: Double? = nil,
+                resampleIndices: String? = nil, dataName: String? = nil) {
+        self.resampleIndices = resampleIndices
+        self.dataName = dataName
         self.id = id
         self.sequence = sequence
         self.name = name

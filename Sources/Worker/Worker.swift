@@ -151,8 +151,11 @@ public final class WorkerLoop: Sendable {
             bytes = fetched
             state.withLock { $0.datasets[task.dataset] = fetched }
         }
-        let spec = try RunSpec.parse(Data(context.spec.utf8), source: "spec of run \(task.run)", baseDirectory: "/")
-        let executor = TaskExecutor(data: try RunData(spec: spec, csvBytes: bytes!))
+        var indices: Data?
+        if let h = context.resampleIndices {
+            indices = try await retrying { try await self.client.dataset(hash: h) }
+        }
+        let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, resampleIndices: indices)
         state.withLock { $0.executors[task.run] = executor }
         return executor
     }

@@ -1,10 +1,16 @@
 import Analysis
 import ArgumentParser
+import Coordinator
+import Store
+import Worker
 import Foundation
 import Synchronization
 
 /// `lassoboot run JOB.json`: the whole analysis (cross-validation, bootstrap, intervals) on local cores.
-struct RunCommand: ParsableCommand {
+///
+/// It is the distributed engine in one process: an embedded coordinator (in-memory store) and a
+/// worker pool talking to it directly, so there is one code path, not two.
+struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a job spec on all local cores and print the bootstrap CI table.",
@@ -23,7 +29,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: "Directory to write report.json, report.csv, report.md, cv.csv and replicates.csv into.")
+    @Option(name: .long, help: "Directory to write report.json, report.csv, report.md, cv.csv, replicates.csv, rows.csv and jackknife.csv into.")
     var out: String?
 
     @Option(name: .long, help: "What to print: table, json, csv, markdown or cv.")
@@ -46,35 +52,42 @@ struct RunCommand: ParsableCommand {
         if let r = resamples, r < 1 { throw ValidationError("--resamples must be >= 1") }
     }
 
-    func run() throws {
-        var spec = try RunSpec.load(path: job)
-        if let r = resamples { spec.bootstrap.resamples = r }
-        if let s = seed { spec.seed = s }
+    func run() async throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let data = try RunData.load(spec: spec)
-        var imported: [[Int32]]?
-        if let path = resampleIndices {
-            guard let bytes = FileManager.default.contents(atPath: path) else {
-                throw ValidationError("cannot read --resample-indices file \(path)")
-            }
-            imported = try TaskExecutor.importResamples(text: String(decoding: bytes, as: UTF8.self), source: path, data: data)
+        let prepared = try PreparedJob(job: job, resamples: resamples, seed: seed, resampleIndices: resampleIndices)
+        let service = try CoordinatorService(store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)")
+        _ = try await service.putDataset(prepared.data)
+        if let i = prepared.indices { _ = try await service.putDataset(i) }
+        let created: Wire.RunStatus
+        do {
+            created = try await service.createRun(prepared.create)
+        } catch let e as ServiceError {
+            throw CLIError(e.message)
         }
-        let executor = TaskExecutor(data: data, importedResamples: imported)
-        let progress = ProgressPrinter(enabled: !quiet, resamples: executor.resampleCount)
-        let results = try LocalRunner(executor: executor, threads: threads).run { progress.update($0) }
-        progress.finish()
-        let report = try Aggregation.report(data: data, executor: executor, results: results, software: "lassoboot \(LassobootVersion.string)")
+        let worker = WorkerLoop(client: InProcessClient(service: service),
+                                config: WorkerConfig(id: "local", host: ProcessInfo.processInfo.hostName, threads: threads, leaseWait: 0.05),
+                                log: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
+        let pool = Task { await worker.run() }
+        let progress = ProgressPrinter(enabled: !quiet, resamples: created.resamples)
+        var status = created
+        while status.state == "running" {
+            try await Task.sleep(for: .milliseconds(20))
+            status = try await service.status(created.id)
+            progress.update(RunProgress(phase: status.phase, done: status.tasks.done, total: status.tasks.total, resamplesDone: status.resamplesDone))
+        }
+        worker.drain()
+        await pool.value
+        guard status.state == "done" else { throw CLIError("run failed: \(status.error ?? status.state)") }
+        let report = try await service.report(created.id)
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let files: [(String, String)] = [
+            var files: [(String, String)] = [
                 ("report.json", Render.json(report)), ("report.csv", Render.csv(report)), ("report.md", Render.markdown(report)),
-                ("cv.csv", Render.cvCSV(report)), ("replicates.csv", Aggregation.replicatesCSV(data: data, results: results)),
+                ("cv.csv", Render.cvCSV(report)),
             ]
-            var all = files
-            all.append(("rows.csv", Aggregation.rowCellsCSV(data: data, executor: executor)))
-            if let j = Aggregation.jackknifeCSV(data: data, executor: executor, results: results) { all.append(("jackknife.csv", j)) }
-            for (name, text) in all {
+            files += try await service.exports(created.id).map { ($0.name, $0.text) }
+            for (name, text) in files {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
             }
         }

@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Scheduler", "Analysis"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Lasso", "Resampling", "Tabular"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -204,31 +204,29 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(name: .long, help: "With --wait: what to print (table, json, csv, markdown, cv).")
     var format: String = "table"
 
+    @Option(name: .long, help: "Override the spec's number of bootstrap resamples.")
+    var resamples: Int?
+
+    @Option(name: .long, help: "Override the spec's seed.")
+    var seed: UInt64?
+
+    @Option(name: .customLong("resample-indices"), help: "Replay resamples given as 0-based kept-row indices, one resample per line.")
+    var resampleIndices: String?
+
     func run() async throws {
-        let spec = try RunSpec.load(path: job)
-        guard let bytes = FileManager.default.contents(atPath: spec.data.csv) else {
-            throw ValidationError("cannot read the data file \(spec.data.csv) named by \(job)")
-        }
+        let prepared = try PreparedJob(job: job, resamples: resamples, seed: seed, resampleIndices: resampleIndices)
         let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
-        let hash = SHA256.hex(bytes)
         try await oneLine {
-            let (status, _) = try await client.http.send("HEAD", "v1/datasets/\(hash)", accept404: true)
-            if status == 404 {
-                _ = try await client.http.send("PUT", "v1/datasets/\(hash)", body: bytes, contentType: "text/csv")
-                FileHandle.standardError.write(Data("uploaded \(URL(fileURLWithPath: spec.data.csv).lastPathComponent) (\(bytes.count) bytes, sha256 \(hash.prefix(12)))\n".utf8))
+            for (hash, bytes, what) in [(prepared.create.dataset, prepared.data, prepared.create.dataName ?? "data")]
+                + (prepared.indices.map { [(prepared.create.resampleIndices!, $0, "resample indices")] } ?? []) {
+                let (status, _) = try await client.http.send("HEAD", "v1/datasets/\(hash)", accept404: true)
+                if status == 404 {
+                    _ = try await client.http.send("PUT", "v1/datasets/\(hash)", body: bytes, contentType: "text/csv")
+                    FileHandle.standardError.write(Data("uploaded \(what) (\(bytes.count) bytes, sha256 \(hash.prefix(12)))\n".utf8))
+                }
             }
         }
-        // The spec travels as written, with its data path replaced by the dataset hash.
-        guard let specBytes = FileManager.default.contents(atPath: job),
-              var object = try JSONSerialization.jsonObject(with: specBytes) as? [String: Any],
-              var data = object["data"] as? [String: Any] else {
-            throw ValidationError("cannot re-read \(job)")
-        }
-        data["csv"] = "sha256:\(hash)"
-        object["data"] = data
-        if object["name"] == nil { object["name"] = spec.name }
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-        let body = try JSONEncoder().encode(Wire.CreateRun(spec: text, dataset: hash, dataName: URL(fileURLWithPath: spec.data.csv).lastPathComponent))
+        let body = try JSONEncoder().encode(prepared.create)
         let created: Wire.RunStatus = try await oneLine {
             try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send("POST", "v1/runs", body: body).body)
         }

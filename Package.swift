@@ -68,6 +68,10 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Lasso", "Resampling", "Tabular"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
+        .testTarget(name: "CoordinatorTests", dependencies: [
+            "Coordinator", "Analysis", "Scheduler", "Store",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

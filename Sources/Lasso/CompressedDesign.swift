@@ -25,6 +25,10 @@ public struct CompressedDesign: Sendable {
     @usableFromInline let sparseStart: [Int32]
     @usableFromInline let sparseFeature: [Int32]
     @usableFromInline let sparseValue: [Double]
+    /// The solver's view of the design (indicator chunks, grouped patterns), built once here.
+    let layout: SolverLayout
+    /// Per feature, the first pattern whose value differs from pattern 0's (-1: constant column).
+    let firstDifferent: [Int32]
 
     /// Fraction of nonzero covariate values over patterns and features.
     public var density: Double {
@@ -103,6 +107,18 @@ public struct CompressedDesign: Sendable {
             }
             sparseStart.append(Int32(sparseFeature.count))
         }
+        var pairs = 0
+        for k in 0..<m {
+            let nnz = Int(sparseStart[k + 1] - sparseStart[k])
+            pairs += nnz * (nnz + 1) / 2 + nnz
+        }
+        var firstDifferent = [Int32](repeating: -1, count: p)
+        for j in 0..<p where m > 0 {
+            let first = storage[j * stride]
+            for k in 1..<max(m, 1) where storage[j * stride + k] != first { firstDifferent[j] = Int32(k); break }
+        }
+        self.firstDifferent = firstDifferent
+        self.layout = SolverLayout(storage: storage, stride: stride, patternCount: m, featureCount: p, sparsePairs: pairs)
         self.sparseStart = sparseStart
         self.sparseFeature = sparseFeature
         self.sparseValue = sparseValue
@@ -198,10 +214,10 @@ public struct BinomialCells: Sendable, Equatable {
         self.patternCount = patternCount
     }
 
-    /// Sum of all weights.
-    public var totalWeight: Double { trials.reduce(0, +) }
+    /// Sum of all weights (eight interleaved partial sums: fast, deterministic).
+    public var totalWeight: Double { Kernels.total(trials) }
     /// Sum of the weights of outcome-1 rows.
-    public var totalSuccesses: Double { successes.reduce(0, +) }
+    public var totalSuccesses: Double { Kernels.total(successes) }
     /// Number of patterns with positive weight.
     public var activePatternCount: Int { trials.lazy.filter { $0 > 0 }.count }
 }

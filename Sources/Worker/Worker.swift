@@ -59,12 +59,22 @@ public final class WorkerLoop: Sendable {
 
     struct State {
         var draining = false
+        /// Lease loop finished: executors stop when the queue is empty.
+        var stopped = false
+        /// Leased, not started.
+        var queue: [Wire.LeasedTask] = []
+        /// Started, not handed in.
         var inFlight: [String: Wire.LeasedTask] = [:]
         var executors: [String: TaskExecutor] = [:]
         var datasets: [String: Data] = [:]
         var done = 0
+        /// Smoothed seconds per task, to size leases to ~0.5 s of work per thread.
+        var secondsPerTask = 0.0
     }
     let state = Mutex(State())
+
+    /// Seconds of work one lease round should hand each thread.
+    static let targetLeaseSeconds = 0.5
 
     public init(client: CoordinatorClient, config: WorkerConfig, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
@@ -75,7 +85,8 @@ public final class WorkerLoop: Sendable {
     /// Tasks completed so far.
     public var tasksDone: Int { state.withLock { $0.done } }
 
-    /// Stops leasing; tasks in flight finish and are handed in, then ``run()`` returns.
+    /// Stops leasing; tasks already running finish and are handed in, leased tasks not yet
+    /// started are handed back, then ``run()`` returns.
     public func drain() {
         state.withLock { $0.draining = true }
     }
@@ -84,51 +95,86 @@ public final class WorkerLoop: Sendable {
 
     /// Runs until drained or idle for `idleExit` seconds.
     public func run() async {
-        let slots = AsyncSemaphore(config.threads)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeatLoop() }
+            for _ in 0..<config.threads { group.addTask { await self.executorLoop() } }
+            await leaseLoop()
+            // Hand back what was leased but not started.
+            let unstarted: [Wire.LeasedTask] = state.withLock { s in
+                defer { s.queue = []; s.stopped = true }
+                return s.draining ? s.queue : []
+            }
+            for task in unstarted {
+                _ = try? await client.submit(Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease,
+                                                             dataset: task.dataset, result: nil, released: true))
+            }
+            if !unstarted.isEmpty { log("handed back \(unstarted.count) unstarted task(s)") }
+            while state.withLock({ !$0.inFlight.isEmpty || !$0.queue.isEmpty }) { try? await Task.sleep(for: .milliseconds(10)) }
+            group.cancelAll()
+        }
+    }
+
+    /// Leases so that every thread has about ``targetLeaseSeconds`` of work queued.
+    func leaseLoop() async {
         var lastWork = Date()
         var backoff = 0.5
         var reportedOutage = false
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.heartbeatLoop() }
-            while !draining {
-                let free = await slots.acquireAll(atLeastOne: true)
-                if draining { slots.release(free); break }
-                let tasks: [Wire.LeasedTask]
-                do {
-                    let wait = config.idleExit.map { min(config.leaseWait, max(0.05, $0 - Date().timeIntervalSince(lastWork))) } ?? config.leaseWait
-                    tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: free, wait: wait))
-                    if reportedOutage { log("coordinator reachable again"); reportedOutage = false }
-                    backoff = 0.5
-                } catch {
-                    slots.release(free)
-                    if !reportedOutage { log("\(error); retrying with backoff"); reportedOutage = true }
-                    let jitter = Double.random(in: 0.5...1.5)
-                    try? await Task.sleep(for: .seconds(backoff * jitter))
-                    backoff = min(backoff * 2, 10)
-                    continue
-                }
-                slots.release(free - tasks.count)
-                if tasks.isEmpty {
-                    if let idle = config.idleExit, Date().timeIntervalSince(lastWork) >= idle, state.withLock({ $0.inFlight.isEmpty }) {
-                        log("idle for \(idle) s: exiting")
-                        break
-                    }
-                    continue
-                }
-                lastWork = Date()
-                for task in tasks {
-                    state.withLock { $0.inFlight[task.lease] = task }
-                    group.addTask {
-                        await self.execute(task)
-                        self.state.withLock { $0.inFlight[task.lease] = nil }
-                        slots.release(1)
-                    }
-                }
+        while !draining {
+            let (queued, running, perTask) = state.withLock { ($0.queue.count, $0.inFlight.count, $0.secondsPerTask) }
+            if queued >= config.threads {
+                try? await Task.sleep(for: .milliseconds(5))
+                continue
             }
-            // Drained or idle: wait for the tasks in flight, then stop the heartbeats.
-            while state.withLock({ !$0.inFlight.isEmpty }) { try? await Task.sleep(for: .milliseconds(20)) }
-            state.withLock { $0.draining = true }
-            group.cancelAll()
+            let perThread = perTask > 0 ? min(32, max(1, Int((Self.targetLeaseSeconds / perTask).rounded(.up)))) : 1
+            let want = max(1, config.threads * perThread - queued - running)
+            let tasks: [Wire.LeasedTask]
+            do {
+                let idleLeft = config.idleExit.map { max(0.05, $0 - Date().timeIntervalSince(lastWork)) }
+                let wait = (queued + running) > 0 ? 0 : min(config.leaseWait, idleLeft ?? config.leaseWait)
+                tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want, wait: wait))
+                if reportedOutage { log("coordinator reachable again"); reportedOutage = false }
+                backoff = 0.5
+            } catch {
+                if !reportedOutage { log("\(error); retrying with backoff"); reportedOutage = true }
+                try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
+                backoff = min(backoff * 2, 10)
+                continue
+            }
+            if tasks.isEmpty {
+                if let idle = config.idleExit, Date().timeIntervalSince(lastWork) >= idle,
+                   state.withLock({ $0.inFlight.isEmpty && $0.queue.isEmpty }) {
+                    log("idle for \(idle) s: exiting")
+                    return
+                }
+                if queued + running > 0 { try? await Task.sleep(for: .milliseconds(5)) }
+                continue
+            }
+            lastWork = Date()
+            state.withLock { $0.queue += tasks }
+        }
+    }
+
+    /// One thread's loop: take the next leased task, run it, hand it in.
+    func executorLoop() async {
+        while true {
+            let next: Wire.LeasedTask? = state.withLock { s in
+                guard !s.queue.isEmpty else { return nil }
+                let t = s.queue.removeFirst()
+                s.inFlight[t.lease] = t
+                return t
+            }
+            guard let task = next else {
+                if state.withLock({ $0.stopped }) || Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(2))
+                continue
+            }
+            let started = Date()
+            await execute(task)
+            let seconds = Date().timeIntervalSince(started)
+            state.withLock { s in
+                s.inFlight[task.lease] = nil
+                s.secondsPerTask = s.secondsPerTask == 0 ? seconds : 0.8 * s.secondsPerTask + 0.2 * seconds
+            }
         }
     }
 
@@ -136,7 +182,7 @@ public final class WorkerLoop: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(config.heartbeatInterval))
             if Task.isCancelled { return }
-            let leases = state.withLock { Array($0.inFlight.keys) }
+            let leases = state.withLock { Array($0.inFlight.keys) + $0.queue.map(\.lease) }
             guard !leases.isEmpty else { continue }
             _ = try? await client.heartbeat(Wire.Heartbeat(worker: config.id, leases: leases))
         }
@@ -198,41 +244,3 @@ public final class WorkerLoop: Sendable {
     }
 }
 
-/// A counting semaphore for async code.
-final class AsyncSemaphore: Sendable {
-    struct State { var permits: Int; var waiters: [CheckedContinuation<Void, Never>] = [] }
-    let state: Mutex<State>
-
-    init(_ permits: Int) { state = Mutex(State(permits: permits)) }
-
-    /// Waits for at least one permit, then takes all that are free.
-    func acquireAll(atLeastOne: Bool) async -> Int {
-        while true {
-            let got: Int = state.withLock { s in
-                let n = s.permits
-                s.permits = 0
-                return n
-            }
-            if got > 0 { return got }
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let resumeNow: Bool = state.withLock { s in
-                    if s.permits > 0 { return true }
-                    s.waiters.append(c)
-                    return false
-                }
-                if resumeNow { c.resume() }
-            }
-        }
-    }
-
-    func release(_ n: Int) {
-        guard n > 0 else { return }
-        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
-            s.permits += n
-            let w = s.waiters
-            s.waiters = []
-            return w
-        }
-        for w in waiters { w.resume() }
-    }
-}

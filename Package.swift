@@ -46,7 +46,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // The worker: pull loop over HTTP (URLSession), dataset cache, drain.
-        .target(name: "Worker", dependencies: ["Analysis"]),
+        .target(name: "Worker", dependencies: ["Analysis", "Tabular"]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [

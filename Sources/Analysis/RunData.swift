@@ -42,9 +42,11 @@ public struct RunData: Sendable {
     }
 
     /// Prepares a run from the CSV's bytes (as a worker that fetched them by hash would).
-    public init(spec: RunSpec, csvBytes: Data) throws {
+    /// - Parameter hash: the bytes' sha256 when the caller already knows it (content-addressed
+    ///   datasets), to save hashing them again.
+    public init(spec: RunSpec, csvBytes: Data, hash: String? = nil) throws {
         self.spec = spec
-        dataHash = SHA256.hex(csvBytes)
+        dataHash = hash ?? SHA256.hex(csvBytes)
         let reader = CSVReader(textColumns: spec.data.textColumns, missingTokens: Set(spec.data.missingTokens),
                                usedColumns: spec.data.usedColumns)
         let table = try reader.parse(csvBytes, source: spec.data.csv)

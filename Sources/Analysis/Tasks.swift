@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Lasso
 import Resampling
 import Tabular
@@ -79,19 +80,27 @@ public struct TaskExecutor: Sendable {
         self.importedResamples = importedResamples
     }
 
+    /// Number of bootstrap resamples this run draws.
+    public var resampleCount: Int { importedResamples?.count ?? data.spec.bootstrap.resamples }
+
     /// Prepares a run from its spec text, data bytes and optional resample index matrix bytes:
     /// the one way the coordinator and every worker build the same executor.
-    public static func prepare(spec: String, source: String, data: Data, resampleIndices: Data?) throws -> TaskExecutor {
+    ///
+    /// Executors are cached per process by (spec, data hash, indices hash), so a coordinator and
+    /// a worker in the same process (`lassoboot run`) prepare the data once.
+    public static func prepare(spec: String, source: String, data: Data, dataHash: String? = nil,
+                               resampleIndices: Data?, indicesHash: String? = nil) throws -> TaskExecutor {
+        let key = dataHash.map { "\($0)|\(indicesHash ?? (resampleIndices == nil ? "-" : "?"))|\(spec)" }
+        if let key, !key.contains("|?|"), let cached = PreparedCache.shared.get(key) { return cached }
         let runSpec = try RunSpec.parse(Data(spec.utf8), source: source, baseDirectory: "/")
-        let runData = try RunData(spec: runSpec, csvBytes: data)
+        let runData = try RunData(spec: runSpec, csvBytes: data, hash: dataHash)
         let imported = try resampleIndices.map {
             try importResamples(text: String(decoding: $0, as: UTF8.self), source: "resample indices of \(source)", data: runData)
         }
-        return TaskExecutor(data: runData, importedResamples: imported)
+        let executor = TaskExecutor(data: runData, importedResamples: imported)
+        if let key, !key.contains("|?|") { PreparedCache.shared.put(key, executor) }
+        return executor
     }
-
-    /// Number of bootstrap resamples this run draws.
-    public var resampleCount: Int { importedResamples?.count ?? data.spec.bootstrap.resamples }
 
     /// Reads an external resample index matrix: one line per resample, each the comma- or
     /// space-separated 0-based indices of the kept rows drawn (any count, repeats allowed), as
@@ -346,5 +355,23 @@ public struct TaskExecutor: Sendable {
             cells.successes[pattern] += y
         }
         return .jackknife(fits: fits)
+    }
+}
+
+/// A small per-process cache of prepared runs (most recent few).
+final class PreparedCache: Sendable {
+    static let shared = PreparedCache()
+    let entries = Mutex<[(String, TaskExecutor)]>([])
+
+    func get(_ key: String) -> TaskExecutor? {
+        entries.withLock { e in e.first { $0.0 == key }?.1 }
+    }
+
+    func put(_ key: String, _ executor: TaskExecutor) {
+        entries.withLock { e in
+            e.removeAll { $0.0 == key }
+            e.insert((key, executor), at: 0)
+            if e.count > 4 { e.removeLast(e.count - 4) }
+        }
     }
 }

@@ -97,7 +97,7 @@ public actor CoordinatorService {
         let executor: TaskExecutor
         do {
             executor = try TaskExecutor.prepare(spec: String(decoding: Self.specForRun(run), as: UTF8.self), source: "spec of run \(run.id)",
-                                                data: bytes, resampleIndices: indices)
+                                                data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
         } catch let e as ServiceError {
             throw e
         } catch {

@@ -1,4 +1,5 @@
 import Analysis
+import Tabular
 import Dispatch
 import Foundation
 import Synchronization
@@ -194,6 +195,11 @@ public final class WorkerLoop: Sendable {
         var bytes = state.withLock { $0.datasets[task.dataset] }
         if bytes == nil {
             let fetched = try await retrying { try await self.client.dataset(hash: task.dataset) }
+            // Content-addressed: refuse bytes that do not hash to the name they were fetched by.
+            let actual = SHA256.hex(fetched)
+            guard actual == task.dataset else {
+                throw ClientError.http(status: 0, message: "dataset \(task.dataset) arrived with hash \(actual): refusing it")
+            }
             bytes = fetched
             state.withLock { $0.datasets[task.dataset] = fetched }
         }
@@ -201,7 +207,8 @@ public final class WorkerLoop: Sendable {
         if let h = context.resampleIndices {
             indices = try await retrying { try await self.client.dataset(hash: h) }
         }
-        let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, resampleIndices: indices)
+        let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
+                                                resampleIndices: indices, indicesHash: context.resampleIndices)
         state.withLock { $0.executors[task.run] = executor }
         return executor
     }

@@ -182,13 +182,14 @@ public struct TaskExecutor: Sendable {
         do {
             let train = try data.cells(outcome: o, counts: trainingCounts)
             let test = try data.cells(outcome: o, counts: heldOutCounts)
+            let fitter = try PathFitter(design: data.design, cells: train, penalty: data.penalty, options: options)
+            let scorer = HeldOutScorer(data: data, cells: test)
             var previous: LassoFit?
             for alpha in grid {
                 do {
-                    let fit = try LogisticLasso.fit(design: data.design, cells: train, alpha: data.scaledAlpha(alpha, weight: trainWeight),
-                                                    penalty: data.penalty, options: options, warmStart: previous)
+                    let fit = try fitter.fit(alpha: data.scaledAlpha(alpha, weight: trainWeight), warmStart: previous)
                     previous = fit
-                    scores.append(score(fit: fit, cells: test))
+                    scores.append(scorer.score(fit, metric: data.spec.cv.metric))
                     failures.append(nil)
                 } catch {
                     scores.append(nil)
@@ -199,27 +200,6 @@ public struct TaskExecutor: Sendable {
             return .cv(scores: grid.map { _ in nil }, failures: grid.map { _ in "\(error)" }, heldOutWeight: Double(heldOut))
         }
         return .cv(scores: scores, failures: failures, heldOutWeight: Double(heldOut))
-    }
-
-    /// AUC or mean deviance of a fit on held-out cells.
-    func score(fit: LassoFit, cells: BinomialCells) -> Double? {
-        var eta: [Double] = [], y: [Double] = [], w: [Double] = []
-        for k in 0..<data.design.patternCount where cells.trials[k] > 0 {
-            var e = fit.intercept
-            for j in 0..<data.design.featureCount where fit.coefficients[j] != 0 {
-                e += fit.coefficients[j] * data.design.value(pattern: k, feature: j)
-            }
-            let pos = cells.successes[k], neg = cells.trials[k] - cells.successes[k]
-            if pos > 0 { eta.append(e); y.append(1); w.append(pos) }
-            if neg > 0 { eta.append(e); y.append(0); w.append(neg) }
-        }
-        switch data.spec.cv.metric {
-        case .auc:
-            return Metrics.auc(scores: eta, outcomes: y, weights: w)
-        case .deviance:
-            let total = w.reduce(0, +)
-            return total > 0 ? Metrics.deviance(linearPredictors: eta, outcomes: y, weights: w) / total : nil
-        }
     }
 
     /// Draws resample `r` (from the seed, or from an imported index matrix).
@@ -374,4 +354,104 @@ final class PreparedCache: Sendable {
             if e.count > 4 { e.removeLast(e.count - 4) }
         }
     }
+}
+
+/// Scores fits on one held-out set: its patterns and weights are gathered once, then each fit
+/// costs one linear predictor per pattern and one sort (AUC) or sum (deviance).
+struct HeldOutScorer {
+    let patterns: [Int]
+    let positive: [Double]
+    let negative: [Double]
+    let design: CompressedDesign
+
+    init(data: RunData, cells: BinomialCells) {
+        var p: [Int] = [], pos: [Double] = [], neg: [Double] = []
+        for k in 0..<data.design.patternCount where cells.trials[k] > 0 {
+            p.append(k)
+            pos.append(cells.successes[k])
+            neg.append(cells.trials[k] - cells.successes[k])
+        }
+        patterns = p
+        positive = pos
+        negative = neg
+        design = data.design
+    }
+
+    func score(_ fit: LassoFit, metric: CVSpec.Metric) -> Double? {
+        let m = patterns.count
+        var eta = [Double](repeating: fit.intercept, count: m)
+        for j in 0..<design.featureCount where fit.coefficients[j] != 0 {
+            let b = fit.coefficients[j]
+            for (i, k) in patterns.enumerated() { eta[i] += b * design.value(pattern: k, feature: j) }
+        }
+        switch metric {
+        case .auc:
+            // Mann-Whitney over patterns: ties in the linear predictor count half.
+            let order = radixOrder(eta)
+            var below = 0.0, totalPos = 0.0, totalNeg = 0.0, area = 0.0
+            var i = 0
+            while i < m {
+                var j = i, gp = 0.0, gn = 0.0
+                while j < m && eta[order[j]] == eta[order[i]] {
+                    gp += positive[order[j]]
+                    gn += negative[order[j]]
+                    j += 1
+                }
+                area += gp * (below + 0.5 * gn)
+                below += gn
+                totalPos += gp
+                totalNeg += gn
+                i = j
+            }
+            return totalPos > 0 && totalNeg > 0 ? area / (totalPos * totalNeg) : nil
+        case .deviance:
+            var total = 0.0, weight = 0.0
+            for i in 0..<m {
+                let w = positive[i] + negative[i]
+                total += positive[i] * Kernels.softplus(-eta[i]) + negative[i] * Kernels.softplus(eta[i])
+                weight += w
+            }
+            return weight > 0 ? 2 * total / weight : nil
+        }
+    }
+}
+
+/// Indices that sort `keys` ascending (LSD radix sort on order-preserving bit patterns: O(n),
+/// no comparisons; equal keys end up adjacent, which is all the AUC needs).
+func radixOrder(_ keys: [Double]) -> [Int] {
+    let n = keys.count
+    var order = [Int](repeating: 0, count: n)
+    guard n > 1 else { return n == 1 ? [0] : [] }
+    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * n) { bitsBuffer in
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * n) { orderBuffer in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
+                var bits = bitsBuffer.baseAddress!, spareBits = bits + n
+                var idx = orderBuffer.baseAddress!, spareIdx = idx + n
+                for i in 0..<n {
+                    let b = (keys[i] + 0.0).bitPattern
+                    bits[i] = b & (1 << 63) != 0 ? ~b : b | (1 << 63)
+                    idx[i] = Int32(i)
+                }
+                for pass in 0..<8 {
+                    let shift = UInt64(pass * 8)
+                    for d in 0..<256 { counts[d] = 0 }
+                    for i in 0..<n { counts[Int(truncatingIfNeeded: (bits[i] >> shift) & 0xFF)] += 1 }
+                    if counts[Int(truncatingIfNeeded: (bits[0] >> shift) & 0xFF)] == n { continue }
+                    var total = 0
+                    for d in 0..<256 { let c = counts[d]; counts[d] = total; total += c }
+                    for i in 0..<n {
+                        let d = Int(truncatingIfNeeded: (bits[i] >> shift) & 0xFF)
+                        let dst = counts[d]
+                        counts[d] = dst + 1
+                        spareBits[dst] = bits[i]
+                        spareIdx[dst] = idx[i]
+                    }
+                    swap(&bits, &spareBits)
+                    swap(&idx, &spareIdx)
+                }
+                for i in 0..<n { order[i] = Int(idx[i]) }
+            }
+        }
+    }
+    return order
 }

@@ -183,3 +183,20 @@ public enum LogisticLasso {
         return f
     }
 }
+
+/// One problem (design, cells, penalty) fitted at many alphas with one reused workspace:
+/// what a cross-validation path needs, where a failure at one alpha must not stop the others.
+///
+/// Not thread-safe: use one per thread.
+public final class PathFitter {
+    let solver: Solver
+
+    public init(design: CompressedDesign, cells: BinomialCells, penalty: Penalty = Penalty(), options: SolverOptions = SolverOptions()) throws {
+        solver = try Solver(design: design, cells: cells, penalty: penalty, options: options)
+    }
+
+    /// Fits one alpha, optionally warm-started.
+    public func fit(alpha: Double, warmStart: LassoFit? = nil) throws -> LassoFit {
+        try solver.solve(alpha: alpha, warmStart: warmStart)
+    }
+}

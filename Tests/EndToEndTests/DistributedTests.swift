@@ -19,6 +19,15 @@ struct DistributedTests {
         return object["state"] as? String ?? "?"
     }
 
+    /// Reports the first differing line when two reports differ.
+    func same(_ a: String, _ b: String, _ what: String) {
+        guard a != b else { return }
+        let x = a.split(separator: "\n", omittingEmptySubsequences: false), y = b.split(separator: "\n", omittingEmptySubsequences: false)
+        let i = zip(x, y).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(x.count, y.count)
+        let context = x[max(0, i - 3)..<min(x.count, i + 2)].joined(separator: "\n")
+        Issue.record("\(what) differs at line \(i + 1): '\(i < x.count ? x[i] : "EOF")' vs '\(i < y.count ? y[i] : "EOF")'\n\(context)")
+    }
+
     func fetch(_ run: String, _ url: String, _ format: String) async throws -> String {
         let r = try await cli(["results", run, "--coordinator", url, "--format", format])
         #expect(r.status == 0, "\(r.output)")
@@ -90,8 +99,8 @@ struct DistributedTests {
         #expect(rounds == 3 && killed == 9)
         // Killed workers held leases: they expired and their tasks were run again.
         #expect(coordinator.child.text.contains("lease(s) expired"), "\(coordinator.child.text)")
-        #expect(try await fetch(id, coordinator.url, "csv") == local.csv)
-        #expect(try await fetch(id, coordinator.url, "json") == local.json)
+        same(try await fetch(id, coordinator.url, "csv"), local.csv, "report.csv")
+        same(try await fetch(id, coordinator.url, "json"), local.json, "report.json")
     }
 
     @Test("coordinator killed with kill -9 mid-run and restarted on the same database: identical report")

@@ -29,6 +29,7 @@ final class OutputBuffer: Sendable {
 final class Child: @unchecked Sendable {
     let process: Process
     let output = OutputBuffer()
+    let pipe = Pipe()
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
@@ -38,7 +39,6 @@ final class Child: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         let out = output
@@ -73,7 +73,12 @@ final class Child: @unchecked Sendable {
     func wait(timeout: Double = 60) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        return process.isRunning ? nil : process.terminationStatus
+        if process.isRunning { return nil }
+        // Take the rest of the output: the handler may not have delivered all of it yet.
+        pipe.fileHandleForReading.readabilityHandler = nil
+        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
+        if !rest.isEmpty { output.text.withLock { $0 += String(decoding: rest, as: UTF8.self) } }
+        return process.terminationStatus
     }
 }
 
@@ -106,7 +111,6 @@ func cli(_ args: [String], token: String? = "test-token") async throws -> (statu
         child.kill9()
         throw TestFailure("\(args) did not finish: \(child.text)")
     }
-    try? await Task.sleep(for: .milliseconds(30))
     return (status, child.text)
 }
 

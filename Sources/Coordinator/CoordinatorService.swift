@@ -41,6 +41,12 @@ public actor CoordinatorService {
     public private(set) var counters = ServiceCounters()
     var sequence = 0
     let software: String
+    /// Workers by id (persisted at most once a second each: liveness, not results, lives here).
+    var workers: [String: WorkerRow] = [:]
+    var workerSaved: [String: Double] = [:]
+    /// Runs by id, written through to the store on every change.
+    var runCache: [String: RunRow] = [:]
+    var lastExpiry = 0.0
 
     /// Opens a coordinator on `store`, resuming every unfinished run.
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
@@ -54,6 +60,7 @@ public actor CoordinatorService {
         scheduler = Scheduler(policy: policy, leasePrefix: "L\(UInt32.random(in: 0...UInt32.max))-")
         let runs = try store.runs()
         sequence = runs.map(\.sequence).max() ?? 0
+        for w in try store.workers() { workers[w.id] = w }
         var resumed = 0
         for run in runs where run.state == .running {
             let records = try store.tasks(run: run.id)
@@ -151,13 +158,14 @@ public actor CoordinatorService {
         let data = executor.data
         let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
         try store.createRun(named, tasks: tasks)
+        runCache[id] = named
         _ = scheduler.add(tasks)
         log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(data.rowCount) rows")
         return try status(id)
     }
 
     public func status(_ id: String) throws -> Wire.RunStatus {
-        guard let run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         return try status(of: run)
     }
 
@@ -183,18 +191,18 @@ public actor CoordinatorService {
 
     public func list() throws -> Wire.RunList {
         let runs = try store.runs().map { try status(of: $0) }
-        let workers = try store.workers().map {
+        let workers = self.workers.values.sorted { $0.id < $1.id }.map {
             Wire.WorkerInfo(id: $0.id, host: $0.host, threads: $0.threads, tasksDone: $0.tasksDone, lastSeen: $0.lastSeen)
         }
         return Wire.RunList(runs: runs, workers: workers)
     }
 
     public func cancel(_ id: String) throws -> Wire.RunStatus {
-        guard var run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        guard var run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         guard run.state == .running else { throw ServiceError(409, "run \(id) is already \(run.state.rawValue)") }
         run.state = .cancelled
         run.finished = clock()
-        try store.updateRun(run, tasks: [])
+        try saveRun(run, tasks: [])
         scheduler.remove(run: id)
         prepared[id] = nil
         log("run \(id) cancelled")
@@ -203,7 +211,7 @@ public actor CoordinatorService {
 
     /// The finished report of a run.
     public func report(_ id: String) throws -> Report {
-        guard let run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         guard let bytes = run.report else {
             if run.state == .failed { throw ServiceError(409, "run \(id) failed: \(run.error ?? "unknown cause")") }
             throw ServiceError(409, "run \(id) is \(run.state.rawValue); its report is not ready")
@@ -218,7 +226,7 @@ public actor CoordinatorService {
 
     /// The files that replay a finished run elsewhere: replicates.csv, rows.csv and (with BCa) jackknife.csv.
     public func exports(_ id: String) throws -> [(name: String, text: String)] {
-        guard let run = try store.run(id: id), run.state == .done else { throw ServiceError(409, "run \(id) has no finished report") }
+        guard let run = try runRow(id), run.state == .done else { throw ServiceError(409, "run \(id) has no finished report") }
         let executor = try prepare(run)
         let results = try decodedResults(id)
         var files = [("replicates.csv", Aggregation.replicatesCSV(data: executor.data, results: results)),
@@ -228,7 +236,7 @@ public actor CoordinatorService {
     }
 
     public func context(_ id: String) throws -> Wire.RunContext {
-        guard let run = try store.run(id: id) else { throw ServiceError(404, "no run \(id)") }
+        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         return Wire.RunContext(run: id, spec: String(decoding: try Self.specForRun(run), as: UTF8.self), dataset: run.dataset,
                                resampleIndices: run.resampleIndices)
     }
@@ -236,26 +244,45 @@ public actor CoordinatorService {
     // MARK: workers
 
     func touchWorker(_ id: String, host: String? = nil, threads: Int? = nil, done: Int = 0) throws {
-        let existing = try store.workers().first { $0.id == id }
-        var w = existing ?? WorkerRow(id: id, host: host ?? "?", threads: threads ?? 0, lastSeen: clock(), tasksDone: 0)
+        let now = clock()
+        let isNew = workers[id] == nil
+        var w = workers[id] ?? WorkerRow(id: id, host: host ?? "?", threads: threads ?? 0, lastSeen: now, tasksDone: 0)
         if let host { w.host = host }
         if let threads { w.threads = threads }
-        w.lastSeen = clock()
+        w.lastSeen = now
         w.tasksDone += done
-        try store.saveWorker(w)
+        workers[id] = w
+        if isNew || now - (workerSaved[id] ?? 0) >= 1 {
+            try store.saveWorker(w)
+            workerSaved[id] = now
+        }
+    }
+
+    /// Writes a run (and tasks) through to the store and the cache.
+    func saveRun(_ run: RunRow, tasks: [TaskRecord]) throws {
+        try store.updateRun(run, tasks: tasks)
+        runCache[run.id] = run
+    }
+
+    /// A run, from memory when possible.
+    func runRow(_ id: String) throws -> RunRow? {
+        if let r = runCache[id] { return r }
+        let r = try store.run(id: id)
+        if let r { runCache[id] = r }
+        return r
     }
 
     /// Leases up to `max` tasks (no waiting; the HTTP layer long-polls by calling again).
     public func lease(_ request: Wire.LeaseRequest) throws -> [Wire.LeasedTask] {
         guard !request.worker.isEmpty, request.max >= 1 else { throw ServiceError(400, "worker must be non-empty and max >= 1") }
-        try expireLeases()
+        if clock() - lastExpiry >= 0.25 { try expireLeases() }
         try touchWorker(request.worker, host: request.host, threads: request.threads)
         let (leases, changes) = scheduler.lease(worker: request.worker, max: min(request.max, 256), now: clock())
         try store.saveTasks(changes.tasks)
         counters.leasesIssued += leases.count
         var out: [Wire.LeasedTask] = []
         for (id, info) in leases {
-            guard let run = try store.run(id: id.run) else { continue }
+            guard let run = try runRow(id.run) else { continue }
             out.append(Wire.LeasedTask(run: id.run, key: id.key, lease: info.id, dataset: run.dataset,
                                        input: id.key.phase == 2 ? run.phaseTwo : nil))
         }
@@ -271,7 +298,8 @@ public actor CoordinatorService {
 
     /// Expires leases whose time is up (called on every lease request and by a timer).
     public func expireLeases() throws {
-        let changes = scheduler.expire(now: clock())
+        lastExpiry = clock()
+        let changes = scheduler.expire(now: lastExpiry)
         guard !changes.tasks.isEmpty else { return }
         counters.leasesExpired += changes.tasks.count
         counters.retries += changes.tasks.filter { $0.state == .queued }.count
@@ -282,12 +310,12 @@ public actor CoordinatorService {
 
     func failRun(_ id: TaskID) throws {
         counters.tasksFailed += 1
-        guard var run = try store.run(id: id.run), run.state == .running else { return }
+        guard var run = try runRow(id.run), run.state == .running else { return }
         let cause = scheduler.tasks[id]?.lastError ?? "unknown"
         run.state = .failed
         run.error = "task \(id.key) failed after \(scheduler.policy.maxAttempts) attempts: \(cause)"
         run.finished = clock()
-        try store.updateRun(run, tasks: [])
+        try saveRun(run, tasks: [])
         scheduler.remove(run: id.run)
         log("run \(id.run) failed: \(run.error!)")
     }
@@ -301,7 +329,7 @@ public actor CoordinatorService {
     /// Accepts a result (or a failure report, or a released lease).
     public func submit(_ s: Wire.Submission) throws -> String {
         let id = TaskID(run: s.run, key: s.key)
-        guard let run = try store.run(id: s.run) else { throw ServiceError(404, "no run \(s.run)") }
+        guard let run = try runRow(s.run) else { throw ServiceError(404, "no run \(s.run)") }
         guard s.dataset == run.dataset else {
             counters.rejectedResults += 1
             throw ServiceError(422, "result for dataset \(s.dataset) but run \(s.run) uses \(run.dataset)")
@@ -372,7 +400,7 @@ public actor CoordinatorService {
                 run.phase = 2
                 run.phaseTwo = input
                 let tasks = executor.phaseTwoKeys().map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
-                try store.updateRun(run, tasks: tasks)
+                try saveRun(run, tasks: tasks)
                 _ = scheduler.add(tasks)
                 log("run \(run.id): cross-validation done, alphas \(input.alphas), \(tasks.count) phase-2 tasks")
             } else {
@@ -380,7 +408,7 @@ public actor CoordinatorService {
                 run.report = Data(Render.json(report).utf8)
                 run.state = .done
                 run.finished = clock()
-                try store.updateRun(run, tasks: [])
+                try saveRun(run, tasks: [])
                 scheduler.remove(run: run.id)
                 log("run \(run.id) done")
             }
@@ -390,7 +418,7 @@ public actor CoordinatorService {
             run.state = .failed
             run.error = "\(error)"
             run.finished = clock()
-            try store.updateRun(run, tasks: [])
+            try saveRun(run, tasks: [])
             scheduler.remove(run: run.id)
             log("run \(run.id) failed: \(error)")
         }

@@ -236,7 +236,8 @@ public struct Scheduler: Sendable {
     /// Expires leases whose time is up; their tasks are queued again (with backoff) or failed.
     public mutating func expire(now: Double) -> SchedulerChanges {
         var changes = SchedulerChanges()
-        for id in tasks.keys.sorted() {
+        let due = tasks.values.filter { $0.state == .leased && $0.leases.contains { $0.expiresAt <= now } }.map(\.id).sorted()
+        for id in due {
             guard var r = tasks[id], r.state == .leased else { continue }
             let before = r.leases.count
             r.leases.removeAll { $0.expiresAt <= now }

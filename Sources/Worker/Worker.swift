@@ -170,11 +170,15 @@ public final class WorkerLoop: Sendable {
                 continue
             }
             let started = Date()
-            await execute(task)
+            let submission = await compute(task)
             let seconds = Date().timeIntervalSince(started)
             state.withLock { s in
-                s.inFlight[task.lease] = nil
                 s.secondsPerTask = s.secondsPerTask == 0 ? seconds : 0.8 * s.secondsPerTask + 0.2 * seconds
+            }
+            // Hand in while the next task runs; the lease stays in flight (and renewed) until then.
+            Task {
+                await self.handIn(submission, task: task)
+                self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.lease) }
             }
         }
     }
@@ -227,8 +231,8 @@ public final class WorkerLoop: Sendable {
         }
     }
 
-    func execute(_ task: Wire.LeasedTask) async {
-        let submission: Wire.Submission
+    /// Runs a task on a dispatch thread (compute must not block the cooperative pool).
+    func compute(_ task: Wire.LeasedTask) async -> Wire.Submission {
         do {
             let executor = try await executor(for: task)
             let result = await withCheckedContinuation { (continuation: CheckedContinuation<TaskResult, Never>) in
@@ -236,11 +240,14 @@ public final class WorkerLoop: Sendable {
                     continuation.resume(returning: executor.run(task.key, input: task.input))
                 }
             }
-            submission = Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset, result: result)
+            return Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset, result: result)
         } catch {
-            submission = Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
-                                         result: nil, error: "\(error)")
+            return Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
+                                   result: nil, error: "\(error)")
         }
+    }
+
+    func handIn(_ submission: Wire.Submission, task: Wire.LeasedTask) async {
         do {
             let status = try await retrying { try await self.client.submit(submission) }
             if status == "mismatch" { log("coordinator reports a differing duplicate result for \(task.run)/\(task.key)") }
@@ -250,4 +257,3 @@ public final class WorkerLoop: Sendable {
         }
     }
 }
-

@@ -291,6 +291,10 @@ let usage = """
     usage: lassoboot-bench fit --data CSV --outcome COL [--exclude COL...] (--alpha A | --alpha-fraction F)
                                [--penalize-intercept] [--tolerance T] [--repeat N] [--label TEXT]
            lassoboot-bench csv [--rows N] [--cols K] [--file PATH] [--repeat R]
+           lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005] [--settings mle,fixed,cv,cv1se]
+                                    [--methods percentile] [--seed S] [--threads T] [--json]
+           lassoboot-bench warm --data CSV --outcome COL [--exclude COL...] [--alpha A] [--penalize-intercept]
+                                [--resamples 200] [--repeat 5] [--tolerance T] [--seed S]
     """
 
 let argv = CommandLine.arguments
@@ -299,6 +303,9 @@ do {
     switch argv[1] {
     case "fit": try runFit(Arguments(argv[2...], flags: ["penalize-intercept"]))
     case "csv": try runCSV(Arguments(argv[2...], flags: []))
+    case "coverage": try runCoverage(Arguments(argv[2...], flags: ["json"]))   // Coverage.swift
+    case "warm": try runWarm(Arguments(argv[2...], flags: ["penalize-intercept"]))
+    case "capacity": try runCapacity(Arguments(argv[2...], flags: []))   // Capacity.swift
     case "-h", "--help", "help": print(usage)
     default: throw UsageError(description: "unknown subcommand '\(argv[1])'")
     }
@@ -310,3 +317,82 @@ do {
     exit(1)
 }
 if blackHole.isNaN { print("") }
+
+// MARK: - warm
+
+/// Times refits of one alpha on bootstrap resamples of the rows (multinomial counts drawn with
+/// SplitMix64), warm-started from the full-data fit (the solver's inner loop in a bootstrap run)
+/// and, for comparison, cold. The resamples' cells are built before timing. Reports, over
+/// resamples, the median of each resample's median and of its fastest fit.
+func runWarm(_ args: Arguments) throws {
+    let path = try args.required("data")
+    let outcome = try args.required("outcome")
+    let excluded = args.all("exclude")
+    let penalizeIntercept = args.flag("penalize-intercept")
+    let resamples = try args.int("resamples") ?? 200
+    let repeats = try args.int("repeat") ?? 5
+    let tolerance = try args.double("tolerance") ?? SolverOptions().tolerance
+    let alpha = try args.double("alpha") ?? 0.1
+    let seed = UInt64(try args.int("seed") ?? 1)
+    let clock = ContinuousClock()
+    let t = try CSVReader().read(path: path)
+    let skip = Set([outcome] + excluded)
+    let features = t.columnNames.filter { !skip.contains($0) }
+    let y = try t.binary(outcome)
+    let columns = try features.map { try t.numeric($0) }
+    let design = try CompressedDesign(featureNames: features, columns: columns)
+    let cells = try design.cells(outcome: y)
+    let penalty = Penalty(scale: .sum, penalizeIntercept: penalizeIntercept)
+    let options = SolverOptions(tolerance: tolerance)
+    let full = try LogisticLasso.fit(design: design, cells: cells, alpha: alpha, penalty: penalty, options: options)
+
+    var rng = SplitMix64(state: seed)
+    let n = design.rowCount
+    var resampled: [BinomialCells] = []
+    for _ in 0..<resamples {
+        var counts = [Double](repeating: 0, count: n)
+        for _ in 0..<n { counts[Int(rng.next() % UInt64(n))] += 1 }
+        resampled.append(try design.cells(outcome: y, weights: counts))
+    }
+    // One untimed pass, then `repeats` timed fits of every resample, warm and cold; per resample
+    // the median and the fastest, then their medians over resamples.
+    var iterations: [Int] = []
+    for c in resampled {
+        let f = try LogisticLasso.fit(design: design, cells: c, alpha: alpha, penalty: penalty, options: options, warmStart: full)
+        iterations.append(f.iterations)
+        blackHole += f.objective
+    }
+    var warmMedian: [Double] = [], warmMin: [Double] = [], coldMedian: [Double] = [], coldMin: [Double] = []
+    for c in resampled {
+        var warm: [Double] = [], cold: [Double] = []
+        for _ in 0..<repeats {
+            warm.append(try clock.measure {
+                let f = try LogisticLasso.fit(design: design, cells: c, alpha: alpha, penalty: penalty, options: options, warmStart: full)
+                blackHole += f.objective
+            }.seconds)
+            cold.append(try clock.measure {
+                let f = try LogisticLasso.fit(design: design, cells: c, alpha: alpha, penalty: penalty, options: options)
+                blackHole += f.objective
+            }.seconds)
+        }
+        warmMedian.append(median(warm)); warmMin.append(warm.min()!)
+        coldMedian.append(median(cold)); coldMin.append(cold.min()!)
+    }
+    var j = JSONLine()
+    j.add("tool", "lassoboot")
+    j.add("label", "warm refit on bootstrap resamples")
+    j.add("patterns", design.patternCount)
+    j.add("alpha", alpha)
+    j.add("penalizeIntercept", penalizeIntercept)
+    j.add("tolerance", tolerance)
+    j.add("resamples", resamples)
+    j.add("repeat", repeats)
+    j.add("warmMedianSeconds", median(warmMedian))
+    j.add("warmMinSeconds", median(warmMin))
+    j.add("coldMedianSeconds", median(coldMedian))
+    j.add("coldMinSeconds", median(coldMin))
+    j.add("fullFitIterations", full.iterations)
+    j.add("meanWarmIterations", Double(iterations.reduce(0, +)) / Double(iterations.count))
+    j.add("maxWarmIterations", iterations.max() ?? 0)
+    print(j.text)
+}

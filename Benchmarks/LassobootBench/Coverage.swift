@@ -1,0 +1,289 @@
+// lassoboot-bench coverage: how often do lassoboot's 95% bootstrap intervals cover the truth?
+//
+//   lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005]
+//                            [--settings mle,fixed,cv,cv1se] [--methods percentile] [--seed 20251207]
+//                            [--threads N] [--json]
+//
+// Each repetition draws one synthetic data set from a logistic model with known coefficients
+// (8 features, binary and continuous; 3 large, 2 small, 3 exactly zero; known intercept) from
+// RandomStream(seed, .simulation, repetition), writes it as CSV bytes, and runs it through the
+// same code as `lassoboot run` (RunSpec.parse, RunData, TaskExecutor, LocalRunner, Aggregation)
+// once per setting:
+//   mle    alpha = 0 (unpenalized maximum likelihood): the control, should cover ~95% everywhere;
+//   fixed  one fixed small alpha (--alpha, glmnet's lambda: the "mean" penalty scale);
+//   cv     alpha chosen by 5-fold CV (AUC, rule min) over 30 alphas down to 1e-3 * alpha_max;
+//   cv1se  the same with rule 1se (a larger alpha: more shrinkage, more exact zeros).
+// Bootstrap: B resamples, 95% intervals. Repetitions run in parallel (one per thread).
+// Per coefficient it prints coverage (interval contains the true value, endpoints included)
+// with its binomial SE, where the misses fall (toward zero / away from zero), how often the
+// interval is exactly [0, 0], the mean estimate and the mean interval width.
+import Analysis
+import Dispatch
+import Foundation
+import Lasso
+import Resampling
+import Synchronization
+
+/// The data-generating model.
+struct CoverageModel {
+    struct Feature {
+        let name: String
+        /// Bernoulli(p) when binary, else N(0, 1) rounded to 2 decimals.
+        let binaryP: Double?
+        let beta: Double
+        let group: String
+    }
+
+    let intercept = -0.5
+    let features: [Feature] = [
+        .init(name: "x1_bin", binaryP: 0.4, beta: 1.0, group: "large"),
+        .init(name: "x2_bin", binaryP: 0.3, beta: -1.0, group: "large"),
+        .init(name: "x3_cont", binaryP: nil, beta: 0.8, group: "large"),
+        .init(name: "x4_bin", binaryP: 0.5, beta: 0.3, group: "small"),
+        .init(name: "x5_cont", binaryP: nil, beta: -0.2, group: "small"),
+        .init(name: "z6_bin", binaryP: 0.3, beta: 0, group: "zero"),
+        .init(name: "z7_cont", binaryP: nil, beta: 0, group: "zero"),
+        .init(name: "z8_bin", binaryP: 0.2, beta: 0, group: "zero"),
+    ]
+
+    /// Names and true values, intercept first (the order of a report's features).
+    var names: [String] { ["const"] + features.map(\.name) }
+    var truth: [Double] { [intercept] + features.map(\.beta) }
+    var groups: [String] { ["intercept"] + features.map(\.group) }
+
+    /// One data set as CSV bytes (header `y,x1_bin,...`), from stream (seed, .simulation, rep).
+    func csv(rows n: Int, seed: UInt64, repetition: Int) -> Data {
+        var stream = RandomStream(seed: seed, purpose: .simulation, index: UInt64(repetition))
+        var text = (["y"] + features.map(\.name)).joined(separator: ",") + "\n"
+        text.reserveCapacity(n * 40)
+        var spare: Double?
+        func normal() -> Double {
+            if let s = spare { spare = nil; return s }
+            // Box-Muller on (0, 1] uniforms.
+            let u1 = 1 - stream.nextUniform(), u2 = stream.nextUniform()
+            let r = (-2 * Foundation.log(u1)).squareRoot()
+            spare = r * Foundation.sin(2 * Double.pi * u2)
+            return r * Foundation.cos(2 * Double.pi * u2)
+        }
+        for _ in 0..<n {
+            var eta = intercept
+            var fields: [String] = []
+            for f in features {
+                let s: String
+                if let p = f.binaryP {
+                    s = stream.nextUniform() < p ? "1" : "0"
+                } else {
+                    s = String(format: "%.2f", normal())
+                }
+                // The truth uses exactly the value the CSV holds.
+                eta += f.beta * Double(s)!
+                fields.append(s)
+            }
+            let y = stream.nextUniform() < 1 / (1 + Foundation.exp(-eta)) ? "1" : "0"
+            text += y + "," + fields.joined(separator: ",") + "\n"
+        }
+        return Data(text.utf8)
+    }
+}
+
+/// One setting of the simulation (how alpha is chosen).
+struct CoverageSetting {
+    let name: String
+    let label: String
+    /// The spec's "alphas" member (JSON).
+    let alphasJSON: String
+    /// The CV rule (min or 1se).
+    let rule: String
+}
+
+/// What one repetition of one setting produced, per coefficient and method.
+struct CoverageCell: Sendable {
+    var estimate: [Double]
+    /// intervals[method][coef] = (low, high), NaN when no interval.
+    var intervals: [[(Double, Double)]]
+    var alpha: Double
+    var alphaMax: Double
+    var failedResamples: Int
+}
+
+func runCoverage(_ args: Arguments) throws {
+    let reps = try args.int("reps") ?? 500
+    let rows = try args.int("rows") ?? 1000
+    let resamples = try args.int("resamples") ?? 500
+    let fixedAlpha = try args.double("alpha") ?? 0.005
+    let seed = UInt64(try args.int("seed") ?? 20_251_207)
+    let threads = try args.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
+    let level = 0.95
+    let methodNames = (try args.string("methods") ?? "percentile").split(separator: ",").map(String.init)
+    let methods = try methodNames.map { name -> CIMethod in
+        guard let m = CIMethod(rawValue: name) else {
+            throw UsageError(description: "--methods: unknown CI method '\(name)' (percentile, basic, normal, bca)")
+        }
+        return m
+    }
+    let all: [CoverageSetting] = [
+        .init(name: "mle", label: "alpha = 0 (unpenalized MLE, control)", alphasJSON: "\"alphas\": [0]", rule: "min"),
+        .init(name: "fixed", label: "fixed alpha = \(fixedAlpha) (glmnet lambda scale)", alphasJSON: "\"alphas\": [\(fixedAlpha)]", rule: "min"),
+        .init(name: "cv", label: "alpha by 5-fold CV (AUC, rule min, 30 alphas to 1e-3 alpha_max)",
+              alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "min"),
+        .init(name: "cv1se", label: "alpha by 5-fold CV, rule 1se (largest alpha within 1 SE of the best AUC)",
+              alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "1se"),
+    ]
+    let wanted = (try args.string("settings") ?? "mle,fixed,cv,cv1se").split(separator: ",").map(String.init)
+    let settings = try wanted.map { w -> CoverageSetting in
+        guard let s = all.first(where: { $0.name == w }) else {
+            throw UsageError(description: "--settings: unknown setting '\(w)' (mle, fixed, cv, cv1se)")
+        }
+        return s
+    }
+    let model = CoverageModel()
+    let p = model.names.count
+
+    func spec(_ s: CoverageSetting, repetition: Int) throws -> RunSpec {
+        let features = model.features.map { "{\"name\": \"\($0.name)\", \"encoding\": \"numeric\", \"group\": \"\($0.group)\"}" }
+        let json = """
+            {"name": "coverage-\(s.name)-\(repetition)",
+             "data": {"csv": "/coverage/rep\(repetition).csv"},
+             "outcomes": ["y"],
+             "features": [\(features.joined(separator: ", "))],
+             "penalty": {"scale": "mean", "penalizeIntercept": false},
+             \(s.alphasJSON),
+             "cv": {"folds": 5, "metric": "auc", "rule": "\(s.rule)", "choose": "per-outcome"},
+             "bootstrap": {"resamples": \(resamples), "methods": [\(methods.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))],
+                           "level": \(level)},
+             "seed": \(seed &+ UInt64(repetition))}
+            """
+        return try RunSpec.parse(Data(json.utf8), source: "coverage-\(s.name).json", baseDirectory: "/")
+    }
+
+    // results[setting][rep]
+    let store = Mutex([[CoverageCell?]](repeating: [CoverageCell?](repeating: nil, count: reps), count: settings.count))
+    let errors = Mutex([String]())
+    let progress = Mutex(0)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let specs = try settings.indices.map { si in try (0..<reps).map { try spec(settings[si], repetition: $0) } }
+    let interactive = isatty(2) != 0
+    DispatchQueue.concurrentPerform(iterations: min(threads, reps)) { worker in
+        var rep = worker
+        while rep < reps {
+            let bytes = model.csv(rows: rows, seed: seed, repetition: rep)
+            for si in settings.indices {
+                do {
+                    let data = try RunData(spec: specs[si][rep], csvBytes: bytes)
+                    let executor = TaskExecutor(data: data)
+                    let results = try LocalRunner(executor: executor, threads: 1).run()
+                    let report = try Aggregation.report(data: data, executor: executor, results: results, software: "coverage")
+                    let outcome = report.outcomes[0]
+                    let cell = CoverageCell(
+                        estimate: outcome.features.map(\.coef),
+                        intervals: methods.map { m in
+                            outcome.features.map { f in (f.ci[m.rawValue]?.low ?? .nan, f.ci[m.rawValue]?.high ?? .nan) }
+                        },
+                        alpha: outcome.alpha,
+                        alphaMax: try LogisticLasso.alphaMax(design: data.design, cells: data.cells(outcome: 0, counts: data.cellCount),
+                                                             penalty: data.penalty),
+                        failedResamples: outcome.failedResamples)
+                    store.withLock { $0[si][rep] = cell }
+                } catch {
+                    errors.withLock { $0.append("\(settings[si].name) repetition \(rep): \(error)") }
+                }
+            }
+            let done = progress.withLock { d -> Int in d += 1; return d }
+            if interactive {
+                FileHandle.standardError.write(Data("\rcoverage: \(done)/\(reps) repetitions   ".utf8))
+            } else if done % max(1, reps / 10) == 0 {
+                FileHandle.standardError.write(Data("coverage: \(done)/\(reps) repetitions\n".utf8))
+            }
+            rep += threads
+        }
+    }
+    if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    let seconds = (clock.now - start).seconds
+    let results = store.withLock { $0 }
+    let failures = errors.withLock { $0 }
+
+    func f(_ x: Double, _ digits: Int = 3) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "-" }
+    func pad(_ s: String, _ w: Int, left: Bool = false) -> String {
+        s.count >= w ? s : (left ? s + String(repeating: " ", count: w - s.count) : String(repeating: " ", count: w - s.count) + s)
+    }
+
+    print("Coverage of \(Int(level * 100))% bootstrap intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s")
+    print("Model: logit P(y=1) = \(model.intercept) + " + model.features.map { "\($0.beta) * \($0.name)" }.joined(separator: " + "))
+    print("       x*_bin ~ Bernoulli(p) (p = " + model.features.compactMap { f in f.binaryP.map { "\(f.name): \($0)" } }.joined(separator: ", ")
+          + "), x*_cont ~ N(0,1) rounded to 0.01; features not standardized; intercept unpenalized")
+    print("Columns: cover = fraction of repetitions whose interval contains the true value (endpoints included) +- binomial SE;")
+    print("         miss0 / missAway = misses with the truth farther from / closer to zero than the interval (shrinkage shows as miss0 for large coefficients);")
+    print("         [0,0] = interval exactly [0, 0]; width = mean interval width; est = mean estimate\n")
+
+    var json: [String] = []
+    for (si, s) in settings.enumerated() {
+        let cells = results[si].compactMap { $0 }
+        let R = Double(cells.count)
+        guard R > 0 else { print("\(s.name): no repetition succeeded"); continue }
+        let alphas = cells.map(\.alpha)
+        let meanAlpha = alphas.reduce(0, +) / R
+        let meanMax = cells.map(\.alphaMax).reduce(0, +) / R
+        let failed = cells.map(\.failedResamples).reduce(0, +)
+        var head = "\(s.name): \(s.label); \(cells.count)/\(reps) repetitions"
+        if s.name.hasPrefix("cv") {
+            let sorted = alphas.sorted()
+            head += "; chosen alpha median \(String(format: "%.4g", sorted[sorted.count / 2])) (mean \(String(format: "%.4g", meanAlpha)), mean alpha_max \(String(format: "%.4g", meanMax)))"
+        } else if s.name == "fixed" {
+            head += "; alpha = \(String(format: "%.3g", fixedAlpha / meanMax)) x mean alpha_max"
+        }
+        if failed > 0 { head += "; \(failed) failed resamples in all" }
+        print(head)
+        for (mi, m) in methods.enumerated() {
+            print("  \(m.rawValue) intervals")
+            print("  " + pad("coefficient", 10, left: true) + pad("group", 10) + pad("true", 7) + pad("est", 8) + pad("cover", 8) + pad("+-SE", 7)
+                  + pad("miss0", 7) + pad("missAway", 9) + pad("[0,0]", 7) + pad("width", 7))
+            var groupRows: [String: [(cover: [Double], zero: [Double])]] = [:]
+            for j in 0..<p {
+                let truth = model.truth[j]
+                var cover = 0.0, missIn = 0.0, missOut = 0.0, exactZero = 0.0, width = 0.0, widthN = 0.0, est = 0.0
+                var perRep: [Double] = [], perRepZero: [Double] = []
+                for c in cells {
+                    let (lo, hi) = c.intervals[mi][j]
+                    est += c.estimate[j]
+                    let covered = lo.isFinite && hi.isFinite && lo <= truth && truth <= hi
+                    if covered { cover += 1 } else if lo.isFinite && hi.isFinite {
+                        // Toward zero: the interval lies on zero's side of a nonzero truth (shrinkage).
+                        // A zero coefficient's misses all count as away (the interval excludes 0).
+                        let towardZero = (truth > 0 && hi < truth) || (truth < 0 && lo > truth)
+                        if towardZero { missIn += 1 } else { missOut += 1 }
+                    }
+                    let z = lo == 0 && hi == 0
+                    if z { exactZero += 1 }
+                    if lo.isFinite && hi.isFinite { width += hi - lo; widthN += 1 }
+                    perRep.append(covered ? 1 : 0)
+                    perRepZero.append(z ? 1 : 0)
+                }
+                let cov = cover / R
+                let se = (cov * (1 - cov) / R).squareRoot()
+                groupRows[model.groups[j], default: []].append((perRep, perRepZero))
+                print("  " + pad(model.names[j], 10, left: true) + pad(model.groups[j], 10) + pad(f(truth, 2), 7) + pad(f(est / R), 8)
+                      + pad(f(cov), 8) + pad(f(se), 7) + pad(f(missIn / R), 7) + pad(f(missOut / R), 9)
+                      + pad(f(exactZero / R), 7) + pad(f(widthN > 0 ? width / widthN : .nan), 7))
+                json.append("{\"setting\":\"\(s.name)\",\"method\":\"\(m.rawValue)\",\"coefficient\":\"\(model.names[j])\",\"group\":\"\(model.groups[j])\",\"truth\":\(truth),\"coverage\":\(cov),\"se\":\(se),\"missTowardZero\":\(missIn / R),\"missAway\":\(missOut / R),\"exactlyZero\":\(exactZero / R),\"meanEstimate\":\(est / R),\"meanWidth\":\(widthN > 0 ? width / widthN : 0)}")
+            }
+            // Group rows: the per-repetition mean over the group's coefficients, averaged over
+            // repetitions; SE from the spread of those per-repetition means (coefficients of one
+            // repetition share a data set, so they are not independent).
+            for g in ["large", "small", "zero"] {
+                guard let members = groupRows[g] else { continue }
+                let perRep = (0..<cells.count).map { r in members.map { $0.cover[r] }.reduce(0, +) / Double(members.count) }
+                let perRepZero = (0..<cells.count).map { r in members.map { $0.zero[r] }.reduce(0, +) / Double(members.count) }
+                let mean = perRep.reduce(0, +) / R
+                let v = perRep.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / max(R - 1, 1)
+                let zeroMean = perRepZero.reduce(0, +) / R
+                print("  " + pad("all " + g, 10, left: true) + pad("(\(members.count))", 10) + pad("", 7) + pad("", 8)
+                      + pad(f(mean), 8) + pad(f((v / R).squareRoot()), 7) + pad("", 7) + pad("", 9) + pad(f(zeroMean), 7))
+            }
+        }
+        print("")
+    }
+    for e in failures.prefix(10) { print("failed: \(e)") }
+    if failures.count > 10 { print("... \(failures.count - 10) more failures") }
+    if args.flag("json") { for line in json { print(line) } }
+}

@@ -182,7 +182,9 @@ public struct TaskExecutor: Sendable {
         do {
             let train = try data.cells(outcome: o, counts: trainingCounts)
             let test = try data.cells(outcome: o, counts: heldOutCounts)
-            let fitter = try PathFitter(design: data.design, cells: train, penalty: data.penalty, options: options)
+            var pathOptions = options
+            pathOptions.computeObjective = false  // only the coefficients are scored
+            let fitter = try PathFitter(design: data.design, cells: train, penalty: data.penalty, options: pathOptions)
             let scorer = HeldOutScorer(data: data, cells: test)
             var previous: LassoFit?
             for alpha in grid {
@@ -380,9 +382,14 @@ struct HeldOutScorer {
     func score(_ fit: LassoFit, metric: CVSpec.Metric) -> Double? {
         let m = patterns.count
         var eta = [Double](repeating: fit.intercept, count: m)
-        for j in 0..<design.featureCount where fit.coefficients[j] != 0 {
-            let b = fit.coefficients[j]
-            for (i, k) in patterns.enumerated() { eta[i] += b * design.value(pattern: k, feature: j) }
+        let active = (0..<design.featureCount).filter { fit.coefficients[$0] != 0 }
+        eta.withUnsafeMutableBufferPointer { e in
+            patterns.withUnsafeBufferPointer { pk in
+                for j in active {
+                    let b = fit.coefficients[j]
+                    for i in 0..<m { e[i] += b * design.value(pattern: pk[i], feature: j) }
+                }
+            }
         }
         switch metric {
         case .auc:
@@ -424,7 +431,7 @@ func radixOrder(_ keys: [Double]) -> [Int] {
     guard n > 1 else { return n == 1 ? [0] : [] }
     withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * n) { bitsBuffer in
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * n) { orderBuffer in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048) { counts in
                 var bits = bitsBuffer.baseAddress!, spareBits = bits + n
                 var idx = orderBuffer.baseAddress!, spareIdx = idx + n
                 for i in 0..<n {
@@ -432,15 +439,20 @@ func radixOrder(_ keys: [Double]) -> [Int] {
                     bits[i] = b & (1 << 63) != 0 ? ~b : b | (1 << 63)
                     idx[i] = Int32(i)
                 }
-                for pass in 0..<8 {
-                    let shift = UInt64(pass * 8)
-                    for d in 0..<256 { counts[d] = 0 }
-                    for i in 0..<n { counts[Int(truncatingIfNeeded: (bits[i] >> shift) & 0xFF)] += 1 }
-                    if counts[Int(truncatingIfNeeded: (bits[0] >> shift) & 0xFF)] == n { continue }
+                // 11-bit digits: 6 passes cover 64 bits; a pass where every key has the same digit is skipped.
+                let buckets = n < 512 ? 256 : 2048
+                let digitBits: UInt64 = buckets == 256 ? 8 : 11
+                let mask = UInt64(buckets - 1)
+                let passes = buckets == 256 ? 8 : 6
+                for pass in 0..<passes {
+                    let shift = UInt64(pass) * digitBits
+                    for d in 0..<buckets { counts[d] = 0 }
+                    for i in 0..<n { counts[Int(truncatingIfNeeded: (bits[i] >> shift) & mask)] += 1 }
+                    if counts[Int(truncatingIfNeeded: (bits[0] >> shift) & mask)] == n { continue }
                     var total = 0
-                    for d in 0..<256 { let c = counts[d]; counts[d] = total; total += c }
+                    for d in 0..<buckets { let c = counts[d]; counts[d] = total; total += c }
                     for i in 0..<n {
-                        let d = Int(truncatingIfNeeded: (bits[i] >> shift) & 0xFF)
+                        let d = Int(truncatingIfNeeded: (bits[i] >> shift) & mask)
                         let dst = counts[d]
                         counts[d] = dst + 1
                         spareBits[dst] = bits[i]

@@ -36,6 +36,10 @@ public struct SolverOptions: Sendable, Equatable {
     /// How the Hessian is accumulated: through indicator chunks when the design has 0/1
     /// features, by sparse pattern rows when the design is sparse, by dense SIMD columns otherwise.
     public var hessian: HessianKernel
+    /// Compute the final loss and objective (one `log` per pattern). Callers that only need the
+    /// coefficients (cross-validation scoring) turn it off; ``LassoFit/objective`` and
+    /// ``LassoFit/loss`` are then NaN. The KKT certificate does not depend on it.
+    public var computeObjective: Bool = true
 
     /// Hessian accumulation strategy; results agree to rounding.
     public enum HessianKernel: Sendable, Equatable {

@@ -257,7 +257,7 @@ final class Solver {
             }
             drift += step * maxStep
         }
-        let loss = currentLoss()
+        let loss = options.computeObjective ? currentLoss() : .nan
         var pen = 0.0
         for j in 0..<q where lam[j] != 0 { pen += lam[j] * Swift.abs(beta[j]) }
         let objective = loss + pen

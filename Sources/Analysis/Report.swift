@@ -275,7 +275,8 @@ public enum Aggregation {
     }
 }
 
-func csvField(_ s: String) -> String {
+/// A CSV field, quoted (RFC 4180) when it holds a separator, quote or line break.
+public func csvField(_ s: String) -> String {
     s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }

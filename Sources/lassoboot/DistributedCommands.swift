@@ -40,6 +40,16 @@ struct TokenOptions: ParsableArguments {
     }
 }
 
+/// Where the coordinator is and how to authenticate: shared by every client command.
+struct CoordinatorOptions: ParsableArguments {
+    @Option(name: .long, help: "Coordinator URL.")
+    var coordinator: String
+
+    @OptionGroup var tokens: TokenOptions
+
+    func client() throws -> RunClient { try RunClient(coordinator: coordinator, token: try tokens.resolve()) }
+}
+
 /// `lassoboot coordinator`: the HTTP server that holds runs and hands out tasks.
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -193,10 +203,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Argument(help: "Job spec (JSON).")
     var job: String
 
-    @Option(name: .long, help: "Coordinator URL.")
-    var coordinator: String
-
-    @OptionGroup var tokens: TokenOptions
+    @OptionGroup var remote: CoordinatorOptions
 
     @Flag(name: .long, help: "Wait for the run, show progress, print the table.")
     var wait = false
@@ -215,7 +222,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let prepared = try PreparedJob(job: job, resamples: resamples, seed: seed, resampleIndices: resampleIndices)
-        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        let client = try remote.client()
         try await oneLine {
             for (hash, bytes, what) in [(prepared.create.dataset, prepared.data, prepared.create.dataName ?? "data")]
                 + (prepared.indices.map { [(prepared.create.resampleIndices!, $0, "resample indices")] } ?? []) {
@@ -255,16 +262,13 @@ struct StatusCommand: AsyncParsableCommand {
     @Argument(help: "Run id (default: all runs).")
     var run: String?
 
-    @Option(name: .long, help: "Coordinator URL.")
-    var coordinator: String
-
-    @OptionGroup var tokens: TokenOptions
+    @OptionGroup var remote: CoordinatorOptions
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
     func run() async throws {
-        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        let client = try remote.client()
         func line(_ s: Wire.RunStatus) -> String {
             "\(s.id)  \(s.state)  phase \(s.phase)  tasks done \(s.tasks.done)/\(s.tasks.total) (leased \(s.tasks.leased), queued \(s.tasks.queued), failed \(s.tasks.failed))  resamples \(s.resamplesDone)/\(s.resamples)  \(s.name)" + (s.error.map { "  error: \($0)" } ?? "")
         }
@@ -291,10 +295,7 @@ struct ResultsCommand: AsyncParsableCommand {
     @Argument(help: "Run id.")
     var run: String
 
-    @Option(name: .long, help: "Coordinator URL.")
-    var coordinator: String
-
-    @OptionGroup var tokens: TokenOptions
+    @OptionGroup var remote: CoordinatorOptions
 
     @Option(name: .long, help: "table, json, csv, markdown, cv or replicates.")
     var format: String = "table"
@@ -303,7 +304,7 @@ struct ResultsCommand: AsyncParsableCommand {
     var out: String?
 
     func run() async throws {
-        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        let client = try remote.client()
         func fetch(_ f: String) async throws -> Data {
             try await oneLine { try await client.http.send("GET", "v1/runs/\(run)/report", query: [URLQueryItem(name: "format", value: f)]).body }
         }
@@ -324,13 +325,10 @@ struct CancelCommand: AsyncParsableCommand {
     @Argument(help: "Run id.")
     var run: String
 
-    @Option(name: .long, help: "Coordinator URL.")
-    var coordinator: String
-
-    @OptionGroup var tokens: TokenOptions
+    @OptionGroup var remote: CoordinatorOptions
 
     func run() async throws {
-        let client = try RunClient(coordinator: coordinator, token: try tokens.resolve())
+        let client = try remote.client()
         let s: Wire.RunStatus = try await oneLine {
             try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send("POST", "v1/runs/\(run)/cancel").body)
         }

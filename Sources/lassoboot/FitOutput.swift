@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Lasso
 
@@ -112,10 +113,6 @@ enum FitOutput {
         return out
     }
 
-    static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
 
     static func table(_ r: FitResult) -> String {
         let fit = r.fit

@@ -63,7 +63,9 @@ struct DistributedTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let local = try await Self.localReport(dir, resamples: 1000)
-        let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c.db").path)
+        let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c.db").path,
+                                                           // Three kill rounds may each take the same (prefetched) task: allow more attempts than that.
+                                                           extra: ["--max-attempts", "10"])
         defer { coordinator.child.kill9() }
         func worker(_ name: String) throws -> Child {
             try Child(["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", name, "--heartbeat-seconds", "0.5"],
@@ -84,7 +86,10 @@ struct DistributedTests {
             let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] ?? [:]
             let state = object["state"] as? String ?? "?"
             if state == "done" { break }
-            #expect(state == "running")
+            guard state == "running" else {
+                Issue.record("run ended as \(state)")
+                break
+            }
             let leased = ((object["tasks"] as? [String: Any])?["leased"] as? Int) ?? 0
             if rounds < 3 && leased > 0 {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 0...300, using: &rng)))

@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // The coordinator's HTTP server (and its in-process test client).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // `/metrics`: swift-metrics handles backed by a Prometheus registry (small: atomics only).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // Numerical core: pure, no I/O, stdlib only.
@@ -44,6 +47,11 @@ let package = Package(
         .target(name: "Coordinator", dependencies: [
             "Scheduler", "Store", "Analysis", "Tabular", "Lasso",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], resources: [
+            // Served at /openapi.json; embedded so the static binary needs no resource bundle.
+            .embedInCode("openapi.json"),
         ]),
         // The worker: pull loop over HTTP (URLSession), dataset cache, drain.
         .target(name: "Worker", dependencies: ["Analysis", "Tabular"]),
@@ -52,6 +60,8 @@ let package = Package(
             dependencies: [
                 "Lasso", "Tabular", "Analysis", "Scheduler", "Store", "Coordinator", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // HTTPS for the coordinator (`--tls-cert/--tls-key`): swift-nio-ssl, which Hummingbird already resolves.
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
             ]
         ),
         // Benchmarks: `bash Benchmarks/run.sh` prints figures side by side with the peers.

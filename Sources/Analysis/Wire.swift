@@ -108,10 +108,12 @@ public enum Wire {
         public let error: String?
         /// True when a draining worker gives the lease back without running it.
         public let released: Bool?
+        /// Compute time of the task on the worker (for the fit-time metric; not part of the result).
+        public let seconds: Double?
         public init(worker: String, run: String, key: TaskKey, lease: String, dataset: String,
-                    result: TaskResult?, error: String? = nil, released: Bool? = nil) {
+                    result: TaskResult?, error: String? = nil, released: Bool? = nil, seconds: Double? = nil) {
             self.worker = worker; self.run = run; self.key = key; self.lease = lease; self.dataset = dataset
-            self.result = result; self.error = error; self.released = released
+            self.result = result; self.error = error; self.released = released; self.seconds = seconds
         }
     }
 

@@ -28,6 +28,17 @@ public struct ServiceCounters: Sendable, Equatable {
     public var tasksFailed = 0
 }
 
+/// A point-in-time view of the coordinator for `/metrics`.
+public struct MetricsSnapshot: Sendable, Equatable {
+    public let counters: ServiceCounters
+    /// Tasks of unfinished runs by state (`queued` is the queue depth).
+    public let tasks: [String: Int]
+    /// Runs by state (the runs this process has loaded).
+    public let runs: [String: Int]
+    public let workersAlive: Int
+    public let workersSeen: Int
+}
+
 /// The coordinator's logic: runs, the scheduler and the store, behind methods the HTTP layer
 /// (or an in-process worker) calls. Every state change is written to the store before the
 /// call returns, so a coordinator killed at any moment resumes from the store.
@@ -197,6 +208,19 @@ public actor CoordinatorService {
         return Wire.RunList(runs: runs, workers: workers)
     }
 
+    /// What `/metrics` reports: the cumulative counters and the current task, run and worker
+    /// gauges (from memory: the scheduler holds every unfinished run's tasks).
+    public func metricsSnapshot(aliveWithin: Double) -> MetricsSnapshot {
+        var tasks: [String: Int] = ["queued": 0, "leased": 0, "done": 0, "failed": 0]
+        for r in scheduler.tasks.values { tasks[r.state.rawValue, default: 0] += 1 }
+        var runs: [String: Int] = [:]
+        for r in (try? store.runs()) ?? Array(runCache.values) { runs[r.state.rawValue, default: 0] += 1 }
+        let now = clock()
+        return MetricsSnapshot(counters: counters, tasks: tasks, runs: runs,
+                               workersAlive: workers.values.filter { now - $0.lastSeen <= aliveWithin }.count,
+                               workersSeen: workers.count)
+    }
+
     public func cancel(_ id: String) throws -> Wire.RunStatus {
         guard var run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         guard run.state == .running else { throw ServiceError(409, "run \(id) is already \(run.state.rawValue)") }
@@ -275,6 +299,9 @@ public actor CoordinatorService {
     /// Leases up to `max` tasks (no waiting; the HTTP layer long-polls by calling again).
     public func lease(_ request: Wire.LeaseRequest) throws -> [Wire.LeasedTask] {
         guard !request.worker.isEmpty, request.max >= 1 else { throw ServiceError(400, "worker must be non-empty and max >= 1") }
+        guard request.worker.count <= 256, request.host.count <= 256, (1...65536).contains(request.threads) else {
+            throw ServiceError(400, "worker and host must be at most 256 characters and threads between 1 and 65536")
+        }
         if clock() - lastExpiry >= 0.25 { try expireLeases() }
         try touchWorker(request.worker, host: request.host, threads: request.threads)
         let (leases, changes) = scheduler.lease(worker: request.worker, max: min(request.max, 256), now: clock())

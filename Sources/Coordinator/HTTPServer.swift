@@ -100,10 +100,34 @@ public enum CoordinatorHTTP {
         codingPath.isEmpty ? "top level" : codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
     }
 
+    /// The client token from the dashboard's cookie, if any.
+    static func cookieToken(_ request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.trimmingCharacters(in: .whitespaces)
+                if pair.hasPrefix(Dashboard.cookieName + "=") {
+                    return String(pair.dropFirst(Dashboard.cookieName.count + 1)).removingPercentEncoding
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Whether a request may proceed: the bearer header, or (for read-only client views) the
+    /// dashboard's cookie holding the client token.
+    static func authorized(_ tokens: Tokens?, _ scope: Tokens.Scope, _ request: Request, cookie: Bool) -> Bool {
+        guard let tokens else { return true }
+        if tokens.allows(request.headers[.authorization], scope) { return true }
+        if cookie, scope == .client, let token = cookieToken(request) { return tokens.allows("Bearer " + token, .client) }
+        return false
+    }
+
     /// Runs a handler, mapping errors to JSON error responses (never a 5xx for bad input).
-    static func guarded(_ tokens: Tokens?, _ scope: Tokens.Scope, _ request: Request,
+    /// - Parameter cookie: also accept the dashboard cookie (read-only GET endpoints only, so a
+    ///   cross-site form can never change state with it).
+    static func guarded(_ tokens: Tokens?, _ scope: Tokens.Scope, _ request: Request, cookie: Bool = false,
                         _ body: () async throws -> Response) async -> Response {
-        if let tokens, !tokens.allows(request.headers[.authorization], scope) {
+        if !authorized(tokens, scope, request, cookie: cookie) {
             return error(401, "missing or wrong bearer token")
         }
         do {
@@ -118,10 +142,21 @@ public enum CoordinatorHTTP {
     /// The router with every endpoint.
     /// - Parameter allowAnonymous: serve without checking tokens (loopback development only).
     public static func router(service: CoordinatorService, tokens: Tokens, allowAnonymous: Bool = false,
-                              limits: BodyLimits = BodyLimits(), maxLeaseWait: Double = 20) -> Router<BasicRequestContext> {
+                              limits: BodyLimits = BodyLimits(), maxLeaseWait: Double = 20,
+                              metrics: CoordinatorMetrics = CoordinatorMetrics(), secureCookies: Bool = false) -> Router<BasicRequestContext> {
         let tokens: Tokens? = allowAnonymous ? nil : tokens
         let router = Router()
         router.get("healthz") { _, _ in text("ok\n") }
+        router.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+        }
+        router.get("metrics") { request, _ in
+            await guarded(tokens, .client, request) {
+                let snapshot = await service.metricsSnapshot(aliveWithin: metrics.aliveWithin)
+                return text(metrics.render(snapshot), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }
+        }
 
         router.put("v1/datasets/:hash") { request, context in
             await guarded(tokens, .client, request) {
@@ -150,16 +185,16 @@ public enum CoordinatorHTTP {
             }
         }
         router.get("v1/runs") { request, _ in
-            await guarded(tokens, .client, request) { json(try await service.list()) }
+            await guarded(tokens, .client, request, cookie: true) { json(try await service.list()) }
         }
         router.get("v1/runs/:id") { request, context in
-            await guarded(tokens, .client, request) { json(try await service.status(context.parameters.get("id") ?? "")) }
+            await guarded(tokens, .client, request, cookie: true) { json(try await service.status(context.parameters.get("id") ?? "")) }
         }
         router.post("v1/runs/:id/cancel") { request, context in
             await guarded(tokens, .client, request) { json(try await service.cancel(context.parameters.get("id") ?? "")) }
         }
         router.get("v1/runs/:id/report") { request, context in
-            await guarded(tokens, .client, request) {
+            await guarded(tokens, .client, request, cookie: true) {
                 let id = context.parameters.get("id") ?? ""
                 let format = request.uri.queryParameters.get("format") ?? "json"
                 if format == "replicates" { return text(try await service.replicatesCSV(id), contentType: "text/csv") }
@@ -170,7 +205,9 @@ public enum CoordinatorHTTP {
                 case "cv": return text(Render.cvCSV(report), contentType: "text/csv")
                 case "markdown": return text(Render.markdown(report), contentType: "text/markdown")
                 case "text", "table": return text(Render.text(report))
-                default: throw ServiceError(400, "unknown format '\(format)': use json, csv, markdown, text, cv or replicates")
+                case "html": return text(Render.html(report), contentType: "text/html; charset=utf-8")
+                case "fragment": return text(Render.htmlFragment(report), contentType: "text/html; charset=utf-8")
+                default: throw ServiceError(400, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment or replicates")
                 }
             }
         }
@@ -197,9 +234,81 @@ public enum CoordinatorHTTP {
         router.post("v1/results") { request, _ in
             await guarded(tokens, .worker, request) {
                 let s = try await decode(Wire.Submission.self, request, limit: limits.json)
-                return json(Wire.SubmissionResponse(status: try await service.submit(s)))
+                let status = try await service.submit(s)
+                if status == "accepted", let seconds = s.seconds { metrics.recordFit(seconds: seconds) }
+                return json(Wire.SubmissionResponse(status: status))
             }
         }
+        addDashboard(router, service: service, tokens: tokens, secureCookies: secureCookies)
         return router
+    }
+
+    static func html(_ s: String, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
+        headers[.init("Content-Security-Policy")!] = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        headers[.init("X-Content-Type-Options")!] = "nosniff"
+        headers.append(contentsOf: extra)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: s)))
+    }
+
+    /// A local path to return to after signing in (never another site).
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"),
+              next.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value < 0x7f }) else { return "/" }
+        return next
+    }
+
+    /// `/`, `/runs/{id}` and `/login`: the dashboard, read-only, behind the client token.
+    /// - Parameter secureCookies: mark the cookie `Secure` (served over HTTPS).
+    static func addDashboard(_ router: Router<BasicRequestContext>, service: CoordinatorService, tokens: Tokens?, secureCookies: Bool) {
+        let secure = secureCookies ? "; Secure" : ""
+        @Sendable func view(_ request: Request, _ make: () async throws -> String) async -> Response {
+            guard authorized(tokens, .client, request, cookie: true) else {
+                return html(Dashboard.login(next: request.uri.path, failed: false), status: .unauthorized)
+            }
+            do {
+                return html(try await make())
+            } catch let e as ServiceError {
+                return html(Dashboard.page(title: "lassoboot: error", body: "<h1>Error \(e.status)</h1><p class=\"error\">\(Dashboard.escape(e.message))</p><p><a href=\"/\">all runs</a></p>"),
+                            status: HTTPResponse.Status(code: e.status))
+            } catch {
+                return html(Dashboard.page(title: "lassoboot: error", body: "<h1>Internal error</h1><p class=\"error\">\(Dashboard.escape("\(error)"))</p>"),
+                            status: .internalServerError)
+            }
+        }
+        router.get("/") { request, _ in
+            await view(request) { Dashboard.overview(try await service.list(), now: Date().timeIntervalSince1970) }
+        }
+        router.get("runs/:id") { request, context in
+            await view(request) {
+                let id = context.parameters.get("id") ?? ""
+                let status = try await service.status(id)
+                let report = status.state == "done" ? try await service.report(id) : nil
+                return Dashboard.run(status, workers: try await service.list().workers, report: report, now: Date().timeIntervalSince1970)
+            }
+        }
+        router.get("login") { request, _ in
+            html(Dashboard.login(next: safeNext(request.uri.queryParameters.get("next").map { String($0) }), failed: false))
+        }
+        router.post("login") { request, _ in
+            let bytes: Data
+            do { bytes = try await body(request, limit: 64 << 10) } catch { return CoordinatorHTTP.error(413, "request body larger than 65536 bytes") }
+            var form = URLComponents()
+            form.percentEncodedQuery = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "+", with: "%20")
+            let items = form.queryItems ?? []
+            let token = items.first { $0.name == "token" }?.value ?? ""
+            let next = safeNext(items.first { $0.name == "next" }?.value)
+            if let tokens, !tokens.allows("Bearer " + token, .client) {
+                return html(Dashboard.login(next: next, failed: true), status: .unauthorized)
+            }
+            let value = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            return Response(status: .seeOther, headers: [
+                .location: next,
+                .setCookie: "\(Dashboard.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000\(secure)",
+            ])
+        }
+        router.post("logout") { _, _ in
+            Response(status: .seeOther, headers: [.location: "/login", .setCookie: "\(Dashboard.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\(secure)"])
+        }
     }
 }

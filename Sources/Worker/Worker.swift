@@ -235,12 +235,15 @@ public final class WorkerLoop: Sendable {
     func compute(_ task: Wire.LeasedTask) async -> Wire.Submission {
         do {
             let executor = try await executor(for: task)
-            let result = await withCheckedContinuation { (continuation: CheckedContinuation<TaskResult, Never>) in
+            let (result, seconds) = await withCheckedContinuation { (continuation: CheckedContinuation<(TaskResult, Double), Never>) in
                 DispatchQueue.global(qos: .userInitiated).async {
-                    continuation.resume(returning: executor.run(task.key, input: task.input))
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let result = executor.run(task.key, input: task.input)
+                    continuation.resume(returning: (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
                 }
             }
-            return Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset, result: result)
+            return Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
+                                   result: result, seconds: seconds)
         } catch {
             return Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
                                    result: nil, error: "\(error)")

@@ -3,6 +3,7 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Scheduler
 import Store
 import Tabular
@@ -79,23 +80,59 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-attempts"), help: "Attempts per task before the run fails.")
     var maxAttempts: Int = 3
 
+    @Option(name: .customLong("max-lease-wait"), help: "Longest a lease request long-polls, in seconds.")
+    var maxLeaseWait: Double = 20
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (needs --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    /// The HTTPS server configuration, or nil for plain HTTP.
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        switch (tlsCert, tlsKey) {
+        case (nil, nil): return nil
+        case (nil, _?), (_?, nil): throw ValidationError("--tls-cert and --tls-key go together")
+        case let (cert?, key?):
+            let chain: [NIOSSLCertificate]
+            do { chain = try NIOSSLCertificate.fromPEMFile(cert) } catch {
+                throw ValidationError("--tls-cert \(cert): not a readable PEM certificate file (\(error))")
+            }
+            guard !chain.isEmpty else { throw ValidationError("--tls-cert \(cert): no certificate in the file") }
+            let privateKey: NIOSSLPrivateKey
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+                throw ValidationError("--tls-key \(key): not a readable PEM private key (\(error))")
+            }
+            var config = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+            config.minimumTLSVersion = .tlsv12
+            return config
+        }
+    }
+
     func run() async throws {
         let token = try tokens.resolve()
         let loopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
         if token == nil && !(insecureNoToken && loopback) {
             throw ValidationError("a token is required: --token, --token-file or LASSOBOOT_TOKEN (--insecure-no-token is allowed only on a loopback address)")
         }
+        let tls = try tlsConfiguration()
         let store = try SQLiteStore(path: db)
         let service = try CoordinatorService(
             store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
             software: "lassoboot \(LassobootVersion.string)", log: logLine)
         let client = token ?? "", worker = workerToken ?? token ?? ""
-        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil)
+        guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }
+        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,
+                                            maxLeaseWait: maxLeaseWait, metrics: CoordinatorMetrics(aliveWithin: leaseSeconds),
+                                            secureCookies: tls != nil)
+        let scheme = tls == nil ? "http" : "https"
         let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "lassoboot"),
+            router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "lassoboot"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                FileHandle.standardOutput.write(Data("listening on http://\(host):\(bound)\n".utf8))
+                FileHandle.standardOutput.write(Data("listening on \(scheme)://\(host):\(bound)\n".utf8))
             })
         // Expire leases even when no worker is asking.
         let ticker = Task {

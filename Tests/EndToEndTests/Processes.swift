@@ -31,9 +31,10 @@ final class Child: @unchecked Sendable {
     let output = OutputBuffer()
     let pipe = Pipe()
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// - Parameter executable: the program to start (default: the `lassoboot` binary under test).
+    init(_ arguments: [String], environment: [String: String] = [:], executable: URL = Binary.url) throws {
         process = Process()
-        process.executableURL = Binary.url
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = Binary.repoRoot
         var env = ProcessInfo.processInfo.environment

@@ -170,6 +170,7 @@ public enum CoordinatorHTTP {
                 case "cv": return text(Render.cvCSV(report), contentType: "text/csv")
                 case "markdown": return text(Render.markdown(report), contentType: "text/markdown")
                 case "text", "table": return text(Render.text(report))
+                case "html": return text(Render.html(report), contentType: "text/html; charset=utf-8")
                 default: throw ServiceError(400, "unknown format '\(format)': use json, csv, markdown, text, cv or replicates")
                 }
             }

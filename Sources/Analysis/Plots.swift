@@ -44,11 +44,14 @@ extension Render {
 
     static func isIntercept(_ f: Report.Feature) -> Bool { f.name == "const" && f.group == "Intercept" }
 
-    /// An odds ratio for a label: 2 decimals as in the tables, `∞` / `0` past Double's range.
+    /// An odds ratio for a label: 2 decimals as in the text table; 3 significant digits in
+    /// exponent form where 2 decimals would show 0.00 or a long number; `∞` past Double's range.
     static func ratioLabel(_ x: Double?) -> String {
         guard let x else { return "–" }
         if x.isNaN { return "n/a" }
         if x == .infinity { return "∞" }
+        if x == 0 { return "0" }
+        if x >= 1e5 || x < 0.005 { return String(format: "%.2e", x) }
         return fixed(x)
     }
 
@@ -351,6 +354,17 @@ struct ForestPlot {
             s += interval(w.oddsRatioLow ?? .infinity, w.oddsRatioHigh ?? .infinity, y: waldY, colour: Palette.wald, width: 1.5,
                           diamonds: true)
         }
+        // A note in the plot goes right of everything drawn in the row, or left of it if it does not fit.
+        let drawn = ([r.drawLow, r.drawHigh, f.oddsRatio] + (hasWald ? [f.wald?.oddsRatioLow ?? .infinity, f.wald?.oddsRatioHigh ?? .infinity] : []))
+            .compactMap { $0 }.compactMap { place($0)?.x }
+        func note(_ text: String, y: Double) -> String {
+            let w = SVG.textWidth(text, size: 10)
+            let right = (drawn.max() ?? (plotLeft + plotRight) / 2) + 8
+            let left = (drawn.min() ?? (plotLeft + plotRight) / 2) - 8
+            let (x, anchor) = right + w <= plotRight ? (right, "start") : (left - w >= plotLeft ? (left, "end") : (plotLeft + 2, "start"))
+            return SVG.text(text, x: x, y: SVG.baseline(y, size: 10), anchor: anchor, size: 10, fill: Palette.muted, style: "italic",
+                            extra: " class=\"note\"")
+        }
         if let p = place(f.oddsRatio) {
             if p.side != 0 {
                 s += SVG.arrow(tipX: p.x, y: ciY, direction: p.side, size: 10, fill: Palette.estimate)
@@ -360,14 +374,9 @@ struct ForestPlot {
             } else {
                 s += SVG.rect(p.x - 4, ciY - 4, 8, 8, fill: Palette.estimate, extra: " class=\"estimate\"")
             }
-            if r.drawLow == nil || r.drawHigh == nil {
-                let right = p.x + 8 + 40 < plotRight
-                s += SVG.text("no CI", x: right ? p.x + 8 : p.x - 8, y: SVG.baseline(ciY, size: 10), anchor: right ? "start" : "end",
-                              size: 10, fill: Palette.muted, style: "italic")
-            }
+            if r.drawLow == nil || r.drawHigh == nil { s += note("no CI", y: ciY) }
         } else {
-            s += SVG.text("no estimate", x: (plotLeft + plotRight) / 2, y: SVG.baseline(cy, size: 10), anchor: "middle", size: 10,
-                          fill: Palette.muted, style: "italic")
+            s += note("no estimate", y: ciY)
         }
         s += SVG.text(orText, x: orLeft, y: SVG.baseline(cy), extra: " class=\"odds-ratio-label\"")
         if let waldLeft {

@@ -416,6 +416,8 @@ struct RenderSVGTests {
         let (nan, nanChildren) = try row(4)
         #expect(nan.attributes["data-odds-ratio"] == "nan" && nan.attributes["data-selection-frequency"] == "")
         #expect(nanChildren.contains { $0.text == "no estimate" })
+        #expect(hugeChildren.contains { $0.attributes["class"] == "odds-ratio-label" && $0.text.hasPrefix("4.85e+08 [9.36e-14, 1.07e+13]") },
+                "huge and tiny odds ratios in exponent form: \(hugeChildren.map(\.text))")
         // The axis stays within 1e-3 ... 1e3.
         let ticks = axisTicks(doc)
         #expect(ticks.first!.value >= 1e-3 && ticks.last!.value <= 1e3, "\(ticks.map(\.value))")

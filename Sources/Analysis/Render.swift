@@ -11,13 +11,16 @@ public enum Render {
 
     static func number(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
 
-    /// `report.csv`: one row per outcome and feature, every statistic, one low/high pair per CI method.
+    /// `report.csv`: one row per outcome and feature, every statistic, one low/high pair per CI
+    /// method (and `waldLow,waldHigh` when the spec asked for Wald intervals).
     public static func csv(_ report: Report) -> String {
         let methods = report.settings.methods
         var header = ["outcome", "group", "feature", "alpha", "coef", "oddsRatio", "selectionFrequency", "zeroFraction",
                       "probPositive", "probNegative", "bootstrapMean", "bootstrapMedian", "standardError", "bias",
                       "mcseLow", "mcseHigh"]
         for m in methods { header += ["\(m)Low", "\(m)High"] }
+        let wald = report.settings.wald == true
+        if wald { header += ["waldLow", "waldHigh"] }
         header += ["resamples", "flags"]
         var out = header.joined(separator: ",") + "\n"
         for o in report.outcomes {
@@ -27,6 +30,7 @@ public enum Render {
                            number(f.bootstrapMean), number(f.bootstrapMedian), number(f.standardError), number(f.bias),
                            number(f.mcseLow), number(f.mcseHigh)]
                 for m in methods { row += [number(f.ci[m]?.low), number(f.ci[m]?.high)] }
+                if wald { row += [number(f.wald?.low), number(f.wald?.high)] }
                 let flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m):\($0)" } }
                 row += ["\(o.resamples)", csvField(flags.joined(separator: ";"))]
                 out += row.joined(separator: ",") + "\n"

@@ -18,6 +18,20 @@ public struct Report: Codable, Sendable, Equatable {
         public let flags: [String]
     }
 
+    /// A Wald interval of the full-data estimate, conditional on the selected model (spec
+    /// `report.wald`): the inverse unpenalized Hessian over the nonzero coefficients, as
+    /// `lassoboot fit` and statsmodels compute it. Not an honest interval (it ignores selection
+    /// and shrinkage); it is there to set the bootstrap intervals beside the published ones.
+    public struct WaldInterval: Codable, Sendable, Equatable {
+        public let standardError: Double
+        /// Ends on the coefficient scale.
+        public let low: Double
+        public let high: Double
+        /// Ends on the odds-ratio scale (`nil` where exp overflows).
+        public let oddsRatioLow: Double?
+        public let oddsRatioHigh: Double?
+    }
+
     public struct Feature: Codable, Sendable, Equatable {
         public let name: String
         public let group: String
@@ -36,6 +50,8 @@ public struct Report: Codable, Sendable, Equatable {
         public let mcseHigh: Double?
         public let ci: [String: Interval]
         public let flags: [String]
+        /// Only when the spec asks for it (`report.wald`), and only for nonzero coefficients.
+        public let wald: WaldInterval?
     }
 
     public struct Failure: Codable, Sendable, Equatable {
@@ -87,6 +103,9 @@ public struct Report: Codable, Sendable, Equatable {
         public let nested: Bool
         public let quantiles: String
         public let tolerance: Double
+        /// `true` when the spec asked for Wald intervals (`report.wald`); absent otherwise, so
+        /// reports without them keep their bytes.
+        public let wald: Bool?
     }
 
     public let name: String
@@ -171,6 +190,11 @@ public enum Aggregation {
                 }
                 if jackknifeValues.count != cells.count { jackknifeOK = false }
             }
+            var wald: [WaldInterval?] = Array(repeating: nil, count: names.count)
+            if spec.report.wald {
+                let cells = try data.cells(outcome: o, counts: data.cellCount)
+                wald = Wald.intervals(design: data.design, cells: cells, coefficients: estimate, level: spec.bootstrap.level)
+            }
             var features: [Report.Feature] = []
             for j in 0..<names.count {
                 let column = replicates.map { $0[j] }
@@ -195,7 +219,11 @@ public enum Aggregation {
                     bootstrapMean: finite(summary.mean), bootstrapMedian: finite(summary.median),
                     standardError: finite(summary.standardError), bias: finite(summary.bias),
                     mcseLow: finite(summary.monteCarloSELow), mcseHigh: finite(summary.monteCarloSEHigh),
-                    ci: ci, flags: summary.flags.names))
+                    ci: ci, flags: summary.flags.names,
+                    wald: wald[j].map { w in
+                        Report.WaldInterval(standardError: w.standardError, low: w.low, high: w.high,
+                                            oddsRatioLow: finite(Foundation.exp(w.low)), oddsRatioHigh: finite(Foundation.exp(w.high)))
+                    }))
             }
             outcomes.append(Report.Outcome(
                 name: data.encoded.outcomeNames[o], alpha: input.alphas[o], resamples: replicates.count,
@@ -216,7 +244,7 @@ public enum Aggregation {
                 metric: spec.cv.metric.rawValue, rule: spec.cv.rule.rawValue, choose: spec.cv.choice.rawValue,
                 resamples: executor.resampleCount, methods: spec.bootstrap.methods.map(\.rawValue), level: spec.bootstrap.level,
                 nested: spec.bootstrap.nested, quantiles: spec.bootstrap.quantiles == .scipy ? "scipy" : "r-boot",
-                tolerance: spec.tolerance),
+                tolerance: spec.tolerance, wald: spec.report.wald ? true : nil),
             outcomes: outcomes, groups: groupOrder)
     }
 

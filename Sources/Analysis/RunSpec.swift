@@ -46,6 +46,18 @@ public struct BootstrapSpec: Sendable, Equatable {
     public var batch: Int
 }
 
+/// What the report carries beyond the bootstrap intervals.
+public struct ReportSpec: Sendable, Equatable {
+    /// Also give the full-data estimate Wald intervals conditional on the selected model (what
+    /// `lassoboot fit` and statsmodels report after an L1 fit), at the bootstrap's level. They
+    /// ignore selection and shrinkage; they are there to compare with published tables.
+    public var wald: Bool
+
+    public init(wald: Bool = false) {
+        self.wald = wald
+    }
+}
+
 /// A whole run: data, model, cross-validation, bootstrap and seed, read from `jobs/*.json`.
 public struct RunSpec: Sendable {
     public var name: String
@@ -59,6 +71,8 @@ public struct RunSpec: Sendable {
     public var bootstrap: BootstrapSpec
     public var seed: UInt64
     public var tolerance: Double
+    /// Extra report content (`report` in the spec).
+    public var report: ReportSpec
     /// Where the spec was read from.
     public var source: String
 
@@ -75,7 +89,7 @@ public struct RunSpec: Sendable {
     public static func parse(_ bytes: Data, source: String, baseDirectory: String) throws -> RunSpec {
         let root = try JSONNode.parse(bytes, source: source)
         let o = try root.object(allowed: ["name", "description", "data", "features", "outcomes", "penalty", "alphas",
-                                          "cv", "bootstrap", "seed", "solver"])
+                                          "cv", "bootstrap", "seed", "solver", "report"])
         let data = try DataSpec.parse(data: try o.required("data", in: root), features: try o.required("features", in: root),
                                       outcomes: try o.required("outcomes", in: root), baseDirectory: baseDirectory)
         var penalty = Penalty()
@@ -168,9 +182,14 @@ public struct RunSpec: Sendable {
                 guard tolerance > 0 && tolerance < 1e-3 else { throw t.error("tolerance must be between 0 and 1e-3") }
             }
         }
+        var report = ReportSpec()
+        if let r = o["report"] {
+            let m = try r.object(allowed: ["wald"])
+            if let w = m["wald"] { report.wald = try w.bool() }
+        }
         return RunSpec(name: try o["name"]?.string() ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent,
                        description: try o["description"]?.string() ?? "", data: data, penalty: penalty,
                        penaltyFactors: factors, alphas: alphas, cv: cv, bootstrap: boot, seed: seed,
-                       tolerance: tolerance, source: source)
+                       tolerance: tolerance, report: report, source: source)
     }
 }

@@ -25,8 +25,16 @@ public enum Wald {
     public static func intervals(
         design: CompressedDesign, cells: BinomialCells, fit: LassoFit, level: Double = 0.95
     ) -> [WaldInterval?] {
+        intervals(design: design, cells: cells, coefficients: fit.allCoefficients, level: level)
+    }
+
+    /// The same intervals from the coefficients alone (intercept first, then one per design
+    /// feature), e.g. a fit's `allCoefficients` stored in a task result.
+    public static func intervals(
+        design: CompressedDesign, cells: BinomialCells, coefficients coef: [Double], level: Double = 0.95
+    ) -> [WaldInterval?] {
         precondition(level > 0 && level < 1)
-        let coef = fit.allCoefficients
+        precondition(coef.count == design.featureCount + 1, "one coefficient per feature plus the intercept")
         let active = coef.indices.filter { coef[$0] != 0 }
         let a = active.count
         var result = [WaldInterval?](repeating: nil, count: coef.count)
@@ -34,9 +42,9 @@ public enum Wald {
         // Working weights v_k = t_k mu_k (1 - mu_k) at the estimate.
         var v = [Double](repeating: 0, count: design.patternCount)
         for k in 0..<design.patternCount where cells.trials[k] > 0 {
-            var eta = fit.intercept
-            for j in 0..<design.featureCount where fit.coefficients[j] != 0 {
-                eta += fit.coefficients[j] * design.value(pattern: k, feature: j)
+            var eta = coef[0]
+            for j in 0..<design.featureCount where coef[j + 1] != 0 {
+                eta += coef[j + 1] * design.value(pattern: k, feature: j)
             }
             let mu = Kernels.sigmoid(eta)
             v[k] = cells.trials[k] * mu * (1 - mu)

@@ -245,7 +245,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Wait for the run, show progress, print the table.")
     var wait = false
 
-    @Option(name: .long, help: "With --wait: what to print (table, json, csv, markdown, cv).")
+    @Option(name: .long, help: "With --wait: what to print (table, json, csv, markdown, cv, html).")
     var format: String = "table"
 
     @Option(name: .long, help: "Override the spec's number of bootstrap resamples.")
@@ -334,10 +334,10 @@ struct ResultsCommand: AsyncParsableCommand {
 
     @OptionGroup var remote: CoordinatorOptions
 
-    @Option(name: .long, help: "table, json, csv, markdown, cv or replicates.")
+    @Option(name: .long, help: "table, json, csv, markdown, cv, replicates or html (a self-contained page with plots).")
     var format: String = "table"
 
-    @Option(name: .long, help: "Also write report.json, report.csv, report.md, cv.csv and replicates.csv here.")
+    @Option(name: .long, help: "Also write report.json, report.csv, report.md, cv.csv, replicates.csv, report.html, cv.svg and forest-<outcome>.svg here.")
     var out: String?
 
     func run() async throws {
@@ -347,8 +347,21 @@ struct ResultsCommand: AsyncParsableCommand {
         }
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            var json = Data()
             for (name, f) in [("report.json", "json"), ("report.csv", "csv"), ("report.md", "markdown"), ("cv.csv", "cv"), ("replicates.csv", "replicates")] {
-                try await fetch(f).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
+                let body = try await fetch(f)
+                if f == "json" { json = body }
+                try body.write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
+            }
+            // The figures are drawn here from report.json, so they need nothing new from the coordinator.
+            let report: Report
+            do {
+                report = try JSONDecoder().decode(Report.self, from: json)
+            } catch {
+                throw CLIError("the coordinator's report.json for run \(run) could not be read as a report: \(error)")
+            }
+            for (name, text) in Render.figureFiles(report) {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
             }
         }
         FileHandle.standardOutput.write(try await fetch(format == "table" ? "text" : format))

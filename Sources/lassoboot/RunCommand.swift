@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, markdown, cv }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, markdown, cv, html }
 
     @Argument(help: "Job spec (JSON), e.g. jobs/ctdc-north-america.json.")
     var job: String
@@ -29,10 +29,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: "Directory to write report.json, report.csv, report.md, cv.csv, replicates.csv, rows.csv and jackknife.csv into.")
+    @Option(name: .long, help: "Directory to write report.json, report.csv, report.md, cv.csv, replicates.csv, rows.csv, jackknife.csv, report.html, cv.svg and forest-<outcome>.svg into.")
     var out: String?
 
-    @Option(name: .long, help: "What to print: table, json, csv, markdown or cv.")
+    @Option(name: .long, help: "What to print: table, json, csv, markdown, cv or html (a self-contained page with plots).")
     var format: Format = .table
 
     @Option(name: .long, help: "Override the spec's number of bootstrap resamples.")
@@ -87,6 +87,7 @@ struct RunCommand: AsyncParsableCommand {
                 ("cv.csv", Render.cvCSV(report)),
             ]
             files += try await service.exports(created.id).map { ($0.name, $0.text) }
+            files += Render.figureFiles(report).map { ($0.name, $0.text) }
             for (name, text) in files {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
             }
@@ -97,6 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         case .csv: print(Render.csv(report), terminator: "")
         case .markdown: print(Render.markdown(report), terminator: "")
         case .cv: print(Render.cvCSV(report), terminator: "")
+        case .html: print(Render.html(report), terminator: "")
         }
         if !quiet {
             let elapsed = clock.now - start

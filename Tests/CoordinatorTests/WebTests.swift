@@ -12,8 +12,9 @@ import Testing
 struct WebTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    func app() throws -> (some ApplicationProtocol, CoordinatorService, Router<BasicRequestContext>) {
-        let service = try CoordinatorService(store: MemoryStore(), software: "test")
+    /// - Parameter clock: the service's clock (fixed in tests that compare time-dependent gauges).
+    func app(clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws -> (some ApplicationProtocol, CoordinatorService, Router<BasicRequestContext>) {
+        let service = try CoordinatorService(store: MemoryStore(), software: "test", clock: clock)
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: "client-token", worker: "worker-token"), maxLeaseWait: 0.2)
         return (Application(router: router), service, router)
     }
@@ -78,7 +79,8 @@ struct WebTests {
 
     @Test("/metrics needs the client token, parses as Prometheus text, and its counters equal the service's")
     func metrics() async throws {
-        let (app, service, _) = try app()
+        // A stopped clock: "alive" must not depend on how long a loaded machine takes to get here.
+        let (app, service, _) = try app(clock: { 1_800_000_000 })
         let csv = try Data(contentsOf: Self.root.appendingPathComponent("Tests/Fixtures/run_replay_data.csv"))
         let hash = try await service.putDataset(csv).hash
         _ = try await service.createRun(Wire.CreateRun(spec: HTTPTests.spec, dataset: hash, dataName: "x.csv"))

@@ -89,7 +89,10 @@ free_port() {
 
 apt_install() { # packages...; 0 when all are installed afterwards
     local missing=() p
-    for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    # (dpkg -s succeeds for a removed package whose configuration files remain: ask its status.)
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "$IS_ROOT" = 1 ] && command -v apt-get >/dev/null 2>&1 || return 1
     say "apt-get install ${missing[*]}"
@@ -578,7 +581,7 @@ INNER
     say "systemd boot: systemd-nspawn boots this machine's systemd with the README's install on top (up to a minute)"
     unshare -m --propagation private bash "$B/inner.sh" "$B" "$O" >"$WORK/logs/systemd-boot.log" 2>&1
     if [ ! -f "$B/out/started" ]; then
-        show "$B/boot.log" 15
+        show "$WORK/logs/systemd-boot.log" 10; show "$B/boot.log" 15
         skip "systemd boot: the container did not boot (systemd-nspawn here: see above): the units are verified, not started"
         return
     fi

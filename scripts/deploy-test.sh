@@ -27,8 +27,9 @@
 #   lint          shellcheck on the deploy scripts
 #   slurm         a one-node Slurm cluster (Debian's slurm-wlm and munge, daemons started here):
 #                 the README block with 2 workers, CSV identical with lassoboot run's, array
-#                 tasks COMPLETED after their idle exit, coordinator job ended; then a worker
-#                 with a 1-minute walltime is drained by SIGTERM before its limit
+#                 tasks COMPLETED after their idle exit, coordinator job ended; workers with a
+#                 1-minute walltime drain before it (Slurm's signal, the script's own timer);
+#                 scancel of the coordinator job cancels the array and stops the coordinator
 #
 # Anything this machine cannot do prints "SKIPPED: <what>: <why>"; anything that can run and
 # fails, fails the script. Needs root on Debian to install packages (apt-get, pip into
@@ -804,6 +805,28 @@ EOF
         fi
     done
     say "slurm walltime: both jobs ended after $((end - start)) s"
+
+    # scancel of the coordinator job: its trap cancels the worker array (the worker drains) and
+    # stops the coordinator.
+    D=$WORK/slurm-cancel
+    J2=$(cd "$T" && LASSOBOOT_BIN=$BIN LASSOBOOT_DIR=$D LASSOBOOT_WORKERS=1 LASSOBOOT_WORKER_CPUS=1 \
+        LASSOBOOT_IDLE_EXIT=3600 sbatch --parsable "$T/deploy/slurm/lassoboot.sbatch" | cut -d';' -f1)
+    A2=""
+    for _ in $(seq 120); do
+        A2=$(cat "$D/workers.jobid" 2>/dev/null)
+        [ -n "$A2" ] && grep -qs 'worker .*: 1 threads' "$D"/worker-*.out && break
+        sleep 0.5
+    done
+    scancel "$J2"
+    for _ in $(seq 90); do [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break; sleep 1; done
+    w=$(find "$D" -maxdepth 1 -name 'worker-*.out' 2>/dev/null | head -n 1)
+    if [ -n "$A2" ] && [ -z "$(squeue -h -o %i 2>/dev/null)" ] && grep -q "cancelling worker array $A2" "$T/lassoboot-$J2.out" \
+        && grep -q 'stopping the coordinator' "$T/lassoboot-$J2.out" && grep -q 'draining' "$w" && grep -q 'exited with status 0' "$w"; then
+        pass "slurm cancel: scancel of the coordinator job cancelled the worker array (the worker drained, exit 0) and stopped the coordinator"
+    else
+        show "$T/lassoboot-$J2.out" 8; [ -n "$w" ] && show "$w" 8
+        fail "slurm cancel: cancelling the coordinator job did not end the workers and the coordinator cleanly"
+    fi
     left=$(squeue -h -o %i 2>/dev/null)
     # shellcheck disable=SC2086 # job ids, one per line
     [ -z "$left" ] || { say "cancelling leftover jobs: $left"; scancel $left; }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds the release lassoboot with the Swift standard library and Foundation linked statically
+# (--static-swift-stdlib), so it runs on a machine without the Swift toolchain, and copies it to
+# OUT_DIR (default: dist/).
+#
+#   bash scripts/release.sh [OUT_DIR]
+#
+# What the binary still needs at run time is printed at the end (ldd): glibc (libc, libm),
+# libstdc++ and libgcc_s, libcurl (FoundationNetworking, the worker's HTTP client) and libsqlite3
+# (the coordinator's store); on Debian: libc6 libstdc++6 libgcc-s1 libcurl4 libsqlite3-0 (and
+# ca-certificates for https coordinators).
+#
+# Build dependencies (gcc, libsqlite3-dev, libcurl4-openssl-dev, which FoundationNetworking links
+# against when statically linked) are checked by scripts/ensure-deps.sh and installed when run
+# as root on Debian. The Dockerfile's build stage runs this same script.
+#
+# Environment:
+#   SCRATCH=.build-release   SwiftPM scratch path (kept apart from the debug .build)
+#   STRIP=debug              strip debug info, keep the symbol table (perf and gdb show names):
+#                            ~95 MiB; STRIP=all strips everything (~73 MiB); STRIP=none copies
+#                            the binary as built (~129 MiB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-dist}
+SCRATCH=${SCRATCH:-.build-release}
+STRIP=${STRIP:-debug}
+case $STRIP in debug|all|none) ;; *) echo "release.sh: error: STRIP must be debug, all or none (got '$STRIP')" >&2; exit 1 ;; esac
+
+die() { echo "release.sh: error: $*" >&2; exit 1; }
+
+source scripts/ensure-deps.sh || die "build dependencies are missing (see above)"
+
+if [ "$STRIP" != none ] && ! command -v strip >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing binutils (strip is missing) ..." >&2
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binutils; } >/dev/null \
+            || die "could not install binutils; install it or run with STRIP=none"
+    else
+        die "strip (binutils) is missing; install binutils or run with STRIP=none"
+    fi
+fi
+
+echo "release.sh: swift build -c release --static-swift-stdlib --product lassoboot --scratch-path $SCRATCH" >&2
+# Progress lines ("[12/300] Compiling ...") and the dependencies' notes about unhandled files
+# are dropped; everything else (this package's warnings, errors) is shown.
+set +e
+swift build -c release --static-swift-stdlib --product lassoboot --scratch-path "$SCRATCH" 2>&1 \
+    | grep -Ev '^\[[0-9]+/[0-9]+\]|which are unhandled; explicitly declare them|^    /.*/checkouts/'
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || die "swift build failed (exit $status)"
+
+BUILT=$(swift build -c release --static-swift-stdlib --product lassoboot --scratch-path "$SCRATCH" --show-bin-path)/lassoboot
+[ -x "$BUILT" ] || die "no binary at $BUILT after the build"
+
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+# Copy to a temporary name first so a concurrent reader never sees a half-written binary.
+cp "$BUILT" "$OUT/.lassoboot.tmp"
+case $STRIP in
+    debug) strip --strip-debug "$OUT/.lassoboot.tmp" ;;
+    all) strip "$OUT/.lassoboot.tmp" ;;
+esac
+chmod 0755 "$OUT/.lassoboot.tmp"
+mv -f "$OUT/.lassoboot.tmp" "$OUT/lassoboot"
+
+# The toolchain must not be needed: no libswift*/libFoundation*/libdispatch among the libraries.
+if command -v ldd >/dev/null 2>&1; then
+    libs=$(ldd "$OUT/lassoboot") || die "ldd $OUT/lassoboot failed"
+    if grep -Eq 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime|not found' <<<"$libs"; then
+        echo "$libs" >&2
+        die "$OUT/lassoboot still links Swift runtime libraries (or a library is not found)"
+    fi
+    echo "release.sh: shared libraries still needed (ldd):" >&2
+    while IFS= read -r line; do echo "    $line"; done <<<"$libs" >&2
+fi
+size=$(stat -c %s "$OUT/lassoboot")
+echo "release.sh: $OUT/lassoboot ($((size / 1048576)) MiB, $("$OUT/lassoboot" --version 2>/dev/null || echo '?'))" >&2
+echo "$OUT/lassoboot"

@@ -13,7 +13,11 @@ status=${PIPESTATUS[0]}
 swift test --skip-build 2>&1 | grep -v '^◇ '
 status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] || exit "$status"
-bash scripts/netns-test.sh || exit $?
+# The static release binary (scripts/release.sh -> dist/lassoboot), run without the toolchain,
+# and the deploy recipes: Dockerfile, compose, Kubernetes, systemd, Slurm (issue 6).
+bash scripts/deploy-test.sh || exit $?
+# Several hosts in network namespaces, with the same static binary.
+LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/netns-test.sh || exit $?
 # The dashboard in headless Chromium, /metrics, schemathesis on the OpenAPI document (issue 5);
 # screenshots and the schemathesis JUnit report go to .build-web/artifacts.
 bash scripts/web-test.sh .build-web/artifacts

@@ -13,9 +13,11 @@ need=()
 # swift-testing and Foundation need a C toolchain and libc headers (present with the Swift image).
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 # GRDB links the system SQLite; FoundationNetworking (the worker's URLSession) needs libcurl.
-if command -v dpkg >/dev/null 2>&1; then
-  dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
-  dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
+# (dpkg-query's status, not `dpkg -s`: a removed package whose config is left counts as absent.)
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+if command -v dpkg-query >/dev/null 2>&1; then
+  installed libsqlite3-dev || need+=(libsqlite3-dev)
+  installed libcurl4-openssl-dev || need+=(libcurl4-openssl-dev)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

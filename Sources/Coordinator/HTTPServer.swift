@@ -62,6 +62,10 @@ public enum CoordinatorHTTP {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    static func jsonBytes(_ data: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
     static func text(_ s: String, contentType: String = "text/plain; charset=utf-8") -> Response {
         Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: s)))
     }
@@ -80,7 +84,10 @@ public enum CoordinatorHTTP {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
-        let data = try await body(request, limit: limit)
+        try decode(T.self, try await body(request, limit: limit))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let DecodingError.keyNotFound(key, ctx) {
@@ -177,15 +184,14 @@ public enum CoordinatorHTTP {
         router.get("v1/runs/:id/context") { request, context in
             await guarded(tokens, .worker, request) { json(try await service.context(context.parameters.get("id") ?? "")) }
         }
+        // The two requests of every task (lease, result) read and write their JSON by hand
+        // (Wire fast paths, byte-identical to JSONEncoder; anything unusual goes to JSONDecoder).
         router.post("v1/lease") { request, _ in
             await guarded(tokens, .worker, request) {
-                let lease = try await decode(Wire.LeaseRequest.self, request, limit: limits.json)
-                let deadline = Date().addingTimeInterval(min(max(lease.wait, 0), maxLeaseWait))
-                while true {
-                    let tasks = try await service.lease(lease)
-                    if !tasks.isEmpty || Date() >= deadline { return json(Wire.LeaseResponse(tasks: tasks)) }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                let data = try await body(request, limit: limits.json)
+                let lease = try Wire.LeaseRequest.fastDecode(data) ?? decode(Wire.LeaseRequest.self, data)
+                let tasks = try await service.lease(lease, maxWait: maxLeaseWait)
+                return jsonBytes(try Wire.LeaseResponse(tasks: tasks).jsonBytes())
             }
         }
         router.post("v1/heartbeat") { request, _ in
@@ -196,8 +202,11 @@ public enum CoordinatorHTTP {
         }
         router.post("v1/results") { request, _ in
             await guarded(tokens, .worker, request) {
-                let s = try await decode(Wire.Submission.self, request, limit: limits.json)
-                return json(Wire.SubmissionResponse(status: try await service.submit(s)))
+                let data = try await body(request, limit: limits.json)
+                let s = try Wire.Submission.fastDecode(data) ?? decode(Wire.Submission.self, data)
+                let status = try await service.submit(s)
+                // {"status": one of a few fixed words}: as JSONEncoder writes it.
+                return jsonBytes(Data("{\"status\":\"\(status)\"}".utf8))
             }
         }
         return router

@@ -56,8 +56,8 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     public func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
-        let r: Wire.LeaseResponse = try await call("POST", "v1/lease", request)
-        return r.tasks
+        let (_, reply) = try await send("POST", "v1/lease", body: try Self.encoder.encode(request))
+        return try (Wire.LeaseResponse.fastDecode(reply) ?? JSONDecoder().decode(Wire.LeaseResponse.self, from: reply)).tasks
     }
 
     public func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] {
@@ -66,8 +66,9 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     public func submit(_ submission: Wire.Submission) async throws -> String {
-        let r: Wire.SubmissionResponse = try await call("POST", "v1/results", submission)
-        return r.status
+        // Results are most of the bytes a worker sends: written by hand (as JSONEncoder would).
+        let (_, reply) = try await send("POST", "v1/results", body: try submission.jsonBytes())
+        return try JSONDecoder().decode(Wire.SubmissionResponse.self, from: reply).status
     }
 
     public func context(run: String) async throws -> Wire.RunContext {

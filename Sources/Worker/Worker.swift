@@ -66,6 +66,8 @@ public final class WorkerLoop: Sendable {
         var queue: [Wire.LeasedTask] = []
         /// Started, not handed in.
         var inFlight: [String: Wire.LeasedTask] = [:]
+        /// Leases started since the coordinator was last told (sent with the next request).
+        var unreportedStarts: [String] = []
         var executors: [String: TaskExecutor] = [:]
         var datasets: [String: Data] = [:]
         var done = 0
@@ -132,7 +134,14 @@ public final class WorkerLoop: Sendable {
             do {
                 let idleLeft = config.idleExit.map { max(0.05, $0 - Date().timeIntervalSince(lastWork)) }
                 let wait = (queued + running) > 0 ? 0 : min(config.leaseWait, idleLeft ?? config.leaseWait)
-                tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want, wait: wait))
+                let started = takeStarts()
+                do {
+                    tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want,
+                                                                     wait: wait, started: started))
+                } catch {
+                    restoreStarts(started)
+                    throw error
+                }
                 if reportedOutage { log("coordinator reachable again"); reportedOutage = false }
                 backoff = 0.5
             } catch {
@@ -155,14 +164,46 @@ public final class WorkerLoop: Sendable {
         }
     }
 
+    /// Leases started and not yet reported, now handed to a request (nil when none).
+    func takeStarts() -> [String]? {
+        state.withLock { s in
+            guard !s.unreportedStarts.isEmpty else { return nil }
+            defer { s.unreportedStarts = [] }
+            return s.unreportedStarts
+        }
+    }
+
+    /// Puts back starts whose request failed.
+    func restoreStarts(_ starts: [String]?) {
+        guard let starts else { return }
+        state.withLock { $0.unreportedStarts = starts + $0.unreportedStarts }
+    }
+
     /// One thread's loop: take the next leased task, run it, hand it in.
+    ///
+    /// Each result is handed in while the next task runs, and that request also tells the
+    /// coordinator the next task has started (a task started with no result to hand in is
+    /// reported by a heartbeat at once). Leases still in the prefetch queue are not started, so
+    /// if this worker dies they go back to the queue without costing their tasks an attempt.
     func executorLoop() async {
+        var finished: (Wire.Submission, Wire.LeasedTask)?
         while true {
             let next: Wire.LeasedTask? = state.withLock { s in
                 guard !s.queue.isEmpty else { return nil }
                 let t = s.queue.removeFirst()
                 s.inFlight[t.lease] = t
+                s.unreportedStarts.append(t.lease)
                 return t
+            }
+            if let (submission, task) = finished {
+                // Hand in while the next task runs; the lease stays in flight (and renewed) until then.
+                finished = nil
+                Task {
+                    await self.handIn(submission, task: task)
+                    self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.lease) }
+                }
+            } else if next != nil {
+                Task { await self.reportStarts() }
             }
             guard let task = next else {
                 if state.withLock({ $0.stopped }) || Task.isCancelled { return }
@@ -175,11 +216,18 @@ public final class WorkerLoop: Sendable {
             state.withLock { s in
                 s.secondsPerTask = s.secondsPerTask == 0 ? seconds : 0.8 * s.secondsPerTask + 0.2 * seconds
             }
-            // Hand in while the next task runs; the lease stays in flight (and renewed) until then.
-            Task {
-                await self.handIn(submission, task: task)
-                self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.lease) }
-            }
+            finished = (submission, task)
+        }
+    }
+
+    /// Tells the coordinator which leases have started (when no other request is about to).
+    func reportStarts() async {
+        guard let started = takeStarts() else { return }
+        let leases = state.withLock { Array($0.inFlight.keys) }
+        do {
+            _ = try await client.heartbeat(Wire.Heartbeat(worker: config.id, leases: leases, started: started))
+        } catch {
+            restoreStarts(started)
         }
     }
 
@@ -189,7 +237,12 @@ public final class WorkerLoop: Sendable {
             if Task.isCancelled { return }
             let leases = state.withLock { Array($0.inFlight.keys) + $0.queue.map(\.lease) }
             guard !leases.isEmpty else { continue }
-            _ = try? await client.heartbeat(Wire.Heartbeat(worker: config.id, leases: leases))
+            let started = takeStarts()
+            do {
+                _ = try await client.heartbeat(Wire.Heartbeat(worker: config.id, leases: leases, started: started))
+            } catch {
+                restoreStarts(started)
+            }
         }
     }
 
@@ -248,6 +301,9 @@ public final class WorkerLoop: Sendable {
     }
 
     func handIn(_ submission: Wire.Submission, task: Wire.LeasedTask) async {
+        let s = submission
+        let submission = Wire.Submission(worker: s.worker, run: s.run, key: s.key, lease: s.lease, dataset: s.dataset, result: s.result,
+                                         error: s.error, released: s.released, started: takeStarts())
         do {
             let status = try await retrying { try await self.client.submit(submission) }
             if status == "mismatch" { log("coordinator reports a differing duplicate result for \(task.run)/\(task.key)") }

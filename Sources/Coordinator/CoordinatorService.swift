@@ -38,6 +38,10 @@ public actor CoordinatorService {
     let log: @Sendable (String) -> Void
     /// Prepared run data per run (rebuilt on demand after a restart).
     var prepared: [String: TaskExecutor] = [:]
+    /// Preparations under way (off the actor).
+    var preparing: [String: Task<TaskExecutor, Error>] = [:]
+    /// Queue a new run's phase-1 tasks before its data is parsed here (see ``createRun(_:)``).
+    let queueBeforePreparing: Bool
     public private(set) var counters = ServiceCounters()
     var sequence = 0
     let software: String
@@ -55,6 +59,11 @@ public actor CoordinatorService {
     /// Lease requests waiting for work (long-poll), woken when tasks are queued.
     var leaseWaiters: [Int: (CheckedContinuation<Void, Never>, Task<Void, Never>)] = [:]
     var nextWaiter = 0
+    /// Threads of the workers heard from lately (for lease sizing), and when it was counted.
+    var activeThreads = 0
+    var activeThreadsAt = -Double.infinity
+    /// Status requests waiting for a run to change phase or end.
+    var runWaiters: [String: [Int: (CheckedContinuation<Void, Never>, Task<Void, Never>)]] = [:]
     /// Runs whose current phase had no open task at startup (the coordinator stopped between
     /// the last result and the next phase): advanced on the first lease request.
     var stalledRuns: [String] = []
@@ -62,8 +71,9 @@ public actor CoordinatorService {
     /// Opens a coordinator on `store`, resuming every unfinished run.
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+                log: @escaping @Sendable (String) -> Void = { _ in }, queueBeforePreparing: Bool = true) throws {
         self.store = store
+        self.queueBeforePreparing = queueBeforePreparing
         self.clock = clock
         self.log = log
         self.software = software
@@ -106,6 +116,14 @@ public actor CoordinatorService {
 
     func prepare(_ run: RunRow) throws -> TaskExecutor {
         if let e = prepared[run.id] { return e }
+        let (spec, bytes, indices) = try preparationInputs(run)
+        let executor = try Self.prepare(run: run, spec: spec, bytes: bytes, indices: indices)
+        prepared[run.id] = executor
+        return executor
+    }
+
+    /// What preparing a run reads from the store: the spec workers see, the data, the indices.
+    func preparationInputs(_ run: RunRow) throws -> (spec: Data, bytes: Data, indices: Data?) {
         guard let bytes = try store.dataset(hash: run.dataset) else {
             throw ServiceError(409, "run \(run.id): its dataset \(run.dataset) is missing from the store")
         }
@@ -114,17 +132,18 @@ public actor CoordinatorService {
             guard let b = try store.dataset(hash: h) else { throw ServiceError(409, "run \(run.id): its resample indices \(h) are missing") }
             indices = b
         }
-        let executor: TaskExecutor
+        return (try Self.specForRun(run), bytes, indices)
+    }
+
+    static func prepare(run: RunRow, spec: Data, bytes: Data, indices: Data?) throws -> TaskExecutor {
         do {
-            executor = try TaskExecutor.prepare(spec: String(decoding: Self.specForRun(run), as: UTF8.self), source: "spec of run \(run.id)",
-                                                data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
+            return try TaskExecutor.prepare(spec: String(decoding: spec, as: UTF8.self), source: "spec of run \(run.id)",
+                                            data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
         } catch let e as ServiceError {
             throw e
         } catch {
             throw ServiceError(422, "\(error)")
         }
-        prepared[run.id] = executor
-        return executor
     }
 
     /// The spec as workers and the coordinator parse it: the submitted JSON with `data.csv` set to
@@ -148,7 +167,13 @@ public actor CoordinatorService {
     }
 
     /// Creates a run from a job spec whose data is an uploaded dataset.
-    public func createRun(_ request: Wire.CreateRun) throws -> Wire.RunStatus {
+    ///
+    /// The spec is checked first; then the run and its phase-1 tasks are stored and queued, and
+    /// the data is parsed and checked against the spec off the actor while workers already
+    /// lease those tasks and fetch and parse the data themselves (so the two preparations
+    /// overlap instead of running one after the other). The answer waits for the check: a
+    /// spec that does not fit the data still gets a 422 (and the run is marked failed).
+    public func createRun(_ request: Wire.CreateRun) async throws -> Wire.RunStatus {
         guard try store.hasDataset(hash: request.dataset) else {
             throw ServiceError(404, "no dataset with hash \(request.dataset): upload it first (PUT /v1/datasets/\(request.dataset))")
         }
@@ -157,30 +182,117 @@ public actor CoordinatorService {
         }
         sequence += 1
         let id = "run-\(sequence)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let run = RunRow(id: id, sequence: sequence, name: "", spec: Data(request.spec.utf8), dataset: request.dataset,
+        var run = RunRow(id: id, sequence: sequence, name: "", spec: Data(request.spec.utf8), dataset: request.dataset,
                          created: clock(), resampleIndices: request.resampleIndices, dataName: request.dataName)
-        let executor: TaskExecutor
+        if !queueBeforePreparing {
+            let executor: TaskExecutor
+            do {
+                executor = try prepare(run)
+            } catch {
+                sequence -= 1
+                throw error
+            }
+            run.name = executor.data.spec.name
+            let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
+            try store.createRun(run, tasks: tasks)
+            runCache[id] = run
+            _ = scheduler.add(tasks)
+            notifyWork()
+            log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(executor.data.rowCount) rows")
+            return try status(id)
+        }
+        let spec: RunSpec
         do {
-            executor = try prepare(run)
+            spec = try RunSpec.parse(try Self.specForRun(run), source: "spec of run \(id)", baseDirectory: "/")
+        } catch let e as ServiceError {
+            sequence -= 1
+            throw e
         } catch {
             sequence -= 1
-            throw error
+            throw ServiceError(422, "\(error)")
         }
-        var named = run
-        named.name = executor.data.spec.name
-        let data = executor.data
-        let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
-        try store.createRun(named, tasks: tasks)
-        runCache[id] = named
+        run.name = spec.name
+        let keys = (0..<spec.data.outcomes.count).flatMap { o in (0..<spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
+        let tasks = keys.map { TaskRecord(id: TaskID(run: id, key: $0)) }
+        try store.createRun(run, tasks: tasks)
+        runCache[id] = run
         _ = scheduler.add(tasks)
         notifyWork()
-        log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(data.rowCount) rows")
+        do {
+            let executor = try await executor(for: run)
+            guard executor.phaseOneKeys() == keys else {
+                throw ServiceError(500, "run \(id): the phase-1 tasks planned from the spec differ from the prepared run's")
+            }
+            log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(executor.data.rowCount) rows")
+        } catch {
+            guard var failed = runCache[id], failed.state == .running else { throw error }
+            failed.state = .failed
+            failed.error = "\(error)"
+            failed.finished = clock()
+            runCache[id] = failed
+            scheduler.remove(run: id)
+            log("run \(id) failed: \(error)")
+            try await persist([.run(failed, tasks: [])])
+            notifyRun(id)
+            throw error
+        }
         return try status(id)
+    }
+
+    /// The prepared run: from memory, or waiting for the preparation under way, or prepared
+    /// now (after a restart). Preparing runs off the actor.
+    func executor(for run: RunRow) async throws -> TaskExecutor {
+        if let e = prepared[run.id] { return e }
+        let preparation: Task<TaskExecutor, Error>
+        if let p = preparing[run.id] {
+            preparation = p
+        } else {
+            let (spec, bytes, indices) = try preparationInputs(run)
+            preparation = Task.detached {
+                try Self.prepare(run: run, spec: spec, bytes: bytes, indices: indices)
+            }
+            preparing[run.id] = preparation
+        }
+        defer { preparing[run.id] = nil }
+        let executor = try await preparation.value
+        prepared[run.id] = executor
+        return executor
     }
 
     public func status(_ id: String) throws -> Wire.RunStatus {
         guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         return try status(of: run)
+    }
+
+    /// The status once the run changes phase or ends, or after `seconds` (a long poll, so a
+    /// client waiting for a run learns of its end at once without polling fast).
+    public func status(_ id: String, waitingUpTo seconds: Double) async throws -> Wire.RunStatus {
+        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
+        if run.state == .running && seconds > 0 {
+            let key = nextWaiter
+            nextWaiter += 1
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let timer = Task { [weak self] in
+                    try? await Task.sleep(for: .seconds(seconds))
+                    await self?.wakeRunWaiter(id, key)
+                }
+                runWaiters[id, default: [:]][key] = (c, timer)
+            }
+        }
+        return try status(id)
+    }
+
+    func wakeRunWaiter(_ id: String, _ key: Int) {
+        runWaiters[id]?.removeValue(forKey: key)?.0.resume()
+    }
+
+    /// Wakes the clients waiting on a run (it changed phase or ended).
+    func notifyRun(_ id: String) {
+        guard let waiters = runWaiters.removeValue(forKey: id) else { return }
+        for (c, timer) in waiters.values {
+            timer.cancel()
+            c.resume()
+        }
     }
 
     func status(of run: RunRow) throws -> Wire.RunStatus {
@@ -197,7 +309,7 @@ public actor CoordinatorService {
             }
             if r.state == .done, case let .bootstrap(s, e) = r.id.key { resamplesDone += e - s }
         }
-        let resamples = (try? prepare(run).resampleCount) ?? 0
+        let resamples = preparing[run.id] != nil ? 0 : (try? prepare(run).resampleCount) ?? 0
         return Wire.RunStatus(id: run.id, name: run.name, state: run.state.rawValue, phase: run.phase, tasks: counts,
                               resamplesDone: resamplesDone, resamples: resamples, error: run.error,
                               created: run.created, finished: run.finished, dataset: run.dataset)
@@ -219,6 +331,7 @@ public actor CoordinatorService {
         runCache[id] = run
         scheduler.remove(run: id)
         try await persist([.run(run, tasks: [])])
+        notifyRun(id)
         prepared[id] = nil
         log("run \(id) cancelled")
         return try status(of: run)
@@ -314,7 +427,7 @@ public actor CoordinatorService {
         if let started = request.started, !started.isEmpty {
             writes.append(.tasks(scheduler.markStarted(worker: request.worker, leaseIDs: started).tasks))
         }
-        let (leases, changes) = scheduler.lease(worker: request.worker, max: min(request.max, 256), now: clock())
+        let (leases, changes) = scheduler.lease(worker: request.worker, max: grant(request), now: clock())
         writes.append(.tasks(changes.tasks))
         counters.leasesIssued += leases.count
         var out: [Wire.LeasedTask] = []
@@ -325,6 +438,24 @@ public actor CoordinatorService {
         }
         try await persist(writes)
         return out
+    }
+
+    /// How many tasks a lease request gets: what it asks for (at most 256), but no more than its
+    /// share of the queue by threads among the workers heard from in the last 5 s (at least one
+    /// per thread). Workers lease ahead (about 0.5 s of work per thread); without the cap the
+    /// first to ask near the end of a phase takes the rest of the queue and the others idle
+    /// while it works through it.
+    func grant(_ request: Wire.LeaseRequest) -> Int {
+        let wanted = min(request.max, 256)
+        let threads = max(1, request.threads)
+        guard wanted > threads else { return wanted }
+        let now = clock()
+        if now - activeThreadsAt >= 0.25 {
+            activeThreadsAt = now
+            activeThreads = workers.values.reduce(0) { $0 + (now - $1.lastSeen < 5 ? max(1, $1.threads) : 0) }
+        }
+        let share = (scheduler.queuedCount * threads + max(activeThreads, threads) - 1) / max(activeThreads, threads)
+        return min(wanted, max(threads, share))
     }
 
     /// Leases up to `max` tasks, waiting until `wait` seconds (at most `maxWait`) have passed
@@ -409,6 +540,7 @@ public actor CoordinatorService {
         run.finished = clock()
         runCache[id.run] = run
         scheduler.remove(run: id.run)
+        notifyRun(id.run)
         log("run \(id.run) failed: \(run.error!)")
         return [.run(run, tasks: [])]
     }
@@ -416,6 +548,9 @@ public actor CoordinatorService {
     /// Accepts a result (or a failure report, or a released lease).
     public func submit(_ s: Wire.Submission) async throws -> String {
         let id = TaskID(run: s.run, key: s.key)
+        if let r = runCache[s.run], r.state == .running, prepared[s.run] == nil {
+            _ = try await executor(for: r)     // the run's data is still being prepared (it has just been created)
+        }
         guard let run = try runRow(s.run) else { throw ServiceError(404, "no run \(s.run)") }
         guard s.dataset == run.dataset else {
             counters.rejectedResults += 1
@@ -538,6 +673,7 @@ public actor CoordinatorService {
             scheduler.remove(run: run.id)
         }
         try await persist([.run(run, tasks: tasks)])
+        notifyRun(run.id)
     }
 
     /// Checks a result's shape and numbers before it is stored; returns the problem, if any.

@@ -160,7 +160,15 @@ public enum CoordinatorHTTP {
             await guarded(tokens, .client, request) { json(try await service.list()) }
         }
         router.get("v1/runs/:id") { request, context in
-            await guarded(tokens, .client, request) { json(try await service.status(context.parameters.get("id") ?? "")) }
+            await guarded(tokens, .client, request) {
+                let id = context.parameters.get("id") ?? ""
+                // ?wait=SECONDS: a long poll, answered as soon as a running run changes phase or ends.
+                if let text = request.uri.queryParameters.get("wait") {
+                    guard let wait = Double(text), wait >= 0, wait.isFinite else { throw ServiceError(400, "wait must be a number of seconds >= 0") }
+                    return json(try await service.status(id, waitingUpTo: min(wait, maxLeaseWait)))
+                }
+                return json(try await service.status(id))
+            }
         }
         router.post("v1/runs/:id/cancel") { request, context in
             await guarded(tokens, .client, request) { json(try await service.cancel(context.parameters.get("id") ?? "")) }

@@ -237,6 +237,9 @@ public struct Scheduler: Sendable {
     /// True when tasks are queued (some may still be held back by a retry backoff).
     public var hasQueuedTasks: Bool { queueHead < queue.count }
 
+    /// Queued tasks (an upper bound: entries of tasks leased since are skipped lazily).
+    public var queuedCount: Int { queue.count - queueHead }
+
     private mutating func newLease(worker: String, now: Double, task: TaskID) -> LeaseInfo {
         nextLease += 1
         let info = LeaseInfo(id: "\(leasePrefix)\(nextLease)", worker: worker, issuedAt: now, expiresAt: now + policy.leaseDuration)

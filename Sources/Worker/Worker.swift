@@ -133,7 +133,10 @@ public final class WorkerLoop: Sendable {
             let tasks: [Wire.LeasedTask]
             do {
                 let idleLeft = config.idleExit.map { max(0.05, $0 - Date().timeIntervalSince(lastWork)) }
-                let wait = (queued + running) > 0 ? 0 : min(config.leaseWait, idleLeft ?? config.leaseWait)
+                // Long-poll even with tasks in hand (the coordinator answers as soon as tasks are
+                // queued, e.g. the next phase; an empty queue costs no polling), but briefly then,
+                // so a drain is not held up.
+                let wait = (queued + running) > 0 ? min(config.leaseWait, 2) : min(config.leaseWait, idleLeft ?? config.leaseWait)
                 let started = takeStarts()
                 do {
                     tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want,
@@ -156,7 +159,6 @@ public final class WorkerLoop: Sendable {
                     log("idle for \(idle) s: exiting")
                     return
                 }
-                if queued + running > 0 { try? await Task.sleep(for: .milliseconds(5)) }
                 continue
             }
             lastWork = Date()
@@ -248,6 +250,7 @@ public final class WorkerLoop: Sendable {
 
     func executor(for task: Wire.LeasedTask) async throws -> TaskExecutor {
         if let e = state.withLock({ $0.executors[task.run] }) { return e }
+        let t0 = Date()
         let context = try await retrying { try await self.client.context(run: task.run) }
         var bytes = state.withLock { $0.datasets[task.dataset] }
         if bytes == nil {
@@ -264,9 +267,12 @@ public final class WorkerLoop: Sendable {
         if let h = context.resampleIndices {
             indices = try await retrying { try await self.client.dataset(hash: h) }
         }
+        let t1 = Date()
         let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
                                                 resampleIndices: indices, indicesHash: context.resampleIndices)
         state.withLock { $0.executors[task.run] = executor }
+        log(String(format: "run %@: context and data fetched in %.0f ms, prepared in %.0f ms", task.run,
+                   t1.timeIntervalSince(t0) * 1000, Date().timeIntervalSince(t1) * 1000))
         return executor
     }
 

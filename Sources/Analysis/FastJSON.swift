@@ -183,6 +183,11 @@ extension TaskResult {
         }
     }
 
+    /// Reads a result on the fast path; nil means "let JSONDecoder decide".
+    public static func fastDecode(_ data: Data) -> TaskResult? {
+        FastJSON.parse(data).flatMap(TaskResult.init(json:))
+    }
+
     init?(json v: FastJSON.Value) {
         guard case let .object(o) = v, o.count == 1, case let .object(fields) = o[0].1 else { return nil }
         func fits(_ v: FastJSON.Value?) -> [FitOutcome]? {

@@ -633,7 +633,7 @@ public actor CoordinatorService {
 
     func decodedResults(_ run: String) throws -> [TaskKey: TaskResult] {
         let decoder = JSONDecoder()
-        return try store.results(run: run).mapValues { try decoder.decode(TaskResult.self, from: $0) }
+        return try store.results(run: run).mapValues { try TaskResult.fastDecode($0) ?? decoder.decode(TaskResult.self, from: $0) }
     }
 
     /// Moves a run to phase 2 or to done when its current phase has no work left (called once

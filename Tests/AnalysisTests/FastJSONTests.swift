@@ -62,6 +62,7 @@ struct FastJSONTests {
                 let slow = try JSONDecoder().decode(Wire.Submission.self, from: bytes)
                 #expect(try fast.jsonBytes() == slow.jsonBytes())   // same bytes: same bits (-0, 1e-300...)
                 #expect(fast.result == slow.result && fast.key == slow.key && fast.worker == slow.worker && fast.started == slow.started)
+                #expect(try TaskResult.fastDecode(r.canonicalJSON())?.canonicalJSON() == r.canonicalJSON())
             }
         }
         let lease = Data(#" { "worker" : "w\u00e9\/\ud83d\ude00", "host": "h", "threads": 2, "max": 16, "wait": 0.5, "extra": [1, {"a": null}] } "#.utf8)

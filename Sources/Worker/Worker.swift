@@ -75,6 +75,8 @@ public final class WorkerLoop: Sendable {
         var secondsPerTask = 0.0
     }
     let state = Mutex(State())
+    /// Rung on every change the loops wait for (tasks queued or taken, stop, drain).
+    let bell = Bell()
 
     /// Seconds of work one lease round should hand each thread.
     static let targetLeaseSeconds = 0.5
@@ -92,6 +94,7 @@ public final class WorkerLoop: Sendable {
     /// started are handed back, then ``run()`` returns.
     public func drain() {
         state.withLock { $0.draining = true }
+        bell.ring()
     }
 
     var draining: Bool { state.withLock { $0.draining } }
@@ -107,6 +110,7 @@ public final class WorkerLoop: Sendable {
                 defer { s.queue = []; s.stopped = true }
                 return s.draining ? s.queue : []
             }
+            bell.ring()
             for task in unstarted {
                 _ = try? await client.submit(Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease,
                                                              dataset: task.dataset, result: nil, released: true))
@@ -123,9 +127,10 @@ public final class WorkerLoop: Sendable {
         var backoff = 0.5
         var reportedOutage = false
         while !draining {
+            let ring = bell.generation
             let (queued, running, perTask) = state.withLock { ($0.queue.count, $0.inFlight.count, $0.secondsPerTask) }
             if queued >= config.threads {
-                try? await Task.sleep(for: .milliseconds(5))
+                await bell.wait(since: ring)     // until an executor takes a task (or a drain)
                 continue
             }
             let perThread = perTask > 0 ? min(32, max(1, Int((Self.targetLeaseSeconds / perTask).rounded(.up)))) : 1
@@ -163,6 +168,7 @@ public final class WorkerLoop: Sendable {
             }
             lastWork = Date()
             state.withLock { $0.queue += tasks }
+            bell.ring()
         }
     }
 
@@ -190,6 +196,7 @@ public final class WorkerLoop: Sendable {
     func executorLoop() async {
         var finished: (Wire.Submission, Wire.LeasedTask)?
         while true {
+            let ring = bell.generation
             let next: Wire.LeasedTask? = state.withLock { s in
                 guard !s.queue.isEmpty else { return nil }
                 let t = s.queue.removeFirst()
@@ -197,6 +204,7 @@ public final class WorkerLoop: Sendable {
                 s.unreportedStarts.append(t.lease)
                 return t
             }
+            if next != nil { bell.ring() }      // room in the queue: the lease loop may ask for more
             if let (submission, task) = finished {
                 // Hand in while the next task runs; the lease stays in flight (and renewed) until then.
                 finished = nil
@@ -209,7 +217,7 @@ public final class WorkerLoop: Sendable {
             }
             guard let task = next else {
                 if state.withLock({ $0.stopped }) || Task.isCancelled { return }
-                try? await Task.sleep(for: .milliseconds(2))
+                await bell.wait(since: ring)     // until tasks are queued (or the loop stops)
                 continue
             }
             let started = Date()
@@ -316,6 +324,40 @@ public final class WorkerLoop: Sendable {
             state.withLock { $0.done += 1 }
         } catch {
             log("could not hand in \(task.run)/\(task.key): \(error)")
+        }
+    }
+}
+
+/// Wakes the worker's loops when its state changes, instead of polling. A waiter notes the
+/// generation before it checks its condition and waits only if no ring came since, so no
+/// ring is lost between the check and the wait.
+final class Bell: Sendable {
+    struct State {
+        var generation = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    let state = Mutex(State())
+
+    var generation: Int { state.withLock { $0.generation } }
+
+    func ring() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.generation += 1
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Returns once the bell has rung after `generation` (at once if it already has).
+    func wait(since generation: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.generation != generation { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
         }
     }
 }

@@ -73,7 +73,7 @@ start_coordinator() { # name, extra args...
 stop() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 # Inclusive CPU shares of the coordinator's main costs, from `perf report --children` lines.
-# (GRDB runs statements on its own dispatch queue, so store calls are matched by their own
+# (Writes are committed by the group-commit thread, so store calls are matched by their own
 # symbols rather than under the service method that made them.)
 attribute() {
     awk '
@@ -82,20 +82,15 @@ attribute() {
             printf "   %6.1f%%  %s\n", best, label }
         { p = $1; sub(/%/, "", p); pct[++n] = p + 0; sym[n] = $0 }
         END {
-            take("CoordinatorService.lease (whole call, incl. expireLeases)", "Coordinator0A7ServiceC5lease")
-            take("  Scheduler.expire: sorts every task id of every running run, on every lease", "9SchedulerAAV6expire3now")
-            take("CoordinatorService.submit (whole call; its store calls counted below)", "Coordinator0A7ServiceC6submit")
-            take("  advance: scans all tasks for an open one after each result", "Coordinator0A7ServiceC7advance")
-            take("SQLiteStore.workers(): touchWorker reads + JSON-decodes every worker row, 3x per round trip", "SQLiteA0C7workers")
-            take("SQLiteStore.saveWorker (a write transaction per touch)", "SQLiteA0C10saveWorker")
-            take("SQLiteStore.saveTasks (lease)", "SQLiteA0C9saveTasks")
-            take("SQLiteStore.saveResult", "SQLiteA0C10saveResult")
-            take("SQLiteStore.run(id:) (read + JSON-decode the run row, incl. its spec)", "SQLiteA0C3run2id")
-            take("SQLiteStore.result(_:) (duplicate check)", "SQLiteA0C6result[^s]")
+            take("CoordinatorService.lease (whole call, incl. expiry; not its commit wait)", "Coordinator0A7ServiceC5lease")
+            take("CoordinatorService.submit (whole call, incl. validation; not its commit wait)", "Coordinator0A7ServiceC6submit")
+            take("  advance: phase ends (phase-2 plan; the report, which decodes every result)", "Coordinator0A7ServiceC7advance")
+            take("GroupCommitter.drain (group commit: one transaction per batch of changes)", "GroupCommitterC5drain")
+            take("  SQLiteStore.apply (the writes of a batch)", "SQLiteA0C5apply")
             take("fdatasync (WAL checkpoints)", "x64_sys_fdatasync")
-            take("JSONDecoder.decode (all: request bodies, store rows)", "JSONDecoderC6decode_4from")
-            take("JSONEncoder.encode (all: responses, store rows, results)", "JSONEncoderC6encode")
-            take("HTTP request body decode (Submission, LeaseRequest)", "Coordinator0A4HTTPO6decode__5limit")
+            take("JSONDecoder.decode (the report reading all results; fallbacks)", "JSONDecoderC6decode_4from")
+            take("JSONEncoder.encode (run rows, statuses)", "JSONEncoderC6encode")
+            take("hand-written JSON: lease/result bodies, task rows", "(JSONWriter|FastJSON)")
             take("NIO event loops (HTTP parsing, socket I/O)", "SelectableEventLoopC3run")
             take("kernel entry (all syscalls)", "entry_SYSCALL_64_after_hwframe")
         }' "$1"

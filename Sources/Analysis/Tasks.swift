@@ -45,6 +45,7 @@ public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConver
 /// What phase 2 needs from phase 1: the alpha chosen for each outcome.
 public struct PhaseTwoInput: Codable, Sendable, Equatable {
     public let alphas: [Double]
+    public init(alphas: [Double]) { self.alphas = alphas }
 }
 
 /// The outcome of one fit inside a task: coefficients (intercept first) or why it failed.

@@ -64,8 +64,12 @@ public enum Wire {
         public let threads: Int
         public let max: Int
         public let wait: Double
-        public init(worker: String, host: String, threads: Int, max: Int, wait: Double) {
-            self.worker = worker; self.host = host; self.threads = threads; self.max = max; self.wait = wait
+        /// Leases (ids) whose tasks this worker has started running since it last said so.
+        /// Optional in every worker request (lease, heartbeat, result): a worker leases a few
+        /// tasks ahead, and only a started lease costs its task an attempt when it expires.
+        public let started: [String]?
+        public init(worker: String, host: String, threads: Int, max: Int, wait: Double, started: [String]? = nil) {
+            self.worker = worker; self.host = host; self.threads = threads; self.max = max; self.wait = wait; self.started = started
         }
     }
 
@@ -88,7 +92,9 @@ public enum Wire {
     public struct Heartbeat: Codable, Sendable {
         public let worker: String
         public let leases: [String]
-        public init(worker: String, leases: [String]) { self.worker = worker; self.leases = leases }
+        /// Leases whose tasks this worker has started running since it last said so (see ``LeaseRequest/started``).
+        public let started: [String]?
+        public init(worker: String, leases: [String], started: [String]? = nil) { self.worker = worker; self.leases = leases; self.started = started }
     }
 
     public struct HeartbeatResponse: Codable, Sendable {
@@ -108,12 +114,14 @@ public enum Wire {
         public let error: String?
         /// True when a draining worker gives the lease back without running it.
         public let released: Bool?
+        /// Leases whose tasks this worker has started running since it last said so (see ``LeaseRequest/started``).
+        public let started: [String]?
         /// Compute time of the task on the worker (for the fit-time metric; not part of the result).
         public let seconds: Double?
         public init(worker: String, run: String, key: TaskKey, lease: String, dataset: String,
-                    result: TaskResult?, error: String? = nil, released: Bool? = nil, seconds: Double? = nil) {
+                    result: TaskResult?, error: String? = nil, released: Bool? = nil, started: [String]? = nil, seconds: Double? = nil) {
             self.worker = worker; self.run = run; self.key = key; self.lease = lease; self.dataset = dataset
-            self.result = result; self.error = error; self.released = released; self.seconds = seconds
+            self.result = result; self.error = error; self.released = released; self.started = started; self.seconds = seconds
         }
     }
 

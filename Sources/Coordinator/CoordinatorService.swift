@@ -49,6 +49,10 @@ public actor CoordinatorService {
     let log: @Sendable (String) -> Void
     /// Prepared run data per run (rebuilt on demand after a restart).
     var prepared: [String: TaskExecutor] = [:]
+    /// Preparations under way (off the actor).
+    var preparing: [String: Task<TaskExecutor, Error>] = [:]
+    /// Queue a new run's phase-1 tasks before its data is parsed here (see ``createRun(_:)``).
+    let queueBeforePreparing: Bool
     public private(set) var counters = ServiceCounters()
     var sequence = 0
     let software: String
@@ -58,15 +62,33 @@ public actor CoordinatorService {
     /// Runs by id, written through to the store on every change.
     var runCache: [String: RunRow] = [:]
     var lastExpiry = 0.0
+    /// Commits the state changes of concurrent requests together (SQLite); nil writes each change
+    /// at once (the in-memory store of `lassoboot run`).
+    let committer: GroupCommitter?
+    /// Accepted results whose transaction has not committed yet (for duplicate comparison).
+    var pendingResults: [TaskID: Data] = [:]
+    /// Lease requests waiting for work (long-poll), woken when tasks are queued.
+    var leaseWaiters: [Int: (CheckedContinuation<Void, Never>, Task<Void, Never>)] = [:]
+    var nextWaiter = 0
+    /// Threads of the workers heard from lately (for lease sizing), and when it was counted.
+    var activeThreads = 0
+    var activeThreadsAt = -Double.infinity
+    /// Status requests waiting for a run to change phase or end.
+    var runWaiters: [String: [Int: (CheckedContinuation<Void, Never>, Task<Void, Never>)]] = [:]
+    /// Runs whose current phase had no open task at startup (the coordinator stopped between
+    /// the last result and the next phase): advanced on the first lease request.
+    var stalledRuns: [String] = []
 
     /// Opens a coordinator on `store`, resuming every unfinished run.
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+                log: @escaping @Sendable (String) -> Void = { _ in }, queueBeforePreparing: Bool = true) throws {
         self.store = store
+        self.queueBeforePreparing = queueBeforePreparing
         self.clock = clock
         self.log = log
         self.software = software
+        committer = store is MemoryStore ? nil : GroupCommitter(store: store)
         // Lease ids differ across restarts, so a lease from before a crash can't be mistaken for a new one.
         scheduler = Scheduler(policy: policy, leasePrefix: "L\(UInt32.random(in: 0...UInt32.max))-")
         let runs = try store.runs()
@@ -77,6 +99,7 @@ public actor CoordinatorService {
             let records = try store.tasks(run: run.id)
             let changes = scheduler.add(records)
             try store.saveTasks(changes.tasks)
+            if !scheduler.hasOpenTasks(run: run.id, phase: run.phase) { stalledRuns.append(run.id) }
             resumed += 1
         }
         if resumed > 0 { log("resumed \(resumed) unfinished run(s) from the store") }
@@ -104,6 +127,14 @@ public actor CoordinatorService {
 
     func prepare(_ run: RunRow) throws -> TaskExecutor {
         if let e = prepared[run.id] { return e }
+        let (spec, bytes, indices) = try preparationInputs(run)
+        let executor = try Self.prepare(run: run, spec: spec, bytes: bytes, indices: indices)
+        prepared[run.id] = executor
+        return executor
+    }
+
+    /// What preparing a run reads from the store: the spec workers see, the data, the indices.
+    func preparationInputs(_ run: RunRow) throws -> (spec: Data, bytes: Data, indices: Data?) {
         guard let bytes = try store.dataset(hash: run.dataset) else {
             throw ServiceError(409, "run \(run.id): its dataset \(run.dataset) is missing from the store")
         }
@@ -112,17 +143,18 @@ public actor CoordinatorService {
             guard let b = try store.dataset(hash: h) else { throw ServiceError(409, "run \(run.id): its resample indices \(h) are missing") }
             indices = b
         }
-        let executor: TaskExecutor
+        return (try Self.specForRun(run), bytes, indices)
+    }
+
+    static func prepare(run: RunRow, spec: Data, bytes: Data, indices: Data?) throws -> TaskExecutor {
         do {
-            executor = try TaskExecutor.prepare(spec: String(decoding: Self.specForRun(run), as: UTF8.self), source: "spec of run \(run.id)",
-                                                data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
+            return try TaskExecutor.prepare(spec: String(decoding: spec, as: UTF8.self), source: "spec of run \(run.id)",
+                                            data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
         } catch let e as ServiceError {
             throw e
         } catch {
             throw ServiceError(422, "\(error)")
         }
-        prepared[run.id] = executor
-        return executor
     }
 
     /// The spec as workers and the coordinator parse it: the submitted JSON with `data.csv` set to
@@ -146,7 +178,13 @@ public actor CoordinatorService {
     }
 
     /// Creates a run from a job spec whose data is an uploaded dataset.
-    public func createRun(_ request: Wire.CreateRun) throws -> Wire.RunStatus {
+    ///
+    /// The spec is checked first; then the run and its phase-1 tasks are stored and queued, and
+    /// the data is parsed and checked against the spec off the actor while workers already
+    /// lease those tasks and fetch and parse the data themselves (so the two preparations
+    /// overlap instead of running one after the other). The answer waits for the check: a
+    /// spec that does not fit the data still gets a 422 (and the run is marked failed).
+    public func createRun(_ request: Wire.CreateRun) async throws -> Wire.RunStatus {
         guard try store.hasDataset(hash: request.dataset) else {
             throw ServiceError(404, "no dataset with hash \(request.dataset): upload it first (PUT /v1/datasets/\(request.dataset))")
         }
@@ -155,29 +193,117 @@ public actor CoordinatorService {
         }
         sequence += 1
         let id = "run-\(sequence)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let run = RunRow(id: id, sequence: sequence, name: "", spec: Data(request.spec.utf8), dataset: request.dataset,
+        var run = RunRow(id: id, sequence: sequence, name: "", spec: Data(request.spec.utf8), dataset: request.dataset,
                          created: clock(), resampleIndices: request.resampleIndices, dataName: request.dataName)
-        let executor: TaskExecutor
+        if !queueBeforePreparing {
+            let executor: TaskExecutor
+            do {
+                executor = try prepare(run)
+            } catch {
+                sequence -= 1
+                throw error
+            }
+            run.name = executor.data.spec.name
+            let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
+            try store.createRun(run, tasks: tasks)
+            runCache[id] = run
+            _ = scheduler.add(tasks)
+            notifyWork()
+            log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(executor.data.rowCount) rows")
+            return try status(id)
+        }
+        let spec: RunSpec
         do {
-            executor = try prepare(run)
+            spec = try RunSpec.parse(try Self.specForRun(run), source: "spec of run \(id)", baseDirectory: "/")
+        } catch let e as ServiceError {
+            sequence -= 1
+            throw e
         } catch {
             sequence -= 1
+            throw ServiceError(422, "\(error)")
+        }
+        run.name = spec.name
+        let keys = (0..<spec.data.outcomes.count).flatMap { o in (0..<spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
+        let tasks = keys.map { TaskRecord(id: TaskID(run: id, key: $0)) }
+        try store.createRun(run, tasks: tasks)
+        runCache[id] = run
+        _ = scheduler.add(tasks)
+        notifyWork()
+        do {
+            let executor = try await executor(for: run)
+            guard executor.phaseOneKeys() == keys else {
+                throw ServiceError(500, "run \(id): the phase-1 tasks planned from the spec differ from the prepared run's")
+            }
+            log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(executor.data.rowCount) rows")
+        } catch {
+            guard var failed = runCache[id], failed.state == .running else { throw error }
+            failed.state = .failed
+            failed.error = "\(error)"
+            failed.finished = clock()
+            runCache[id] = failed
+            scheduler.remove(run: id)
+            log("run \(id) failed: \(error)")
+            try await persist([.run(failed, tasks: [])])
+            notifyRun(id)
             throw error
         }
-        var named = run
-        named.name = executor.data.spec.name
-        let data = executor.data
-        let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
-        try store.createRun(named, tasks: tasks)
-        runCache[id] = named
-        _ = scheduler.add(tasks)
-        log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(data.rowCount) rows")
         return try status(id)
+    }
+
+    /// The prepared run: from memory, or waiting for the preparation under way, or prepared
+    /// now (after a restart). Preparing runs off the actor.
+    func executor(for run: RunRow) async throws -> TaskExecutor {
+        if let e = prepared[run.id] { return e }
+        let preparation: Task<TaskExecutor, Error>
+        if let p = preparing[run.id] {
+            preparation = p
+        } else {
+            let (spec, bytes, indices) = try preparationInputs(run)
+            preparation = Task.detached {
+                try Self.prepare(run: run, spec: spec, bytes: bytes, indices: indices)
+            }
+            preparing[run.id] = preparation
+        }
+        defer { preparing[run.id] = nil }
+        let executor = try await preparation.value
+        prepared[run.id] = executor
+        return executor
     }
 
     public func status(_ id: String) throws -> Wire.RunStatus {
         guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         return try status(of: run)
+    }
+
+    /// The status once the run changes phase or ends, or after `seconds` (a long poll, so a
+    /// client waiting for a run learns of its end at once without polling fast).
+    public func status(_ id: String, waitingUpTo seconds: Double) async throws -> Wire.RunStatus {
+        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
+        if run.state == .running && seconds > 0 {
+            let key = nextWaiter
+            nextWaiter += 1
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let timer = Task { [weak self] in
+                    try? await Task.sleep(for: .seconds(seconds))
+                    await self?.wakeRunWaiter(id, key)
+                }
+                runWaiters[id, default: [:]][key] = (c, timer)
+            }
+        }
+        return try status(id)
+    }
+
+    func wakeRunWaiter(_ id: String, _ key: Int) {
+        runWaiters[id]?.removeValue(forKey: key)?.0.resume()
+    }
+
+    /// Wakes the clients waiting on a run (it changed phase or ended).
+    func notifyRun(_ id: String) {
+        guard let waiters = runWaiters.removeValue(forKey: id) else { return }
+        for (c, timer) in waiters.values {
+            timer.cancel()
+            c.resume()
+        }
     }
 
     func status(of run: RunRow) throws -> Wire.RunStatus {
@@ -194,7 +320,7 @@ public actor CoordinatorService {
             }
             if r.state == .done, case let .bootstrap(s, e) = r.id.key { resamplesDone += e - s }
         }
-        let resamples = (try? prepare(run).resampleCount) ?? 0
+        let resamples = preparing[run.id] != nil ? 0 : (try? prepare(run).resampleCount) ?? 0
         return Wire.RunStatus(id: run.id, name: run.name, state: run.state.rawValue, phase: run.phase, tasks: counts,
                               resamplesDone: resamplesDone, resamples: resamples, error: run.error,
                               created: run.created, finished: run.finished, dataset: run.dataset)
@@ -221,13 +347,15 @@ public actor CoordinatorService {
                                workersSeen: workers.count)
     }
 
-    public func cancel(_ id: String) throws -> Wire.RunStatus {
+    public func cancel(_ id: String) async throws -> Wire.RunStatus {
         guard var run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
         guard run.state == .running else { throw ServiceError(409, "run \(id) is already \(run.state.rawValue)") }
         run.state = .cancelled
         run.finished = clock()
-        try saveRun(run, tasks: [])
+        runCache[id] = run
         scheduler.remove(run: id)
+        try await persist([.run(run, tasks: [])])
+        notifyRun(id)
         prepared[id] = nil
         log("run \(id) cancelled")
         return try status(of: run)
@@ -267,7 +395,9 @@ public actor CoordinatorService {
 
     // MARK: workers
 
-    func touchWorker(_ id: String, host: String? = nil, threads: Int? = nil, done: Int = 0) throws {
+    /// Notes that a worker was heard from; returns the row to write when it is due (new, or
+    /// not written for a second: liveness, not results, lives in memory).
+    func touchWorker(_ id: String, host: String? = nil, threads: Int? = nil, done: Int = 0) -> StoreWrite? {
         let now = clock()
         let isNew = workers[id] == nil
         var w = workers[id] ?? WorkerRow(id: id, host: host ?? "?", threads: threads ?? 0, lastSeen: now, tasksDone: 0)
@@ -276,16 +406,27 @@ public actor CoordinatorService {
         w.lastSeen = now
         w.tasksDone += done
         workers[id] = w
-        if isNew || now - (workerSaved[id] ?? 0) >= 1 {
-            try store.saveWorker(w)
-            workerSaved[id] = now
-        }
+        guard isNew || now - (workerSaved[id] ?? 0) >= 1 else { return nil }
+        workerSaved[id] = now
+        return .worker(w)
     }
 
-    /// Writes a run (and tasks) through to the store and the cache.
-    func saveRun(_ run: RunRow, tasks: [TaskRecord]) throws {
-        try store.updateRun(run, tasks: tasks)
-        runCache[run.id] = run
+    /// Makes one state change durable: returns once the transaction holding it has committed
+    /// (with SQLite, together with the changes of other requests: see ``GroupCommitter``).
+    /// Every in-memory change is made before this is called, in the same actor turn, so
+    /// changes reach the store in the order they were made. `barrier` waits for everything
+    /// queued so far even when this change is empty.
+    func persist(_ writes: [StoreWrite], barrier: Bool = false) async throws {
+        let writes = writes.filter {
+            if case let .tasks(t) = $0 { return !t.isEmpty }
+            return true
+        }
+        guard !writes.isEmpty || barrier else { return }
+        if let committer {
+            try await committer.enqueue(writes).wait()
+        } else if !writes.isEmpty, let error = try store.apply([writes])[0] {
+            throw error
+        }
     }
 
     /// A run, from memory when possible.
@@ -296,16 +437,25 @@ public actor CoordinatorService {
         return r
     }
 
-    /// Leases up to `max` tasks (no waiting; the HTTP layer long-polls by calling again).
-    public func lease(_ request: Wire.LeaseRequest) throws -> [Wire.LeasedTask] {
+    /// Leases up to `max` tasks without waiting.
+    public func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
         guard !request.worker.isEmpty, request.max >= 1 else { throw ServiceError(400, "worker must be non-empty and max >= 1") }
         guard request.worker.count <= 256, request.host.count <= 256, (1...65536).contains(request.threads) else {
             throw ServiceError(400, "worker and host must be at most 256 characters and threads between 1 and 65536")
         }
-        if clock() - lastExpiry >= 0.25 { try expireLeases() }
-        try touchWorker(request.worker, host: request.host, threads: request.threads)
-        let (leases, changes) = scheduler.lease(worker: request.worker, max: min(request.max, 256), now: clock())
-        try store.saveTasks(changes.tasks)
+        if !stalledRuns.isEmpty {
+            let stalled = stalledRuns
+            stalledRuns = []
+            for id in stalled { try await advance(id) }
+        }
+        var writes: [StoreWrite] = []
+        if clock() - lastExpiry >= 0.25 { writes += expireDue() }
+        if let w = touchWorker(request.worker, host: request.host, threads: request.threads) { writes.append(w) }
+        if let started = request.started, !started.isEmpty {
+            writes.append(.tasks(scheduler.markStarted(worker: request.worker, leaseIDs: started).tasks))
+        }
+        let (leases, changes) = scheduler.lease(worker: request.worker, max: grant(request), now: clock())
+        writes.append(.tasks(changes.tasks))
         counters.leasesIssued += leases.count
         var out: [Wire.LeasedTask] = []
         for (id, info) in leases {
@@ -313,130 +463,225 @@ public actor CoordinatorService {
             out.append(Wire.LeasedTask(run: id.run, key: id.key, lease: info.id, dataset: run.dataset,
                                        input: id.key.phase == 2 ? run.phaseTwo : nil))
         }
+        try await persist(writes)
         return out
     }
 
-    public func heartbeat(_ h: Wire.Heartbeat) throws -> [String] {
-        try touchWorker(h.worker)
-        let (valid, changes) = scheduler.heartbeat(worker: h.worker, leaseIDs: h.leases, now: clock())
-        try store.saveTasks(changes.tasks)
+    /// How many tasks a lease request gets: what it asks for (at most 256), but no more than its
+    /// share of the queue by threads among the workers heard from in the last 5 s (at least one
+    /// per thread). Workers lease ahead (about 0.5 s of work per thread); without the cap the
+    /// first to ask near the end of a phase takes the rest of the queue and the others idle
+    /// while it works through it.
+    func grant(_ request: Wire.LeaseRequest) -> Int {
+        let wanted = min(request.max, 256)
+        let threads = max(1, request.threads)
+        guard wanted > threads else { return wanted }
+        let now = clock()
+        if now - activeThreadsAt >= 0.25 {
+            activeThreadsAt = now
+            activeThreads = workers.values.reduce(0) { $0 + (now - $1.lastSeen < 5 ? max(1, $1.threads) : 0) }
+        }
+        let share = (scheduler.queuedCount * threads + max(activeThreads, threads) - 1) / max(activeThreads, threads)
+        return min(wanted, max(threads, share))
+    }
+
+    /// Leases up to `max` tasks, waiting until `wait` seconds (at most `maxWait`) have passed
+    /// for one to be queued: a long poll woken as soon as tasks are queued.
+    public func lease(_ request: Wire.LeaseRequest, maxWait: Double) async throws -> [Wire.LeasedTask] {
+        let deadline = clock() + min(max(request.wait, 0), maxWait)
+        var request = request
+        while true {
+            let tasks = try await lease(request)
+            let now = clock()
+            if !tasks.isEmpty || now >= deadline || Task.isCancelled { return tasks }
+            if request.started != nil {
+                request = Wire.LeaseRequest(worker: request.worker, host: request.host, threads: request.threads, max: request.max, wait: request.wait)
+            }
+            // Re-check at least twice a second (retry backoffs end without a wake-up).
+            await waitForWork(seconds: min(deadline - now, 0.5))
+        }
+    }
+
+    func waitForWork(seconds: Double) async {
+        let id = nextWaiter
+        nextWaiter += 1
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let timer = Task { [weak self] in
+                try? await Task.sleep(for: .seconds(seconds))
+                await self?.wake(id)
+            }
+            leaseWaiters[id] = (c, timer)
+        }
+    }
+
+    func wake(_ id: Int) {
+        leaseWaiters.removeValue(forKey: id)?.0.resume()
+    }
+
+    /// Wakes every waiting lease request (tasks were queued).
+    func notifyWork() {
+        guard !leaseWaiters.isEmpty else { return }
+        let waiters = leaseWaiters
+        leaseWaiters = [:]
+        for (c, timer) in waiters.values {
+            timer.cancel()
+            c.resume()
+        }
+    }
+
+    public func heartbeat(_ h: Wire.Heartbeat) async throws -> [String] {
+        var writes: [StoreWrite] = []
+        if let w = touchWorker(h.worker) { writes.append(w) }
+        let (valid, changes) = scheduler.heartbeat(worker: h.worker, leaseIDs: h.leases, started: h.started ?? [], now: clock())
+        writes.append(.tasks(changes.tasks))
+        try await persist(writes)
         return valid
     }
 
-    /// Expires leases whose time is up (called on every lease request and by a timer).
-    public func expireLeases() throws {
-        lastExpiry = clock()
-        let changes = scheduler.expire(now: lastExpiry)
-        guard !changes.tasks.isEmpty else { return }
-        counters.leasesExpired += changes.tasks.count
-        counters.retries += changes.tasks.filter { $0.state == .queued }.count
-        try store.saveTasks(changes.tasks)
-        for id in changes.failed { try failRun(id) }
-        log("\(changes.tasks.count) lease(s) expired")
+    /// Expires leases whose time is up (called on lease requests and by a timer).
+    public func expireLeases() async throws {
+        try await persist(expireDue())
     }
 
-    func failRun(_ id: TaskID) throws {
+    /// Expires due leases in memory; returns the writes that make it durable.
+    func expireDue() -> [StoreWrite] {
+        lastExpiry = clock()
+        let changes = scheduler.expire(now: lastExpiry)
+        guard !changes.tasks.isEmpty else { return [] }
+        counters.leasesExpired += changes.tasks.count
+        counters.retries += changes.tasks.filter { $0.state == .queued }.count
+        var writes: [StoreWrite] = [.tasks(changes.tasks)]
+        for id in changes.failed { writes += failRun(id) }
+        log("\(changes.tasks.count) lease(s) expired")
+        notifyWork()
+        return writes
+    }
+
+    /// Fails the run of a task that failed for good (in memory); returns the write.
+    func failRun(_ id: TaskID) -> [StoreWrite] {
         counters.tasksFailed += 1
-        guard var run = try runRow(id.run), run.state == .running else { return }
+        guard var run = runCache[id.run], run.state == .running else { return [] }
         let cause = scheduler.tasks[id]?.lastError ?? "unknown"
         run.state = .failed
         run.error = "task \(id.key) failed after \(scheduler.policy.maxAttempts) attempts: \(cause)"
         run.finished = clock()
-        try saveRun(run, tasks: [])
+        runCache[id.run] = run
         scheduler.remove(run: id.run)
+        notifyRun(id.run)
         log("run \(id.run) failed: \(run.error!)")
+        return [.run(run, tasks: [])]
     }
 
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
-
     /// Accepts a result (or a failure report, or a released lease).
-    public func submit(_ s: Wire.Submission) throws -> String {
+    public func submit(_ s: Wire.Submission) async throws -> String {
         let id = TaskID(run: s.run, key: s.key)
+        if let r = runCache[s.run], r.state == .running, prepared[s.run] == nil {
+            _ = try await executor(for: r)     // the run's data is still being prepared (it has just been created)
+        }
         guard let run = try runRow(s.run) else { throw ServiceError(404, "no run \(s.run)") }
         guard s.dataset == run.dataset else {
             counters.rejectedResults += 1
             throw ServiceError(422, "result for dataset \(s.dataset) but run \(s.run) uses \(run.dataset)")
         }
-        try touchWorker(s.worker)
+        // Checks first: a refused submission changes nothing.
+        var bytes = Data()
+        let handsInResult = s.released != true && s.error == nil
+        if handsInResult {
+            guard let result = s.result else { throw ServiceError(400, "a submission needs a result, an error, or released: true") }
+            if run.state == .running {
+                let executor = try prepare(run)
+                if let problem = Self.validate(result, key: s.key, data: executor.data) {
+                    counters.rejectedResults += 1
+                    throw ServiceError(422, "invalid result for \(s.key): \(problem)")
+                }
+                do {
+                    bytes = try result.canonicalJSON()
+                } catch {
+                    counters.rejectedResults += 1
+                    throw ServiceError(422, "invalid result for \(s.key): \(error)")
+                }
+            }
+        }
+        var writes: [StoreWrite] = []
+        if let started = s.started, !started.isEmpty {
+            writes.append(.tasks(scheduler.markStarted(worker: s.worker, leaseIDs: started).tasks))
+        }
         if s.released == true {
-            try store.saveTasks(scheduler.fail(id, leaseID: s.lease, cause: "released by a draining worker", countsAsAttempt: false, now: clock()).tasks)
+            if let w = touchWorker(s.worker) { writes.append(w) }
+            writes.append(.tasks(scheduler.fail(id, leaseID: s.lease, cause: "released by a draining worker", countsAsAttempt: false, now: clock()).tasks))
+            notifyWork()
+            try await persist(writes)
             return "released"
         }
         if let error = s.error {
+            if let w = touchWorker(s.worker) { writes.append(w) }
             let changes = scheduler.fail(id, leaseID: s.lease, cause: error, now: clock())
-            try store.saveTasks(changes.tasks)
+            writes.append(.tasks(changes.tasks))
             counters.retries += changes.tasks.filter { $0.state == .queued }.count
-            for f in changes.failed { try failRun(f) }
+            for f in changes.failed { writes += failRun(f) }
+            notifyWork()
+            try await persist(writes)
             return "failed"
         }
-        guard let result = s.result else { throw ServiceError(400, "a submission needs a result, an error, or released: true") }
-        if run.state != .running {
+        guard run.state == .running else {
             // Late results of finished or cancelled runs are acknowledged and dropped.
+            if let w = touchWorker(s.worker) { writes.append(w) }
+            try await persist(writes)
             return "duplicate"
         }
-        let executor = try prepare(run)
-        if let problem = Self.validate(result, key: s.key, data: executor.data) {
-            counters.rejectedResults += 1
-            throw ServiceError(422, "invalid result for \(s.key): \(problem)")
-        }
-        let bytes = try Self.encoder.encode(result)
         let (outcome, changes) = scheduler.complete(id, now: clock())
+        if let w = touchWorker(s.worker, done: outcome == .accepted ? 1 : 0) { writes.append(w) }
         switch outcome {
-        case .unknownTask:
-            if let stored = try store.result(id) {
-                counters.duplicateResults += 1
-                if stored != bytes { counters.mismatchedDuplicates += 1; log("MISMATCH: duplicate result of \(id) differs from the stored one"); return "mismatch" }
-                return "duplicate"
-            }
-            throw ServiceError(404, "run \(s.run) has no task \(s.key)")
-        case .duplicate:
+        case .unknownTask, .duplicate:
+            // The first result may still be on its way to the disk: compare with it, and answer
+            // only once it is committed (the barrier).
+            let stored = try pendingResults[id] ?? store.result(id)
+            try await persist(writes, barrier: true)
+            if stored == nil && outcome == .unknownTask { throw ServiceError(404, "run \(s.run) has no task \(s.key)") }
             counters.duplicateResults += 1
-            if let stored = try store.result(id), stored != bytes {
+            if let stored, stored != bytes {
                 counters.mismatchedDuplicates += 1
                 log("MISMATCH: duplicate result of \(id) differs from the stored one")
                 return "mismatch"
             }
             return "duplicate"
         case .accepted:
-            try store.saveResult(id, result: bytes, task: changes.tasks[0])
+            writes.append(.result(id, bytes, changes.tasks[0]))
             counters.resultsAccepted += 1
-            try touchWorker(s.worker, done: 1)
-            try advance(run: run, executor: executor)
+            let closesPhase = !scheduler.hasOpenTasks(run: run.id, phase: run.phase)
+            pendingResults[id] = bytes
+            defer { pendingResults[id] = nil }
+            try await persist(writes)
+            // Every result of the phase was queued before this one, so all are committed now.
+            if closesPhase { try await advance(run.id) }
             return "accepted"
         }
     }
 
     func decodedResults(_ run: String) throws -> [TaskKey: TaskResult] {
         let decoder = JSONDecoder()
-        return try store.results(run: run).mapValues { try decoder.decode(TaskResult.self, from: $0) }
+        return try store.results(run: run).mapValues { try TaskResult.fastDecode($0) ?? decoder.decode(TaskResult.self, from: $0) }
     }
 
-    /// Moves a run to phase 2 or to done when its current phase has no work left.
-    func advance(run: RunRow, executor: TaskExecutor) throws {
-        let open = scheduler.tasks.values.contains { $0.id.run == run.id && $0.id.key.phase == run.phase && $0.state != .done }
-        guard !open else { return }
-        var run = run
-        let results = try decodedResults(run.id)
+    /// Moves a run to phase 2 or to done when its current phase has no work left (called once
+    /// the result that closed the phase is committed, so every result of the phase is stored).
+    func advance(_ runID: String) async throws {
+        guard var run = try runRow(runID), run.state == .running, !scheduler.hasOpenTasks(run: runID, phase: run.phase) else { return }
+        let executor = try prepare(run)
+        var tasks: [TaskRecord] = []
         do {
+            let results = try decodedResults(run.id)
             if run.phase == 1 {
                 let (input, _) = try Aggregation.phaseTwoInput(data: executor.data, results: results)
                 run.phase = 2
                 run.phaseTwo = input
-                let tasks = executor.phaseTwoKeys().map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
-                try saveRun(run, tasks: tasks)
-                _ = scheduler.add(tasks)
+                tasks = executor.phaseTwoKeys().map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
                 log("run \(run.id): cross-validation done, alphas \(input.alphas), \(tasks.count) phase-2 tasks")
             } else {
                 let report = try Aggregation.report(data: executor.data, executor: executor, results: results, software: software)
                 run.report = Data(Render.json(report).utf8)
                 run.state = .done
                 run.finished = clock()
-                try saveRun(run, tasks: [])
-                scheduler.remove(run: run.id)
                 log("run \(run.id) done")
             }
         } catch let e as ServiceError {
@@ -445,10 +690,17 @@ public actor CoordinatorService {
             run.state = .failed
             run.error = "\(error)"
             run.finished = clock()
-            try saveRun(run, tasks: [])
-            scheduler.remove(run: run.id)
             log("run \(run.id) failed: \(error)")
         }
+        runCache[run.id] = run
+        if run.state == .running {
+            _ = scheduler.add(tasks)
+            notifyWork()
+        } else {
+            scheduler.remove(run: run.id)
+        }
+        try await persist([.run(run, tasks: tasks)])
+        notifyRun(run.id)
     }
 
     /// Checks a result's shape and numbers before it is stored; returns the problem, if any.

@@ -62,6 +62,10 @@ public enum CoordinatorHTTP {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    static func jsonBytes(_ data: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
     static func text(_ s: String, contentType: String = "text/plain; charset=utf-8") -> Response {
         Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: s)))
     }
@@ -80,7 +84,10 @@ public enum CoordinatorHTTP {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> T {
-        let data = try await body(request, limit: limit)
+        try decode(T.self, try await body(request, limit: limit))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let DecodingError.keyNotFound(key, ctx) {
@@ -188,7 +195,15 @@ public enum CoordinatorHTTP {
             await guarded(tokens, .client, request, cookie: true) { json(try await service.list()) }
         }
         router.get("v1/runs/:id") { request, context in
-            await guarded(tokens, .client, request, cookie: true) { json(try await service.status(context.parameters.get("id") ?? "")) }
+            await guarded(tokens, .client, request, cookie: true) {
+                let id = context.parameters.get("id") ?? ""
+                // ?wait=SECONDS: a long poll, answered as soon as a running run changes phase or ends.
+                if let text = request.uri.queryParameters.get("wait") {
+                    guard let wait = Double(text), wait >= 0, wait.isFinite else { throw ServiceError(400, "wait must be a number of seconds >= 0") }
+                    return json(try await service.status(id, waitingUpTo: min(wait, maxLeaseWait)))
+                }
+                return json(try await service.status(id))
+            }
         }
         router.post("v1/runs/:id/cancel") { request, context in
             await guarded(tokens, .client, request) { json(try await service.cancel(context.parameters.get("id") ?? "")) }
@@ -214,15 +229,14 @@ public enum CoordinatorHTTP {
         router.get("v1/runs/:id/context") { request, context in
             await guarded(tokens, .worker, request) { json(try await service.context(context.parameters.get("id") ?? "")) }
         }
+        // The two requests of every task (lease, result) read and write their JSON by hand
+        // (Wire fast paths, byte-identical to JSONEncoder; anything unusual goes to JSONDecoder).
         router.post("v1/lease") { request, _ in
             await guarded(tokens, .worker, request) {
-                let lease = try await decode(Wire.LeaseRequest.self, request, limit: limits.json)
-                let deadline = Date().addingTimeInterval(min(max(lease.wait, 0), maxLeaseWait))
-                while true {
-                    let tasks = try await service.lease(lease)
-                    if !tasks.isEmpty || Date() >= deadline { return json(Wire.LeaseResponse(tasks: tasks)) }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                let data = try await body(request, limit: limits.json)
+                let lease = try Wire.LeaseRequest.fastDecode(data) ?? decode(Wire.LeaseRequest.self, data)
+                let tasks = try await service.lease(lease, maxWait: maxLeaseWait)
+                return jsonBytes(try Wire.LeaseResponse(tasks: tasks).jsonBytes())
             }
         }
         router.post("v1/heartbeat") { request, _ in
@@ -233,10 +247,12 @@ public enum CoordinatorHTTP {
         }
         router.post("v1/results") { request, _ in
             await guarded(tokens, .worker, request) {
-                let s = try await decode(Wire.Submission.self, request, limit: limits.json)
+                let data = try await body(request, limit: limits.json)
+                let s = try Wire.Submission.fastDecode(data) ?? decode(Wire.Submission.self, data)
                 let status = try await service.submit(s)
                 if status == "accepted", let seconds = s.seconds { metrics.recordFit(seconds: seconds) }
-                return json(Wire.SubmissionResponse(status: status))
+                // {"status": one of a few fixed words}: as JSONEncoder writes it.
+                return jsonBytes(Data("{\"status\":\"\(status)\"}".utf8))
             }
         }
         addDashboard(router, service: service, tokens: tokens, secureCookies: secureCookies)

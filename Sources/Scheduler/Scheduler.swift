@@ -25,12 +25,27 @@ public struct LeaseInfo: Codable, Sendable, Equatable {
     public let worker: String
     public let issuedAt: Double
     public var expiresAt: Double
+    /// The worker reported that it started running the task (rather than holding it in its
+    /// prefetch queue). Only a started lease that expires costs the task an attempt.
+    public var started: Bool
 
-    public init(id: String, worker: String, issuedAt: Double, expiresAt: Double) {
+    public init(id: String, worker: String, issuedAt: Double, expiresAt: Double, started: Bool = false) {
         self.id = id
         self.worker = worker
         self.issuedAt = issuedAt
         self.expiresAt = expiresAt
+        self.started = started
+    }
+
+    enum CodingKeys: String, CodingKey { case id, worker, issuedAt, expiresAt, started }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        worker = try c.decode(String.self, forKey: .worker)
+        issuedAt = try c.decode(Double.self, forKey: .issuedAt)
+        expiresAt = try c.decode(Double.self, forKey: .expiresAt)
+        started = try c.decodeIfPresent(Bool.self, forKey: .started) ?? false   // rows written before the field existed
     }
 }
 
@@ -38,21 +53,38 @@ public struct LeaseInfo: Codable, Sendable, Equatable {
 public struct TaskRecord: Codable, Sendable, Equatable {
     public let id: TaskID
     public var state: TaskState
-    /// Leases issued that ended without a result (expired, released, failed).
+    /// Started leases that ended without a result (expired, failed).
     public var attempts: Int
+    /// Leases that expired before their worker reported starting the task (prefetched by a
+    /// worker that was lost): not attempts, but bounded by ``SchedulerPolicy/maxUnstartedExpiries``.
+    public var unstartedExpiries: Int
     /// Not to be leased before this time (retry backoff).
     public var notBefore: Double
     public var leases: [LeaseInfo]
     public var lastError: String?
 
     public init(id: TaskID, state: TaskState = .queued, attempts: Int = 0, notBefore: Double = 0,
-                leases: [LeaseInfo] = [], lastError: String? = nil) {
+                leases: [LeaseInfo] = [], lastError: String? = nil, unstartedExpiries: Int = 0) {
         self.id = id
         self.state = state
         self.attempts = attempts
         self.notBefore = notBefore
         self.leases = leases
         self.lastError = lastError
+        self.unstartedExpiries = unstartedExpiries
+    }
+
+    enum CodingKeys: String, CodingKey { case id, state, attempts, notBefore, leases, lastError, unstartedExpiries }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(TaskID.self, forKey: .id)
+        state = try c.decode(TaskState.self, forKey: .state)
+        attempts = try c.decode(Int.self, forKey: .attempts)
+        notBefore = try c.decode(Double.self, forKey: .notBefore)
+        leases = try c.decode([LeaseInfo].self, forKey: .leases)
+        lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+        unstartedExpiries = try c.decodeIfPresent(Int.self, forKey: .unstartedExpiries) ?? 0
     }
 }
 
@@ -67,12 +99,18 @@ public struct SchedulerPolicy: Sendable, Equatable {
     /// When the queue is empty, a task leased longer ago than this may get a second lease
     /// (to an idle worker), so one slow or lost worker does not hold up the end of a run.
     public var speculativeAfter: Double = 10
+    /// Leases that expire unstarted (a lost worker's prefetch queue) are not attempts, but after
+    /// this many the next one counts as one: a task that kills its worker before the worker can
+    /// report the start still ends up failed instead of being re-issued forever.
+    public var maxUnstartedExpiries: Int = 20
 
-    public init(leaseDuration: Double = 30, maxAttempts: Int = 3, backoffBase: Double = 1, speculativeAfter: Double = 10) {
+    public init(leaseDuration: Double = 30, maxAttempts: Int = 3, backoffBase: Double = 1, speculativeAfter: Double = 10,
+                maxUnstartedExpiries: Int = 20) {
         self.leaseDuration = leaseDuration
         self.maxAttempts = maxAttempts
         self.backoffBase = backoffBase
         self.speculativeAfter = speculativeAfter
+        self.maxUnstartedExpiries = maxUnstartedExpiries
     }
 }
 
@@ -106,6 +144,10 @@ public struct Scheduler: Sendable {
     private var queueHead = 0
     private var nextLease = 0
     private let leasePrefix: String
+    /// The task of every outstanding lease (by lease id).
+    private var leaseIndex: [String: TaskID] = [:]
+    /// Tasks not done, per run and phase (so "is this phase finished?" is O(1)).
+    private var open: [String: [Int: Int]] = [:]
 
     /// - Parameter leasePrefix: distinguishes lease ids across coordinator restarts.
     public init(policy: SchedulerPolicy = SchedulerPolicy(), leasePrefix: String = "L") {
@@ -123,7 +165,13 @@ public struct Scheduler: Sendable {
                 r.leases = []
                 changes.tasks.append(r)
             }
+            if let old = tasks[r.id] {
+                if old.state != .done { open[r.id.run, default: [:]][r.id.key.phase, default: 0] -= 1 }
+                for l in old.leases { leaseIndex[l.id] = nil }
+            }
             tasks[r.id] = r
+            if r.state != .done { open[r.id.run, default: [:]][r.id.key.phase, default: 0] += 1 }
+            for l in r.leases { leaseIndex[l.id] = r.id }
             if r.state == .queued { queue.append(r.id) }
         }
         return changes
@@ -134,6 +182,8 @@ public struct Scheduler: Sendable {
         tasks = tasks.filter { $0.key.run != run }
         queue = queue[queueHead...].filter { $0.run != run }
         queueHead = 0
+        leaseIndex = leaseIndex.filter { $0.value.run != run }
+        open[run] = nil
     }
 
     /// Counts by state for one run.
@@ -141,6 +191,11 @@ public struct Scheduler: Sendable {
         var c: [TaskState: Int] = [:]
         for (id, r) in tasks where id.run == run { c[r.state, default: 0] += 1 }
         return c
+    }
+
+    /// Whether a task of this run and phase is not done yet (queued, leased or failed).
+    public func hasOpenTasks(run: String, phase: Int) -> Bool {
+        (open[run]?[phase] ?? 0) > 0
     }
 
     /// Up to `max` leases for `worker`: queued tasks first; when none is left, tasks whose
@@ -154,7 +209,7 @@ public struct Scheduler: Sendable {
             queueHead += 1
             guard var r = tasks[id], r.state == .queued else { continue }
             if r.notBefore > now { deferred.append(id); continue }
-            let info = newLease(worker: worker, now: now)
+            let info = newLease(worker: worker, now: now, task: id)
             r.state = .leased
             r.leases.append(info)
             tasks[id] = r
@@ -169,7 +224,7 @@ public struct Scheduler: Sendable {
                     && $0.leases[0].worker != worker }
                 .sorted { ($0.leases[0].issuedAt, $0.id) < ($1.leases[0].issuedAt, $1.id) }
             for var r in candidates.prefix(max - out.count) {
-                let info = newLease(worker: worker, now: now)
+                let info = newLease(worker: worker, now: now, task: r.id)
                 r.leases.append(info)
                 tasks[r.id] = r
                 changes.tasks.append(r)
@@ -179,9 +234,17 @@ public struct Scheduler: Sendable {
         return (out, changes)
     }
 
-    private mutating func newLease(worker: String, now: Double) -> LeaseInfo {
+    /// True when tasks are queued (some may still be held back by a retry backoff).
+    public var hasQueuedTasks: Bool { queueHead < queue.count }
+
+    /// Queued tasks (an upper bound: entries of tasks leased since are skipped lazily).
+    public var queuedCount: Int { queue.count - queueHead }
+
+    private mutating func newLease(worker: String, now: Double, task: TaskID) -> LeaseInfo {
         nextLease += 1
-        return LeaseInfo(id: "\(leasePrefix)\(nextLease)", worker: worker, issuedAt: now, expiresAt: now + policy.leaseDuration)
+        let info = LeaseInfo(id: "\(leasePrefix)\(nextLease)", worker: worker, issuedAt: now, expiresAt: now + policy.leaseDuration)
+        leaseIndex[info.id] = task
+        return info
     }
 
     private mutating func compactQueue(prepending deferred: [TaskID]) {
@@ -192,23 +255,36 @@ public struct Scheduler: Sendable {
     }
 
     /// Renews the worker's leases; returns the ids that are still valid (others were lost).
-    public mutating func heartbeat(worker: String, leaseIDs: [String], now: Double) -> (valid: [String], changes: SchedulerChanges) {
-        let wanted = Set(leaseIDs)
+    /// `started` lists leases the worker has begun running (see ``markStarted(worker:leaseIDs:)``).
+    public mutating func heartbeat(worker: String, leaseIDs: [String], started: [String] = [], now: Double) -> (valid: [String], changes: SchedulerChanges) {
+        var changed: [TaskID: TaskRecord] = [:]
         var valid: [String] = []
-        var changes = SchedulerChanges()
-        for (id, var r) in tasks where r.state == .leased {
-            var touched = false
-            for i in r.leases.indices where r.leases[i].worker == worker && wanted.contains(r.leases[i].id) {
-                r.leases[i].expiresAt = now + policy.leaseDuration
-                valid.append(r.leases[i].id)
-                touched = true
-            }
-            if touched {
-                tasks[id] = r
-                changes.tasks.append(r)
-            }
+        let startedSet = Set(started)
+        for lease in Set(leaseIDs).union(startedSet) {
+            guard let id = leaseIndex[lease], var r = changed[id] ?? tasks[id], r.state == .leased,
+                  let i = r.leases.firstIndex(where: { $0.id == lease && $0.worker == worker }) else { continue }
+            r.leases[i].expiresAt = now + policy.leaseDuration
+            if startedSet.contains(lease) { r.leases[i].started = true }
+            valid.append(lease)
+            changed[id] = r
         }
-        return (valid.sorted(), changes)
+        for (id, r) in changed { tasks[id] = r }
+        return (valid.sorted(), SchedulerChanges(tasks: changed.values.sorted { $0.id < $1.id }))
+    }
+
+    /// Records that `worker` has started running the tasks of these leases (a worker leases a
+    /// few tasks ahead; only a lease whose task was started costs an attempt when it expires).
+    /// Unknown, foreign or already started leases are ignored.
+    public mutating func markStarted(worker: String, leaseIDs: [String]) -> SchedulerChanges {
+        var changes = SchedulerChanges()
+        for lease in leaseIDs {
+            guard let id = leaseIndex[lease], var r = tasks[id], r.state == .leased,
+                  let i = r.leases.firstIndex(where: { $0.id == lease && $0.worker == worker }), !r.leases[i].started else { continue }
+            r.leases[i].started = true
+            tasks[id] = r
+            changes.tasks.append(r)
+        }
+        return changes
     }
 
     /// Records a result for `id` (from any lease, even an expired one: results are deterministic,
@@ -217,9 +293,11 @@ public struct Scheduler: Sendable {
         guard var r = tasks[id] else { return (.unknownTask, SchedulerChanges()) }
         if r.state == .done { return (.duplicate, SchedulerChanges()) }
         r.state = .done
+        for l in r.leases { leaseIndex[l.id] = nil }
         r.leases = []
         r.lastError = nil
         tasks[id] = r
+        open[id.run, default: [:]][id.key.phase, default: 0] -= 1
         return (.accepted, SchedulerChanges(tasks: [r]))
     }
 
@@ -230,19 +308,33 @@ public struct Scheduler: Sendable {
             return SchedulerChanges()
         }
         r.leases.remove(at: i)
+        leaseIndex[leaseID] = nil
         return endAttempt(&r, cause: cause, counts: countsAsAttempt, now: now)
     }
 
     /// Expires leases whose time is up; their tasks are queued again (with backoff) or failed.
+    /// A lease that expires before its worker reported starting the task (it sat in the prefetch
+    /// queue of a worker that was lost) re-queues the task at once without costing an attempt.
     public mutating func expire(now: Double) -> SchedulerChanges {
         var changes = SchedulerChanges()
         let due = tasks.values.filter { $0.state == .leased && $0.leases.contains { $0.expiresAt <= now } }.map(\.id).sorted()
         for id in due {
             guard var r = tasks[id], r.state == .leased else { continue }
-            let before = r.leases.count
+            let expired = r.leases.filter { $0.expiresAt <= now }
+            guard !expired.isEmpty else { continue }
             r.leases.removeAll { $0.expiresAt <= now }
-            guard r.leases.count != before else { continue }
-            let c = endAttempt(&r, cause: "lease expired (worker lost or too slow)", counts: true, now: now)
+            for l in expired { leaseIndex[l.id] = nil }
+            var counts = expired.contains { $0.started }
+            let cause: String
+            if counts {
+                cause = "lease expired (worker lost or too slow)"
+            } else {
+                r.unstartedExpiries += 1
+                counts = r.unstartedExpiries > policy.maxUnstartedExpiries
+                cause = counts ? "lease expired \(r.unstartedExpiries) times before a worker reported starting the task (workers lost)"
+                    : "lease expired before the task was started (worker lost)"
+            }
+            let c = endAttempt(&r, cause: cause, counts: counts, now: now)
             changes.tasks += c.tasks
             changes.failed += c.failed
         }

@@ -34,10 +34,13 @@ public final class SQLiteStore: Store {
 
     func encode<T: Encodable>(_ value: T) throws -> Data { try encoder.encode(value) }
 
+    // Statements on the hot path are prepared once per connection (GRDB caches them by SQL).
+
     func writeTasks(_ db: Database, _ tasks: [TaskRecord]) throws {
+        guard !tasks.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tasks(run, key, state, body) VALUES (?, ?, ?, ?)")
         for t in tasks {
-            try db.execute(sql: "INSERT OR REPLACE INTO tasks(run, key, state, body) VALUES (?, ?, ?, ?)",
-                           arguments: [t.id.run, storageKey(t.id.key), t.state.rawValue, try encode(t)])
+            try statement.execute(arguments: [t.id.run, storageKey(t.id.key), t.state.rawValue, try t.jsonBytes()])
         }
     }
 
@@ -45,6 +48,45 @@ public final class SQLiteStore: Store {
         // The body omits nothing: spec and report are stored inside it.
         try db.execute(sql: "INSERT OR REPLACE INTO runs(id, sequence, state, body) VALUES (?, ?, ?, ?)",
                        arguments: [run.id, run.sequence, run.state.rawValue, try encode(run)])
+    }
+
+    func write(_ db: Database, _ write: StoreWrite) throws {
+        switch write {
+        case let .tasks(tasks): try writeTasks(db, tasks)
+        case let .result(id, bytes, task):
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO results(run, key, body) VALUES (?, ?, ?)")
+                .execute(arguments: [id.run, storageKey(id.key), bytes])
+            try writeTasks(db, [task])
+        case let .run(run, tasks):
+            try writeRun(db, run)
+            try writeTasks(db, tasks)
+        case let .worker(worker):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO workers(id, body) VALUES (?, ?)").execute(arguments: [worker.id, try encode(worker)])
+        }
+    }
+
+    public func apply(_ changes: [[StoreWrite]]) throws -> [Error?] {
+        if changes.allSatisfy(\.isEmpty) { return changes.map { _ in nil } }
+        return try pool.write { db in
+            if changes.count == 1 {
+                // One change: the transaction is its all-or-nothing unit.
+                for w in changes[0] { try write(db, w) }
+                return [nil]
+            }
+            var errors: [Error?] = []
+            for change in changes {
+                do {
+                    try db.inSavepoint {
+                        for w in change { try write(db, w) }
+                        return .commit
+                    }
+                    errors.append(nil)
+                } catch {
+                    errors.append(error)
+                }
+            }
+            return errors
+        }
     }
 
     public func putDataset(hash: String, bytes: Data) throws -> Bool {
@@ -95,11 +137,7 @@ public final class SQLiteStore: Store {
     }
 
     public func saveResult(_ id: TaskID, result: Data, task: TaskRecord) throws {
-        try pool.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO results(run, key, body) VALUES (?, ?, ?)",
-                           arguments: [id.run, storageKey(id.key), result])
-            try writeTasks(db, [task])
-        }
+        try pool.write { db in try write(db, .result(id, result, task)) }
     }
 
     public func tasks(run: String) throws -> [TaskRecord] {
@@ -131,14 +169,12 @@ public final class SQLiteStore: Store {
 
     public func result(_ id: TaskID) throws -> Data? {
         try pool.read { db in
-            try Data.fetchOne(db, sql: "SELECT body FROM results WHERE run = ? AND key = ?", arguments: [id.run, storageKey(id.key)])
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM results WHERE run = ? AND key = ?"), arguments: [id.run, storageKey(id.key)])
         }
     }
 
     public func saveWorker(_ worker: WorkerRow) throws {
-        try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO workers(id, body) VALUES (?, ?)", arguments: [worker.id, try encode(worker)])
-        }
+        try pool.write { db in try write(db, .worker(worker)) }
     }
 
     public func workers() throws -> [WorkerRow] {

@@ -71,9 +71,25 @@ public struct WorkerRow: Codable, Sendable, Equatable {
     }
 }
 
+/// One write of a state change (see ``Store/apply(_:)``).
+public enum StoreWrite: Sendable {
+    /// Task records (inserted or replaced).
+    case tasks([TaskRecord])
+    /// The first result of a task, with its new record (a later result for the task is ignored).
+    case result(TaskID, Data, TaskRecord)
+    /// A run row (inserted or replaced) and task records.
+    case run(RunRow, tasks: [TaskRecord])
+    case worker(WorkerRow)
+}
+
 /// Durable coordinator state. Every method is one transaction, so a crash leaves either the
 /// state before or after a change, never half of it.
 public protocol Store: Sendable {
+    /// Applies several state changes (each a list of writes) in one transaction, in order. Each
+    /// change is all or nothing: one that fails is rolled back alone (a savepoint) and its error
+    /// returned at its index; the others commit. Throws, committing nothing, when the transaction
+    /// itself fails.
+    func apply(_ changes: [[StoreWrite]]) throws -> [Error?]
     /// Stores dataset bytes under their sha256; returns false if they were already there.
     func putDataset(hash: String, bytes: Data) throws -> Bool
     func dataset(hash: String) throws -> Data?
@@ -95,11 +111,33 @@ public protocol Store: Sendable {
     func workers() throws -> [WorkerRow]
 }
 
-/// Stable text form of a task key for storage.
-public func storageKey(_ key: TaskKey) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return String(decoding: try! encoder.encode(key), as: UTF8.self)
+/// Stable text form of a task key for storage: its JSON with sorted keys (as JSONEncoder
+/// writes it; built by hand, it is on every write).
+public func storageKey(_ key: TaskKey) -> String { key.jsonText }
+
+extension TaskRecord {
+    /// The record as JSONEncoder (`.sortedKeys`) writes it, built by hand (it is on every write).
+    public func jsonBytes() throws -> Data {
+        var w = JSONWriter(capacity: 160 + leases.count * 96)
+        w.raw("{\"attempts\":"); w.int(attempts)
+        w.raw(",\"id\":{\"key\":"); id.key.writeJSON(to: &w); w.raw(",\"run\":"); w.string(id.run); w.raw("}")
+        if let lastError { w.raw(",\"lastError\":"); w.string(lastError) }
+        w.raw(",\"leases\":[")
+        for (i, l) in leases.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"expiresAt\":"); try w.double(l.expiresAt)
+            w.raw(",\"id\":"); w.string(l.id)
+            w.raw(",\"issuedAt\":"); try w.double(l.issuedAt)
+            w.raw(",\"started\":"); w.bool(l.started)
+            w.raw(",\"worker\":"); w.string(l.worker)
+            w.raw("}")
+        }
+        w.raw("],\"notBefore\":"); try w.double(notBefore)
+        w.raw(",\"state\":"); w.string(state.rawValue)
+        w.raw(",\"unstartedExpiries\":"); w.int(unstartedExpiries)
+        w.raw("}")
+        return w.data
+    }
 }
 
 /// The in-memory twin of ``SQLiteStore`` for tests and one-shot local runs.
@@ -114,6 +152,26 @@ public final class MemoryStore: Store {
     let state = Mutex(State())
 
     public init() {}
+
+    public func apply(_ changes: [[StoreWrite]]) throws -> [Error?] {
+        state.withLock { s in
+            for change in changes {
+                for write in change {
+                    switch write {
+                    case let .tasks(tasks): for t in tasks { s.tasks[t.id] = t }
+                    case let .result(id, bytes, task):
+                        if s.results[id] == nil { s.results[id] = bytes }
+                        s.tasks[id] = task
+                    case let .run(run, tasks):
+                        s.runs[run.id] = run
+                        for t in tasks { s.tasks[t.id] = t }
+                    case let .worker(w): s.workers[w.id] = w
+                    }
+                }
+            }
+            return changes.map { _ in nil }
+        }
+    }
 
     public func putDataset(hash: String, bytes: Data) throws -> Bool {
         state.withLock { s in

@@ -9,6 +9,9 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     public let base: URL
     public let token: String?
     let session: URLSession
+    /// Plain `http://` goes over sockets (see ``SocketHTTPClient``: URLSession spins on Linux
+    /// while a long poll waits); `https://` over URLSession.
+    let sockets: SocketHTTPClient?
 
     public init(base: URL, token: String?, timeout: Double = 60) {
         self.base = base
@@ -17,6 +20,12 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
         config.timeoutIntervalForRequest = timeout
         config.timeoutIntervalForResource = max(timeout, 600)
         session = URLSession(configuration: config)
+        if base.scheme == "http", let host = base.host {
+            sockets = SocketHTTPClient(host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host,
+                                       port: UInt16(base.port ?? 80), timeout: timeout)
+        } else {
+            sockets = nil
+        }
     }
 
     static let encoder: JSONEncoder = {
@@ -37,13 +46,27 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
             request.httpBody = body
             request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         }
-        let data: Data, response: URLResponse
-        do {
-            (data, response) = try await session.data(for: request)
-        } catch {
-            throw ClientError.unreachable("\(base.absoluteString): \(error.localizedDescription)")
+        let data: Data, status: Int
+        if let sockets, let url = components.url {
+            var target = url.path.isEmpty ? "/" : components.percentEncodedPath
+            if let q = components.percentEncodedQuery { target += "?" + q }
+            var headers: [(String, String)] = []
+            if let token { headers.append(("Authorization", "Bearer \(token)")) }
+            if body != nil { headers.append(("Content-Type", contentType)) }
+            do {
+                (status, data) = try await sockets.send(method: method, target: target, headers: headers, body: body)
+            } catch {
+                throw ClientError.unreachable("\(base.absoluteString): \(error)")
+            }
+        } else {
+            let response: URLResponse
+            do {
+                (data, response) = try await session.data(for: request)
+            } catch {
+                throw ClientError.unreachable("\(base.absoluteString): \(error.localizedDescription)")
+            }
+            status = (response as? HTTPURLResponse)?.statusCode ?? 0
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         if (200..<300).contains(status) || (accept404 && status == 404) { return (status, data) }
         let message = (try? JSONDecoder().decode(Wire.ErrorBody.self, from: data).error) ?? String(decoding: data.prefix(500), as: UTF8.self)
         throw ClientError.http(status: status, message: message)
@@ -56,8 +79,8 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     public func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
-        let r: Wire.LeaseResponse = try await call("POST", "v1/lease", request)
-        return r.tasks
+        let (_, reply) = try await send("POST", "v1/lease", body: try Self.encoder.encode(request))
+        return try (Wire.LeaseResponse.fastDecode(reply) ?? JSONDecoder().decode(Wire.LeaseResponse.self, from: reply)).tasks
     }
 
     public func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] {
@@ -66,8 +89,9 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     public func submit(_ submission: Wire.Submission) async throws -> String {
-        let r: Wire.SubmissionResponse = try await call("POST", "v1/results", submission)
-        return r.status
+        // Results are most of the bytes a worker sends: written by hand (as JSONEncoder would).
+        let (_, reply) = try await send("POST", "v1/results", body: try submission.jsonBytes())
+        return try JSONDecoder().decode(Wire.SubmissionResponse.self, from: reply).status
     }
 
     public func context(run: String) async throws -> Wire.RunContext {

@@ -66,6 +66,8 @@ public final class WorkerLoop: Sendable {
         var queue: [Wire.LeasedTask] = []
         /// Started, not handed in.
         var inFlight: [String: Wire.LeasedTask] = [:]
+        /// Leases started since the coordinator was last told (sent with the next request).
+        var unreportedStarts: [String] = []
         var executors: [String: TaskExecutor] = [:]
         var datasets: [String: Data] = [:]
         var done = 0
@@ -73,6 +75,8 @@ public final class WorkerLoop: Sendable {
         var secondsPerTask = 0.0
     }
     let state = Mutex(State())
+    /// Rung on every change the loops wait for (tasks queued or taken, stop, drain).
+    let bell = Bell()
 
     /// Seconds of work one lease round should hand each thread.
     static let targetLeaseSeconds = 0.5
@@ -90,6 +94,7 @@ public final class WorkerLoop: Sendable {
     /// started are handed back, then ``run()`` returns.
     public func drain() {
         state.withLock { $0.draining = true }
+        bell.ring()
     }
 
     var draining: Bool { state.withLock { $0.draining } }
@@ -105,6 +110,7 @@ public final class WorkerLoop: Sendable {
                 defer { s.queue = []; s.stopped = true }
                 return s.draining ? s.queue : []
             }
+            bell.ring()
             for task in unstarted {
                 _ = try? await client.submit(Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease,
                                                              dataset: task.dataset, result: nil, released: true))
@@ -121,9 +127,10 @@ public final class WorkerLoop: Sendable {
         var backoff = 0.5
         var reportedOutage = false
         while !draining {
+            let ring = bell.generation
             let (queued, running, perTask) = state.withLock { ($0.queue.count, $0.inFlight.count, $0.secondsPerTask) }
             if queued >= config.threads {
-                try? await Task.sleep(for: .milliseconds(5))
+                await bell.wait(since: ring)     // until an executor takes a task (or a drain)
                 continue
             }
             let perThread = perTask > 0 ? min(32, max(1, Int((Self.targetLeaseSeconds / perTask).rounded(.up)))) : 1
@@ -131,8 +138,18 @@ public final class WorkerLoop: Sendable {
             let tasks: [Wire.LeasedTask]
             do {
                 let idleLeft = config.idleExit.map { max(0.05, $0 - Date().timeIntervalSince(lastWork)) }
-                let wait = (queued + running) > 0 ? 0 : min(config.leaseWait, idleLeft ?? config.leaseWait)
-                tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want, wait: wait))
+                // Long-poll even with tasks in hand (the coordinator answers as soon as tasks are
+                // queued, e.g. the next phase; an empty queue costs no polling), but briefly then,
+                // so a drain is not held up.
+                let wait = (queued + running) > 0 ? min(config.leaseWait, 2) : min(config.leaseWait, idleLeft ?? config.leaseWait)
+                let started = takeStarts()
+                do {
+                    tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want,
+                                                                     wait: wait, started: started))
+                } catch {
+                    restoreStarts(started)
+                    throw error
+                }
                 if reportedOutage { log("coordinator reachable again"); reportedOutage = false }
                 backoff = 0.5
             } catch {
@@ -147,26 +164,60 @@ public final class WorkerLoop: Sendable {
                     log("idle for \(idle) s: exiting")
                     return
                 }
-                if queued + running > 0 { try? await Task.sleep(for: .milliseconds(5)) }
                 continue
             }
             lastWork = Date()
             state.withLock { $0.queue += tasks }
+            bell.ring()
         }
     }
 
+    /// Leases started and not yet reported, now handed to a request (nil when none).
+    func takeStarts() -> [String]? {
+        state.withLock { s in
+            guard !s.unreportedStarts.isEmpty else { return nil }
+            defer { s.unreportedStarts = [] }
+            return s.unreportedStarts
+        }
+    }
+
+    /// Puts back starts whose request failed.
+    func restoreStarts(_ starts: [String]?) {
+        guard let starts else { return }
+        state.withLock { $0.unreportedStarts = starts + $0.unreportedStarts }
+    }
+
     /// One thread's loop: take the next leased task, run it, hand it in.
+    ///
+    /// Each result is handed in while the next task runs, and that request also tells the
+    /// coordinator the next task has started (a task started with no result to hand in is
+    /// reported by a heartbeat at once). Leases still in the prefetch queue are not started, so
+    /// if this worker dies they go back to the queue without costing their tasks an attempt.
     func executorLoop() async {
+        var finished: (Wire.Submission, Wire.LeasedTask)?
         while true {
+            let ring = bell.generation
             let next: Wire.LeasedTask? = state.withLock { s in
                 guard !s.queue.isEmpty else { return nil }
                 let t = s.queue.removeFirst()
                 s.inFlight[t.lease] = t
+                s.unreportedStarts.append(t.lease)
                 return t
+            }
+            if next != nil { bell.ring() }      // room in the queue: the lease loop may ask for more
+            if let (submission, task) = finished {
+                // Hand in while the next task runs; the lease stays in flight (and renewed) until then.
+                finished = nil
+                Task {
+                    await self.handIn(submission, task: task)
+                    self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.lease) }
+                }
+            } else if next != nil {
+                Task { await self.reportStarts() }
             }
             guard let task = next else {
                 if state.withLock({ $0.stopped }) || Task.isCancelled { return }
-                try? await Task.sleep(for: .milliseconds(2))
+                await bell.wait(since: ring)     // until tasks are queued (or the loop stops)
                 continue
             }
             let started = Date()
@@ -175,11 +226,18 @@ public final class WorkerLoop: Sendable {
             state.withLock { s in
                 s.secondsPerTask = s.secondsPerTask == 0 ? seconds : 0.8 * s.secondsPerTask + 0.2 * seconds
             }
-            // Hand in while the next task runs; the lease stays in flight (and renewed) until then.
-            Task {
-                await self.handIn(submission, task: task)
-                self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.lease) }
-            }
+            finished = (submission, task)
+        }
+    }
+
+    /// Tells the coordinator which leases have started (when no other request is about to).
+    func reportStarts() async {
+        guard let started = takeStarts() else { return }
+        let leases = state.withLock { Array($0.inFlight.keys) }
+        do {
+            _ = try await client.heartbeat(Wire.Heartbeat(worker: config.id, leases: leases, started: started))
+        } catch {
+            restoreStarts(started)
         }
     }
 
@@ -189,12 +247,18 @@ public final class WorkerLoop: Sendable {
             if Task.isCancelled { return }
             let leases = state.withLock { Array($0.inFlight.keys) + $0.queue.map(\.lease) }
             guard !leases.isEmpty else { continue }
-            _ = try? await client.heartbeat(Wire.Heartbeat(worker: config.id, leases: leases))
+            let started = takeStarts()
+            do {
+                _ = try await client.heartbeat(Wire.Heartbeat(worker: config.id, leases: leases, started: started))
+            } catch {
+                restoreStarts(started)
+            }
         }
     }
 
     func executor(for task: Wire.LeasedTask) async throws -> TaskExecutor {
         if let e = state.withLock({ $0.executors[task.run] }) { return e }
+        let t0 = Date()
         let context = try await retrying { try await self.client.context(run: task.run) }
         var bytes = state.withLock { $0.datasets[task.dataset] }
         if bytes == nil {
@@ -211,9 +275,12 @@ public final class WorkerLoop: Sendable {
         if let h = context.resampleIndices {
             indices = try await retrying { try await self.client.dataset(hash: h) }
         }
+        let t1 = Date()
         let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
                                                 resampleIndices: indices, indicesHash: context.resampleIndices)
         state.withLock { $0.executors[task.run] = executor }
+        log(String(format: "run %@: context and data fetched in %.0f ms, prepared in %.0f ms", task.run,
+                   t1.timeIntervalSince(t0) * 1000, Date().timeIntervalSince(t1) * 1000))
         return executor
     }
 
@@ -251,12 +318,49 @@ public final class WorkerLoop: Sendable {
     }
 
     func handIn(_ submission: Wire.Submission, task: Wire.LeasedTask) async {
+        let s = submission
+        let submission = Wire.Submission(worker: s.worker, run: s.run, key: s.key, lease: s.lease, dataset: s.dataset, result: s.result,
+                                         error: s.error, released: s.released, started: takeStarts(), seconds: s.seconds)
         do {
             let status = try await retrying { try await self.client.submit(submission) }
             if status == "mismatch" { log("coordinator reports a differing duplicate result for \(task.run)/\(task.key)") }
             state.withLock { $0.done += 1 }
         } catch {
             log("could not hand in \(task.run)/\(task.key): \(error)")
+        }
+    }
+}
+
+/// Wakes the worker's loops when its state changes, instead of polling. A waiter notes the
+/// generation before it checks its condition and waits only if no ring came since, so no
+/// ring is lost between the check and the wait.
+final class Bell: Sendable {
+    struct State {
+        var generation = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    let state = Mutex(State())
+
+    var generation: Int { state.withLock { $0.generation } }
+
+    func ring() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.generation += 1
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Returns once the bell has rung after `generation` (at once if it already has).
+    func wait(since generation: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.generation != generation { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
         }
     }
 }

@@ -14,7 +14,9 @@ import FoundationNetworking
 
 /// Writes one line to standard error with a timestamp (logs carry ids and counts, never rows).
 func logLine(_ message: String) {
-    let stamp = ISO8601DateFormatter().string(from: Date())
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    let stamp = formatter.string(from: Date())
     FileHandle.standardError.write(Data("\(stamp) \(message)\n".utf8))
 }
 
@@ -277,11 +279,14 @@ struct SubmitCommand: AsyncParsableCommand {
         if wait {
             let progress = ProgressPrinter(enabled: true, resamples: created.resamples)
             while true {
-                let s = try await oneLine { try await client.get("v1/runs/\(created.id)", Wire.RunStatus.self) }
+                // A long poll: answered at once when the run changes phase or ends, else after a second (progress).
+                let s = try await oneLine {
+                    try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send(
+                        "GET", "v1/runs/\(created.id)", query: [URLQueryItem(name: "wait", value: "1")]).body)
+                }
                 progress.update(RunProgress(phase: s.phase, done: s.tasks.done, total: s.tasks.total, resamplesDone: s.resamplesDone))
                 if s.state == "done" { break }
                 if s.state != "running" { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
-                try await Task.sleep(for: .milliseconds(300))
             }
             let text = try await oneLine {
                 try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: format)]).body

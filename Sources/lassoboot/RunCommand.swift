@@ -56,7 +56,9 @@ struct RunCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let prepared = try PreparedJob(job: job, resamples: resamples, seed: seed, resampleIndices: resampleIndices)
-        let service = try CoordinatorService(store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)")
+        // The in-process worker shares the coordinator's prepared data (TaskExecutor's per-process
+        // cache), so the run's tasks are queued only once it is prepared (else both would parse it).
+        let service = try CoordinatorService(store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)", queueBeforePreparing: false)
         _ = try await service.putDataset(prepared.data)
         if let i = prepared.indices { _ = try await service.putDataset(i) }
         let created: Wire.RunStatus

@@ -51,12 +51,7 @@ struct InProcessClient: CoordinatorClient {
     let service: CoordinatorService
 
     func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
-        let deadline = Date().addingTimeInterval(request.wait)
-        while true {
-            let tasks = try await service.lease(request)
-            if !tasks.isEmpty || Date() >= deadline || Task.isCancelled { return tasks }
-            try await Task.sleep(for: .milliseconds(2))
-        }
+        try await service.lease(request, maxWait: request.wait)
     }
 
     func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] { try await service.heartbeat(heartbeat) }

@@ -31,15 +31,21 @@ struct SchedulerTests {
     func expiryAndRetry() {
         var s = scheduler(1, policy: SchedulerPolicy(leaseDuration: 30, maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
         let id = ids(1)[0]
-        _ = s.lease(worker: "w1", max: 1, now: 0)
+        // Each worker starts the task (only started leases are attempts: see unstartedLeases).
+        func leaseAndStart(_ worker: String, _ now: Double) -> Int {
+            let l = s.lease(worker: worker, max: 1, now: now).leases
+            _ = s.markStarted(worker: worker, leaseIDs: l.map(\.1.id))
+            return l.count
+        }
+        _ = leaseAndStart("w1", 0)
         #expect(s.expire(now: 29.9).tasks.isEmpty)
         let c1 = s.expire(now: 30)
         #expect(c1.tasks.first?.state == .queued && c1.tasks.first?.attempts == 1 && c1.tasks.first?.notBefore == 31)
         #expect(s.lease(worker: "w2", max: 1, now: 30.5).leases.isEmpty)      // backoff
-        #expect(s.lease(worker: "w2", max: 1, now: 31).leases.count == 1)
+        #expect(leaseAndStart("w2", 31) == 1)
         _ = s.expire(now: 61)                                                   // attempt 2, backoff 2 s
         #expect(s.tasks[id]?.notBefore == 63)
-        _ = s.lease(worker: "w3", max: 1, now: 63)
+        _ = leaseAndStart("w3", 63)
         let c3 = s.expire(now: 93)
         #expect(c3.failed == [id] && s.tasks[id]?.state == .failed)
         #expect(s.tasks[id]?.lastError?.contains("lease expired") == true)
@@ -109,5 +115,72 @@ struct SchedulerTests {
         #expect(l.map(\.0) == [ids(3)[1], ids(3)[2]])
         #expect(l.allSatisfy { $0.1.id.hasPrefix("B") })
         #expect(s.complete(ids(3)[0], now: 101).0 == .duplicate)
+    }
+
+    @Test("a prefetched lease that expires unstarted re-queues its task at once without costing an attempt")
+    func unstartedLeases() {
+        var s = scheduler(3, policy: SchedulerPolicy(leaseDuration: 30, maxAttempts: 1, backoffBase: 1, speculativeAfter: 1000))
+        let (l, _) = s.lease(worker: "w1", max: 3, now: 0)
+        #expect(l.count == 3)
+        // w1 runs the first task; another worker cannot mark w1's leases; a repeat is no change.
+        #expect(s.markStarted(worker: "w2", leaseIDs: [l[1].1.id]).tasks.isEmpty)
+        let marked = s.markStarted(worker: "w1", leaseIDs: [l[0].1.id, "bogus"])
+        #expect(marked.tasks.map(\.id) == [l[0].0] && marked.tasks[0].leases[0].started)
+        #expect(s.markStarted(worker: "w1", leaseIDs: [l[0].1.id]).tasks.isEmpty)
+        // w1 is killed: every lease expires.
+        let c = s.expire(now: 30)
+        #expect(c.tasks.count == 3)
+        #expect(c.failed == [l[0].0])                                   // the started one was its only attempt
+        #expect(s.tasks[l[0].0]?.attempts == 1 && s.tasks[l[0].0]?.state == .failed)
+        for (id, _) in l.dropFirst() {
+            let r = s.tasks[id]!
+            #expect(r.state == .queued && r.attempts == 0 && r.unstartedExpiries == 1 && r.notBefore == 30)
+            #expect(r.lastError?.contains("before the task was started") == true)
+        }
+        // Queued again with no backoff: leased at once.
+        #expect(s.lease(worker: "w3", max: 5, now: 30).leases.map(\.0) == l.dropFirst().map(\.0))
+    }
+
+    @Test("a heartbeat can report started leases; unstarted expiries are bounded")
+    func startedByHeartbeatAndBound() {
+        var s = scheduler(2, policy: SchedulerPolicy(leaseDuration: 30, maxAttempts: 1, backoffBase: 1, speculativeAfter: 1000,
+                                                     maxUnstartedExpiries: 2))
+        let (l, _) = s.lease(worker: "w", max: 2, now: 0)
+        let (valid, changes) = s.heartbeat(worker: "w", leaseIDs: [l[1].1.id], started: [l[0].1.id], now: 10)
+        #expect(valid == [l[0].1.id, l[1].1.id].sorted())
+        #expect(changes.tasks.count == 2 && s.tasks[l[0].0]?.leases[0].started == true && s.tasks[l[1].0]?.leases[0].started == false)
+        #expect(s.tasks[l[0].0]?.leases[0].expiresAt == 40)
+        #expect(s.expire(now: 40).failed == [l[0].0])
+        // The unstarted task: two free expiries, then the third counts (a task that kills its
+        // worker before the start is reported is not re-issued forever).
+        let id = l[1].0
+        #expect(s.tasks[id]?.unstartedExpiries == 1 && s.tasks[id]?.state == .queued)
+        var now = 40.0
+        for round in 2...3 {
+            #expect(s.lease(worker: "w\(round)", max: 1, now: now).leases.map(\.0) == [id])
+            now += 30
+            let c = s.expire(now: now)
+            #expect(s.tasks[id]?.unstartedExpiries == round)
+            #expect(c.failed == (round == 3 ? [id] : []), "round \(round)")
+        }
+        #expect(s.tasks[id]?.state == .failed && s.tasks[id]?.lastError?.contains("3 times") == true)
+    }
+
+    @Test("open tasks per run and phase are tracked through completion, retries and removal")
+    func openTasks() {
+        var s = scheduler(2)
+        let cv = TaskID(run: "r1", key: .cv(outcome: 0, fold: 0))
+        _ = s.add([TaskRecord(id: cv)])
+        #expect(s.hasOpenTasks(run: "r1", phase: 1) && s.hasOpenTasks(run: "r1", phase: 2))
+        #expect(!s.hasOpenTasks(run: "r2", phase: 1))
+        _ = s.complete(cv, now: 0)
+        _ = s.complete(cv, now: 1)                                        // a duplicate changes nothing
+        #expect(!s.hasOpenTasks(run: "r1", phase: 1) && s.hasOpenTasks(run: "r1", phase: 2))
+        for id in ids(2) { _ = s.complete(id, now: 2) }
+        #expect(!s.hasOpenTasks(run: "r1", phase: 2))
+        _ = s.add([TaskRecord(id: TaskID(run: "r1", key: .estimate(outcome: 0)))])
+        #expect(s.hasOpenTasks(run: "r1", phase: 2))
+        s.remove(run: "r1")
+        #expect(!s.hasOpenTasks(run: "r1", phase: 2))
     }
 }

@@ -23,6 +23,8 @@ let package = Package(
         // `/metrics`: swift-metrics handles backed by a Prometheus registry (small: atomics only).
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        // Structured logs (run, task and worker ids as metadata); already built for Hummingbird.
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // Numerical core: pure, no I/O, stdlib only.
@@ -49,17 +51,19 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
         ], resources: [
             // Served at /openapi.json; embedded so the static binary needs no resource bundle.
             .embedInCode("openapi.json"),
         ]),
         // The worker: pull loop over HTTP (URLSession), dataset cache, drain.
-        .target(name: "Worker", dependencies: ["Analysis", "Tabular"]),
+        .target(name: "Worker", dependencies: ["Analysis", "Tabular", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [
                 "Lasso", "Tabular", "Analysis", "Scheduler", "Store", "Coordinator", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 // HTTPS for the coordinator (`--tls-cert/--tls-key`): swift-nio-ssl, which Hummingbird already resolves.
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
             ]

@@ -814,7 +814,7 @@ EOF
     A2=""
     for _ in $(seq 120); do
         A2=$(cat "$D/workers.jobid" 2>/dev/null)
-        [ -n "$A2" ] && grep -qs 'worker .*: 1 threads' "$D"/worker-*.out && break
+        [ -n "$A2" ] && grep -qs 'threads=1 worker=.*started' "$D"/worker-*.out && break
         sleep 0.5
     done
     scancel "$J2"

@@ -203,7 +203,7 @@ workers=$(client status --coordinator "$URL" 2>/dev/null | grep '^worker ')
 accepted_total=0
 for ns in "${WORKERS[@]}"; do
     n=${ns#lb-}
-    own=$(sed -n "s/.*worker $n: stopped after \([0-9]*\) tasks.*/\1/p" "$LOGS/$n.log" | tail -n 1)
+    own=$(sed -n "s/.*worker=$n .*stopped after \([0-9]*\) tasks.*/\1/p" "$LOGS/$n.log" | tail -n 1)
     acc=$(sed -n "s/^worker $n .* tasks \([0-9]*\) .*/\1/p" <<<"$workers")
     [ -n "$own" ] && [ -n "$acc" ] || fail "no task counts for $n (log: '$own', coordinator: '$acc')"
     accepted_total=$((accepted_total + acc))

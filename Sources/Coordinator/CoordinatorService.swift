@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import Logging
 import Lasso
 import Scheduler
 import Store
@@ -46,7 +47,8 @@ public actor CoordinatorService {
     let store: Store
     var scheduler: Scheduler
     let clock: @Sendable () -> Double
-    let log: @Sendable (String) -> Void
+    /// Logs carry run and task ids and counts as metadata, never data rows.
+    let logger: Logger
     /// Prepared run data per run (rebuilt on demand after a restart).
     var prepared: [String: TaskExecutor] = [:]
     /// Preparations under way (off the actor).
@@ -82,11 +84,12 @@ public actor CoordinatorService {
     /// Opens a coordinator on `store`, resuming every unfinished run.
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-                log: @escaping @Sendable (String) -> Void = { _ in }, queueBeforePreparing: Bool = true) throws {
+                logger: Logger = Logger(label: "lassoboot.coordinator", factory: { _ in SwiftLogNoOpLogHandler() }),
+                queueBeforePreparing: Bool = true) throws {
         self.store = store
         self.queueBeforePreparing = queueBeforePreparing
         self.clock = clock
-        self.log = log
+        self.logger = logger
         self.software = software
         committer = store is MemoryStore ? nil : GroupCommitter(store: store)
         // Lease ids differ across restarts, so a lease from before a crash can't be mistaken for a new one.
@@ -102,7 +105,7 @@ public actor CoordinatorService {
             if !scheduler.hasOpenTasks(run: run.id, phase: run.phase) { stalledRuns.append(run.id) }
             resumed += 1
         }
-        if resumed > 0 { log("resumed \(resumed) unfinished run(s) from the store") }
+        if resumed > 0 { logger.notice("resumed \(resumed) unfinished run(s) from the store") }
     }
 
     // MARK: datasets
@@ -209,7 +212,7 @@ public actor CoordinatorService {
             runCache[id] = run
             _ = scheduler.add(tasks)
             notifyWork()
-            log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(executor.data.rowCount) rows")
+            logger.info("run created", metadata: ["run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)"])
             return try status(id)
         }
         let spec: RunSpec
@@ -234,7 +237,7 @@ public actor CoordinatorService {
             guard executor.phaseOneKeys() == keys else {
                 throw ServiceError(500, "run \(id): the phase-1 tasks planned from the spec differ from the prepared run's")
             }
-            log("run \(id) created: \(tasks.count) phase-1 tasks, dataset \(request.dataset.prefix(12)), \(executor.data.rowCount) rows")
+            logger.info("run created", metadata: ["run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)"])
         } catch {
             guard var failed = runCache[id], failed.state == .running else { throw error }
             failed.state = .failed
@@ -242,7 +245,7 @@ public actor CoordinatorService {
             failed.finished = clock()
             runCache[id] = failed
             scheduler.remove(run: id)
-            log("run \(id) failed: \(error)")
+            logger.error("run failed", metadata: ["run": "\(id)", "error": "\(error)"])
             try await persist([.run(failed, tasks: [])])
             notifyRun(id)
             throw error
@@ -357,7 +360,7 @@ public actor CoordinatorService {
         try await persist([.run(run, tasks: [])])
         notifyRun(id)
         prepared[id] = nil
-        log("run \(id) cancelled")
+        logger.notice("run cancelled", metadata: ["run": "\(id)"])
         return try status(of: run)
     }
 
@@ -552,7 +555,7 @@ public actor CoordinatorService {
         counters.retries += changes.tasks.filter { $0.state == .queued }.count
         var writes: [StoreWrite] = [.tasks(changes.tasks)]
         for id in changes.failed { writes += failRun(id) }
-        log("\(changes.tasks.count) lease(s) expired")
+        logger.warning("\(changes.tasks.count) lease(s) expired", metadata: ["tasks": "\(changes.tasks.count)", "ids": "\(changes.tasks.prefix(8).map { "\($0.id.run)/\($0.id.key)" }.joined(separator: ","))"])
         notifyWork()
         return writes
     }
@@ -568,7 +571,7 @@ public actor CoordinatorService {
         runCache[id.run] = run
         scheduler.remove(run: id.run)
         notifyRun(id.run)
-        log("run \(id.run) failed: \(run.error!)")
+        logger.error("run failed", metadata: ["run": "\(id.run)", "task": "\(id.key)", "error": "\(run.error ?? "")"])
         return [.run(run, tasks: [])]
     }
 
@@ -641,7 +644,7 @@ public actor CoordinatorService {
             counters.duplicateResults += 1
             if let stored, stored != bytes {
                 counters.mismatchedDuplicates += 1
-                log("MISMATCH: duplicate result of \(id) differs from the stored one")
+                logger.error("MISMATCH: duplicate result differs from the stored one", metadata: ["run": "\(id.run)", "task": "\(id.key)"])
                 return "mismatch"
             }
             return "duplicate"
@@ -676,13 +679,13 @@ public actor CoordinatorService {
                 run.phase = 2
                 run.phaseTwo = input
                 tasks = executor.phaseTwoKeys().map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
-                log("run \(run.id): cross-validation done, alphas \(input.alphas), \(tasks.count) phase-2 tasks")
+                logger.info("cross-validation done", metadata: ["run": "\(run.id)", "alphas": "\(input.alphas)", "tasks": "\(tasks.count)"])
             } else {
                 let report = try Aggregation.report(data: executor.data, executor: executor, results: results, software: software)
                 run.report = Data(Render.json(report).utf8)
                 run.state = .done
                 run.finished = clock()
-                log("run \(run.id) done")
+                logger.info("run done", metadata: ["run": "\(run.id)"])
             }
         } catch let e as ServiceError {
             throw e
@@ -690,7 +693,7 @@ public actor CoordinatorService {
             run.state = .failed
             run.error = "\(error)"
             run.finished = clock()
-            log("run \(run.id) failed: \(error)")
+            logger.error("run failed", metadata: ["run": "\(run.id)", "error": "\(error)"])
         }
         runCache[run.id] = run
         if run.state == .running {

@@ -2,6 +2,7 @@ import Analysis
 import Tabular
 import Dispatch
 import Foundation
+import Logging
 import Synchronization
 
 /// What a worker needs from a coordinator: over HTTP (``HTTPCoordinatorClient``) or in the
@@ -56,7 +57,8 @@ public struct WorkerConfig: Sendable {
 public final class WorkerLoop: Sendable {
     let client: CoordinatorClient
     public let config: WorkerConfig
-    let log: @Sendable (String) -> Void
+    /// Logs carry run and task ids as metadata (the caller adds the worker's id).
+    let logger: Logger
 
     struct State {
         var draining = false
@@ -81,10 +83,11 @@ public final class WorkerLoop: Sendable {
     /// Seconds of work one lease round should hand each thread.
     static let targetLeaseSeconds = 0.5
 
-    public init(client: CoordinatorClient, config: WorkerConfig, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(client: CoordinatorClient, config: WorkerConfig,
+                logger: Logger = Logger(label: "lassoboot.worker", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.client = client
         self.config = config
-        self.log = log
+        self.logger = logger
     }
 
     /// Tasks completed so far.
@@ -115,7 +118,7 @@ public final class WorkerLoop: Sendable {
                 _ = try? await client.submit(Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease,
                                                              dataset: task.dataset, result: nil, released: true))
             }
-            if !unstarted.isEmpty { log("handed back \(unstarted.count) unstarted task(s)") }
+            if !unstarted.isEmpty { logger.notice("handed back unstarted tasks", metadata: ["tasks": "\(unstarted.count)"]) }
             while state.withLock({ !$0.inFlight.isEmpty || !$0.queue.isEmpty }) { try? await Task.sleep(for: .milliseconds(10)) }
             group.cancelAll()
         }
@@ -150,10 +153,10 @@ public final class WorkerLoop: Sendable {
                     restoreStarts(started)
                     throw error
                 }
-                if reportedOutage { log("coordinator reachable again"); reportedOutage = false }
+                if reportedOutage { logger.notice("coordinator reachable again"); reportedOutage = false }
                 backoff = 0.5
             } catch {
-                if !reportedOutage { log("\(error); retrying with backoff"); reportedOutage = true }
+                if !reportedOutage { logger.warning("coordinator unreachable; retrying with backoff", metadata: ["error": "\(error)"]); reportedOutage = true }
                 try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
                 backoff = min(backoff * 2, 10)
                 continue
@@ -161,7 +164,7 @@ public final class WorkerLoop: Sendable {
             if tasks.isEmpty {
                 if let idle = config.idleExit, Date().timeIntervalSince(lastWork) >= idle,
                    state.withLock({ $0.inFlight.isEmpty && $0.queue.isEmpty }) {
-                    log("idle for \(idle) s: exiting")
+                    logger.notice("idle for \(idle) s: exiting")
                     return
                 }
                 continue
@@ -279,8 +282,8 @@ public final class WorkerLoop: Sendable {
         let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
                                                 resampleIndices: indices, indicesHash: context.resampleIndices)
         state.withLock { $0.executors[task.run] = executor }
-        log(String(format: "run %@: context and data fetched in %.0f ms, prepared in %.0f ms", task.run,
-                   t1.timeIntervalSince(t0) * 1000, Date().timeIntervalSince(t1) * 1000))
+        logger.info("run prepared", metadata: [
+            "run": "\(task.run)", "fetchMs": "\(Int(t1.timeIntervalSince(t0) * 1000))", "prepareMs": "\(Int(Date().timeIntervalSince(t1) * 1000))"])
         return executor
     }
 
@@ -323,10 +326,10 @@ public final class WorkerLoop: Sendable {
                                          error: s.error, released: s.released, started: takeStarts(), seconds: s.seconds)
         do {
             let status = try await retrying { try await self.client.submit(submission) }
-            if status == "mismatch" { log("coordinator reports a differing duplicate result for \(task.run)/\(task.key)") }
+            if status == "mismatch" { logger.error("coordinator reports a differing duplicate result", metadata: ["run": "\(task.run)", "task": "\(task.key)"]) }
             state.withLock { $0.done += 1 }
         } catch {
-            log("could not hand in \(task.run)/\(task.key): \(error)")
+            logger.error("could not hand in a result", metadata: ["run": "\(task.run)", "task": "\(task.key)", "error": "\(error)"])
         }
     }
 }

@@ -4,6 +4,7 @@ import Coordinator
 import Foundation
 import Hummingbird
 import HummingbirdTLS
+import Logging
 import Scheduler
 import Store
 import Tabular
@@ -12,12 +13,28 @@ import Worker
 import FoundationNetworking
 #endif
 
-/// Writes one line to standard error with a timestamp (logs carry ids and counts, never rows).
-func logLine(_ message: String) {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    let stamp = formatter.string(from: Date())
-    FileHandle.standardError.write(Data("\(stamp) \(message)\n".utf8))
+/// `--log-level`: how much the coordinator and the worker log (to standard error, through
+/// swift-log; ids and counts as metadata, never data rows).
+struct LogOptions: ParsableArguments {
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(logLevel)')")
+        }
+    }
+
+    /// Sends every logger of this process to standard error at the chosen level; returns one labelled `label`.
+    func bootstrap(_ label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { name in
+            var handler = StreamLogHandler.standardError(label: name)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: label)
+    }
 }
 
 /// Token options shared by every command that talks to a coordinator.
@@ -85,6 +102,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-lease-wait"), help: "Longest a lease request long-polls, in seconds.")
     var maxLeaseWait: Double = 20
 
+    @OptionGroup var logging: LogOptions
+
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (needs --tls-key).")
     var tlsCert: String?
 
@@ -119,10 +138,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("a token is required: --token, --token-file or LASSOBOOT_TOKEN (--insecure-no-token is allowed only on a loopback address)")
         }
         let tls = try tlsConfiguration()
+        let logger = logging.bootstrap("lassoboot.coordinator")
         let store = try SQLiteStore(path: db)
         let service = try CoordinatorService(
             store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
-            software: "lassoboot \(LassobootVersion.string)", log: logLine)
+            software: "lassoboot \(LassobootVersion.string)", logger: logger)
         let client = token ?? "", worker = workerToken ?? token ?? ""
         guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,
@@ -135,7 +155,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 FileHandle.standardOutput.write(Data("listening on \(scheme)://\(host):\(bound)\n".utf8))
-            })
+            }, logger: logger)
         // Expire leases even when no worker is asking.
         let ticker = Task {
             while !Task.isCancelled {
@@ -171,31 +191,35 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-seconds"), help: "Seconds between lease renewals.")
     var heartbeatSeconds: Double = 10
 
+    @OptionGroup var logging: LogOptions
+
     func run() async throws {
         guard let base = URL(string: coordinator), base.scheme == "http" || base.scheme == "https" else {
             throw ValidationError("--coordinator must be an http(s) URL, got '\(coordinator)'")
         }
         let host = ProcessInfo.processInfo.hostName
         let id = name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
+        var logger = logging.bootstrap("lassoboot.worker")
+        logger[metadataKey: "worker"] = "\(id)"
         let loop = WorkerLoop(
             client: HTTPCoordinatorClient(base: base, token: try tokens.resolve()),
             config: WorkerConfig(id: id, host: host, threads: threads, idleExit: idleExit, heartbeatInterval: heartbeatSeconds),
-            log: { logLine("worker \(id): \($0)") })
+            logger: logger)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
         let sources = [SIGTERM, SIGINT].map { sig -> DispatchSourceSignal in
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler {
-                logLine("worker \(id): signal \(sig): draining (finishing the tasks in hand)")
+                logger.notice("signal \(sig): draining (finishing the tasks in hand)")
                 loop.drain()
             }
             s.resume()
             return s
         }
-        logLine("worker \(id): \(threads) threads, coordinator \(coordinator)")
+        logger.notice("started", metadata: ["threads": "\(threads)", "coordinator": "\(coordinator)"])
         await loop.run()
         sources.forEach { $0.cancel() }
-        logLine("worker \(id): stopped after \(loop.tasksDone) tasks")
+        logger.notice("stopped after \(loop.tasksDone) tasks")
     }
 }
 

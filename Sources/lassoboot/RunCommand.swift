@@ -4,6 +4,7 @@ import Coordinator
 import Store
 import Worker
 import Foundation
+import Logging
 import Synchronization
 
 /// `lassoboot run JOB.json`: the whole analysis (cross-validation, bootstrap, intervals) on local cores.
@@ -69,7 +70,12 @@ struct RunCommand: AsyncParsableCommand {
         }
         let worker = WorkerLoop(client: InProcessClient(service: service),
                                 config: WorkerConfig(id: "local", host: ProcessInfo.processInfo.hostName, threads: threads, leaseWait: 0.05),
-                                log: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
+                                logger: Logger(label: "lassoboot.run", factory: {
+                                    // Only trouble: the progress line says the rest.
+                                    var h = StreamLogHandler.standardError(label: $0)
+                                    h.logLevel = .warning
+                                    return h
+                                }))
         let pool = Task { await worker.run() }
         let progress = ProgressPrinter(enabled: !quiet, resamples: created.resamples)
         var status = created

@@ -82,6 +82,7 @@ let package = Package(
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Lasso", "Resampling", "Tabular"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
             "Coordinator", "Analysis", "Scheduler", "Store",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -123,9 +123,13 @@ final class SocketHTTPClient: Sendable {
                     throw TransportError(description: "bad chunk size from the coordinator")
                 }
                 if size == 0 {
-                    // Trailers end with an empty line.
-                    guard let end = try reader.fill(until: { $0.range(of: Data([13, 10])) }) else { throw transport("read") }
-                    reader.consume(upTo: end.upperBound)
+                    // Trailer lines, if any, then an empty line.
+                    while true {
+                        guard let end = try reader.fill(until: { $0.range(of: Data([13, 10])) }) else { throw transport("read") }
+                        let empty = end.lowerBound == reader.buffer.startIndex
+                        reader.consume(upTo: end.upperBound)
+                        if empty { break }
+                    }
                     break
                 }
                 try reader.fill(count: size + 2)

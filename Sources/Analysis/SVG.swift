@@ -2,10 +2,10 @@ import Foundation
 
 /// Building blocks of the report figures. Pure functions with fixed number formatting, so the
 /// same report always gives the same bytes.
-enum SVG {
+public enum SVG {
     /// Text or attribute value with XML's special characters escaped; characters XML 1.0 cannot
     /// carry at all (most control characters) become U+FFFD.
-    static func escape(_ s: String) -> String {
+    public static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for c in s.unicodeScalars {

@@ -10,21 +10,8 @@ public enum Dashboard {
     /// The cookie that carries the client token for the pages and their polling.
     static let cookieName = "lassoboot_token"
 
-    static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.count)
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    /// HTML text and attribute escaping (the report renderer's).
+    static func escape(_ s: String) -> String { SVG.escape(s) }
 
     static func percent(_ part: Int, _ whole: Int) -> String {
         whole > 0 ? String(format: "%.1f%%", 100 * Double(part) / Double(whole)) : "0.0%"

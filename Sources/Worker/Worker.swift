@@ -71,6 +71,8 @@ public final class WorkerLoop: Sendable {
         /// Leases started since the coordinator was last told (sent with the next request).
         var unreportedStarts: [String] = []
         var executors: [String: TaskExecutor] = [:]
+        /// Runs being prepared: threads that need the same run wait for one preparation.
+        var preparing: [String: Task<TaskExecutor, any Error>] = [:]
         var datasets: [String: Data] = [:]
         var done = 0
         /// Smoothed seconds per task, to size leases to ~0.5 s of work per thread.
@@ -260,7 +262,26 @@ public final class WorkerLoop: Sendable {
     }
 
     func executor(for task: Wire.LeasedTask) async throws -> TaskExecutor {
-        if let e = state.withLock({ $0.executors[task.run] }) { return e }
+        let (ready, job): (TaskExecutor?, Task<TaskExecutor, any Error>?) = state.withLock { s in
+            if let e = s.executors[task.run] { return (e, nil) }
+            if let p = s.preparing[task.run] { return (nil, p) }
+            let p = Task { try await self.prepareExecutor(for: task) }
+            s.preparing[task.run] = p
+            return (nil, p)
+        }
+        if let ready { return ready }
+        do {
+            let e = try await job!.value
+            state.withLock { $0.preparing[task.run] = nil }
+            return e
+        } catch {
+            state.withLock { $0.preparing[task.run] = nil }
+            throw error
+        }
+    }
+
+    /// Fetches a run's context and data and prepares its executor (once per run per process).
+    func prepareExecutor(for task: Wire.LeasedTask) async throws -> TaskExecutor {
         let t0 = Date()
         let context = try await retrying { try await self.client.context(run: task.run) }
         var bytes = state.withLock { $0.datasets[task.dataset] }

@@ -45,16 +45,19 @@ struct TokenOptions: ParsableArguments {
     @Option(name: .customLong("token-file"), help: "File whose first line is the bearer token.")
     var tokenFile: String?
 
+    /// The first line of a token file, trimmed; an unreadable or empty file is an error naming it.
+    static func readTokenFile(_ path: String, option: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("cannot read \(option) \(path)")
+        }
+        let t = text.split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !t.isEmpty else { throw ValidationError("\(option) \(path) is empty") }
+        return t
+    }
+
     func resolve() throws -> String? {
         if let token { return token }
-        if let path = tokenFile {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("cannot read --token-file \(path)")
-            }
-            let t = text.split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
-            guard !t.isEmpty else { throw ValidationError("--token-file \(path) is empty") }
-            return t
-        }
+        if let path = tokenFile { return try Self.readTokenFile(path, option: "--token-file") }
         if let env = ProcessInfo.processInfo.environment["LASSOBOOT_TOKEN"], !env.isEmpty { return env }
         return nil
     }
@@ -89,6 +92,17 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("worker-token"), help: "Separate token for workers (default: the client token).")
     var workerToken: String?
+
+    @Option(name: .customLong("worker-token-file"), help: "File whose first line is the worker token (keeps it out of the process list).")
+    var workerTokenFile: String?
+
+    /// The worker token: `--worker-token`, `--worker-token-file`, or nil (the client token serves both).
+    func resolveWorkerToken() throws -> String? {
+        if workerToken != nil && workerTokenFile != nil { throw ValidationError("give --worker-token or --worker-token-file, not both") }
+        if let workerToken { return workerToken }
+        guard let path = workerTokenFile else { return nil }
+        return try TokenOptions.readTokenFile(path, option: "--worker-token-file")
+    }
 
     @Flag(name: .customLong("insecure-no-token"), help: "Run without tokens (only allowed on a loopback address).")
     var insecureNoToken = false
@@ -143,7 +157,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let service = try CoordinatorService(
             store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
             software: "lassoboot \(LassobootVersion.string)", logger: logger)
-        let client = token ?? "", worker = workerToken ?? token ?? ""
+        let client = token ?? "", worker = try resolveWorkerToken() ?? token ?? ""
         guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,
                                             maxLeaseWait: maxLeaseWait, metrics: CoordinatorMetrics(aliveWithin: leaseSeconds),

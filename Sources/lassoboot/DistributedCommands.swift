@@ -13,8 +13,8 @@ import Worker
 import FoundationNetworking
 #endif
 
-/// `--log-level`: how much the coordinator and the worker log (to standard error, through
-/// swift-log; ids and counts as metadata, never data rows).
+/// `--log-level` and `--log-format`: how much the coordinator and the worker log, and how (to
+/// standard error, through swift-log; ids and counts as metadata, never data rows).
 struct LogOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
@@ -23,12 +23,25 @@ struct LogOptions: ParsableArguments {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(logLevel)')")
         }
+        guard logFormat == "text" || logFormat == "json" else {
+            throw ValidationError("--log-format must be text or json (got '\(logFormat)')")
+        }
     }
 
-    /// Sends every logger of this process to standard error at the chosen level; returns one labelled `label`.
+    @Option(name: .customLong("log-format"), help: "text (key=value metadata) or json (one object per line).")
+    var logFormat: String = "text"
+
+    /// Sends every logger of this process to standard error at the chosen level and format;
+    /// returns one labelled `label`.
     func bootstrap(_ label: String) -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { name in
+            if json {
+                var handler = JSONLogHandler(label: name)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: name)
             handler.logLevel = level
             return handler

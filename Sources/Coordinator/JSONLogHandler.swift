@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+
+/// A swift-log handler that writes one JSON object per line (`--log-format json`), for log
+/// collectors (journald, Kubernetes, Loki) that index fields rather than parse text.
+///
+/// Each line holds `time` (RFC 3339, UTC, milliseconds), `level`, `logger` (the label),
+/// `message` and every metadata key as a string field (a key that would clash with those four
+/// is prefixed with `meta.`).
+public struct JSONLogHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    let label: String
+    let write: @Sendable (String) -> Void
+
+    /// - Parameter write: receives each line, newline included (default: standard error).
+    public init(label: String, write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
+        self.label = label
+        self.write = write
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
+        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
+        var line = "{\"time\":\(Self.quote(Self.timestamp()))"
+        line += ",\"level\":\(Self.quote(event.level.rawValue))"
+        line += ",\"logger\":\(Self.quote(label))"
+        line += ",\"message\":\(Self.quote(event.message.description))"
+        for key in fields.keys.sorted() {
+            let name = ["time", "level", "logger", "message"].contains(key) ? "meta." + key : key
+            line += ",\(Self.quote(name)):\(Self.quote(fields[key]!.description))"
+        }
+        write(line + "}\n")
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+
+    /// A JSON string literal (RFC 8259 escapes; control characters as \u00XX).
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    out += String(format: "\\u%04x", u.value)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Logging
 
@@ -29,41 +30,22 @@ public struct JSONLogHandler: LogHandler {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        var line = "{\"time\":\(Self.quote(Self.timestamp()))"
-        line += ",\"level\":\(Self.quote(event.level.rawValue))"
-        line += ",\"logger\":\(Self.quote(label))"
-        line += ",\"message\":\(Self.quote(event.message.description))"
+        var w = JSONWriter(capacity: 256)
+        w.raw("{\"time\":"); w.string(Self.timestamp())
+        w.raw(",\"level\":"); w.string(event.level.rawValue)
+        w.raw(",\"logger\":"); w.string(label)
+        w.raw(",\"message\":"); w.string(event.message.description)
         for key in fields.keys.sorted() {
-            let name = ["time", "level", "logger", "message"].contains(key) ? "meta." + key : key
-            line += ",\(Self.quote(name)):\(Self.quote(fields[key]!.description))"
+            w.raw(","); w.string(["time", "level", "logger", "message"].contains(key) ? "meta." + key : key)
+            w.raw(":"); w.string(fields[key]!.description)
         }
-        write(line + "}\n")
+        w.raw("}\n")
+        write(String(decoding: w.data, as: UTF8.self))
     }
 
     static func timestamp() -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: Date())
-    }
-
-    /// A JSON string literal (RFC 8259 escapes; control characters as \u00XX).
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }

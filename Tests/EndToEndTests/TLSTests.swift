@@ -4,25 +4,18 @@ import Testing
 /// HTTPS: the coordinator with `--tls-cert/--tls-key`, clients and workers verifying it.
 @Suite("Coordinator over HTTPS", .serialized)
 struct TLSTests {
-    /// Runs a command to completion, returning its status and output.
-    static func run(_ executable: String, _ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs a program to completion, returning its status and output.
+    static func run(_ executable: String, _ args: [String]) async throws -> (Int32, String) {
+        let child = try Child(args, executable: URL(fileURLWithPath: executable))
+        guard let status = await child.wait(timeout: 60) else { child.kill9(); throw TestFailure("\(executable) \(args) hung") }
+        return (status, child.text)
     }
 
     /// A self-signed certificate for 127.0.0.1 (and the key) made with openssl.
-    static func certificate(in dir: URL) throws -> (cert: String, key: String)? {
+    static func certificate(in dir: URL) async throws -> (cert: String, key: String)? {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else { return nil }
         let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
-        let (status, output) = try run("/usr/bin/openssl", [
+        let (status, output) = try await run("/usr/bin/openssl", [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
             "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
         guard status == 0 else { throw TestFailure("openssl failed: \(output)") }
@@ -33,7 +26,7 @@ struct TLSTests {
     func https() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        guard let (cert, key) = try Self.certificate(in: dir) else {
+        guard let (cert, key) = try await Self.certificate(in: dir) else {
             print("SKIPPED: HTTPS test needs /usr/bin/openssl (apt-get install openssl)")
             return
         }
@@ -64,7 +57,7 @@ struct TLSTests {
         let bundle = dir.appendingPathComponent("bundle.crt")
         let system = (try? Data(contentsOf: URL(fileURLWithPath: "/etc/ssl/certs/ca-certificates.crt"))) ?? Data()
         try (system + Data(contentsOf: URL(fileURLWithPath: cert))).write(to: bundle)
-        let probe = try Self.run("/usr/bin/unshare", ["--mount", "sh", "-c", "mount --bind \(bundle.path) /etc/ssl/certs/ca-certificates.crt"])
+        let probe = try await Self.run("/usr/bin/unshare", ["--mount", "sh", "-c", "mount --bind \(bundle.path) /etc/ssl/certs/ca-certificates.crt"])
         guard probe.0 == 0 else {
             print("SKIPPED: the trusted-worker half of the HTTPS test needs root for `unshare --mount` (\(probe.1.trimmingCharacters(in: .whitespacesAndNewlines)))")
             return

@@ -123,6 +123,9 @@ public struct Report: Codable, Sendable, Equatable {
 public enum Aggregation {
     /// The alpha chosen for each outcome from phase-1 results.
     public static func phaseTwoInput(data: RunData, results: [TaskKey: TaskResult]) throws -> (PhaseTwoInput, [[CVRow]]) {
+        let cvKeys = (0..<data.outcomeCount).flatMap { o in (0..<data.spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
+        let missing = cvKeys.filter { results[$0] == nil }
+        if !missing.isEmpty { throw AnalysisError.incompleteResults("no result for \(missing.count) cross-validation task(s): \(missing.prefix(5).map(\.description).joined(separator: ", "))") }
         let table = cvTable(data: data, results: results)
         let alphas = CrossValidation.choose(table: table, spec: data.spec.cv)
         for (o, a) in alphas.enumerated() where !a.isFinite {
@@ -145,6 +148,9 @@ public enum Aggregation {
     /// The final report from all results of both phases.
     public static func report(data: RunData, executor: TaskExecutor, results: [TaskKey: TaskResult], software: String) throws -> Report {
         let (input, table) = try phaseTwoInput(data: data, results: results)
+        // Built only from a complete result set: every task of the plan has its result.
+        let missing = executor.phaseTwoKeys().filter { results[$0] == nil }
+        if !missing.isEmpty { throw AnalysisError.incompleteResults("no result for \(missing.count) task(s): \(missing.prefix(5).map(\.description).joined(separator: ", "))") }
         let spec = data.spec
         let names = ["const"] + data.encoded.featureNames
         let groups = ["Intercept"] + data.encoded.featureGroups
@@ -173,6 +179,11 @@ public enum Aggregation {
                     }
                     if let a = alphas?[i][o], a.isFinite { chosen[a, default: 0] += 1 }
                 }
+            }
+            // The report checks its own counts: every resample is a replicate or a counted failure.
+            let accounted = replicates.count + failures.values.reduce(0, +)
+            if accounted != executor.resampleCount {
+                throw AnalysisError.incompleteResults("outcome \(data.encoded.outcomeNames[o]): \(accounted) bootstrap fits for \(executor.resampleCount) resamples")
             }
             // Jackknife (BCa), in cell order.
             var jackknifeValues: [[Double]] = []
@@ -314,6 +325,8 @@ public enum AnalysisError: Error, Equatable, CustomStringConvertible {
     case crossValidationFailed(outcome: String, causes: [String])
     case estimateFailed(outcome: String, cause: String)
     case missingResult(String)
+    /// The results do not cover the run's plan (a report would silently rest on fewer fits).
+    case incompleteResults(String)
 
     public var description: String {
         switch self {
@@ -323,6 +336,8 @@ public enum AnalysisError: Error, Equatable, CustomStringConvertible {
             return "the full-data fit of '\(o)' at the chosen alpha failed: \(cause)"
         case let .missingResult(key):
             return "internal error: no result for task \(key)"
+        case let .incompleteResults(what):
+            return "incomplete results, no report built: \(what)"
         }
     }
 }

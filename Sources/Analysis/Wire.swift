@@ -48,7 +48,10 @@ public enum Wire {
         public let created: Double
         public let finished: Double?
         public let dataset: String
-        public init(id: String, name: String, state: String, phase: Int, tasks: TaskCounts, resamplesDone: Int, resamples: Int, error: String?, created: Double, finished: Double?, dataset: String) { self.id = id; self.name = name; self.state = state; self.phase = phase; self.tasks = tasks; self.resamplesDone = resamplesDone; self.resamples = resamples; self.error = error; self.created = created; self.finished = finished; self.dataset = dataset }
+        /// Why a running run is not progressing, e.g. `stalled: disk full (SQLITE_FULL) ...`: the
+        /// coordinator cannot commit results and is retrying (the run resumes by itself).
+        public let alert: String?
+        public init(id: String, name: String, state: String, phase: Int, tasks: TaskCounts, resamplesDone: Int, resamples: Int, error: String?, created: Double, finished: Double?, dataset: String, alert: String? = nil) { self.id = id; self.name = name; self.state = state; self.phase = phase; self.tasks = tasks; self.resamplesDone = resamplesDone; self.resamples = resamples; self.error = error; self.created = created; self.finished = finished; self.dataset = dataset; self.alert = alert }
     }
 
     public struct RunList: Codable, Sendable {
@@ -127,6 +130,8 @@ public enum Wire {
 
     public struct SubmissionResponse: Codable, Sendable {
         /// `accepted`, `duplicate`, `mismatch` (a duplicate that differs: logged and counted), `failed` or `released`.
+        /// Results refused (not leased to this worker, invalid, not certified, differing from the
+        /// coordinator's recomputation) get a 4xx error instead.
         public let status: String
         public init(status: String) { self.status = status }
     }

@@ -27,6 +27,17 @@ public struct ServiceCounters: Sendable, Equatable {
     public var mismatchedDuplicates = 0
     public var rejectedResults = 0
     public var tasksFailed = 0
+    /// Results refused because the lease was not issued to that worker for that task.
+    public var unleasedResults = 0
+    /// Results refused because a fit's KKT certificate failed (and recomputation disagreed).
+    public var uncertifiedResults = 0
+    /// Results the coordinator recomputed itself before accepting them.
+    public var verifiedResults = 0
+    /// Recomputations that disagreed with the worker's result (the worker is quarantined).
+    public var verificationMismatches = 0
+    public var quarantinedWorkers = 0
+    /// Commits retried after a storage failure (lock held elsewhere, disk full).
+    public var storageRetries = 0
 }
 
 /// A point-in-time view of the coordinator for `/metrics`.
@@ -38,6 +49,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public let runs: [String: Int]
     public let workersAlive: Int
     public let workersSeen: Int
+    /// Why commits are failing right now, if they are.
+    public var storageAlert: String? = nil
 }
 
 /// The coordinator's logic: runs, the scheduler and the store, behind methods the HTTP layer
@@ -80,18 +93,35 @@ public actor CoordinatorService {
     /// Runs whose current phase had no open task at startup (the coordinator stopped between
     /// the last result and the next phase): advanced on the first lease request.
     var stalledRuns: [String] = []
+    /// Fraction of phase-2 results the coordinator recomputes itself before accepting them
+    /// (cross-validation results, which carry no certificate, at five times this rate).
+    let verifyFraction: Double
+    /// Salt of the verification sample, so a worker cannot tell which results are checked.
+    let verifySalt = UInt64.random(in: .min ... .max)
+    /// Workers whose result disagreed with the coordinator's recomputation: refused from then on.
+    var quarantined: Set<String> = []
+    /// Workers whose results were accepted, per unfinished run (to fail the run if one is quarantined).
+    var contributors: [String: Set<String>] = [:]
 
     /// Opens a coordinator on `store`, resuming every unfinished run.
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 logger: Logger = Logger(label: "lassoboot.coordinator", factory: { _ in SwiftLogNoOpLogHandler() }),
-                queueBeforePreparing: Bool = true) throws {
+                queueBeforePreparing: Bool = true, verifyFraction: Double = 0.05,
+                onFatalStorageError: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal) throws {
         self.store = store
+        self.verifyFraction = min(max(verifyFraction, 0), 1)
         self.queueBeforePreparing = queueBeforePreparing
         self.clock = clock
         self.logger = logger
         self.software = software
-        committer = store is MemoryStore ? nil : GroupCommitter(store: store)
+        committer = store is MemoryStore ? nil : GroupCommitter(store: store, onAlert: { [logger] alert in
+            if let alert {
+                logger.error("storage: \(alert)")
+            } else {
+                logger.notice("storage: commits succeed again; stalled runs resume")
+            }
+        }, onFatal: onFatalStorageError)
         // Lease ids differ across restarts, so a lease from before a crash can't be mistaken for a new one.
         scheduler = Scheduler(policy: policy, leasePrefix: "L\(UInt32.random(in: 0...UInt32.max))-")
         let runs = try store.runs()
@@ -326,7 +356,8 @@ public actor CoordinatorService {
         let resamples = preparing[run.id] != nil ? 0 : (try? prepare(run).resampleCount) ?? 0
         return Wire.RunStatus(id: run.id, name: run.name, state: run.state.rawValue, phase: run.phase, tasks: counts,
                               resamplesDone: resamplesDone, resamples: resamples, error: run.error,
-                              created: run.created, finished: run.finished, dataset: run.dataset)
+                              created: run.created, finished: run.finished, dataset: run.dataset,
+                              alert: run.state == .running ? committer?.alert : nil)
     }
 
     public func list() throws -> Wire.RunList {
@@ -345,9 +376,11 @@ public actor CoordinatorService {
         var runs: [String: Int] = [:]
         for r in (try? store.runs()) ?? Array(runCache.values) { runs[r.state.rawValue, default: 0] += 1 }
         let now = clock()
+        var counters = self.counters
+        counters.storageRetries = committer?.retries ?? 0
         return MetricsSnapshot(counters: counters, tasks: tasks, runs: runs,
                                workersAlive: workers.values.filter { now - $0.lastSeen <= aliveWithin }.count,
-                               workersSeen: workers.count)
+                               workersSeen: workers.count, storageAlert: committer?.alert)
     }
 
     public func cancel(_ id: String) async throws -> Wire.RunStatus {
@@ -427,8 +460,8 @@ public actor CoordinatorService {
         guard !writes.isEmpty || barrier else { return }
         if let committer {
             try await committer.enqueue(writes).wait()
-        } else if !writes.isEmpty, let error = try store.apply([writes])[0] {
-            throw error
+        } else if !writes.isEmpty {
+            try store.apply([writes])
         }
     }
 
@@ -445,6 +478,9 @@ public actor CoordinatorService {
         guard !request.worker.isEmpty, request.max >= 1 else { throw ServiceError(400, "worker must be non-empty and max >= 1") }
         guard request.worker.count <= 256, request.host.count <= 256, (1...65536).contains(request.threads) else {
             throw ServiceError(400, "worker and host must be at most 256 characters and threads between 1 and 65536")
+        }
+        guard !quarantined.contains(request.worker) else {
+            throw ServiceError(403, "worker \(request.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
         }
         if !stalledRuns.isEmpty {
             let stalled = stalledRuns
@@ -576,8 +612,20 @@ public actor CoordinatorService {
     }
 
     /// Accepts a result (or a failure report, or a released lease).
+    ///
+    /// A result is stored only if, in this order: its run and dataset match; its key is a task
+    /// of the run and it has the task's shape and in-range numbers; its lease was issued to
+    /// this worker for this task; every fit in it passes its KKT certificate (or, if not, the
+    /// coordinator's own recomputation agrees with it); and, for a random sample of tasks, the
+    /// coordinator's recomputation is byte-identical. A worker whose result disagrees with the
+    /// recomputation is quarantined and every unfinished run it contributed to is failed,
+    /// loudly, since its earlier results may be wrong too.
     public func submit(_ s: Wire.Submission) async throws -> String {
         let id = TaskID(run: s.run, key: s.key)
+        guard !quarantined.contains(s.worker) else {
+            counters.rejectedResults += 1
+            throw ServiceError(403, "worker \(s.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
+        }
         if let r = runCache[s.run], r.state == .running, prepared[s.run] == nil {
             _ = try await executor(for: r)     // the run's data is still being prepared (it has just been created)
         }
@@ -593,7 +641,7 @@ public actor CoordinatorService {
             guard let result = s.result else { throw ServiceError(400, "a submission needs a result, an error, or released: true") }
             if run.state == .running {
                 let executor = try prepare(run)
-                if let problem = Self.validate(result, key: s.key, data: executor.data) {
+                if let problem = executor.validate(result, key: s.key) {
                     counters.rejectedResults += 1
                     throw ServiceError(422, "invalid result for \(s.key): \(problem)")
                 }
@@ -603,6 +651,9 @@ public actor CoordinatorService {
                     counters.rejectedResults += 1
                     throw ServiceError(422, "invalid result for \(s.key): \(error)")
                 }
+                if scheduler.check(id, lease: s.lease, worker: s.worker) == .accepted {
+                    try await vouch(for: result, bytes: bytes, key: s.key, run: run, worker: s.worker, executor: executor)
+                }
             }
         }
         var writes: [StoreWrite] = []
@@ -611,14 +662,14 @@ public actor CoordinatorService {
         }
         if s.released == true {
             if let w = touchWorker(s.worker) { writes.append(w) }
-            writes.append(.tasks(scheduler.fail(id, leaseID: s.lease, cause: "released by a draining worker", countsAsAttempt: false, now: clock()).tasks))
+            writes.append(.tasks(scheduler.fail(id, leaseID: s.lease, worker: s.worker, cause: "released by a draining worker", countsAsAttempt: false, now: clock()).tasks))
             notifyWork()
             try await persist(writes)
             return "released"
         }
         if let error = s.error {
             if let w = touchWorker(s.worker) { writes.append(w) }
-            let changes = scheduler.fail(id, leaseID: s.lease, cause: error, now: clock())
+            let changes = scheduler.fail(id, leaseID: s.lease, worker: s.worker, cause: String(error.prefix(4096)), now: clock())
             writes.append(.tasks(changes.tasks))
             counters.retries += changes.tasks.filter { $0.state == .queued }.count
             for f in changes.failed { writes += failRun(f) }
@@ -626,15 +677,22 @@ public actor CoordinatorService {
             try await persist(writes)
             return "failed"
         }
-        guard run.state == .running else {
+        let current = try runRow(run.id)
+        guard run.state == .running, current?.state == .running else {
             // Late results of finished or cancelled runs are acknowledged and dropped.
             if let w = touchWorker(s.worker) { writes.append(w) }
             try await persist(writes)
             return "duplicate"
         }
-        let (outcome, changes) = scheduler.complete(id, now: clock())
+        let (outcome, changes) = scheduler.complete(id, lease: s.lease, worker: s.worker, now: clock())
         if let w = touchWorker(s.worker, done: outcome == .accepted ? 1 : 0) { writes.append(w) }
         switch outcome {
+        case .notLeased:
+            counters.unleasedResults += 1
+            counters.rejectedResults += 1
+            try await persist(writes)
+            logger.warning("result refused: lease not issued to this worker for this task", metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
+            throw ServiceError(409, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
         case .unknownTask, .duplicate:
             // The first result may still be on its way to the disk: compare with it, and answer
             // only once it is committed (the barrier).
@@ -644,13 +702,14 @@ public actor CoordinatorService {
             counters.duplicateResults += 1
             if let stored, stored != bytes {
                 counters.mismatchedDuplicates += 1
-                logger.error("MISMATCH: duplicate result differs from the stored one", metadata: ["run": "\(id.run)", "task": "\(id.key)"])
+                logger.error("MISMATCH: duplicate result differs from the stored one", metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
                 return "mismatch"
             }
             return "duplicate"
         case .accepted:
             writes.append(.result(id, bytes, changes.tasks[0]))
             counters.resultsAccepted += 1
+            contributors[run.id, default: []].insert(s.worker)
             let closesPhase = !scheduler.hasOpenTasks(run: run.id, phase: run.phase)
             pendingResults[id] = bytes
             defer { pendingResults[id] = nil }
@@ -659,6 +718,67 @@ public actor CoordinatorService {
             if closesPhase { try await advance(run.id) }
             return "accepted"
         }
+    }
+
+    /// Whether the coordinator recomputes this task before accepting it: a salted hash of the
+    /// task, so the sample is unpredictable to workers but the same for every copy of a result.
+    func sampledForVerification(_ run: String, _ key: TaskKey) -> Bool {
+        let rate = key.phase == 1 ? min(1, verifyFraction * 5) : verifyFraction
+        guard rate > 0 else { return false }
+        var h: UInt64 = verifySalt ^ 0xcbf2_9ce4_8422_2325
+        for b in run.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in key.jsonText.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        h ^= h >> 33; h = h &* 0xff51_afd7_ed55_8ccd; h ^= h >> 33
+        return Double(h >> 11) / Double(1 << 53) < rate
+    }
+
+    /// The content checks of a result whose lease is valid: the KKT certificate of every fit
+    /// and, for sampled tasks (or when a certificate fails), the coordinator's recomputation.
+    /// Both run off the actor. Throws (refusing the result) when the result is not vouched for.
+    func vouch(for result: TaskResult, bytes: Data, key: TaskKey, run: RunRow, worker: String, executor: TaskExecutor) async throws {
+        let input = run.phaseTwo
+        let certificateProblem: String? = key.phase == 2
+            ? await Task.detached(priority: .userInitiated) { executor.certify(result, key: key, input: input) }.value : nil
+        guard certificateProblem != nil || sampledForVerification(run.id, key) else { return }
+        let recomputed = await Task.detached(priority: .userInitiated) { () -> Data? in
+            try? executor.run(key, input: input).canonicalJSON()
+        }.value
+        counters.verifiedResults += 1
+        if recomputed == bytes {
+            if let certificateProblem {
+                // The worker's fit is what this coordinator computes too: the check was too strict.
+                logger.warning("certificate check failed but the recomputation agrees; accepted", metadata: ["run": "\(run.id)", "task": "\(key)", "problem": "\(certificateProblem)"])
+            }
+            return
+        }
+        if certificateProblem != nil { counters.uncertifiedResults += 1 }
+        counters.verificationMismatches += 1
+        counters.rejectedResults += 1
+        try await quarantine(worker, because: "its result for task \(key) of run \(run.id) differs from the coordinator's recomputation"
+                             + (certificateProblem.map { " (\($0))" } ?? ""))
+        throw ServiceError(422, "result for \(key) refused: it differs from the coordinator's recomputation\(certificateProblem.map { " (\($0))" } ?? ""); worker \(worker.prefix(64)) is quarantined")
+    }
+
+    /// Refuses a worker from now on and fails every unfinished run it handed results to (they
+    /// may rest on wrong numbers): loud, never a wrong table.
+    func quarantine(_ worker: String, because cause: String) async throws {
+        guard quarantined.insert(worker).inserted else { return }
+        counters.quarantinedWorkers += 1
+        logger.critical("QUARANTINED worker \(worker.prefix(64)): \(cause)")
+        var writes: [StoreWrite] = [.tasks(scheduler.revokeLeases(of: worker, now: clock()).tasks)]
+        notifyWork()
+        for (runID, workers) in contributors where workers.contains(worker) {
+            guard var r = runCache[runID], r.state == .running else { continue }
+            r.state = .failed
+            r.error = "worker \(worker.prefix(64)) was quarantined (\(cause)); it had handed in results for this run, which may be wrong: resubmit the run"
+            r.finished = clock()
+            runCache[runID] = r
+            scheduler.remove(run: runID)
+            writes.append(.run(r, tasks: []))
+            logger.error("run failed", metadata: ["run": "\(runID)", "error": "\(r.error ?? "")"])
+        }
+        try await persist(writes)
+        for w in writes { if case let .run(r, _) = w { notifyRun(r.id) } }
     }
 
     func decodedResults(_ run: String) throws -> [TaskKey: TaskResult] {
@@ -674,6 +794,19 @@ public actor CoordinatorService {
         var tasks: [TaskRecord] = []
         do {
             let results = try decodedResults(run.id)
+            // A report is built only from a complete result set: a task marked done whose result
+            // is not in the store (it never should be) is queued again rather than left out.
+            let expected = run.phase == 1 ? executor.phaseOneKeys() : executor.phaseOneKeys() + executor.phaseTwoKeys()
+            let missing = expected.filter { results[$0] == nil }
+            if !missing.isEmpty {
+                let records = missing.map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
+                _ = scheduler.add(records)
+                logger.error("results missing from the store for tasks marked done: queued again", metadata: [
+                    "run": "\(run.id)", "tasks": "\(missing.count)", "keys": "\(missing.prefix(8).map(\.description).joined(separator: ","))"])
+                try await persist([.tasks(records)])
+                notifyWork()
+                return
+            }
             if run.phase == 1 {
                 let (input, _) = try Aggregation.phaseTwoInput(data: executor.data, results: results)
                 run.phase = 2
@@ -701,50 +834,9 @@ public actor CoordinatorService {
             notifyWork()
         } else {
             scheduler.remove(run: run.id)
+            contributors[run.id] = nil
         }
         try await persist([.run(run, tasks: tasks)])
         notifyRun(run.id)
-    }
-
-    /// Checks a result's shape and numbers before it is stored; returns the problem, if any.
-    static func validate(_ result: TaskResult, key: TaskKey, data: RunData) -> String? {
-        let width = data.design.featureCount + 1
-        func check(_ fit: FitOutcome) -> String? {
-            switch fit {
-            case let .coefficients(c):
-                if c.count != width { return "expected \(width) coefficients, got \(c.count)" }
-                if let bad = c.first(where: { !$0.isFinite }) { return "non-finite coefficient \(bad)" }
-                return nil
-            case let .failed(cause):
-                return cause.isEmpty ? "empty failure cause" : nil
-            }
-        }
-        switch (key, result) {
-        case let (.cv(o, f), .cv(scores, failures, weight)):
-            guard o < data.outcomeCount, f < data.spec.cv.folds else { return "no such outcome or fold" }
-            if scores.count != data.grids[o].count || failures.count != scores.count { return "expected \(data.grids[o].count) scores" }
-            if let bad = scores.compactMap({ $0 }).first(where: { !$0.isFinite }) { return "non-finite score \(bad)" }
-            if weight != Double(data.foldCellCount[f].reduce(0, +)) { return "held-out weight \(weight) does not match fold \(f)" }
-            return nil
-        case let (.estimate(o), .estimate(fit, _, _)):
-            guard o < data.outcomeCount else { return "no such outcome" }
-            return check(fit)
-        case let (.bootstrap(start, end), .bootstrap(fits, chosen)):
-            if fits.count != end - start { return "expected \(end - start) resamples, got \(fits.count)" }
-            for row in fits {
-                if row.count != data.outcomeCount { return "expected \(data.outcomeCount) outcomes per resample" }
-                for f in row { if let p = check(f) { return p } }
-            }
-            if data.spec.bootstrap.nested != (chosen != nil) { return "nested alphas present or missing" }
-            if let chosen, chosen.count != fits.count || chosen.contains(where: { $0.count != data.outcomeCount }) { return "bad nested alphas" }
-            return nil
-        case let (.jackknife(o, start, end), .jackknife(fits)):
-            guard o < data.outcomeCount else { return "no such outcome" }
-            if fits.count != end - start { return "expected \(end - start) jackknife fits, got \(fits.count)" }
-            for f in fits { if let p = check(f) { return p } }
-            return nil
-        default:
-            return "the result's kind does not match the task"
-        }
     }
 }

@@ -14,6 +14,8 @@ public final class CoordinatorMetrics: Sendable {
     let factory: PrometheusMetricsFactory
 
     let leasesIssued, leasesExpired, retries, resultsAccepted, duplicates, mismatches, rejected, tasksFailed: CoreMetrics.Counter
+    let unleased, uncertified, verified, verificationMismatches, quarantined, storageRetries: CoreMetrics.Counter
+    let storageStalled: CoreMetrics.Gauge
     let tasksByState: [String: CoreMetrics.Gauge]
     let runsByState: [String: CoreMetrics.Gauge]
     let workersAlive, workersSeen, queueDepth: CoreMetrics.Gauge
@@ -42,6 +44,13 @@ public final class CoordinatorMetrics: Sendable {
         mismatches = counter("results_mismatched_duplicate_total")
         rejected = counter("results_rejected_total")
         tasksFailed = counter("tasks_failed_total")
+        unleased = counter("results_unleased_total")
+        uncertified = counter("results_uncertified_total")
+        verified = counter("results_verified_total")
+        verificationMismatches = counter("results_verification_mismatch_total")
+        quarantined = counter("workers_quarantined_total")
+        storageRetries = counter("storage_commit_retries_total")
+        storageStalled = CoreMetrics.Gauge(label: "lassoboot_storage_stalled", factory: factory)
         var byState: [String: CoreMetrics.Gauge] = [:]
         for s in ["queued", "leased", "done", "failed"] {
             byState[s] = CoreMetrics.Gauge(label: "lassoboot_tasks", dimensions: [("state", s)], factory: factory)
@@ -79,11 +88,18 @@ public final class CoordinatorMetrics: Sendable {
             add(mismatches, c.mismatchedDuplicates, last.mismatchedDuplicates)
             add(rejected, c.rejectedResults, last.rejectedResults)
             add(tasksFailed, c.tasksFailed, last.tasksFailed)
+            add(unleased, c.unleasedResults, last.unleasedResults)
+            add(uncertified, c.uncertifiedResults, last.uncertifiedResults)
+            add(verified, c.verifiedResults, last.verifiedResults)
+            add(verificationMismatches, c.verificationMismatches, last.verificationMismatches)
+            add(quarantined, c.quarantinedWorkers, last.quarantinedWorkers)
+            add(storageRetries, c.storageRetries, last.storageRetries)
             last = c
         }
         for (state, gauge) in tasksByState { gauge.record(snapshot.tasks[state] ?? 0) }
         for (state, gauge) in runsByState { gauge.record(snapshot.runs[state] ?? 0) }
         queueDepth.record(snapshot.tasks["queued"] ?? 0)
+        storageStalled.record(snapshot.storageAlert == nil ? 0 : 1)
         workersAlive.record(snapshot.workersAlive)
         workersSeen.record(snapshot.workersSeen)
         var buffer: [UInt8] = []

@@ -129,6 +129,8 @@ public enum CompletionOutcome: Sendable, Equatable {
     case duplicate
     /// No such task.
     case unknownTask
+    /// The lease is not one this coordinator issued to this worker for this task: refused.
+    case notLeased
 }
 
 /// The lease / attempt / retry state machine: pure, clock injected as seconds.
@@ -148,11 +150,24 @@ public struct Scheduler: Sendable {
     private var leaseIndex: [String: TaskID] = [:]
     /// Tasks not done, per run and phase (so "is this phase finished?" is O(1)).
     private var open: [String: [Int: Int]] = [:]
+    /// Leases issued by this scheduler that ended without a result (expired, or a speculative
+    /// twin), per task: lease id to worker. A late result from one is genuine (it was issued),
+    /// so it is still accepted if the task has no result yet. Dropped when the task completes.
+    private var endedLeases: [TaskID: [String: String]] = [:]
+    /// Workers that reported an error for a task, and errors repeated by the same worker.
+    private var errorReporters: [TaskID: Set<String>] = [:]
+    private var repeatedErrors: [TaskID: Int] = [:]
+    /// Unpredictable part of every lease id, so a lease id cannot be guessed from another.
+    private let leaseNonce: @Sendable () -> UInt64
 
-    /// - Parameter leasePrefix: distinguishes lease ids across coordinator restarts.
-    public init(policy: SchedulerPolicy = SchedulerPolicy(), leasePrefix: String = "L") {
+    /// - Parameters:
+    ///   - leasePrefix: distinguishes lease ids across coordinator restarts.
+    ///   - leaseNonce: the random part of lease ids (injected so tests can fix it).
+    public init(policy: SchedulerPolicy = SchedulerPolicy(), leasePrefix: String = "L",
+                leaseNonce: @escaping @Sendable () -> UInt64 = { UInt64.random(in: .min ... .max) }) {
         self.policy = policy
         self.leasePrefix = leasePrefix
+        self.leaseNonce = leaseNonce
     }
 
     /// Adds tasks (new, or reloaded after a restart: outstanding leases are dropped and their
@@ -180,6 +195,9 @@ public struct Scheduler: Sendable {
     /// Drops every task of a run (cancelled or finished and archived).
     public mutating func remove(run: String) {
         tasks = tasks.filter { $0.key.run != run }
+        endedLeases = endedLeases.filter { $0.key.run != run }
+        errorReporters = errorReporters.filter { $0.key.run != run }
+        repeatedErrors = repeatedErrors.filter { $0.key.run != run }
         queue = queue[queueHead...].filter { $0.run != run }
         queueHead = 0
         leaseIndex = leaseIndex.filter { $0.value.run != run }
@@ -242,7 +260,8 @@ public struct Scheduler: Sendable {
 
     private mutating func newLease(worker: String, now: Double, task: TaskID) -> LeaseInfo {
         nextLease += 1
-        let info = LeaseInfo(id: "\(leasePrefix)\(nextLease)", worker: worker, issuedAt: now, expiresAt: now + policy.leaseDuration)
+        let nonce = String(leaseNonce(), radix: 16)
+        let info = LeaseInfo(id: "\(leasePrefix)\(nextLease)-\(String(repeating: "0", count: 16 - nonce.count))\(nonce)", worker: worker, issuedAt: now, expiresAt: now + policy.leaseDuration)
         leaseIndex[info.id] = task
         return info
     }
@@ -287,11 +306,27 @@ public struct Scheduler: Sendable {
         return changes
     }
 
-    /// Records a result for `id` (from any lease, even an expired one: results are deterministic,
-    /// so the first valid one is as good as any).
-    public mutating func complete(_ id: TaskID, now: Double) -> (CompletionOutcome, SchedulerChanges) {
-        guard var r = tasks[id] else { return (.unknownTask, SchedulerChanges()) }
-        if r.state == .done { return (.duplicate, SchedulerChanges()) }
+    /// What ``complete(_:lease:worker:now:)`` would answer now, changing nothing (so a result
+    /// can be checked before the expensive checks of its content).
+    public func check(_ id: TaskID, lease: String, worker: String) -> CompletionOutcome {
+        guard let r = tasks[id] else { return .unknownTask }
+        if r.state == .done { return .duplicate }
+        let live = leaseIndex[lease] == id && r.leases.contains { $0.id == lease && $0.worker == worker }
+        return live || endedLeases[id]?[lease] == worker ? .accepted : .notLeased
+    }
+
+    /// Records a result for `id` handed in by `worker` under `lease`.
+    ///
+    /// Accepted only from a lease this scheduler issued to that worker for that task: a live
+    /// one, or one that ended without a result (expired, a speculative twin) if the task has no
+    /// result yet: results are deterministic, so a late genuine one is as good as any. A result
+    /// for a task that is done is a duplicate (the caller compares it with the stored one).
+    public mutating func complete(_ id: TaskID, lease: String, worker: String, now: Double) -> (CompletionOutcome, SchedulerChanges) {
+        let verdict = check(id, lease: lease, worker: worker)
+        guard verdict == .accepted, var r = tasks[id] else { return (verdict, SchedulerChanges()) }
+        endedLeases[id] = nil
+        errorReporters[id] = nil
+        repeatedErrors[id] = nil
         r.state = .done
         for l in r.leases { leaseIndex[l.id] = nil }
         r.leases = []
@@ -302,14 +337,42 @@ public struct Scheduler: Sendable {
     }
 
     /// A worker reports that running the task failed (or it gives the lease back on shutdown
-    /// with `countsAsAttempt: false`).
-    public mutating func fail(_ id: TaskID, leaseID: String, cause: String, countsAsAttempt: Bool = true, now: Double) -> SchedulerChanges {
-        guard var r = tasks[id], r.state == .leased, let i = r.leases.firstIndex(where: { $0.id == leaseID }) else {
+    /// with `countsAsAttempt: false`). Only the worker holding the lease can end it. Errors
+    /// from one worker count once per task, so one faulty or hostile worker cannot fail a task
+    /// by itself; a worker that keeps failing a task alone (a one-worker run) still ends it
+    /// after a bounded number of reports (8 for 3 attempts).
+    public mutating func fail(_ id: TaskID, leaseID: String, worker: String, cause: String, countsAsAttempt: Bool = true, now: Double) -> SchedulerChanges {
+        guard var r = tasks[id], r.state == .leased, let i = r.leases.firstIndex(where: { $0.id == leaseID && $0.worker == worker }) else {
             return SchedulerChanges()
         }
+        endedLeases[id, default: [:]][leaseID] = worker
         r.leases.remove(at: i)
         leaseIndex[leaseID] = nil
-        return endAttempt(&r, cause: cause, counts: countsAsAttempt, now: now)
+        var counts = countsAsAttempt
+        if countsAsAttempt {
+            if errorReporters[id, default: []].insert(worker).inserted {
+                counts = true
+            } else {
+                repeatedErrors[id, default: 0] += 1
+                counts = repeatedErrors[id, default: 0] >= policy.maxAttempts * 2
+            }
+        }
+        return endAttempt(&r, cause: cause, counts: counts, now: now)
+    }
+
+    /// Ends every lease a worker holds without counting attempts (the worker is quarantined:
+    /// its tasks go to others at once instead of waiting for its leases to expire).
+    public mutating func revokeLeases(of worker: String, now: Double) -> SchedulerChanges {
+        var changes = SchedulerChanges()
+        let held = tasks.values.filter { $0.state == .leased && $0.leases.contains { $0.worker == worker } }.map(\.id).sorted()
+        for id in held {
+            guard var r = tasks[id] else { continue }
+            for l in r.leases where l.worker == worker { leaseIndex[l.id] = nil }
+            r.leases.removeAll { $0.worker == worker }
+            let c = endAttempt(&r, cause: "lease revoked: worker \(worker.prefix(64)) quarantined", counts: false, now: now)
+            changes.tasks += c.tasks
+        }
+        return changes
     }
 
     /// Expires leases whose time is up; their tasks are queued again (with backoff) or failed.
@@ -323,7 +386,10 @@ public struct Scheduler: Sendable {
             let expired = r.leases.filter { $0.expiresAt <= now }
             guard !expired.isEmpty else { continue }
             r.leases.removeAll { $0.expiresAt <= now }
-            for l in expired { leaseIndex[l.id] = nil }
+            for l in expired {
+                leaseIndex[l.id] = nil
+                endedLeases[id, default: [:]][l.id] = l.worker
+            }
             var counts = expired.contains { $0.started }
             let cause: String
             if counts {

@@ -3,9 +3,39 @@ import Foundation
 import GRDB
 import Scheduler
 
+/// Why the coordinator's database cannot be used.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    /// Another process (a second coordinator) holds the database.
+    case locked(path: String, holder: String)
+    /// The file is not a database, or its integrity check failed.
+    case corrupt(path: String, detail: String)
+    /// The file could not be opened or created.
+    case unavailable(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .locked(path, holder):
+            return "the database \(path) is in use by another coordinator (\(holder)); stop it first, or give this one its own --db"
+        case let .corrupt(path, detail):
+            return "the database \(path) is damaged: \(detail). Restore it from a backup, or move it aside to start empty"
+        case let .unavailable(path, detail):
+            return "cannot open the database \(path): \(detail)"
+        }
+    }
+}
+
 /// Coordinator state in one SQLite file (WAL mode, one transaction per state change).
+///
+/// One coordinator owns a database at a time: opening takes an exclusive lock on `PATH.lock`
+/// (held until the process ends), so a second coordinator on the same file refuses to start
+/// instead of interleaving its writes. Opening also runs `PRAGMA quick_check`, so a damaged
+/// file is named at start-up rather than found mid-run.
 public final class SQLiteStore: Store {
     let pool: DatabasePool
+    /// The lock file's descriptor (flock held while open).
+    let lockDescriptor: Int32
+    /// The database file, for error messages.
+    public let path: String
     let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
@@ -13,14 +43,34 @@ public final class SQLiteStore: Store {
     }()
     let decoder = JSONDecoder()
 
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`, taking its lock and checking it.
     public init(path: String) throws {
+        self.path = path
+        lockDescriptor = try Self.lock(path)
         var config = Configuration()
+        // Another process briefly holding the write lock (a backup, `sqlite3` running a
+        // checkpoint) is waited for; longer holds fail the write, which the caller retries.
+        config.busyMode = .timeout(1)
         config.prepareDatabase { db in
             // WAL is GRDB's default for pools; NORMAL sync is durable across process crashes in WAL mode.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        pool = try DatabasePool(path: path, configuration: config)
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            let check = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            if check != ["ok"] {
+                throw StoreError.corrupt(path: path, detail: "PRAGMA quick_check: " + check.prefix(5).joined(separator: "; "))
+            }
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_NOTADB || e.resultCode == .SQLITE_CORRUPT {
+            close(lockDescriptor)
+            throw StoreError.corrupt(path: path, detail: e.message ?? "\(e.resultCode)")
+        } catch let e as StoreError {
+            close(lockDescriptor)
+            throw e
+        } catch let e as DatabaseError {
+            close(lockDescriptor)
+            throw StoreError.unavailable(path: path, detail: e.message ?? "\(e.resultCode)")
+        }
         try pool.write { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS datasets(hash TEXT PRIMARY KEY, bytes BLOB NOT NULL, size INTEGER NOT NULL);
@@ -30,6 +80,29 @@ public final class SQLiteStore: Store {
                 CREATE TABLE IF NOT EXISTS workers(id TEXT PRIMARY KEY, body BLOB NOT NULL);
                 """)
         }
+    }
+
+    deinit { close(lockDescriptor) }
+
+    /// Takes the exclusive lock of the database at `path` (`PATH.lock`, holding the owner's pid
+    /// and host), or throws ``StoreError/locked(path:holder:)``.
+    static func lock(_ path: String) throws -> Int32 {
+        let lockPath = path + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw StoreError.unavailable(path: path, detail: "cannot create its lock file \(lockPath): \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let n = pread(fd, &buffer, 255, 0)
+            close(fd)
+            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "unknown process"
+            throw StoreError.locked(path: path, holder: holder.isEmpty ? "unknown process" : holder)
+        }
+        let owner = "pid \(getpid()) on \(ProcessInfo.processInfo.hostName)\n"
+        _ = ftruncate(fd, 0)
+        _ = owner.withCString { pwrite(fd, $0, strlen($0), 0) }
+        return fd
     }
 
     func encode<T: Encodable>(_ value: T) throws -> Data { try encoder.encode(value) }
@@ -65,27 +138,13 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func apply(_ changes: [[StoreWrite]]) throws -> [Error?] {
-        if changes.allSatisfy(\.isEmpty) { return changes.map { _ in nil } }
-        return try pool.write { db in
-            if changes.count == 1 {
-                // One change: the transaction is its all-or-nothing unit.
-                for w in changes[0] { try write(db, w) }
-                return [nil]
-            }
-            var errors: [Error?] = []
+    public func apply(_ changes: [[StoreWrite]]) throws {
+        if changes.allSatisfy(\.isEmpty) { return }
+        // One transaction: all the changes commit, or none (the caller retries the batch).
+        try pool.write { db in
             for change in changes {
-                do {
-                    try db.inSavepoint {
-                        for w in change { try write(db, w) }
-                        return .commit
-                    }
-                    errors.append(nil)
-                } catch {
-                    errors.append(error)
-                }
+                for w in change { try write(db, w) }
             }
-            return errors
         }
     }
 

@@ -85,11 +85,10 @@ public enum StoreWrite: Sendable {
 /// Durable coordinator state. Every method is one transaction, so a crash leaves either the
 /// state before or after a change, never half of it.
 public protocol Store: Sendable {
-    /// Applies several state changes (each a list of writes) in one transaction, in order. Each
-    /// change is all or nothing: one that fails is rolled back alone (a savepoint) and its error
-    /// returned at its index; the others commit. Throws, committing nothing, when the transaction
-    /// itself fails.
-    func apply(_ changes: [[StoreWrite]]) throws -> [Error?]
+    /// Applies several state changes (each a list of writes) in one transaction, in order: all
+    /// of them commit, or (throwing) none. Every write is idempotent (records replace, a task's
+    /// first result wins), so a failed batch can be applied again as it is.
+    func apply(_ changes: [[StoreWrite]]) throws
     /// Stores dataset bytes under their sha256; returns false if they were already there.
     func putDataset(hash: String, bytes: Data) throws -> Bool
     func dataset(hash: String) throws -> Data?
@@ -153,7 +152,7 @@ public final class MemoryStore: Store {
 
     public init() {}
 
-    public func apply(_ changes: [[StoreWrite]]) throws -> [Error?] {
+    public func apply(_ changes: [[StoreWrite]]) throws {
         state.withLock { s in
             for change in changes {
                 for write in change {
@@ -169,7 +168,6 @@ public final class MemoryStore: Store {
                     }
                 }
             }
-            return changes.map { _ in nil }
         }
     }
 

@@ -129,6 +129,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-lease-wait"), help: "Longest a lease request long-polls, in seconds.")
     var maxLeaseWait: Double = 20
 
+    @Option(name: .customLong("verify-fraction"), help: ArgumentHelp(
+        "Fraction of phase-2 results the coordinator recomputes before accepting them (cross-validation results: 5x this).",
+        discussion: "A worker whose result differs from the recomputation is quarantined and the runs it contributed to fail. 0 turns the sample off; every fit's KKT certificate is checked regardless."))
+    var verifyFraction: Double = 0.05
+
     @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (needs --tls-key).")
@@ -166,10 +171,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         let tls = try tlsConfiguration()
         let logger = logging.bootstrap("lassoboot.coordinator")
+        guard verifyFraction.isFinite, (0...1).contains(verifyFraction) else { throw ValidationError("--verify-fraction must be between 0 and 1") }
         let store = try SQLiteStore(path: db)
         let service = try CoordinatorService(
             store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
-            software: "lassoboot \(LassobootVersion.string)", logger: logger)
+            software: "lassoboot \(LassobootVersion.string)", logger: logger, verifyFraction: verifyFraction)
         let client = token ?? "", worker = try resolveWorkerToken() ?? token ?? ""
         guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,

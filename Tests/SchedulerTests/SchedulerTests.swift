@@ -21,9 +21,12 @@ struct SchedulerTests {
         let (b, _) = s.lease(worker: "w2", max: 10, now: 1)
         #expect(b.map(\.0) == Array(ids(5).suffix(2)))
         #expect(s.lease(worker: "w3", max: 10, now: 2).leases.isEmpty)    // nothing queued, nothing old enough
-        #expect(s.complete(ids(5)[0], now: 3).0 == .accepted)
-        #expect(s.complete(ids(5)[0], now: 4).0 == .duplicate)
-        #expect(s.complete(TaskID(run: "zz", key: .estimate(outcome: 0)), now: 4).0 == .unknownTask)
+        #expect(s.complete(ids(5)[0], lease: "forged", worker: "w1", now: 3).0 == .notLeased)
+        #expect(s.complete(ids(5)[0], lease: a[0].1.id, worker: "w2", now: 3).0 == .notLeased)   // w1's lease, not w2's
+        #expect(s.complete(ids(5)[0], lease: b[0].1.id, worker: "w2", now: 3).0 == .notLeased)   // w2's lease of another task
+        #expect(s.complete(ids(5)[0], lease: a[0].1.id, worker: "w1", now: 3).0 == .accepted)
+        #expect(s.complete(ids(5)[0], lease: "forged", worker: "w9", now: 4).0 == .duplicate)
+        #expect(s.complete(TaskID(run: "zz", key: .estimate(outcome: 0)), lease: a[0].1.id, worker: "w1", now: 4).0 == .unknownTask)
         #expect(s.counts(run: "r1") == [.done: 1, .leased: 4])
     }
 
@@ -38,6 +41,7 @@ struct SchedulerTests {
             return l.count
         }
         _ = leaseAndStart("w1", 0)
+        let firstLease = s.tasks[id]!.leases[0].id
         #expect(s.expire(now: 29.9).tasks.isEmpty)
         let c1 = s.expire(now: 30)
         #expect(c1.tasks.first?.state == .queued && c1.tasks.first?.attempts == 1 && c1.tasks.first?.notBefore == 31)
@@ -49,8 +53,10 @@ struct SchedulerTests {
         let c3 = s.expire(now: 93)
         #expect(c3.failed == [id] && s.tasks[id]?.state == .failed)
         #expect(s.tasks[id]?.lastError?.contains("lease expired") == true)
-        // A late result for a failed task is still the first valid one.
-        #expect(s.complete(id, now: 100).0 == .accepted)
+        // A late result from a genuine (expired) lease is still the first valid one; a made-up lease is not.
+        #expect(s.complete(id, lease: "L9-0000000000000000", worker: "w1", now: 100).0 == .notLeased)
+        #expect(s.complete(id, lease: firstLease, worker: "w2", now: 100).0 == .notLeased)
+        #expect(s.complete(id, lease: firstLease, worker: "w1", now: 100).0 == .accepted)
     }
 
     @Test("heartbeats renew only the worker's own live leases")
@@ -76,8 +82,8 @@ struct SchedulerTests {
         #expect(again.count == 1 && again[0].0 == first[0].0 && again[0].1.worker == "idle")
         #expect(s.tasks[first[0].0]?.leases.count == 2)
         #expect(s.lease(worker: "slow", max: 5, now: 7).leases.isEmpty)   // never a second lease to the same worker
-        #expect(s.complete(first[0].0, now: 8).0 == .accepted)
-        #expect(s.complete(first[0].0, now: 9).0 == .duplicate)
+        #expect(s.complete(first[0].0, lease: again[0].1.id, worker: "idle", now: 8).0 == .accepted)
+        #expect(s.complete(first[0].0, lease: first[0].1.id, worker: "slow", now: 9).0 == .duplicate)
         // One of two leases expiring does not count against the task while the other lives.
         var t = scheduler(1, policy: SchedulerPolicy(leaseDuration: 30, speculativeAfter: 5))
         let (x, _) = t.lease(worker: "a", max: 1, now: 0)
@@ -91,14 +97,41 @@ struct SchedulerTests {
         var s = scheduler(1, policy: SchedulerPolicy(maxAttempts: 2, backoffBase: 1, speculativeAfter: 1000))
         let id = ids(1)[0]
         let (l, _) = s.lease(worker: "w", max: 1, now: 0)
-        _ = s.fail(id, leaseID: l[0].1.id, cause: "drained", countsAsAttempt: false, now: 1)
+        _ = s.fail(id, leaseID: l[0].1.id, worker: "w", cause: "drained", countsAsAttempt: false, now: 1)
         #expect(s.tasks[id]?.state == .queued && s.tasks[id]?.attempts == 0 && s.tasks[id]?.notBefore == 1)
         let (l2, _) = s.lease(worker: "w", max: 1, now: 1)
-        _ = s.fail(id, leaseID: l2[0].1.id, cause: "boom", now: 2)
-        let (l3, _) = s.lease(worker: "w", max: 1, now: 3)
-        #expect(s.fail(id, leaseID: "unknown", cause: "x", now: 4).tasks.isEmpty)
-        let c = s.fail(id, leaseID: l3[0].1.id, cause: "boom again", now: 4)
+        _ = s.fail(id, leaseID: l2[0].1.id, worker: "w", cause: "boom", now: 2)
+        let (l3, _) = s.lease(worker: "w2", max: 1, now: 3)
+        #expect(s.fail(id, leaseID: "unknown", worker: "w2", cause: "x", now: 4).tasks.isEmpty)
+        #expect(s.fail(id, leaseID: l3[0].1.id, worker: "w", cause: "not w's lease", now: 4).tasks.isEmpty)
+        let c = s.fail(id, leaseID: l3[0].1.id, worker: "w2", cause: "boom again", now: 4)
         #expect(c.failed == [id] && s.tasks[id]?.lastError == "boom again")
+    }
+
+    @Test("errors from one worker count once: it cannot fail a task by itself quickly, but a lone worker still ends it")
+    func repeatedErrors() {
+        var s = scheduler(1, policy: SchedulerPolicy(maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
+        let id = ids(1)[0]
+        var now = 0.0
+        var reports = 0
+        while s.tasks[id]?.state != .failed && reports < 100 {
+            let l = s.lease(worker: "bad", max: 1, now: now).leases
+            if let lease = l.first {
+                _ = s.fail(id, leaseID: lease.1.id, worker: "bad", cause: "boom", now: now)
+                reports += 1
+            }
+            now += 10
+        }
+        // The first report counts; a repeat counts from the 6th (maxAttempts * 2) on.
+        #expect(reports == 8)   // the first counts, then 5 repeats that do not, then 2 that do
+        #expect(s.tasks[id]?.attempts == 3)
+        // Three different workers fail it with three reports.
+        var t = scheduler(1, policy: SchedulerPolicy(maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
+        for (i, w) in ["a", "b", "c"].enumerated() {
+            let l = t.lease(worker: w, max: 1, now: Double(i) * 10).leases
+            _ = t.fail(id, leaseID: l[0].1.id, worker: w, cause: "boom", now: Double(i) * 10)
+        }
+        #expect(t.tasks[id]?.state == .failed)
     }
 
     @Test("reloading after a restart puts leased tasks back in the queue, keeps done ones")
@@ -114,7 +147,9 @@ struct SchedulerTests {
         let (l, _) = s.lease(worker: "w", max: 5, now: 100)
         #expect(l.map(\.0) == [ids(3)[1], ids(3)[2]])
         #expect(l.allSatisfy { $0.1.id.hasPrefix("B") })
-        #expect(s.complete(ids(3)[0], now: 101).0 == .duplicate)
+        #expect(Set(l.map(\.1.id)).count == 2 && l.allSatisfy { $0.1.id.count >= 18 })   // random part: not guessable
+        #expect(s.complete(ids(3)[0], lease: "A7", worker: "w", now: 101).0 == .duplicate)
+        #expect(s.complete(ids(3)[1], lease: "A7", worker: "w", now: 101).0 == .notLeased)   // a lease from before the restart
     }
 
     @Test("a prefetched lease that expires unstarted re-queues its task at once without costing an attempt")
@@ -173,10 +208,11 @@ struct SchedulerTests {
         _ = s.add([TaskRecord(id: cv)])
         #expect(s.hasOpenTasks(run: "r1", phase: 1) && s.hasOpenTasks(run: "r1", phase: 2))
         #expect(!s.hasOpenTasks(run: "r2", phase: 1))
-        _ = s.complete(cv, now: 0)
-        _ = s.complete(cv, now: 1)                                        // a duplicate changes nothing
+        let leases = Dictionary(uniqueKeysWithValues: s.lease(worker: "w", max: 10, now: 0).leases.map { ($0.0, $0.1.id) })
+        _ = s.complete(cv, lease: leases[cv]!, worker: "w", now: 0)
+        _ = s.complete(cv, lease: leases[cv]!, worker: "w", now: 1)       // a duplicate changes nothing
         #expect(!s.hasOpenTasks(run: "r1", phase: 1) && s.hasOpenTasks(run: "r1", phase: 2))
-        for id in ids(2) { _ = s.complete(id, now: 2) }
+        for id in ids(2) { _ = s.complete(id, lease: leases[id]!, worker: "w", now: 2) }
         #expect(!s.hasOpenTasks(run: "r1", phase: 2))
         _ = s.add([TaskRecord(id: TaskID(run: "r1", key: .estimate(outcome: 0)))])
         #expect(s.hasOpenTasks(run: "r1", phase: 2))

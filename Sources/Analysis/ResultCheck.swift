@@ -1,0 +1,145 @@
+import Lasso
+
+/// Checks of a task result handed in by a worker, beside the executor that defines what a
+/// correct result is: shape and range (``TaskExecutor/validate(_:key:)``), then the KKT
+/// certificate of every fit (``TaskExecutor/certify(_:key:input:)``). The coordinator stores
+/// only results that pass both, so a buggy or hostile worker cannot move a published number
+/// with a result of the right shape.
+extension TaskExecutor {
+    /// Largest KKT violation (mean scale) accepted from a worker's fit: the solver certifies
+    /// `spec.tolerance`; recomputing the gradient in another order adds rounding.
+    public var certificateTolerance: Double { max(100 * data.spec.tolerance, 1e-9) }
+
+    /// Checks that `key` is a task of this run and `result` has its shape, finite numbers and
+    /// in-range scores; returns the problem, if any.
+    public func validate(_ result: TaskResult, key: TaskKey) -> String? {
+        let width = data.design.featureCount + 1
+        func check(_ fit: FitOutcome) -> String? {
+            switch fit {
+            case let .coefficients(c):
+                if c.count != width { return "expected \(width) coefficients, got \(c.count)" }
+                if let bad = c.first(where: { !$0.isFinite }) { return "non-finite coefficient \(bad)" }
+                return nil
+            case let .failed(cause):
+                if cause.isEmpty { return "empty failure cause" }
+                return cause.utf8.count > 4096 ? "failure cause longer than 4096 bytes" : nil
+            }
+        }
+        let outcomes = data.outcomeCount
+        switch (key, result) {
+        case let (.cv(o, f), .cv(scores, failures, weight)):
+            guard (0..<outcomes).contains(o), (0..<data.spec.cv.folds).contains(f) else {
+                return "no outcome \(o) or fold \(f) (outcomes 0..<\(outcomes), folds 0..<\(data.spec.cv.folds))"
+            }
+            if scores.count != data.grids[o].count || failures.count != scores.count { return "expected \(data.grids[o].count) scores" }
+            for (s, cause) in zip(scores, failures) {
+                switch (s, cause) {
+                case let (score?, nil):
+                    guard score.isFinite else { return "non-finite score \(score)" }
+                    switch data.spec.cv.metric {
+                    case .auc: if !(0...1).contains(score) { return "AUC \(score) outside [0, 1]" }
+                    case .deviance: if score < 0 { return "deviance \(score) is negative" }
+                    }
+                case let (nil, cause?):
+                    if cause.isEmpty || cause.utf8.count > 4096 { return "a failure cause must have 1 to 4096 bytes" }
+                default:
+                    return "every alpha needs either a score or a failure cause"
+                }
+            }
+            if weight != Double(data.foldCellCount[f].reduce(0, +)) { return "held-out weight \(weight) does not match fold \(f)" }
+            return nil
+        case let (.estimate(o), .estimate(fit, kkt, iterations)):
+            guard (0..<outcomes).contains(o) else { return "no outcome \(o) (outcomes 0..<\(outcomes))" }
+            if iterations < 0 { return "negative iteration count" }
+            if case .coefficients = fit, !(kkt.isFinite && kkt >= 0) { return "KKT violation \(kkt) is not a finite non-negative number" }
+            return check(fit)
+        case let (.bootstrap(start, end), .bootstrap(fits, chosen)):
+            let batch = data.spec.bootstrap.batch
+            guard start >= 0, start < resampleCount, start % batch == 0, end == min(start + batch, resampleCount) else {
+                return "no bootstrap task \(start)-\(end) in this run (\(resampleCount) resamples)"
+            }
+            if fits.count != end - start { return "expected \(end - start) resamples, got \(fits.count)" }
+            for row in fits {
+                if row.count != outcomes { return "expected \(outcomes) outcomes per resample" }
+                for f in row { if let p = check(f) { return p } }
+            }
+            if data.spec.bootstrap.nested != (chosen != nil) { return "nested alphas present or missing" }
+            if let chosen {
+                if chosen.count != fits.count || chosen.contains(where: { $0.count != outcomes }) { return "bad nested alphas" }
+                for (r, alphas) in chosen.enumerated() {
+                    for (o, a) in alphas.enumerated() {
+                        // A nested choice is an alpha of the outcome's grid (or not finite when every alpha failed).
+                        if a.isFinite && !data.grids[o].contains(a) { return "nested alpha \(a) of resample \(start + r) is not on the grid" }
+                    }
+                }
+            }
+            return nil
+        case let (.jackknife(o, start, end), .jackknife(fits)):
+            guard (0..<outcomes).contains(o), data.spec.bootstrap.methods.contains(.bca), start >= 0, start % 256 == 0, end > start, end - start <= 256 else {
+                return "no jackknife task \(o)/\(start)-\(end) in this run"
+            }
+            if fits.count != end - start { return "expected \(end - start) jackknife fits, got \(fits.count)" }
+            for f in fits { if let p = check(f) { return p } }
+            return nil
+        default:
+            return "the result's kind does not match the task"
+        }
+    }
+
+    /// Checks the KKT certificate of every coefficient fit in a validated phase-2 result (the
+    /// problem each fit claims to solve is rebuilt from the run: resample counts, alpha,
+    /// penalty); returns the first fit that does not solve its problem. CV results carry
+    /// scores, not fits: they are checked by recomputation instead.
+    public func certify(_ result: TaskResult, key: TaskKey, input: PhaseTwoInput?) -> String? {
+        let tolerance = certificateTolerance
+        func check(_ fit: FitOutcome, outcome o: Int, counts: [Int], alpha: Double, what: String) -> String? {
+            guard case let .coefficients(c) = fit else { return nil }
+            do {
+                let cells = try data.cells(outcome: o, counts: counts)
+                let v = try LogisticLasso.kktViolation(design: data.design, cells: cells, alpha: alpha, penalty: data.penalty, coefficients: c)
+                return v <= tolerance ? nil : "\(what): KKT violation \(v) > \(tolerance) (the coefficients do not solve the task's problem)"
+            } catch {
+                return "\(what): \(error)"
+            }
+        }
+        switch (key, result) {
+        case (.cv, .cv):
+            return nil
+        case let (.estimate(o), .estimate(fit, _, _)):
+            guard let input else { return "no phase-2 input" }
+            return check(fit, outcome: o, counts: data.cellCount, alpha: input.alphas[o], what: "estimate/o\(o)")
+        case let (.bootstrap(start, _), .bootstrap(fits, chosen)):
+            guard let input else { return "no phase-2 input" }
+            for (i, row) in fits.enumerated() {
+                let counts = resampleCounts(start + i)
+                for (o, fit) in row.enumerated() {
+                    let alpha = chosen?[i][o] ?? input.alphas[o]
+                    if let p = check(fit, outcome: o, counts: counts, alpha: alpha, what: "resample \(start + i), outcome \(o)") { return p }
+                }
+            }
+            return nil
+        case let (.jackknife(o, start, _), .jackknife(fits)):
+            guard let input else { return "no phase-2 input" }
+            let cells = jackknifeCells(outcome: o)
+            guard start + fits.count <= cells.count, start + fits.count == min(start + 256, cells.count) else {
+                return "no jackknife task \(key) in this run (\(cells.count) cells)"
+            }
+            let n = Double(data.rowCount - 1)
+            for (i, fit) in fits.enumerated() {
+                guard case .coefficients = fit else { continue }
+                // The delete-one counts: one row of the (pattern, outcome) cell removed.
+                let (pattern, y, _) = cells[start + i]
+                var counts = data.cellCount
+                guard let c = counts.indices.first(where: { data.cellPattern[$0] == pattern && data.cellOutcomes[$0][o] == y && counts[$0] > 0 }) else {
+                    return "jackknife cell \(start + i) has no rows"
+                }
+                counts[c] -= 1
+                if let p = check(fit, outcome: o, counts: counts, alpha: data.scaledAlpha(input.alphas[o], weight: n),
+                                 what: "jackknife o\(o) cell \(start + i)") { return p }
+            }
+            return nil
+        default:
+            return "the result's kind does not match the task"
+        }
+    }
+}

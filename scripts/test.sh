@@ -16,6 +16,10 @@ status=${PIPESTATUS[0]}
 # The static release binary (scripts/release.sh -> dist/lassoboot), run without the toolchain,
 # and the deploy recipes: Dockerfile, compose, Kubernetes, systemd, Slurm (issue 6).
 bash scripts/deploy-test.sh || exit $?
+# Storage faults under a real coordinator and worker: another process holding the write lock,
+# external checkpoints, a tmpfs that fills up; one coordinator per database; damaged files
+# named at start-up (issue 14). Same static binary.
+LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/fault-test.sh || exit $?
 # Several hosts in network namespaces, with the same static binary.
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/netns-test.sh || exit $?
 # The dashboard in headless Chromium, /metrics, schemathesis on the OpenAPI document (issue 5);

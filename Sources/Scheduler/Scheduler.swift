@@ -154,9 +154,8 @@ public struct Scheduler: Sendable {
     /// twin), per task: lease id to worker. A late result from one is genuine (it was issued),
     /// so it is still accepted if the task has no result yet. Dropped when the task completes.
     private var endedLeases: [TaskID: [String: String]] = [:]
-    /// Workers that reported an error for a task, and errors repeated by the same worker.
+    /// Workers that reported an error for a task.
     private var errorReporters: [TaskID: Set<String>] = [:]
-    private var repeatedErrors: [TaskID: Int] = [:]
     /// Unpredictable part of every lease id, so a lease id cannot be guessed from another.
     private let leaseNonce: @Sendable () -> UInt64
 
@@ -197,7 +196,6 @@ public struct Scheduler: Sendable {
         tasks = tasks.filter { $0.key.run != run }
         endedLeases = endedLeases.filter { $0.key.run != run }
         errorReporters = errorReporters.filter { $0.key.run != run }
-        repeatedErrors = repeatedErrors.filter { $0.key.run != run }
         queue = queue[queueHead...].filter { $0.run != run }
         queueHead = 0
         leaseIndex = leaseIndex.filter { $0.value.run != run }
@@ -227,6 +225,8 @@ public struct Scheduler: Sendable {
             queueHead += 1
             guard var r = tasks[id], r.state == .queued else { continue }
             if r.notBefore > now { deferred.append(id); continue }
+            // A task this worker reported an error for waits a lease duration for other workers.
+            if now < r.notBefore + policy.leaseDuration, errorReporters[id]?.contains(worker) == true { deferred.append(id); continue }
             let info = newLease(worker: worker, now: now, task: id)
             r.state = .leased
             r.leases.append(info)
@@ -326,7 +326,6 @@ public struct Scheduler: Sendable {
         guard verdict == .accepted, var r = tasks[id] else { return (verdict, SchedulerChanges()) }
         endedLeases[id] = nil
         errorReporters[id] = nil
-        repeatedErrors[id] = nil
         r.state = .done
         for l in r.leases { leaseIndex[l.id] = nil }
         r.leases = []
@@ -338,25 +337,23 @@ public struct Scheduler: Sendable {
 
     /// A worker reports that running the task failed (or it gives the lease back on shutdown
     /// with `countsAsAttempt: false`). Only the worker holding the lease can end it. Errors
-    /// from one worker count once per task, so one faulty or hostile worker cannot fail a task
-    /// by itself; a worker that keeps failing a task alone (a one-worker run) still ends it
-    /// after a bounded number of reports (8 for 3 attempts).
+    /// from one worker count once per task: the task is then kept from that worker for a lease
+    /// duration (see ``lease(worker:max:now:)``), so one faulty or hostile worker cannot fail a
+    /// task by itself; only if no other worker took it in that time (a one-worker run) does the
+    /// same worker's next error count again, so a lone worker still ends a failing task.
     public mutating func fail(_ id: TaskID, leaseID: String, worker: String, cause: String, countsAsAttempt: Bool = true, now: Double) -> SchedulerChanges {
         guard var r = tasks[id], r.state == .leased, let i = r.leases.firstIndex(where: { $0.id == leaseID && $0.worker == worker }) else {
             return SchedulerChanges()
         }
+        let issued = r.leases[i].issuedAt
+        var counts = countsAsAttempt
+        if countsAsAttempt && !errorReporters[id, default: []].insert(worker).inserted {
+            // A repeat: it counts only if the task had waited a lease duration for other workers.
+            counts = issued >= r.notBefore + policy.leaseDuration
+        }
         endedLeases[id, default: [:]][leaseID] = worker
         r.leases.remove(at: i)
         leaseIndex[leaseID] = nil
-        var counts = countsAsAttempt
-        if countsAsAttempt {
-            if errorReporters[id, default: []].insert(worker).inserted {
-                counts = true
-            } else {
-                repeatedErrors[id, default: 0] += 1
-                counts = repeatedErrors[id, default: 0] >= policy.maxAttempts * 2
-            }
-        }
         return endAttempt(&r, cause: cause, counts: counts, now: now)
     }
 

@@ -108,30 +108,38 @@ struct SchedulerTests {
         #expect(c.failed == [id] && s.tasks[id]?.lastError == "boom again")
     }
 
-    @Test("errors from one worker count once: it cannot fail a task by itself quickly, but a lone worker still ends it")
+    @Test("errors from one worker count once: the task goes to other workers; a lone worker still ends it")
     func repeatedErrors() {
-        var s = scheduler(1, policy: SchedulerPolicy(maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
+        let policy = SchedulerPolicy(leaseDuration: 30, maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000)
+        var s = scheduler(1, policy: policy)
         let id = ids(1)[0]
-        var now = 0.0
-        var reports = 0
-        while s.tasks[id]?.state != .failed && reports < 100 {
-            let l = s.lease(worker: "bad", max: 1, now: now).leases
-            if let lease = l.first {
-                _ = s.fail(id, leaseID: lease.1.id, worker: "bad", cause: "boom", now: now)
+        // A hostile worker reports an error: it counts once, and the task is kept from it for a lease duration.
+        let l1 = s.lease(worker: "bad", max: 1, now: 0).leases
+        _ = s.fail(id, leaseID: l1[0].1.id, worker: "bad", cause: "boom", now: 0)
+        #expect(s.tasks[id]?.attempts == 1)
+        #expect(s.lease(worker: "bad", max: 1, now: 5).leases.isEmpty)
+        let l2 = s.lease(worker: "good", max: 1, now: 5).leases
+        #expect(l2.map(\.0) == [id])
+        #expect(s.complete(id, lease: l2[0].1.id, worker: "good", now: 6).0 == .accepted)
+        // A lone worker whose task keeps failing: each repeat counts once no one else took the task.
+        var t = scheduler(1, policy: policy)
+        var now = 0.0, reports = 0
+        while t.tasks[id]?.state != .failed && reports < 20 {
+            if let lease = t.lease(worker: "alone", max: 1, now: now).leases.first {
+                _ = t.fail(id, leaseID: lease.1.id, worker: "alone", cause: "boom", now: now)
                 reports += 1
             }
             now += 10
         }
-        // The first report counts; a repeat counts from the 6th (maxAttempts * 2) on.
-        #expect(reports == 8)   // the first counts, then 5 repeats that do not, then 2 that do
-        #expect(s.tasks[id]?.attempts == 3)
-        // Three different workers fail it with three reports.
-        var t = scheduler(1, policy: SchedulerPolicy(maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
+        #expect(reports == 3 && t.tasks[id]?.state == .failed)
+        #expect(now >= 60)   // two waits of a lease duration for another worker
+        // Three different workers fail it with three reports, without waiting.
+        var u = scheduler(1, policy: SchedulerPolicy(maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
         for (i, w) in ["a", "b", "c"].enumerated() {
-            let l = t.lease(worker: w, max: 1, now: Double(i) * 10).leases
-            _ = t.fail(id, leaseID: l[0].1.id, worker: w, cause: "boom", now: Double(i) * 10)
+            let l = u.lease(worker: w, max: 1, now: Double(i) * 5).leases
+            _ = u.fail(id, leaseID: l[0].1.id, worker: w, cause: "boom", now: Double(i) * 5)
         }
-        #expect(t.tasks[id]?.state == .failed)
+        #expect(u.tasks[id]?.state == .failed)
     }
 
     @Test("reloading after a restart puts leased tasks back in the queue, keeps done ones")

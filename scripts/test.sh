@@ -20,6 +20,9 @@ bash scripts/deploy-test.sh || exit $?
 # external checkpoints, a tmpfs that fills up; one coordinator per database; damaged files
 # named at start-up (issue 14). Same static binary.
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/fault-test.sh || exit $?
+# Hostile workers (forged leases, foreign tasks, out-of-range scores, wrong coefficients, error
+# spam) while an honest worker runs two jobs: the tables are unchanged, the refusals counted.
+LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/malicious-worker-test.sh || exit $?
 # Several hosts in network namespaces, with the same static binary.
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/netns-test.sh || exit $?
 # The dashboard in headless Chromium, /metrics, schemathesis on the OpenAPI document (issue 5);

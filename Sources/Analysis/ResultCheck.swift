@@ -10,6 +10,30 @@ extension TaskExecutor {
     /// `spec.tolerance`; recomputing the gradient in another order adds rounding.
     public var certificateTolerance: Double { max(100 * data.spec.tolerance, 1e-9) }
 
+    /// Checks that `key` can be a task of this run (outcome, fold, resample and cell ranges);
+    /// returns the problem, if any. Cheap: done before anything else about a submission.
+    public func keyProblem(_ key: TaskKey) -> String? {
+        let outcomes = data.outcomeCount
+        switch key {
+        case let .cv(o, f):
+            guard (0..<outcomes).contains(o), (0..<data.spec.cv.folds).contains(f) else {
+                return "no outcome \(o) or fold \(f) (outcomes 0..<\(outcomes), folds 0..<\(data.spec.cv.folds))"
+            }
+        case let .estimate(o):
+            guard (0..<outcomes).contains(o) else { return "no outcome \(o) (outcomes 0..<\(outcomes))" }
+        case let .bootstrap(start, end):
+            let batch = data.spec.bootstrap.batch
+            guard start >= 0, start < resampleCount, start % batch == 0, end == min(start + batch, resampleCount) else {
+                return "no bootstrap task \(start)-\(end) in this run (\(resampleCount) resamples)"
+            }
+        case let .jackknife(o, start, end):
+            guard (0..<outcomes).contains(o), data.spec.bootstrap.methods.contains(.bca), start >= 0, start % 256 == 0, end > start, end - start <= 256 else {
+                return "no jackknife task \(o)/\(start)-\(end) in this run"
+            }
+        }
+        return nil
+    }
+
     /// Checks that `key` is a task of this run and `result` has its shape, finite numbers and
     /// in-range scores; returns the problem, if any.
     public func validate(_ result: TaskResult, key: TaskKey) -> String? {

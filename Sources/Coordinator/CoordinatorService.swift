@@ -641,6 +641,15 @@ public actor CoordinatorService {
             guard let result = s.result else { throw ServiceError(400, "a submission needs a result, an error, or released: true") }
             if run.state == .running {
                 let executor = try prepare(run)
+                if let problem = executor.keyProblem(s.key) {
+                    counters.rejectedResults += 1
+                    throw ServiceError(422, "invalid result for \(s.key): \(problem)")
+                }
+                if scheduler.check(id, lease: s.lease, worker: s.worker) == .notLeased {
+                    counters.unleasedResults += 1
+                    counters.rejectedResults += 1
+                    throw ServiceError(409, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
+                }
                 if let problem = executor.validate(result, key: s.key) {
                     counters.rejectedResults += 1
                     throw ServiceError(422, "invalid result for \(s.key): \(problem)")

@@ -141,12 +141,34 @@ public actor CoordinatorService {
     // MARK: datasets
 
     /// Stores dataset bytes; returns their sha256 and whether they were new.
-    public func putDataset(_ bytes: Data, expectedHash: String? = nil) throws -> (hash: String, created: Bool) {
+    public func putDataset(_ bytes: Data, expectedHash: String? = nil) async throws -> (hash: String, created: Bool) {
         let hash = SHA256.hex(bytes)
         if let expected = expectedHash, expected != hash {
             throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
         }
-        return (hash, try store.putDataset(hash: hash, bytes: bytes))
+        let store = self.store
+        return (hash, try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.putDataset(hash: hash, bytes: bytes) })
+    }
+
+    /// Runs a direct store write (one not queued behind the group commit), retrying failures
+    /// that can pass (lock held elsewhere, disk full) for up to `seconds`; then a 503 (507 when
+    /// the disk is full) naming the cause. Nothing has changed in memory when it throws.
+    static func retryingStorage<T: Sendable>(_ what: String, seconds: Double = 20, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let deadline = Date().addingTimeInterval(seconds)
+        var delay = 0.01
+        while true {
+            do {
+                return try await Task.detached { try body() }.value
+            } catch {
+                guard GroupCommitter.isTransient(error) else { throw error }
+                if Date() >= deadline {
+                    let full = GroupCommitter.describe(error, path: nil).contains("disk full")
+                    throw ServiceError(full ? 507 : 503, "\(what): \(GroupCommitter.describe(error, path: nil)) for \(Int(seconds)) s; try again later")
+                }
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 1)
+            }
+        }
     }
 
     public func hasDataset(_ hash: String) throws -> Bool { try store.hasDataset(hash: hash) }
@@ -238,7 +260,8 @@ public actor CoordinatorService {
             }
             run.name = executor.data.spec.name
             let tasks = executor.phaseOneKeys().map { TaskRecord(id: TaskID(run: id, key: $0)) }
-            try store.createRun(run, tasks: tasks)
+            let store = self.store, row = run
+            try await Self.retryingStorage("creating run \(id)") { try store.createRun(row, tasks: tasks) }
             runCache[id] = run
             _ = scheduler.add(tasks)
             notifyWork()
@@ -258,7 +281,13 @@ public actor CoordinatorService {
         run.name = spec.name
         let keys = (0..<spec.data.outcomes.count).flatMap { o in (0..<spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
         let tasks = keys.map { TaskRecord(id: TaskID(run: id, key: $0)) }
-        try store.createRun(run, tasks: tasks)
+        do {
+            let store = self.store, row = run
+            try await Self.retryingStorage("creating run \(id)") { try store.createRun(row, tasks: tasks) }
+        } catch {
+            sequence -= 1
+            throw error
+        }
         runCache[id] = run
         _ = scheduler.add(tasks)
         notifyWork()

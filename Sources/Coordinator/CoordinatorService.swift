@@ -102,6 +102,8 @@ public actor CoordinatorService {
     var quarantined: Set<String> = []
     /// Workers whose results were accepted, per unfinished run (to fail the run if one is quarantined).
     var contributors: [String: Set<String>] = [:]
+    /// Coordinator CPU spent on certificates and recomputations, per unfinished run (logged at its end).
+    var checkSeconds: [String: (certify: Double, recompute: Double)] = [:]
 
     /// Opens a coordinator on `store`, resuming every unfinished run.
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
@@ -775,12 +777,14 @@ public actor CoordinatorService {
     /// Both run off the actor. Throws (refusing the result) when the result is not vouched for.
     func vouch(for result: TaskResult, bytes: Data, key: TaskKey, run: RunRow, worker: String, executor: TaskExecutor) async throws {
         let input = run.phaseTwo
-        let certificateProblem: String? = key.phase == 2
-            ? await Task.detached(priority: .userInitiated) { executor.certify(result, key: key, input: input) }.value : nil
+        let (certificateProblem, certifySeconds): (String?, Double) = key.phase == 2
+            ? await Task.detached(priority: .userInitiated) { Self.timed { executor.certify(result, key: key, input: input) } }.value : (nil, 0)
+        checkSeconds[run.id, default: (0, 0)].certify += certifySeconds
         guard certificateProblem != nil || sampledForVerification(run.id, key) else { return }
-        let recomputed = await Task.detached(priority: .userInitiated) { () -> Data? in
-            try? executor.run(key, input: input).canonicalJSON()
+        let (recomputed, recomputeSeconds) = await Task.detached(priority: .userInitiated) {
+            Self.timed { () -> Data? in try? executor.run(key, input: input).canonicalJSON() }
         }.value
+        checkSeconds[run.id, default: (0, 0)].recompute += recomputeSeconds
         counters.verifiedResults += 1
         if recomputed == bytes {
             if let certificateProblem {
@@ -795,6 +799,15 @@ public actor CoordinatorService {
         try await quarantine(worker, because: "its result for task \(key) of run \(run.id) differs from the coordinator's recomputation"
                              + (certificateProblem.map { " (\($0))" } ?? ""))
         throw ServiceError(422, "result for \(key) refused: it differs from the coordinator's recomputation\(certificateProblem.map { " (\($0))" } ?? ""); worker \(worker.prefix(64)) is quarantined")
+    }
+
+    /// The value of `body` and the thread CPU seconds it took.
+    nonisolated static func timed<T>(_ body: () -> T) -> (T, Double) {
+        var start = timespec(), end = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start)
+        let value = body()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end)
+        return (value, Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) * 1e-9)
     }
 
     /// Refuses a worker from now on and fails every unfinished run it handed results to (they
@@ -856,7 +869,8 @@ public actor CoordinatorService {
                 run.report = Data(Render.json(report).utf8)
                 run.state = .done
                 run.finished = clock()
-                logger.info("run done", metadata: ["run": "\(run.id)"])
+                let check = checkSeconds[run.id] ?? (0, 0)
+                logger.info("run done", metadata: ["run": "\(run.id)", "certifyMs": "\(Int(check.certify * 1000))", "recomputeMs": "\(Int(check.recompute * 1000))"])
             }
         } catch let e as ServiceError {
             throw e
@@ -873,6 +887,7 @@ public actor CoordinatorService {
         } else {
             scheduler.remove(run: run.id)
             contributors[run.id] = nil
+            checkSeconds[run.id] = nil
         }
         try await persist([.run(run, tasks: tasks)])
         notifyRun(run.id)

@@ -82,16 +82,22 @@ try:
 except Exception:
     print("")' "$1"; }
 # The external processes: a lock holder and a checkpointer (Python's sqlite3, another connection).
-lock_holder() { # db, times
+# Both run until the file STOP exists (the run has ended), so they cover the whole run whatever
+# the machine's speed.
+lock_holder() { # db, stop file
     python3 - "$1" "$2" <<'EOF' >>"$LOGS/injector.log" 2>&1
-import random, sqlite3, sys, time
-db, times = sys.argv[1], int(sys.argv[2])
-for i in range(times):
+import os, random, sqlite3, sys, time
+db, stop = sys.argv[1], sys.argv[2]
+i = 0
+while not os.path.exists(stop):
+    i += 1
     time.sleep(random.uniform(0.3, 1.5))
+    if os.path.exists(stop):
+        break
     try:
         c = sqlite3.connect(db, timeout=10, isolation_level=None)
         c.execute("BEGIN IMMEDIATE")
-        hold = random.uniform(1.0, 2.0)
+        hold = random.uniform(1.3, 2.0)
         print(f"lock {i}: holding the write lock for {hold:.1f} s", flush=True)
         time.sleep(hold)
         c.execute("COMMIT")
@@ -100,12 +106,12 @@ for i in range(times):
         print(f"lock {i}: {e}", flush=True)
 EOF
 }
-checkpointer() { # db, seconds
+checkpointer() { # db, stop file
     python3 - "$1" "$2" <<'EOF' >>"$LOGS/injector.log" 2>&1
-import sqlite3, sys, time
-db, seconds = sys.argv[1], float(sys.argv[2])
-end, n = time.time() + seconds, 0
-while time.time() < end:
+import os, sqlite3, sys, time
+db, stop = sys.argv[1], sys.argv[2]
+n = 0
+while not os.path.exists(stop):
     try:
         c = sqlite3.connect(db, timeout=5, isolation_level=None)
         c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
@@ -129,11 +135,11 @@ round() { # name, faults (space-separated: lock checkpoint fill-grow fill-free k
     local run
     run=$("$BIN" submit "$JOB" --coordinator "http://127.0.0.1:$port" --token "$TOKEN" --resamples "$RESAMPLES" 2>"$LOGS/submit.log" | tail -n 1)
     [[ "$run" == run-* ]] || { failr "$name: submit did not print a run id (got '$run')"; kill -9 "$COORD" "$WORKER" 2>/dev/null; return; }
-    local injectors=() saw_alert=""
+    local injectors=() saw_alert="" stop=$LOGS/stop-$ROUND
     for f in $faults; do
         case $f in
-            lock) lock_holder "$db" 3 & injectors+=($!) ;;
-            checkpoint) checkpointer "$db" 8 & injectors+=($!) ;;
+            lock) lock_holder "$db" "$stop" & injectors+=($!) ;;
+            checkpoint) checkpointer "$db" "$stop" & injectors+=($!) ;;
             kill) (sleep 1.5; kill -9 "$WORKER" 2>/dev/null; echo "worker killed" >>"$LOGS/injector.log") & injectors+=($!) ;;
             fill-grow|fill-free)
                 sleep 0.5
@@ -168,8 +174,12 @@ round() { # name, faults (space-separated: lock checkpoint fill-grow fill-free k
         [ "$state" = done ] || [ "$state" = failed ] || [ "$state" = cancelled ] && { err=$(echo "$s" | field error); break; }
         sleep 0.1
     done
+    touch "$stop"
     for p in "${injectors[@]}"; do wait "$p" 2>/dev/null; done
     alert_after=$(status_json "$port" "$run" | field alert)
+    local holds stalls
+    holds=$(grep -c 'holding the write lock' "$LOGS/injector.log")
+    stalls=$(grep -c 'storage: stalled' "$LOGS/coordinator.log")
     case $state in
         done)
             "$BIN" results "$run" --coordinator "http://127.0.0.1:$port" --token "$TOKEN" --format csv >"$LOGS/round$ROUND.csv" 2>"$LOGS/results.log"
@@ -178,8 +188,10 @@ round() { # name, faults (space-separated: lock checkpoint fill-grow fill-free k
                     failr "$name: the run never said 'stalled: disk full' while the disk was full (alert: '${saw_alert}')"
                 elif [ -n "$alert_after" ]; then
                     failr "$name: the alert '$alert_after' stayed after the run ended"
+                elif [[ " $faults " == *" lock "* ]] && [ "$stalls" -eq 0 ]; then
+                    failr "$name: no commit ever failed ($holds lock holds): the run was too short for the faults to hit (raise FAULT_RESAMPLES)"
                 else
-                    pass "$name: done, CSV byte-identical to lassoboot run's ($(wc -l <"$LOGS/round$ROUND.csv") lines); $(grep -c 'holding the write lock' "$LOGS/injector.log") lock holds, $(grep -o 'checkpoints: [0-9]*' "$LOGS/injector.log" | head -n 1 || echo 'no checkpoints'), $(grep -c 'storage: stalled' "$LOGS/coordinator.log") stall episode(s) logged"
+                    pass "$name: done, CSV byte-identical to lassoboot run's ($(wc -l <"$LOGS/round$ROUND.csv") lines); $holds lock holds of 1-2 s, $(grep -o 'checkpoints: [0-9]*' "$LOGS/injector.log" | head -n 1 || echo 'no checkpoints'), $stalls stall episode(s) logged, $(grep -o 'certifyMs=[0-9]* recomputeMs=[0-9]*' "$LOGS/coordinator.log" | head -n 1)"
                 fi
             else
                 diff "$LOGS/reference.csv" "$LOGS/round$ROUND.csv" | head -n 10

@@ -109,7 +109,7 @@ public actor CoordinatorService {
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 logger: Logger = Logger(label: "lassoboot.coordinator", factory: { _ in SwiftLogNoOpLogHandler() }),
-                queueBeforePreparing: Bool = true, verifyFraction: Double = 0.05,
+                queueBeforePreparing: Bool = true, verifyFraction: Double = 0.02,
                 onFatalStorageError: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal) throws {
         self.store = store
         self.verifyFraction = min(max(verifyFraction, 0), 1)

@@ -132,7 +132,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("verify-fraction"), help: ArgumentHelp(
         "Fraction of phase-2 results the coordinator recomputes before accepting them (cross-validation results: 5x this).",
         discussion: "A worker whose result differs from the recomputation is quarantined and the runs it contributed to fail. 0 turns the sample off; every fit's KKT certificate is checked regardless."))
-    var verifyFraction: Double = 0.05
+    var verifyFraction: Double = 0.02
 
     @OptionGroup var logging: LogOptions
 

@@ -296,8 +296,17 @@ extension Wire.LeaseRequest {
 extension Wire.LeaseResponse {
     /// This response as JSONEncoder (`.sortedKeys`) would write it.
     public func jsonBytes() throws -> Data {
-        var w = JSONWriter(capacity: 64 + tasks.count * 160)
-        w.raw("{\"tasks\":[")
+        var w = JSONWriter(capacity: 64 + tasks.count * 160 + (running?.count ?? 0) * 32)
+        w.raw("{")
+        if let running {
+            w.raw("\"running\":[")
+            for (i, r) in running.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.string(r)
+            }
+            w.raw("],")
+        }
+        w.raw("\"tasks\":[")
         for (i, t) in tasks.enumerated() {
             if i > 0 { w.raw(",") }
             w.raw("{\"dataset\":"); w.string(t.dataset)
@@ -312,7 +321,8 @@ extension Wire.LeaseResponse {
     }
 
     public static func fastDecode(_ data: Data) -> Wire.LeaseResponse? {
-        guard case let .object(o)? = FastJSON.parse(data), case let .array(list)? = FastJSON.field(o, "tasks") else { return nil }
+        guard case let .object(o)? = FastJSON.parse(data), case let .array(list)? = FastJSON.field(o, "tasks"),
+              let running = FastJSON.optionalStrings(FastJSON.field(o, "running")) else { return nil }
         var tasks: [Wire.LeasedTask] = []
         for item in list {
             guard case let .object(t) = item, case let .string(run)? = FastJSON.field(t, "run"),
@@ -326,7 +336,7 @@ extension Wire.LeaseResponse {
             }
             tasks.append(Wire.LeasedTask(run: run, key: key, lease: lease, dataset: dataset, input: input))
         }
-        return Wire.LeaseResponse(tasks: tasks)
+        return Wire.LeaseResponse(tasks: tasks, running: running)
     }
 }
 

@@ -88,7 +88,10 @@ public enum Wire {
 
     public struct LeaseResponse: Codable, Sendable {
         public let tasks: [LeasedTask]
-        public init(tasks: [LeasedTask]) { self.tasks = tasks }
+        /// The runs still running (absent from older coordinators): a worker drops what it
+        /// prepared for any other run.
+        public let running: [String]?
+        public init(tasks: [LeasedTask], running: [String]? = nil) { self.tasks = tasks; self.running = running }
     }
 
     /// `POST /v1/heartbeat`: renew these leases.

@@ -66,6 +66,21 @@ public actor CoordinatorService {
     var prepared: [String: TaskExecutor] = [:]
     /// Preparations under way (off the actor).
     var preparing: [String: Task<TaskExecutor, Error>] = [:]
+    /// Size estimate and last use of each entry of ``prepared`` (an LRU within
+    /// ``Housekeeping/preparedBudget``; a finished run's entry is dropped at once).
+    var preparedUse: [String: (bytes: Int, tick: Int)] = [:]
+    var useTick = 0
+    /// Resamples per run (for status), kept when its preparation is dropped.
+    var resampleCounts: [String: Int] = [:]
+    /// When each stored dataset was uploaded or last became unreferenced (for the grace period).
+    var datasetSeen: [String: Double] = [:]
+    /// Workers dropped from the registry whose rows are still to be deleted from the store.
+    var forgottenWorkers: [String] = []
+    /// Running run ids for lease answers, and when they were listed.
+    var runningIDs: [String] = []
+    var runningIDsAt = -Double.infinity
+    /// Limits on what the coordinator keeps: prepared runs, workers, unreferenced datasets.
+    let housekeeping: Housekeeping
     /// Queue a new run's phase-1 tasks before its data is parsed here (see ``createRun(_:)``).
     let queueBeforePreparing: Bool
     public private(set) var counters = ServiceCounters()
@@ -110,8 +125,10 @@ public actor CoordinatorService {
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 logger: Logger = Logger(label: "lassoboot.coordinator", factory: { _ in SwiftLogNoOpLogHandler() }),
                 queueBeforePreparing: Bool = true, verifyFraction: Double = 0.02,
+                housekeeping: Housekeeping = Housekeeping(),
                 onFatalStorageError: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal) throws {
         self.store = store
+        self.housekeeping = housekeeping
         self.verifyFraction = min(max(verifyFraction, 0), 1)
         self.queueBeforePreparing = queueBeforePreparing
         self.clock = clock
@@ -131,6 +148,7 @@ public actor CoordinatorService {
         for w in try store.workers() { workers[w.id] = w }
         var resumed = 0
         for run in runs where run.state == .running {
+            runCache[run.id] = run
             let records = try store.tasks(run: run.id)
             let changes = scheduler.add(records)
             try store.saveTasks(changes.tasks)
@@ -149,7 +167,9 @@ public actor CoordinatorService {
             throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
         }
         let store = self.store
-        return (hash, try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.putDataset(hash: hash, bytes: bytes) })
+        let created = try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.putDataset(hash: hash, bytes: bytes) }
+        datasetSeen[hash] = clock()      // the grace period of an unreferenced upload starts (again)
+        return (hash, created)
     }
 
     /// Runs a direct store write (one not queued behind the group commit), retrying failures
@@ -186,7 +206,7 @@ public actor CoordinatorService {
         if let e = prepared[run.id] { return e }
         let (spec, bytes, indices) = try preparationInputs(run)
         let executor = try Self.prepare(run: run, spec: spec, bytes: bytes, indices: indices)
-        prepared[run.id] = executor
+        remember(run.id, executor)
         return executor
     }
 
@@ -265,6 +285,7 @@ public actor CoordinatorService {
             let store = self.store, row = run
             try await Self.retryingStorage("creating run \(id)") { try store.createRun(row, tasks: tasks) }
             runCache[id] = run
+            runningIDsAt = -Double.infinity
             _ = scheduler.add(tasks)
             notifyWork()
             logger.info("run created", metadata: ["run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)"])
@@ -291,6 +312,7 @@ public actor CoordinatorService {
             throw error
         }
         runCache[id] = run
+        runningIDsAt = -Double.infinity
         _ = scheduler.add(tasks)
         notifyWork()
         do {
@@ -330,7 +352,9 @@ public actor CoordinatorService {
         }
         defer { preparing[run.id] = nil }
         let executor = try await preparation.value
-        prepared[run.id] = executor
+        if let current = try runRow(run.id), current.state == .running {
+            remember(run.id, executor)
+        }
         return executor
     }
 
@@ -363,6 +387,8 @@ public actor CoordinatorService {
 
     /// Wakes the clients waiting on a run (it changed phase or ended).
     func notifyRun(_ id: String) {
+        // A finished, failed or cancelled run needs no preparation (exports rebuild it on demand).
+        if let run = runCache[id], run.state != .running { dropPreparation(id) }
         guard let waiters = runWaiters.removeValue(forKey: id) else { return }
         for (c, timer) in waiters.values {
             timer.cancel()
@@ -384,7 +410,7 @@ public actor CoordinatorService {
             }
             if r.state == .done, case let .bootstrap(s, e) = r.id.key { resamplesDone += e - s }
         }
-        let resamples = preparing[run.id] != nil ? 0 : (try? prepare(run).resampleCount) ?? 0
+        let resamples = resampleCount(of: run)
         return Wire.RunStatus(id: run.id, name: run.name, state: run.state.rawValue, phase: run.phase, tasks: counts,
                               resamplesDone: resamplesDone, resamples: resamples, error: run.error,
                               created: run.created, finished: run.finished, dataset: run.dataset,
@@ -423,7 +449,6 @@ public actor CoordinatorService {
         scheduler.remove(run: id)
         try await persist([.run(run, tasks: [])])
         notifyRun(id)
-        prepared[id] = nil
         logger.notice("run cancelled", metadata: ["run": "\(id)"])
         return try status(of: run)
     }
@@ -473,6 +498,7 @@ public actor CoordinatorService {
         w.lastSeen = now
         w.tasksDone += done
         workers[id] = w
+        if isNew && workers.count > housekeeping.maxWorkers { capRegistry() }
         guard isNew || now - (workerSaved[id] ?? 0) >= 1 else { return nil }
         workerSaved[id] = now
         return .worker(w)
@@ -600,6 +626,7 @@ public actor CoordinatorService {
     }
 
     public func heartbeat(_ h: Wire.Heartbeat) async throws -> [String] {
+        try WorkerIdentity.validate(worker: h.worker)
         var writes: [StoreWrite] = []
         if let w = touchWorker(h.worker) { writes.append(w) }
         let (valid, changes) = scheduler.heartbeat(worker: h.worker, leaseIDs: h.leases, started: h.started ?? [], now: clock())

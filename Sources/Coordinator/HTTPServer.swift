@@ -75,6 +75,10 @@ public enum CoordinatorHTTP {
     }
 
     static func body(_ request: Request, limit: Int) async throws -> Data {
+        // Refuse a declared oversized body before reading any of it (nothing is buffered).
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw ServiceError(413, "request body larger than \(limit) bytes")
+        }
         do {
             let buffer = try await request.body.collect(upTo: limit)
             return Data(buffer.readableBytesView)
@@ -205,6 +209,20 @@ public enum CoordinatorHTTP {
                 return json(try await service.status(id))
             }
         }
+        router.delete("v1/runs/:id") { request, context in
+            await guarded(tokens, .client, request) {
+                let id = context.parameters.get("id") ?? ""
+                try await service.deleteRun(id)
+                return json(["deleted": id])
+            }
+        }
+        router.delete("v1/datasets/:hash") { request, context in
+            await guarded(tokens, .client, request) {
+                let hash = context.parameters.get("hash") ?? ""
+                try await service.deleteDataset(hash)
+                return json(["deleted": hash])
+            }
+        }
         router.post("v1/runs/:id/cancel") { request, context in
             await guarded(tokens, .client, request) { json(try await service.cancel(context.parameters.get("id") ?? "")) }
         }
@@ -235,8 +253,10 @@ public enum CoordinatorHTTP {
             await guarded(tokens, .worker, request) {
                 let data = try await body(request, limit: limits.json)
                 let lease = try Wire.LeaseRequest.fastDecode(data) ?? decode(Wire.LeaseRequest.self, data)
+                try WorkerIdentity.validate(worker: lease.worker, host: lease.host, threads: lease.threads)
                 let tasks = try await service.lease(lease, maxWait: maxLeaseWait)
-                return jsonBytes(try Wire.LeaseResponse(tasks: tasks).jsonBytes())
+                // With the runs still running, so the worker drops the preparations of the others.
+                return jsonBytes(try Wire.LeaseResponse(tasks: tasks, running: await service.runningRunIDs()).jsonBytes())
             }
         }
         router.post("v1/heartbeat") { request, _ in
@@ -249,6 +269,7 @@ public enum CoordinatorHTTP {
             await guarded(tokens, .worker, request) {
                 let data = try await body(request, limit: limits.json)
                 let s = try Wire.Submission.fastDecode(data) ?? decode(Wire.Submission.self, data)
+                try WorkerIdentity.validate(worker: s.worker)
                 let status = try await service.submit(s)
                 if status == "accepted", let seconds = s.seconds { metrics.recordFit(seconds: seconds) }
                 // {"status": one of a few fixed words}: as JSONEncoder writes it.

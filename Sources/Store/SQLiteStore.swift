@@ -241,4 +241,32 @@ public final class SQLiteStore: Store {
             try Data.fetchAll(db, sql: "SELECT body FROM workers ORDER BY id").map { try decoder.decode(WorkerRow.self, from: $0) }
         }
     }
+
+    public func deleteRun(id: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM results WHERE run = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM tasks WHERE run = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func deleteDataset(hash: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM datasets WHERE hash = ?", arguments: [hash])
+            return db.changesCount > 0
+        }
+    }
+
+    public func datasetHashes() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT hash FROM datasets ORDER BY hash") }
+    }
+
+    public func deleteWorkers(ids: [String]) throws {
+        guard !ids.isEmpty else { return }
+        try pool.write { db in
+            let statement = try db.cachedStatement(sql: "DELETE FROM workers WHERE id = ?")
+            for id in ids { try statement.execute(arguments: [id]) }
+        }
+    }
 }

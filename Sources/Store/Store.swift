@@ -108,6 +108,15 @@ public protocol Store: Sendable {
     func result(_ id: TaskID) throws -> Data?
     func saveWorker(_ worker: WorkerRow) throws
     func workers() throws -> [WorkerRow]
+    /// Removes a run with its tasks and results (and its report, stored in the run) in one
+    /// transaction; returns false if there was no such run.
+    func deleteRun(id: String) throws -> Bool
+    /// Removes a dataset's bytes; returns false if there was no such dataset.
+    func deleteDataset(hash: String) throws -> Bool
+    /// The hashes of every stored dataset (data files and resample index matrices).
+    func datasetHashes() throws -> [String]
+    /// Forgets workers (the registry is liveness information, not results).
+    func deleteWorkers(ids: [String]) throws
 }
 
 /// Stable text form of a task key for storage: its JSON with sorted keys (as JSONEncoder
@@ -222,4 +231,17 @@ public final class MemoryStore: Store {
     public func result(_ id: TaskID) throws -> Data? { state.withLock { $0.results[id] } }
     public func saveWorker(_ worker: WorkerRow) throws { state.withLock { $0.workers[worker.id] = worker } }
     public func workers() throws -> [WorkerRow] { state.withLock { $0.workers.values.sorted { $0.id < $1.id } } }
+    public func deleteRun(id: String) throws -> Bool {
+        state.withLock { s in
+            guard s.runs.removeValue(forKey: id) != nil else { return false }
+            s.tasks = s.tasks.filter { $0.key.run != id }
+            s.results = s.results.filter { $0.key.run != id }
+            return true
+        }
+    }
+    public func deleteDataset(hash: String) throws -> Bool { state.withLock { $0.datasets.removeValue(forKey: hash) != nil } }
+    public func datasetHashes() throws -> [String] { state.withLock { $0.datasets.keys.sorted() } }
+    public func deleteWorkers(ids: [String]) throws {
+        state.withLock { s in for id in ids { s.workers[id] = nil } }
+    }
 }

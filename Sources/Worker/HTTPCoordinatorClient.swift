@@ -79,8 +79,12 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     }
 
     public func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
+        try await leaseAnswer(request).tasks
+    }
+
+    public func leaseAnswer(_ request: Wire.LeaseRequest) async throws -> Wire.LeaseResponse {
         let (_, reply) = try await send("POST", "v1/lease", body: try Self.encoder.encode(request))
-        return try (Wire.LeaseResponse.fastDecode(reply) ?? JSONDecoder().decode(Wire.LeaseResponse.self, from: reply)).tasks
+        return try Wire.LeaseResponse.fastDecode(reply) ?? JSONDecoder().decode(Wire.LeaseResponse.self, from: reply)
     }
 
     public func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] {

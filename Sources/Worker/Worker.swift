@@ -9,10 +9,20 @@ import Synchronization
 /// same process (`lassoboot run`), so both use one worker loop.
 public protocol CoordinatorClient: Sendable {
     func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask]
+    /// Leases tasks and learns which runs are still running (`running` nil when the
+    /// coordinator does not say; the default leases with ``lease(_:)``).
+    func leaseAnswer(_ request: Wire.LeaseRequest) async throws -> Wire.LeaseResponse
     func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String]
     func submit(_ submission: Wire.Submission) async throws -> String
     func context(run: String) async throws -> Wire.RunContext
     func dataset(hash: String) async throws -> Data
+}
+
+extension CoordinatorClient {
+    /// Leases without news of running runs.
+    public func leaseAnswer(_ request: Wire.LeaseRequest) async throws -> Wire.LeaseResponse {
+        Wire.LeaseResponse(tasks: try await lease(request))
+    }
 }
 
 /// Errors a client reports: transport problems are retried, the others are not.
@@ -41,8 +51,13 @@ public struct WorkerConfig: Sendable {
     public var heartbeatInterval: Double
     /// Long-poll time of a lease request.
     public var leaseWait: Double
+    /// Bytes of prepared runs kept (least recently used dropped beyond it; runs the
+    /// coordinator no longer runs are dropped at once).
+    public var preparedBudget: Int
 
-    public init(id: String, host: String, threads: Int, idleExit: Double? = nil, heartbeatInterval: Double = 10, leaseWait: Double = 10) {
+    public init(id: String, host: String, threads: Int, idleExit: Double? = nil, heartbeatInterval: Double = 10, leaseWait: Double = 10,
+                preparedBudget: Int = 256 << 20) {
+        self.preparedBudget = preparedBudget
         self.id = id
         self.host = host
         self.threads = max(1, threads)
@@ -71,6 +86,9 @@ public final class WorkerLoop: Sendable {
         /// Leases started since the coordinator was last told (sent with the next request).
         var unreportedStarts: [String] = []
         var executors: [String: TaskExecutor] = [:]
+        /// Size estimate and last use of each prepared run (an LRU within the budget).
+        var executorUse: [String: (bytes: Int, tick: Int)] = [:]
+        var useTick = 0
         /// Runs being prepared: threads that need the same run wait for one preparation.
         var preparing: [String: Task<TaskExecutor, any Error>] = [:]
         var datasets: [String: Data] = [:]
@@ -149,8 +167,10 @@ public final class WorkerLoop: Sendable {
                 let wait = (queued + running) > 0 ? min(config.leaseWait, 2) : min(config.leaseWait, idleLeft ?? config.leaseWait)
                 let started = takeStarts()
                 do {
-                    tasks = try await client.lease(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want,
-                                                                     wait: wait, started: started))
+                    let answer = try await client.leaseAnswer(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want,
+                                                                                wait: wait, started: started))
+                    tasks = answer.tasks
+                    if let running = answer.running { forgetEnded(running: Set(running).union(tasks.map(\.run))) }
                 } catch {
                     restoreStarts(started)
                     throw error
@@ -263,7 +283,11 @@ public final class WorkerLoop: Sendable {
 
     func executor(for task: Wire.LeasedTask) async throws -> TaskExecutor {
         let (ready, job): (TaskExecutor?, Task<TaskExecutor, any Error>?) = state.withLock { s in
-            if let e = s.executors[task.run] { return (e, nil) }
+            if let e = s.executors[task.run] {
+                s.useTick += 1
+                s.executorUse[task.run]?.tick = s.useTick
+                return (e, nil)
+            }
             if let p = s.preparing[task.run] { return (nil, p) }
             let p = Task { try await self.prepareExecutor(for: task) }
             s.preparing[task.run] = p
@@ -302,11 +326,58 @@ public final class WorkerLoop: Sendable {
         let t1 = Date()
         let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
                                                 resampleIndices: indices, indicesHash: context.resampleIndices)
-        state.withLock { $0.executors[task.run] = executor }
+        keep(executor, run: task.run)
         logger.info("run prepared", metadata: [
             "run": "\(task.run)", "fetchMs": "\(Int(t1.timeIntervalSince(t0) * 1000))", "prepareMs": "\(Int(Date().timeIntervalSince(t1) * 1000))"])
         return executor
     }
+
+    /// Keeps a prepared run, dropping the least recently used others over the byte budget.
+    func keep(_ executor: TaskExecutor, run: String) {
+        let dropped: Bool = state.withLock { s in
+            s.useTick += 1
+            s.executors[run] = executor
+            s.executorUse[run] = (executor.estimatedBytes, s.useTick)
+            var total = s.executorUse.values.reduce(0) { $0 + $1.bytes }
+            var dropped = false
+            while total > config.preparedBudget,
+                  let victim = s.executorUse.filter({ $0.key != run }).min(by: { $0.value.tick < $1.value.tick }) {
+                total -= victim.value.bytes
+                Self.drop(victim.key, from: &s)
+                dropped = true
+            }
+            return dropped
+        }
+        if dropped { returnFreedMemory() }
+    }
+
+    /// Drops the preparations of runs the coordinator no longer runs (and has no task of in
+    /// this worker): finished, failed, cancelled or deleted runs.
+    func forgetEnded(running: Set<String>) {
+        let dropped: [String] = state.withLock { s in
+            let busy = Set(s.queue.map(\.run)).union(s.inFlight.values.map(\.run)).union(s.preparing.keys)
+            let ended = s.executors.keys.filter { !running.contains($0) && !busy.contains($0) }
+            for run in ended { Self.drop(run, from: &s) }
+            return ended
+        }
+        guard !dropped.isEmpty else { return }
+        returnFreedMemory()
+        logger.info("dropped the preparation of ended run(s)", metadata: ["runs": "\(dropped.joined(separator: ","))"])
+    }
+
+    /// Removes a run's preparation, and its dataset's bytes when no kept run uses them.
+    static func drop(_ run: String, from s: inout State) {
+        guard let executor = s.executors.removeValue(forKey: run) else { return }
+        s.executorUse[run] = nil
+        let hash = executor.data.dataHash
+        if !s.executors.values.contains(where: { $0.data.dataHash == hash }) {
+            s.datasets[hash] = nil
+            TaskExecutor.forgetShared(dataHash: hash)
+        }
+    }
+
+    /// Runs whose preparation this worker holds now.
+    public var preparedRuns: [String] { state.withLock { $0.executors.keys.sorted() } }
 
     /// Retries transport failures with jittered backoff (other errors are final).
     func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

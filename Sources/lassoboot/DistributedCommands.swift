@@ -134,6 +134,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
         discussion: "A worker whose result differs from the recomputation is quarantined and the runs it contributed to fail. 0 turns the sample off; every fit's KKT certificate is checked regardless."))
     var verifyFraction: Double = 0.02
 
+    @Option(name: .customLong("prepared-cache-mb"), help: "Megabytes of prepared run data kept in memory (least recently used dropped beyond it; finished runs' at once).")
+    var preparedCacheMB: Int = 256
+
+    @Option(name: .customLong("forget-workers-after"), help: "Seconds after which a silent worker is dropped from the registry.")
+    var forgetWorkersAfter: Double = 3600
+
+    @Option(name: .customLong("max-workers"), help: "Most workers registered at once (the least recently seen are dropped beyond it).")
+    var maxWorkers: Int = 10_000
+
+    @Option(name: .customLong("dataset-grace"), help: "Seconds an uploaded dataset no run uses is kept before it is deleted.")
+    var datasetGrace: Double = 3600
+
+    /// The limits on what the coordinator keeps, from the options.
+    func housekeeping() throws -> Housekeeping {
+        guard preparedCacheMB >= 0, preparedCacheMB <= 1 << 30 else { throw ValidationError("--prepared-cache-mb must be between 0 and 2^30") }
+        guard forgetWorkersAfter > 0, forgetWorkersAfter.isFinite else { throw ValidationError("--forget-workers-after must be a positive number of seconds") }
+        guard maxWorkers >= 1 else { throw ValidationError("--max-workers must be at least 1") }
+        guard datasetGrace >= 0, datasetGrace.isFinite else { throw ValidationError("--dataset-grace must be a non-negative number of seconds") }
+        return Housekeeping(preparedBudget: preparedCacheMB << 20, workerExpiry: forgetWorkersAfter, maxWorkers: maxWorkers, datasetGrace: datasetGrace)
+    }
+
     @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (needs --tls-key).")
@@ -175,7 +196,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let store = try SQLiteStore(path: db)
         let service = try CoordinatorService(
             store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
-            software: "lassoboot \(LassobootVersion.string)", logger: logger, verifyFraction: verifyFraction)
+            software: "lassoboot \(LassobootVersion.string)", logger: logger, verifyFraction: verifyFraction, housekeeping: try housekeeping())
         let client = token ?? "", worker = try resolveWorkerToken() ?? token ?? ""
         guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,
@@ -189,11 +210,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 let bound = channel.localAddress?.port ?? port
                 FileHandle.standardOutput.write(Data("listening on \(scheme)://\(host):\(bound)\n".utf8))
             }, logger: logger)
-        // Expire leases even when no worker is asking.
+        // Expire leases even when no worker is asking; forget silent workers and unused datasets.
         let ticker = Task {
+            var ticks = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 try? await service.expireLeases()
+                ticks += 1
+                if ticks % 30 == 0 {
+                    do { try await service.housekeep() } catch { logger.error("housekeeping failed", metadata: ["error": "\(error)"]) }
+                }
             }
         }
         defer { ticker.cancel() }
@@ -224,6 +250,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-seconds"), help: "Seconds between lease renewals.")
     var heartbeatSeconds: Double = 10
 
+    @Option(name: .customLong("prepared-cache-mb"), help: "Megabytes of prepared run data kept (least recently used dropped beyond it; ended runs' at once).")
+    var preparedCacheMB: Int = 256
+
     @OptionGroup var logging: LogOptions
 
     func run() async throws {
@@ -236,7 +265,8 @@ struct WorkerCommand: AsyncParsableCommand {
         logger[metadataKey: "worker"] = "\(id)"
         let loop = WorkerLoop(
             client: HTTPCoordinatorClient(base: base, token: try tokens.resolve()),
-            config: WorkerConfig(id: id, host: host, threads: threads, idleExit: idleExit, heartbeatInterval: heartbeatSeconds),
+            config: WorkerConfig(id: id, host: host, threads: threads, idleExit: idleExit, heartbeatInterval: heartbeatSeconds,
+                                 preparedBudget: max(0, min(preparedCacheMB, 1 << 30)) << 20),
             logger: logger)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
@@ -294,7 +324,7 @@ func oneLine<T>(_ body: () async throws -> T) async throws -> T {
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Submit a job spec to a coordinator; prints the run id as the last line.")
+        abstract: "Submit a job spec to a coordinator; prints the run id at once (stderr) and as the last line.")
 
     @Argument(help: "Job spec (JSON).")
     var job: String
@@ -333,11 +363,15 @@ struct SubmitCommand: AsyncParsableCommand {
         let created: Wire.RunStatus = try await oneLine {
             try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send("POST", "v1/runs", body: body).body)
         }
+        // The id first (stderr: stdout stays the report, then the id), so a client that loses
+        // its connection can still find the run with `status` and `results`.
+        FileHandle.standardError.write(Data("run \(created.id) submitted\n".utf8))
         if wait {
             let progress = ProgressPrinter(enabled: true, resamples: created.resamples)
+            var patience = OutagePatience(run: created.id)
             while true {
                 // A long poll: answered at once when the run changes phase or ends, else after a second (progress).
-                let s = try await oneLine {
+                let s: Wire.RunStatus = try await patience.retrying {
                     try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send(
                         "GET", "v1/runs/\(created.id)", query: [URLQueryItem(name: "wait", value: "1")]).body)
                 }
@@ -345,12 +379,51 @@ struct SubmitCommand: AsyncParsableCommand {
                 if s.state == "done" { break }
                 if s.state != "running" { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
             }
-            let text = try await oneLine {
+            let text = try await patience.retrying {
                 try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: format)]).body
             }
             FileHandle.standardOutput.write(text)
         }
         print(created.id)
+    }
+}
+
+/// How `submit --wait` rides out a coordinator outage (a restart, a network blip), as workers
+/// do: connection errors, 408, 429 and 5xx are retried with capped, jittered exponential
+/// backoff (0.5 s doubling to 10 s), announced once on stderr; any other 4xx is an answer,
+/// not an outage, and ends the wait with one clear line.
+struct OutagePatience {
+    let run: String
+    var backoff = 0.5
+    var waiting = false
+
+    /// Whether an error is an outage worth waiting out.
+    static func isOutage(_ error: ClientError) -> Bool {
+        switch error {
+        case .unreachable: return true
+        case let .http(status, _): return status == 408 || status == 429 || status >= 500
+        }
+    }
+
+    mutating func retrying<T>(_ body: () async throws -> T) async throws -> T {
+        while true {
+            do {
+                let value = try await body()
+                if waiting { FileHandle.standardError.write(Data("coordinator reachable again; still waiting for run \(run)\n".utf8)) }
+                waiting = false
+                backoff = 0.5
+                return value
+            } catch let e as ClientError where Self.isOutage(e) {
+                if !waiting {
+                    FileHandle.standardError.write(Data("\(e); still waiting for run \(run) (retrying with backoff; Ctrl-C stops waiting, not the run)\n".utf8))
+                    waiting = true
+                }
+                try await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
+                backoff = min(backoff * 2, 10)
+            } catch {
+                return try await oneLine { throw error }
+            }
+        }
     }
 }
 

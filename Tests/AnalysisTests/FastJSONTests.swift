@@ -49,6 +49,11 @@ struct FastJSONTests {
         }
         #expect(try Wire.LeaseResponse(tasks: tasks).jsonBytes() == Self.encoder.encode(Wire.LeaseResponse(tasks: tasks)))
         #expect(try Wire.LeaseResponse(tasks: []).jsonBytes() == Self.encoder.encode(Wire.LeaseResponse(tasks: [])))
+        for running in [[], ["run-1-a", "r\"2"]] {
+            let r = Wire.LeaseResponse(tasks: tasks, running: running)
+            #expect(try r.jsonBytes() == Self.encoder.encode(r))
+            #expect(Wire.LeaseResponse.fastDecode(try r.jsonBytes())?.running == running)
+        }
         #expect(throws: (any Error).self) { try TaskResult.estimate(.coefficients([.nan]), kktViolation: 0, iterations: 1).canonicalJSON() }
     }
 

@@ -88,7 +88,7 @@ struct HTTPTests {
             try await expect4xx("/v1/runs/\(run.id)/report?format=pdf", .get, nil, status: .conflict, contains: "not ready")
             // Worker endpoints.
             try await expect4xx("/v1/lease", .post, #"{"worker": "w"}"#, token: "worker-token", status: .badRequest, contains: "missing key")
-            try await expect4xx("/v1/lease", .post, #"{"worker": "", "host": "h", "threads": 1, "max": 0, "wait": 0}"#, token: "worker-token", status: .badRequest, contains: "max >= 1")
+            try await expect4xx("/v1/lease", .post, #"{"worker": "", "host": "h", "threads": 1, "max": 0, "wait": 0}"#, token: "worker-token", status: .badRequest, contains: "worker must be non-empty")
             try await expect4xx("/v1/heartbeat", .post, #"{"worker": 5}"#, token: "worker-token", status: .badRequest, contains: "malformed Heartbeat")
             let leased = try await service.lease(Wire.LeaseRequest(worker: "w", host: "h", threads: 1, max: 1, wait: 0))[0]
             func submission(_ result: TaskResult?, run: String = run.id, key: TaskKey? = nil, dataset: String = hash) throws -> String {

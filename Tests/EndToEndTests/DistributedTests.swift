@@ -142,6 +142,50 @@ struct DistributedTests {
         #expect(try await fetch(id, coordinator.url, "json") == local.json)
     }
 
+    @Test("submit --wait prints the run id at once and outlives a coordinator kill -9 and restart: it prints the final report")
+    func submitWaitAcrossRestart() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let local = try await Self.localReport(dir, resamples: 400)
+        let db = dir.appendingPathComponent("c.db").path
+        var coordinator = try await CoordinatorProcess.start(db: db)
+        let worker = try Child(["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "w", "--heartbeat-seconds", "0.5"],
+                               environment: ["LASSOBOOT_TOKEN": "test-token"])
+        defer { worker.kill9() }
+        let submit = try Child(["submit", Binary.job, "--coordinator", coordinator.url, "--resamples", "400", "--wait", "--format", "csv"],
+                               environment: ["LASSOBOOT_TOKEN": "test-token"])
+        defer { submit.kill9() }
+        // The id comes first, before any waiting.
+        #expect(await submit.waitFor(" submitted\n", timeout: 60), "\(submit.text)")
+        let id = submit.text.split(separator: "\n").first { $0.hasPrefix("run ") && $0.hasSuffix(" submitted") }
+            .map { String($0.dropFirst(4).dropLast(10)) } ?? ""
+        #expect(id.hasPrefix("run-"), "\(submit.text)")
+        coordinator.child.kill9()
+        try await Task.sleep(for: .milliseconds(500))
+        let port = coordinator.url.split(separator: ":").last.map(String.init)!
+        coordinator = try await CoordinatorProcess.start(db: db, extra: ["--port", port])
+        defer { coordinator.child.kill9() }
+        guard let status = await submit.wait(timeout: 300) else {
+            Issue.record("submit --wait did not finish: \(submit.text)")
+            return
+        }
+        #expect(status == 0, "\(submit.text)")
+        #expect(submit.text.contains("still waiting for run \(id)"), "the outage was seen and waited out: \(submit.text)")
+        #expect(submit.text.contains(local.csv), "the final report is printed: \(submit.text)")
+        #expect(runID(submit.text) == id)
+    }
+
+    @Test("submit --wait stops with one clear line on a 4xx that is not an outage (a wrong token)")
+    func submitWaitStopsOn4xx() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c.db").path)
+        defer { coordinator.child.kill9() }
+        let r = try await cli(["submit", Binary.job, "--coordinator", coordinator.url, "--wait"], token: "wrong")
+        #expect(r.status != 0 && r.output.contains("rejected the token (401)"), "\(r.output)")
+        #expect(r.output.split(separator: "\n").count <= 2, "\(r.output)")
+    }
+
     @Test("one clear line for an unreachable coordinator, a bad token and an unknown run")
     func clientErrors() async throws {
         let dir = try temporaryDirectory()

@@ -111,7 +111,10 @@ public actor CoordinatorService {
     // MARK: datasets
 
     /// Stores dataset bytes; returns their sha256 and whether they were new.
-    public func putDataset(_ bytes: Data, expectedHash: String? = nil) throws -> (hash: String, created: Bool) {
+    /// - Parameter maxBytes: larger datasets are refused with 413 (the HTTP edge passes its
+    ///   ``BodyLimits/dataset``, below SQLite's blob limit, which GRDB would trap on).
+    public func putDataset(_ bytes: Data, expectedHash: String? = nil, maxBytes: Int = .max) throws -> (hash: String, created: Bool) {
+        guard bytes.count <= maxBytes else { throw ServiceError(413, "dataset of \(bytes.count) bytes is larger than the limit of \(maxBytes) bytes") }
         let hash = SHA256.hex(bytes)
         if let expected = expectedHash, expected != hash {
             throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
@@ -721,15 +724,16 @@ public actor CoordinatorService {
         }
         switch (key, result) {
         case let (.cv(o, f), .cv(scores, failures, weight)):
-            guard o < data.outcomeCount, f < data.spec.cv.folds else { return "no such outcome or fold" }
+            guard o >= 0, o < data.outcomeCount, f >= 0, f < data.spec.cv.folds else { return "no such outcome or fold" }
             if scores.count != data.grids[o].count || failures.count != scores.count { return "expected \(data.grids[o].count) scores" }
             if let bad = scores.compactMap({ $0 }).first(where: { !$0.isFinite }) { return "non-finite score \(bad)" }
             if weight != Double(data.foldCellCount[f].reduce(0, +)) { return "held-out weight \(weight) does not match fold \(f)" }
             return nil
         case let (.estimate(o), .estimate(fit, _, _)):
-            guard o < data.outcomeCount else { return "no such outcome" }
+            guard o >= 0, o < data.outcomeCount else { return "no such outcome" }
             return check(fit)
         case let (.bootstrap(start, end), .bootstrap(fits, chosen)):
+            guard start >= 0, start <= end else { return "no such resample range" }
             if fits.count != end - start { return "expected \(end - start) resamples, got \(fits.count)" }
             for row in fits {
                 if row.count != data.outcomeCount { return "expected \(data.outcomeCount) outcomes per resample" }
@@ -739,7 +743,7 @@ public actor CoordinatorService {
             if let chosen, chosen.count != fits.count || chosen.contains(where: { $0.count != data.outcomeCount }) { return "bad nested alphas" }
             return nil
         case let (.jackknife(o, start, end), .jackknife(fits)):
-            guard o < data.outcomeCount else { return "no such outcome" }
+            guard o >= 0, o < data.outcomeCount, start >= 0, start <= end else { return "no such outcome or range" }
             if fits.count != end - start { return "expected \(end - start) jackknife fits, got \(fits.count)" }
             for f in fits { if let p = check(f) { return p } }
             return nil

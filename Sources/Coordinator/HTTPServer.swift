@@ -66,9 +66,19 @@ public struct BodyLimits: Sendable {
     }
 }
 
+/// Bytes that may stand unencoded in a URL query (RFC 3986: unreserved, sub-delims, `:@/?`).
+private let queryByte: [Bool] = (0..<256).map { b in
+    let c = UInt8(b)
+    switch c {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+    default: return Array("-._~!$&'()*,;=:@/?".utf8).contains(c)
+    }
+}
+
 /// An `application/x-www-form-urlencoded` body as name/value pairs, or nil if it is not valid
-/// percent-encoding (a `%` not followed by two hex digits, bytes that are not UTF-8, spaces or
-/// control characters). Never traps, whatever the bytes.
+/// percent-encoding: a `%` not followed by two hex digits, a byte that must be encoded but is
+/// not (a space, a backslash, quotes, controls, non-ASCII), or decoded bytes that are not UTF-8.
+/// Never traps, whatever the bytes.
 func formFields(_ bytes: Data) -> [(name: String, value: String)]? {
     func decode(_ part: ArraySlice<UInt8>) -> String? {
         var out: [UInt8] = []
@@ -92,11 +102,11 @@ func formFields(_ bytes: Data) -> [(name: String, value: String)]? {
                 guard i + 2 < part.endIndex, let hi = hex(part[i + 1]), let lo = hex(part[i + 2]) else { return nil }
                 out.append(hi << 4 | lo)
                 i += 3
-            case 0..<0x21, 0x7f...:
-                return nil
-            default:
+            case _ where queryByte[Int(c)]:
                 out.append(c)
                 i += 1
+            default:
+                return nil      // a space, a backslash, a quote, a control or non-ASCII byte: not encoded
             }
         }
         return String(validating: out, as: UTF8.self)
@@ -238,9 +248,9 @@ public enum CoordinatorHTTP {
                 if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.dataset { throw tooLarge }
                 let bytes: Data
                 do { bytes = try await body(request, limit: limits.dataset) } catch { throw tooLarge }
-                let (h, created): (String, Bool)
+                let stored: (hash: String, created: Bool)
                 do {
-                    (h, created) = try await service.putDataset(bytes, expectedHash: hash, maxBytes: limits.dataset)
+                    stored = try await service.putDataset(bytes, expectedHash: hash, maxBytes: limits.dataset)
                 } catch let e as ServiceError {
                     throw e
                 } catch {
@@ -249,7 +259,7 @@ public enum CoordinatorHTTP {
                     let full = text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full")
                     throw ServiceError(full ? 507 : 500, "could not store the dataset: \(text)")
                 }
-                return json(["hash": h, "created": created ? "true" : "false"], status: created ? .created : .ok)
+                return json(["hash": stored.hash, "created": stored.created ? "true" : "false"], status: stored.created ? .created : .ok)
             }
         }
         router.head("v1/datasets/:hash") { request, context in

@@ -3,8 +3,10 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import Scheduler
 import Store
 import Tabular
@@ -219,7 +221,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let app = Application(
             router: router, server: try tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: $0) } ?? .http1(configuration: http1),
             configuration: .init(address: .hostname(host, port: port), serverName: "lassoboot",
-                                 availableConnectionsDelegate: .maximum(connections, logger: logger)),
+                                 availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 FileHandle.standardOutput.write(Data("listening on \(scheme)://\(host):\(bound)\n".utf8))

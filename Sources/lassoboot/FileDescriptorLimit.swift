@@ -15,7 +15,7 @@ enum FileDescriptorLimit {
     static let reserve = 64
 
     /// Raises the soft `RLIMIT_NOFILE` to the hard limit; returns the soft limit in force
-    /// (`Int.max` when unlimited or unknown).
+    /// (`Int.max` when unlimited, RLIM_INFINITY, or unknown).
     static func raiseToHardLimit() -> Int {
         var limit = rlimit()
         #if canImport(Glibc)
@@ -29,7 +29,7 @@ enum FileDescriptorLimit {
             raised.rlim_cur = limit.rlim_max
             if setrlimit(resource, &raised) == 0 { limit = raised }
         }
-        return limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
+        return limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 
     /// The connection cap: the requested one, lowered to fit `limit` descriptors.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of lassoboot: the Swift test suites (unit, reference, end-to-end with real
-# processes on loopback), then the multi-host test in network namespaces (skipped, saying so,
+# processes on loopback), the hostile-client test, then the multi-host test in network namespaces (skipped, saying so,
 # where the machine does not allow namespaces). Tests that need ../shared/data skip with a
 # message when it is absent.
 set -uo pipefail
@@ -13,6 +13,10 @@ status=${PIPESTATUS[0]}
 swift test --skip-build 2>&1 | grep -v '^◇ '
 status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] || exit "$status"
+# Hostile clients against a real coordinator with a run in progress (issue 14): malformed
+# forms, negative task keys, oversized datasets, 2,000 idle connections, bad ports and thread
+# counts, wrong tokens; uses the debug binary the build above made.
+LASSOBOOT_BIN=$PWD/.build/debug/lassoboot bash scripts/hostile-client-test.sh || exit $?
 # The static release binary (scripts/release.sh -> dist/lassoboot), run without the toolchain,
 # and the deploy recipes: Dockerfile, compose, Kubernetes, systemd, Slurm (issue 6).
 bash scripts/deploy-test.sh || exit $?

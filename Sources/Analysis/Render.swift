@@ -84,21 +84,21 @@ public enum Render {
     public static func text(_ report: Report, method: String? = nil) -> String {
         let method = method ?? report.settings.methods.first ?? "percentile"
         let pct = String(format: "%g", report.settings.level * 100)
-        var out = "\(report.name): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
+        var out = "\(terminalSafe(report.name)): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
         for o in report.outcomes {
-            out += "\n\(o.name): \(summaryLine(report, o))\n"
-            let width = max(30, (o.features.map { $0.name.count }.max() ?? 0) + 4)
+            out += "\n\(terminalSafe(o.name)): \(terminalSafe(summaryLine(report, o)))\n"
+            let width = max(30, (o.features.map { terminalSafe($0.name).count }.max() ?? 0) + 4)
             let header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad("\(pct)% CI (\(method))", 22) + pad("selected", 9, right: true)
             out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
             for group in report.groups {
                 let rows = o.features.filter { $0.group == group }
                 guard !rows.isEmpty else { continue }
-                out += group + "\n"
+                out += terminalSafe(group) + "\n"
                 for f in rows {
                     let ci = f.ci[method]
                     let interval = "[\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))]"
                     let selected = f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
-                    out += pad("  " + f.name, width) + pad(fixed(f.oddsRatio), 11, right: true) + "   " + pad(interval + marker(f, method: method), 22)
+                    out += pad("  " + terminalSafe(f.name), width) + pad(fixed(f.oddsRatio), 11, right: true) + "   " + pad(interval + marker(f, method: method), 22)
                         + pad(selected, 9, right: true) + "\n"
                 }
             }
@@ -112,18 +112,18 @@ public enum Render {
     public static func markdown(_ report: Report) -> String {
         let method = report.settings.methods.first ?? "percentile"
         let pct = String(format: "%g", report.settings.level * 100)
-        var out = "# \(report.name)\n\n"
+        var out = "# \(markdownText(report.name))\n\n"
         out += "- data: `\(report.data.csv)` (sha256 `\(report.dataHash)`), \(report.data.rows) of \(report.data.rowsRead) rows, \(report.data.patterns) covariate patterns\n"
         for d in report.data.dropped where d.rows > 0 { out += "- dropped \(d.rows) rows: \(d.reason)\n" }
         out += "- seed \(report.seed); \(report.settings.resamples) resamples; CI methods \(report.settings.methods.joined(separator: ", ")); software \(report.software)\n"
         for o in report.outcomes {
-            out += "\n## \(o.name)\n\n\(summaryLine(report, o))\n\n"
+            out += "\n## \(markdownText(o.name))\n\n\(markdownText(summaryLine(report, o)))\n\n"
             out += "| group | feature | odds ratio | \(pct)% CI (\(method)) | selected | P(β>0) | P(β<0) | flags |\n|---|---|---:|---|---:|---:|---:|---|\n"
             for group in report.groups {
                 for f in o.features where f.group == group {
                     let ci = f.ci[method]
                     let flags = (f.flags + (ci?.flags ?? [])).joined(separator: ", ")
-                    out += "| \(group) | \(f.name) | \(fixed(f.oddsRatio)) | [\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))] | "
+                    out += "| \(markdownText(group)) | \(markdownText(f.name)) | \(fixed(f.oddsRatio)) | [\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))] | "
                     out += "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
                 }
             }

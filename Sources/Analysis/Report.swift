@@ -315,9 +315,42 @@ public enum Aggregation {
 }
 
 /// A CSV field, quoted (RFC 4180) when it holds a separator, quote or line break.
+///
+/// A field starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading single
+/// quote, so a spreadsheet opening the file shows it as text instead of running it as a
+/// formula (OWASP's advice against CSV injection). Ordinary names are unchanged.
 public func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+    var s = s
+    if let first = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { s = "'" + s }
+    return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+/// Text for a terminal: C0 control characters, DEL and C1 controls (escape sequences that could
+/// move the cursor, recolour or retitle the terminal) are shown as `\xHH` instead of sent raw.
+public func terminalSafe(_ s: String) -> String {
+    guard s.unicodeScalars.contains(where: isControl) else { return s }
+    var out = ""
+    for u in s.unicodeScalars {
+        if isControl(u) { out += "\\x" + String(u.value, radix: 16, uppercase: true).leftPadded(to: 2) } else { out.unicodeScalars.append(u) }
+    }
+    return out
+}
+
+/// A Markdown table cell or heading text: controls escaped as for a terminal, `|` escaped, and a
+/// leading `=`, `+`, `-` or `@` backslash-escaped (rendered the same, not read as a formula).
+public func markdownText(_ s: String) -> String {
+    var t = terminalSafe(s)
+    guard t.contains("|") || t.first.map({ "=+-@".contains($0) }) == true else { return t }
+    t = t.replacingOccurrences(of: "|", with: "\\|")
+    if let first = t.first, "=+-@".contains(first) { t = "\\" + t }
+    return t
+}
+
+private func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
+
+private extension String {
+    func leftPadded(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
 
 /// Why a run could not produce a report.

@@ -161,7 +161,10 @@ public actor CoordinatorService {
     // MARK: datasets
 
     /// Stores dataset bytes; returns their sha256 and whether they were new.
-    public func putDataset(_ bytes: Data, expectedHash: String? = nil) async throws -> (hash: String, created: Bool) {
+    /// - Parameter maxBytes: larger datasets are refused with 413 (the HTTP edge passes its
+    ///   ``BodyLimits/dataset``, below SQLite's blob limit, which GRDB would trap on).
+    public func putDataset(_ bytes: Data, expectedHash: String? = nil, maxBytes: Int = .max) async throws -> (hash: String, created: Bool) {
+        guard bytes.count <= maxBytes else { throw ServiceError(413, "dataset of \(bytes.count) bytes is larger than the limit of \(maxBytes) bytes") }
         let hash = SHA256.hex(bytes)
         if let expected = expectedHash, expected != hash {
             throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")

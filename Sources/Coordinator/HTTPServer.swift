@@ -25,9 +25,20 @@ public struct Tokens: Sendable {
 
     enum Scope { case client, worker, either }
 
+    /// The token of an `Authorization: Bearer <token>` header; the scheme is matched without
+    /// regard to case and may be followed by several spaces (RFC 7235).
+    static func bearerToken(_ header: String) -> String? {
+        let utf8 = Array(header.utf8)
+        let scheme = Array("bearer".utf8)
+        guard utf8.count > scheme.count, utf8[scheme.count] == UInt8(ascii: " "),
+              zip(utf8, scheme).allSatisfy({ ($0 | 0x20) == $1 }) else { return nil }
+        var start = scheme.count
+        while start < utf8.count, utf8[start] == UInt8(ascii: " ") { start += 1 }
+        return String(decoding: utf8[start...], as: UTF8.self)
+    }
+
     func allows(_ header: String?, _ scope: Scope) -> Bool {
-        guard let header, header.hasPrefix("Bearer ") else { return false }
-        let token = String(header.dropFirst(7))
+        guard let header, let token = Self.bearerToken(header) else { return false }
         // Evaluate both comparisons so timing does not reveal which token matched.
         let c = Self.equal(token, client), w = Self.equal(token, worker)
         switch scope {
@@ -40,12 +51,74 @@ public struct Tokens: Sendable {
 
 /// Limits on request bodies.
 public struct BodyLimits: Sendable {
-    public var dataset: Int = 1 << 30
+    /// The largest dataset SQLite can hold in one blob is 10^9 bytes; stay below it.
+    public static let datasetCeiling = 990_000_000
+    /// Largest dataset upload, in bytes (at most ``datasetCeiling``); larger ones get 413.
+    public var dataset: Int = 900_000_000
+    /// Largest JSON request body, in bytes.
     public var json: Int = 64 << 20
-    public init(dataset: Int = 1 << 30, json: Int = 64 << 20) {
-        self.dataset = dataset
+    /// - Parameters:
+    ///   - dataset: largest dataset upload in bytes (clamped to ``datasetCeiling``).
+    ///   - json: largest JSON body in bytes.
+    public init(dataset: Int = 900_000_000, json: Int = 64 << 20) {
+        self.dataset = min(dataset, Self.datasetCeiling)
         self.json = json
     }
+}
+
+/// Bytes that may stand unencoded in a URL query (RFC 3986: unreserved, sub-delims, `:@/?`).
+private let queryByte: [Bool] = (0..<256).map { b in
+    let c = UInt8(b)
+    switch c {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+    default: return Array("-._~!$&'()*,;=:@/?".utf8).contains(c)
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body as name/value pairs, or nil if it is not valid
+/// percent-encoding: a `%` not followed by two hex digits, a byte that must be encoded but is
+/// not (a space, a backslash, quotes, controls, non-ASCII), or decoded bytes that are not UTF-8.
+/// Never traps, whatever the bytes.
+func formFields(_ bytes: Data) -> [(name: String, value: String)]? {
+    func decode(_ part: ArraySlice<UInt8>) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(part.count)
+        var i = part.startIndex
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        while i < part.endIndex {
+            let c = part[i]
+            switch c {
+            case UInt8(ascii: "+"):
+                out.append(UInt8(ascii: " "))
+                i += 1
+            case UInt8(ascii: "%"):
+                guard i + 2 < part.endIndex, let hi = hex(part[i + 1]), let lo = hex(part[i + 2]) else { return nil }
+                out.append(hi << 4 | lo)
+                i += 3
+            case _ where queryByte[Int(c)]:
+                out.append(c)
+                i += 1
+            default:
+                return nil      // a space, a backslash, a quote, a control or non-ASCII byte: not encoded
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+    var fields: [(name: String, value: String)] = []
+    for pair in Array(bytes).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+        let eq = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+        guard let name = decode(pair[pair.startIndex..<eq]),
+              let value = decode(eq < pair.endIndex ? pair[(eq + 1)...] : []) else { return nil }
+        fields.append((name, value))
+    }
+    return fields
 }
 
 /// The coordinator's HTTP API (`/v1`), over a ``CoordinatorService``.
@@ -158,9 +231,11 @@ public enum CoordinatorHTTP {
         let tokens: Tokens? = allowAnonymous ? nil : tokens
         let router = Router()
         router.get("healthz") { _, _ in text("ok\n") }
-        router.get("openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+        router.get("openapi.json") { request, _ in
+            await guarded(tokens, .client, request, cookie: true) {
+                Response(status: .ok, headers: [.contentType: "application/json"],
+                         body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+            }
         }
         router.get("metrics") { request, _ in
             await guarded(tokens, .client, request) {
@@ -172,9 +247,23 @@ public enum CoordinatorHTTP {
         router.put("v1/datasets/:hash") { request, context in
             await guarded(tokens, .client, request) {
                 let hash = context.parameters.get("hash") ?? ""
-                let bytes = try await body(request, limit: limits.dataset)
-                let (h, created) = try await service.putDataset(bytes, expectedHash: hash)
-                return json(["hash": h, "created": created ? "true" : "false"], status: created ? .created : .ok)
+                let tooLarge = ServiceError(413, "dataset larger than this coordinator's limit of \(limits.dataset) bytes (--max-dataset-bytes)")
+                // Refused before reading when the announced length is already too much.
+                if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.dataset { throw tooLarge }
+                let bytes: Data
+                do { bytes = try await body(request, limit: limits.dataset) } catch { throw tooLarge }
+                let stored: (hash: String, created: Bool)
+                do {
+                    stored = try await service.putDataset(bytes, expectedHash: hash, maxBytes: limits.dataset)
+                } catch let e as ServiceError {
+                    throw e
+                } catch {
+                    // A store failure is an answer, never a crash: 507 when the disk is full.
+                    let text = "\(error)"
+                    let full = text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full")
+                    throw ServiceError(full ? 507 : 500, "could not store the dataset: \(text)")
+                }
+                return json(["hash": stored.hash, "created": stored.created ? "true" : "false"], status: stored.created ? .created : .ok)
             }
         }
         router.head("v1/datasets/:hash") { request, context in
@@ -330,9 +419,10 @@ public enum CoordinatorHTTP {
         router.post("login") { request, _ in
             let bytes: Data
             do { bytes = try await body(request, limit: 64 << 10) } catch { return CoordinatorHTTP.error(413, "request body larger than 65536 bytes") }
-            var form = URLComponents()
-            form.percentEncodedQuery = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "+", with: "%20")
-            let items = form.queryItems ?? []
+            // Parsed by hand: Foundation's URLComponents traps on some malformed percent-encoding.
+            guard let items = formFields(bytes) else {
+                return CoordinatorHTTP.error(400, "malformed form body: expected name=value pairs in application/x-www-form-urlencoded percent-encoding")
+            }
             let token = items.first { $0.name == "token" }?.value ?? ""
             let next = safeNext(items.first { $0.name == "next" }?.value)
             if let tokens, !tokens.allows("Bearer " + token, .client) {

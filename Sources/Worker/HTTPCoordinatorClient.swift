@@ -13,6 +13,25 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     /// while a long poll waits); `https://` over URLSession.
     let sockets: SocketHTTPClient?
 
+    /// The coordinator's base URL from the user's text, or a one-line reason it is not one:
+    /// scheme `http` or `https`, a host, and a port (if given) in 1...65535.
+    public static func validatedBase(_ text: String) -> Result<URL, ClientError> {
+        func bad(_ why: String) -> Result<URL, ClientError> {
+            .failure(.invalidURL("'\(text)' is not a coordinator URL: \(why)"))
+        }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return bad("expected http://HOST:PORT or https://HOST:PORT") }
+        guard scheme == "http" || scheme == "https" else { return bad("the scheme must be http or https, not \(scheme)") }
+        guard let host = url.host, !host.isEmpty else { return bad("no host") }
+        if let port = url.port, !(1...65535).contains(port) { return bad("port \(port) is outside 1-65535") }
+        // URL accepts a port it could not read as a number; check what follows the host's colon.
+        if let authority = text.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: true).dropFirst().first,
+           !authority.hasSuffix("]"), let colon = authority.lastIndex(of: ":"), url.port == nil {
+            let port = authority[authority.index(after: colon)...]
+            if !port.isEmpty { return bad("port '\(port)' is not a number in 1-65535") }
+        }
+        return .success(url)
+    }
+
     public init(base: URL, token: String?, timeout: Double = 60) {
         self.base = base
         self.token = token
@@ -22,7 +41,7 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
         session = URLSession(configuration: config)
         if base.scheme == "http", let host = base.host {
             sockets = SocketHTTPClient(host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host,
-                                       port: UInt16(base.port ?? 80), timeout: timeout)
+                                       port: UInt16(exactly: base.port ?? 80) ?? 0, timeout: timeout)
         } else {
             sockets = nil
         }

@@ -31,11 +31,21 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
     case unreachable(String)
     /// The coordinator answered with an error status.
     case http(status: Int, message: String)
+    /// The coordinator's address is not a usable URL (the message says why).
+    case invalidURL(String)
+
+    /// A refusal that retrying cannot fix: a 4xx other than 408 (timeout) and 429 (too many
+    /// requests), e.g. a wrong token or a request the coordinator will never accept.
+    public var isRefusal: Bool {
+        if case let .http(status, _) = self { return (400..<500).contains(status) && status != 408 && status != 429 }
+        return false
+    }
 
     public var description: String {
         switch self {
         case let .unreachable(m): return "coordinator unreachable: \(m)"
         case let .http(status, m): return "coordinator answered \(status): \(m)"
+        case let .invalidURL(m): return m
         }
     }
 }
@@ -55,6 +65,11 @@ public struct WorkerConfig: Sendable {
     /// coordinator no longer runs are dropped at once).
     public var preparedBudget: Int
 
+    /// The shortest heartbeat interval, in seconds (a shorter one would only spin a core).
+    public static let minimumHeartbeat = 0.5
+    /// The most threads a worker runs.
+    public static let maximumThreads = 4096
+
     public init(id: String, host: String, threads: Int, idleExit: Double? = nil, heartbeatInterval: Double = 10, leaseWait: Double = 10,
                 preparedBudget: Int = 256 << 20) {
         self.preparedBudget = preparedBudget
@@ -62,7 +77,7 @@ public struct WorkerConfig: Sendable {
         self.host = host
         self.threads = max(1, threads)
         self.idleExit = idleExit
-        self.heartbeatInterval = heartbeatInterval
+        self.heartbeatInterval = heartbeatInterval.isFinite ? max(Self.minimumHeartbeat, heartbeatInterval) : 10
         self.leaseWait = leaseWait
     }
 }
@@ -77,6 +92,8 @@ public final class WorkerLoop: Sendable {
 
     struct State {
         var draining = false
+        /// Set when the coordinator refused the worker (a 4xx): the loop stops.
+        var stopReason: String?
         /// Lease loop finished: executors stop when the queue is empty.
         var stopped = false
         /// Leased, not started.
@@ -121,6 +138,17 @@ public final class WorkerLoop: Sendable {
     }
 
     var draining: Bool { state.withLock { $0.draining } }
+
+    /// Why the worker stopped on its own (a refusal by the coordinator), or nil.
+    public var stopReason: String? { state.withLock { $0.stopReason } }
+
+    func stop(because reason: String) {
+        state.withLock { s in
+            s.stopReason = reason
+            s.draining = true
+        }
+        bell.ring()
+    }
 
     /// Runs until drained or idle for `idleExit` seconds.
     public func run() async {
@@ -178,6 +206,11 @@ public final class WorkerLoop: Sendable {
                 if reportedOutage { logger.notice("coordinator reachable again"); reportedOutage = false }
                 backoff = 0.5
             } catch {
+                if let e = error as? ClientError, e.isRefusal {
+                    // Not an outage: retrying cannot help (wrong token, a request it refuses).
+                    stop(because: "the coordinator refused this worker: \(e)")
+                    return
+                }
                 if !reportedOutage { logger.warning("coordinator unreachable; retrying with backoff", metadata: ["error": "\(error)"]); reportedOutage = true }
                 try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
                 backoff = min(backoff * 2, 10)

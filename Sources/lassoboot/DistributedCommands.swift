@@ -3,8 +3,10 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import NIOCore
 import Scheduler
 import Store
 import Tabular
@@ -76,12 +78,22 @@ struct TokenOptions: ParsableArguments {
     }
 }
 
+/// The coordinator URL of `--coordinator`, checked up front (scheme, host, port 1-65535).
+func coordinatorURL(_ text: String) throws -> URL {
+    switch HTTPCoordinatorClient.validatedBase(text) {
+    case let .success(url): return url
+    case let .failure(e): throw ValidationError("--coordinator: \(e)")
+    }
+}
+
 /// Where the coordinator is and how to authenticate: shared by every client command.
 struct CoordinatorOptions: ParsableArguments {
     @Option(name: .long, help: "Coordinator URL.")
     var coordinator: String
 
     @OptionGroup var tokens: TokenOptions
+
+    func validate() throws { _ = try coordinatorURL(coordinator) }
 
     func client() throws -> RunClient { try RunClient(coordinator: coordinator, token: try tokens.resolve()) }
 }
@@ -155,6 +167,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
         return Housekeeping(preparedBudget: preparedCacheMB << 20, workerExpiry: forgetWorkersAfter, maxWorkers: maxWorkers, datasetGrace: datasetGrace)
     }
 
+    @Option(name: .customLong("max-dataset-bytes"), help: "Largest dataset upload in bytes; larger ones get 413 (at most \(BodyLimits.datasetCeiling), below SQLite's blob limit).")
+    var maxDatasetBytes: Int = BodyLimits().dataset
+
+    @Option(name: .customLong("max-connections"), help: "Open connections served at once; more wait in the listen backlog (capped below the file-descriptor limit).")
+    var maxConnections: Int = 1024
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may wait for a request's header, or sit idle between requests, before it is closed (> --max-lease-wait).")
+    var idleTimeout: Double = 30
+
+    func validate() throws {
+        guard (1...BodyLimits.datasetCeiling).contains(maxDatasetBytes) else {
+            throw ValidationError("--max-dataset-bytes must be between 1 and \(BodyLimits.datasetCeiling) (SQLite stores at most 10^9 bytes in one blob; got \(maxDatasetBytes))")
+        }
+        guard maxConnections >= 8 else { throw ValidationError("--max-connections must be >= 8 (got \(maxConnections))") }
+        guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }
+        guard idleTimeout.isFinite, idleTimeout >= 1, idleTimeout > maxLeaseWait else {
+            throw ValidationError("--idle-timeout must be at least 1 second and longer than --max-lease-wait (\(maxLeaseWait)); got \(idleTimeout)")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535 (got \(port))") }
+    }
+
     @OptionGroup var logging: LogOptions
 
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS (needs --tls-key).")
@@ -193,19 +226,29 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let tls = try tlsConfiguration()
         let logger = logging.bootstrap("lassoboot.coordinator")
         guard verifyFraction.isFinite, (0...1).contains(verifyFraction) else { throw ValidationError("--verify-fraction must be between 0 and 1") }
+        // Connections never use up the descriptors SQLite and the listener need (no EMFILE).
+        let descriptors = FileDescriptorLimit.raiseToHardLimit()
+        let connections = FileDescriptorLimit.connectionCap(requested: maxConnections, limit: descriptors)
+        if connections < maxConnections {
+            logger.warning("--max-connections lowered to fit the file-descriptor limit", metadata: [
+                "requested": "\(maxConnections)", "used": "\(connections)", "limit": "\(descriptors)"])
+        }
         let store = try SQLiteStore(path: db)
         let service = try CoordinatorService(
             store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
             software: "lassoboot \(LassobootVersion.string)", logger: logger, verifyFraction: verifyFraction, housekeeping: try housekeeping())
         let client = token ?? "", worker = try resolveWorkerToken() ?? token ?? ""
-        guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,
-                                            maxLeaseWait: maxLeaseWait, metrics: CoordinatorMetrics(aliveWithin: leaseSeconds),
+                                            limits: BodyLimits(dataset: maxDatasetBytes), maxLeaseWait: maxLeaseWait, metrics: CoordinatorMetrics(aliveWithin: leaseSeconds),
                                             secureCookies: tls != nil)
         let scheme = tls == nil ? "http" : "https"
+        // A connection that sends no complete request header within the timeout (slowloris), or
+        // sits idle that long between requests, is closed; a long poll in progress is not idle.
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
         let app = Application(
-            router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "lassoboot"),
+            router: router, server: try tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: $0) } ?? .http1(configuration: http1),
+            configuration: .init(address: .hostname(host, port: port), serverName: "lassoboot",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 FileHandle.standardOutput.write(Data("listening on \(scheme)://\(host):\(bound)\n".utf8))
@@ -255,10 +298,22 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var logging: LogOptions
 
-    func run() async throws {
-        guard let base = URL(string: coordinator), base.scheme == "http" || base.scheme == "https" else {
-            throw ValidationError("--coordinator must be an http(s) URL, got '\(coordinator)'")
+    func validate() throws {
+        _ = try coordinatorURL(coordinator)
+        guard (1...WorkerConfig.maximumThreads).contains(threads) else {
+            throw ValidationError("--threads must be between 1 and \(WorkerConfig.maximumThreads) (got \(threads))")
         }
+        guard heartbeatSeconds.isFinite, heartbeatSeconds >= WorkerConfig.minimumHeartbeat, heartbeatSeconds <= 3600 else {
+            throw ValidationError("--heartbeat-seconds must be between \(WorkerConfig.minimumHeartbeat) and 3600 (got \(heartbeatSeconds))")
+        }
+        if let idleExit, !(idleExit.isFinite && idleExit >= 0) {
+            throw ValidationError("--idle-exit must be a number of seconds >= 0 (got \(idleExit))")
+        }
+        if let name, name.isEmpty || name.count > 256 { throw ValidationError("--name must be 1 to 256 characters") }
+    }
+
+    func run() async throws {
+        let base = try coordinatorURL(coordinator)
         let host = ProcessInfo.processInfo.hostName
         let id = name ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
         var logger = logging.bootstrap("lassoboot.worker")
@@ -282,6 +337,8 @@ struct WorkerCommand: AsyncParsableCommand {
         logger.notice("started", metadata: ["threads": "\(threads)", "coordinator": "\(coordinator)"])
         await loop.run()
         sources.forEach { $0.cancel() }
+        // A refusal (wrong token, a request the coordinator rejects) is not an outage: one line, exit 1.
+        if let reason = loop.stopReason { throw CLIError("worker stopped: \(reason)") }
         logger.notice("stopped after \(loop.tasksDone) tasks")
     }
 }
@@ -291,10 +348,7 @@ struct RunClient {
     let http: HTTPCoordinatorClient
 
     init(coordinator: String, token: String?) throws {
-        guard let base = URL(string: coordinator), base.scheme == "http" || base.scheme == "https" else {
-            throw ValidationError("--coordinator must be an http(s) URL, got '\(coordinator)'")
-        }
-        http = HTTPCoordinatorClient(base: base, token: token)
+        http = HTTPCoordinatorClient(base: try coordinatorURL(coordinator), token: token)
     }
 
     func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
@@ -314,7 +368,11 @@ func oneLine<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let e as ClientError {
         switch e {
-        case .http(401, _): throw CLIError("the coordinator rejected the token (401): pass --token or set LASSOBOOT_TOKEN")
+        case let .http(401, message): throw CLIError("the coordinator rejected the token (401: \(message)): pass --token or set LASSOBOOT_TOKEN")
+        case let .http(status, message):
+            // The coordinator's message on one line (it may be an HTML page from a proxy).
+            let flat = message.split(whereSeparator: { $0.isNewline }).joined(separator: " ").prefix(300)
+            throw CLIError("the coordinator answered \(status): \(flat)")
         default: throw CLIError("\(e)")
         }
     }
@@ -402,6 +460,7 @@ struct OutagePatience {
         switch error {
         case .unreachable: return true
         case let .http(status, _): return status == 408 || status == 429 || status >= 500
+        case .invalidURL: return false
         }
     }
 

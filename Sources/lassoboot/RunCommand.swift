@@ -49,7 +49,9 @@ struct RunCommand: AsyncParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be >= 1") }
+        guard (1...WorkerConfig.maximumThreads).contains(threads) else {
+            throw ValidationError("--threads must be between 1 and \(WorkerConfig.maximumThreads) (got \(threads))")
+        }
         if let r = resamples, r < 1 { throw ValidationError("--resamples must be >= 1") }
     }
 

@@ -38,7 +38,7 @@ struct PreparedJob {
             indexBytes = b
         }
         let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-        create = Wire.CreateRun(spec: text, dataset: hash, dataName: URL(fileURLWithPath: spec.data.csv).lastPathComponent,
+        create = Wire.CreateRun(spec: text, dataset: hash, dataName: spec.data.csv,
                                 resampleIndices: indexBytes.map { SHA256.hex($0) })
         data = bytes
         indices = indexBytes

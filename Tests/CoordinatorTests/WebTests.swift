@@ -159,7 +159,9 @@ struct WebTests {
         }
         let committed = try Data(contentsOf: Self.root.appendingPathComponent("Sources/Coordinator/openapi.json"))
         try await app.test(.router) { client in
-            let served = try await client.execute(uri: "/openapi.json", method: .get)
+            let anonymous = try await client.execute(uri: "/openapi.json", method: .get)
+            #expect(anonymous.status == .unauthorized, "like every endpoint but /healthz, the document needs the client token")
+            let served = try await client.execute(uri: "/openapi.json", method: .get, headers: [.authorization: "Bearer client-token"])
             #expect(served.status == .ok)
             #expect(Data(served.body.readableBytesView) == committed)
         }

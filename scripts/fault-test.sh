@@ -11,14 +11,14 @@
 # file is refused at start-up with a message naming it.
 #
 # Environment: LASSOBOOT_BIN (default dist/lassoboot, else .build/release, else .build/debug),
-# FAULT_RESAMPLES (default 3000), KEEP_LOGS=1 keeps the logs.
+# FAULT_RESAMPLES (default 20000: long enough, with the release binary, for every fault to hit mid-run), KEEP_LOGS=1 keeps the logs.
 # Last line: "faults: N passed, M failed" (disk-full rounds are skipped, saying why, where
 # tmpfs cannot be mounted).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOB=$ROOT/scripts/reference/run/replay.json
-RESAMPLES=${FAULT_RESAMPLES:-3000}
+RESAMPLES=${FAULT_RESAMPLES:-20000}
 TOKEN="fault-$RANDOM$RANDOM"
 T0=${EPOCHREALTIME/[.,]/}
 say() { local t=$(( ${EPOCHREALTIME/[.,]/} - T0 )); printf '[faults %3d.%01ds] %s\n' $((t / 1000000)) $((t / 100000 % 10)) "$*"; }

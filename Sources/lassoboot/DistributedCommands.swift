@@ -368,7 +368,7 @@ func oneLine<T>(_ body: () async throws -> T) async throws -> T {
         return try await body()
     } catch let e as ClientError {
         switch e {
-        case let .http(401, message): throw CLIError("the coordinator rejected the token (401: \(message)): pass --token or set LASSOBOOT_TOKEN")
+        case let .http(401, message): throw CLIError("the coordinator rejected the token (401): \(message); pass --token or set LASSOBOOT_TOKEN")
         case let .http(status, message):
             // The coordinator's message on one line (it may be an HTML page from a proxy).
             let flat = message.split(whereSeparator: { $0.isNewline }).joined(separator: " ").prefix(300)

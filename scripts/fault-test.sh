@@ -127,6 +127,7 @@ EOF
 round() { # name, faults (space-separated: lock checkpoint fill-grow fill-free kill), db directory
     local name=$1 faults=$2 dir=$3
     ROUND=$((ROUND + 1))
+    local round_start=$SECONDS
     local port=$((PORT_BASE + ROUND)) db=$dir/round$ROUND.db
     : >"$LOGS/coordinator.log"; : >"$LOGS/worker.log"; : >"$LOGS/injector.log"
     say "round $ROUND ($name): faults: $faults"
@@ -165,9 +166,10 @@ round() { # name, faults (space-separated: lock checkpoint fill-grow fill-free k
         esac
     done
     [[ " $faults " == *" kill "* ]] && { sleep 2; start_worker "$port"; }
-    # Wait for the end (at most 240 s).
-    local state="" err="" alert_after=""
-    for _ in $(seq 2400); do
+    # Wait for the end: at most 240 s of wall-clock time (a stalled coordinator may answer
+    # slowly, so the bound is the clock, not a count of polls).
+    local state="" err="" alert_after="" deadline=$((SECONDS + 240))
+    while [ "$SECONDS" -lt "$deadline" ]; do
         local s
         s=$(status_json "$port" "$run")
         state=$(echo "$s" | field state)
@@ -205,6 +207,10 @@ round() { # name, faults (space-separated: lock checkpoint fill-grow fill-free k
     kill -9 "$COORD" "$WORKER" 2>/dev/null
     wait "$COORD" "$WORKER" 2>/dev/null
     rm -f "$dir/filler"
+    # The small tmpfs is shared by the disk-full rounds: a round's database must not eat the
+    # next round's space (the next round would then stay "disk full" after its filler goes).
+    [ "$dir" = "$MNT" ] && rm -f "$db" "$db-wal" "$db-shm" "$db.lock"
+    say "  round $ROUND took $((SECONDS - round_start)) s"
 }
 
 # --- rounds on an ordinary directory ------------------------------------------------------

@@ -401,13 +401,18 @@ public enum Aggregation {
             }
         }
         var outcomes = [Result<[Double], DebiasFailure>](repeating: .failure(.notConverged(steps: 0)), count: full == nil ? 0 : starts.count)
-        if full != nil {
+        if let full {
             let starts = starts
+            let fullStart = full.coefficients
             let work: @Sendable (Int) -> Result<[Double], DebiasFailure> = { i in
                 do {
                     let counts = executor.resampleCounts(starts[i].resample)
                     let resampleCells = try data.cells(outcome: o, counts: counts)
-                    return .success(try debias.estimate(cells: resampleCells, start: starts[i].coefficients, newtonSteps: steps, errors: false).coefficients)
+                    // Converged steps end at the resample's MLE whatever the start: start from the
+                    // full-data estimate (fewer steps). A fixed step count starts from the
+                    // resample's own lasso fit, as the one-step estimator is defined.
+                    let from = steps == nil ? fullStart : starts[i].coefficients
+                    return .success(try debias.estimate(cells: resampleCells, start: from, newtonSteps: steps, errors: false).coefficients)
                 } catch let f as DebiasFailure {
                     return .failure(f)
                 } catch {

@@ -68,70 +68,63 @@ public struct Debias: Sendable {
     }
 
     /// Gradient, Hessian (row-major, full) and, when asked, M at `beta` over the cells.
+    ///
+    /// One pass over the patterns' nonzero entries (compressed sparse rows): a pattern with q
+    /// nonzero features costs O(q^2), so binary designs cost a fraction of p^2 per pattern.
     func derivatives(cells: BinomialCells, beta: [Double], withMeat: Bool)
         -> (g: [Double], h: [Double], m: [Double], pi: [Double]) {
-        let n = design.patternCount, s = design.stride, p = size
-        var eta = [Double](repeating: beta[0], count: n)
-        design.storage.withUnsafeBufferPointer { x in
-            for j in 1..<p where beta[j] != 0 {
-                let b = beta[j], base = (j - 1) * s
-                for k in 0..<n { eta[k] += b * x[base + k] }
-            }
-        }
+        let n = design.patternCount, p = size
         var pi = [Double](repeating: 0, count: n)
-        var w = [Double](repeating: 0, count: n)   // m pi (1 - pi)
-        var r = [Double](repeating: 0, count: n)   // e - m pi
-        var v = [Double](repeating: 0, count: n)   // e (1 - pi)^2 + (m - e) pi^2
-        for k in 0..<n where cells.trials[k] > 0 {
-            let q = Kernels.sigmoid(eta[k])
-            let m = cells.trials[k], e = cells.successes[k]
-            pi[k] = q
-            w[k] = m * q * (1 - q)
-            r[k] = e - m * q
-            if withMeat { v[k] = e * (1 - q) * (1 - q) + (m - e) * q * q }
-        }
         var g = [Double](repeating: 0, count: p)
         var h = [Double](repeating: 0, count: p * p)
         var meat = [Double](repeating: 0, count: withMeat ? p * p : 0)
-        design.storage.withUnsafeBufferPointer { x in
-            var wc = [Double](repeating: 0, count: n)
-            var vc = [Double](repeating: 0, count: n)
-            for c in 0..<p {
-                // Column c times the weights (c = 0: the intercept's column of ones).
-                if c == 0 {
-                    for k in 0..<n { wc[k] = w[k]; vc[k] = v[k] }
-                    var t = 0.0
-                    for k in 0..<n { t += r[k] }
-                    g[0] = t
-                } else {
-                    let base = (c - 1) * s
-                    var t = 0.0
-                    for k in 0..<n {
-                        wc[k] = w[k] * x[base + k]
-                        t += r[k] * x[base + k]
-                    }
-                    if withMeat { for k in 0..<n { vc[k] = v[k] * x[base + k] } }
-                    g[c] = t
-                }
-                for d in c..<p {
-                    var a = 0.0, b = 0.0
-                    if d == 0 {
-                        for k in 0..<n { a += wc[k] }
-                        if withMeat { for k in 0..<n { b += vc[k] } }
-                    } else {
-                        let base = (d - 1) * s
-                        for k in 0..<n { a += wc[k] * x[base + k] }
-                        if withMeat { for k in 0..<n { b += vc[k] * x[base + k] } }
-                    }
-                    h[c * p + d] = a
-                    h[d * p + c] = a
-                    if withMeat {
-                        meat[c * p + d] = b
-                        meat[d * p + c] = b
+        design.sparseStart.withUnsafeBufferPointer { start in
+        design.sparseFeature.withUnsafeBufferPointer { feature in
+        design.sparseValue.withUnsafeBufferPointer { value in
+        cells.trials.withUnsafeBufferPointer { trials in
+        cells.successes.withUnsafeBufferPointer { successes in
+        g.withUnsafeMutableBufferPointer { g in
+        h.withUnsafeMutableBufferPointer { h in
+        meat.withUnsafeMutableBufferPointer { meat in
+            for k in 0..<n where trials[k] > 0 {
+                let lo = Int(start[k]), hi = Int(start[k + 1])
+                var eta = beta[0]
+                for i in lo..<hi { eta += beta[Int(feature[i]) + 1] * value[i] }
+                let q = Kernels.sigmoid(eta)
+                let m = trials[k], e = successes[k]
+                pi[k] = q
+                let w = m * q * (1 - q), r = e - m * q
+                let v = withMeat ? e * (1 - q) * (1 - q) + (m - e) * q * q : 0
+                g[0] += r
+                h[0] += w
+                if withMeat { meat[0] += v }
+                for i in lo..<hi {
+                    let a = Int(feature[i]) + 1, xa = value[i]
+                    g[a] += r * xa
+                    h[a] += w * xa   // row 0, column a
+                    if withMeat { meat[a] += v * xa }
+                    let wa = w * xa, va = v * xa
+                    for l in i..<hi {
+                        let b = Int(feature[l]) + 1
+                        h[a * p + b] += wa * value[l]
+                        if withMeat { meat[a * p + b] += va * value[l] }
                     }
                 }
             }
-        }
+            // Mirror: row 0 and the upper triangle (features in a pattern are in increasing order).
+            for a in 0..<p {
+                for b in (a + 1)..<max(a + 1, p) {
+                    let upper = h[a * p + b] + h[b * p + a]
+                    h[a * p + b] = upper
+                    h[b * p + a] = upper
+                    if withMeat {
+                        let mu = meat[a * p + b] + meat[b * p + a]
+                        meat[a * p + b] = mu
+                        meat[b * p + a] = mu
+                    }
+                }
+            }
+        }}}}}}}}
         return (g, h, meat, pi)
     }
 

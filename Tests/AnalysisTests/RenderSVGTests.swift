@@ -231,11 +231,12 @@ struct RenderSVGTests {
         #expect(html.forestRows.count == 2 * 17)
     }
 
-    @Test("the default method is the report's first; an unknown outcome gives a figure that says so")
+    @Test("the default method is the debiased Wald interval (the honest one); an unknown outcome gives a figure that says so")
     func defaults() throws {
         let report = try demoReport.get()
         let name = report.outcomes[0].name
-        #expect(Render.forestSVG(report, outcome: name) == Render.forestSVG(report, outcome: name, method: report.settings.methods[0]))
+        #expect(report.defaultMethod == "debiased:wald")
+        #expect(Render.forestSVG(report, outcome: name) == Render.forestSVG(report, outcome: name, method: "debiased:wald"))
         let missing = Render.forestSVG(report, outcome: "no such outcome")
         let doc = try ParsedDocument.parse(missing)
         #expect(doc.forestRows.isEmpty)

@@ -162,7 +162,7 @@ struct DebiasedTests {
         #expect(Render.csv(report).contains("debiased:fallbackPenalizedPercentile"))
     }
 
-    @Test("CTDC job rows: converged debiased Wald equals statsmodels' Logit conf_int to 1e-6; bootstrap widths within 10% of Wald",
+    @Test("CTDC job rows: converged debiased Wald equals statsmodels' Logit conf_int to 1e-6; bootstrap widths within 10% of the sandwich Wald",
           .enabled(if: DebiasFiles.ctdcPresent,
                    "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent (see ../shared/data/SOURCES.md)"))
     func ctdc() throws {
@@ -183,14 +183,18 @@ struct DebiasedTests {
             worst = max(worst, try compare(outcome, reference, label: outcome.name))
             for f in outcome.features {
                 let d = try #require(f.debiased)
-                let wald = try #require(d.ci["wald"])
-                let waldWidth = try #require(wald.high) - (try #require(wald.low))
+                // The nonparametric bootstrap estimates the sandwich variance, not the model-based
+                // H^{-1}: on CTDC they differ by more than 10% for Trafficking Duration, Age Band
+                // (isSexualExploit) and two others (misspecification), so the widths are compared
+                // with the sandwich Wald width 2 z sandwichSE.
+                let z = 1.959963984540054
+                let waldWidth = 2 * z * (try #require(d.sandwichSE))
                 for method in ["percentile", "basic", "normal"] {
                     let ci = try #require(d.ci[method])
                     let width = try #require(ci.high) - (try #require(ci.low))
                     let ratio = width / waldWidth
                     worstWidth = max(worstWidth, abs(ratio - 1))
-                    #expect(abs(ratio - 1) <= 0.10, "\(outcome.name) \(f.name) \(method): width \(width) vs Wald \(waldWidth) (ratio \(ratio))")
+                    #expect(abs(ratio - 1) <= 0.10, "\(outcome.name) \(f.name) \(method): width \(width) vs sandwich Wald \(waldWidth) (ratio \(ratio))")
                 }
             }
             #expect(outcome.debiasing?.failedResamples == 0)

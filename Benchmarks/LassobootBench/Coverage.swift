@@ -1,8 +1,15 @@
 // lassoboot-bench coverage: how often do lassoboot's 95% bootstrap intervals cover the truth?
 //
 //   lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005]
-//                            [--settings mle,fixed,cv,cv1se] [--methods percentile] [--seed 20251207]
+//                            [--settings mle,fixed,cv,cv1se] [--methods percentile,debiased-wald,debiased-percentile]
+//                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--seed 20251207]
 //                            [--threads N] [--json]
+//
+// Methods: the penalized bootstrap intervals (percentile, basic, normal, bca: the variability of
+// the penalized estimator) and the debiased ones (debiased-wald, debiased-percentile, ...:
+// Newton steps to the unpenalized likelihood from the lasso fit, in the data and in every
+// resample). Each method block ends with the issue's pass criterion and a width ratio to the
+// oracle MLE Wald interval of the same data.
 //
 // Each repetition draws one synthetic data set from a logistic model with known coefficients
 // (8 features, binary and continuous; 3 large, 2 small, 3 exactly zero; known intercept) from
@@ -25,6 +32,12 @@ import Resampling
 import Synchronization
 
 /// The data-generating model.
+///
+/// `standard`: the 8 features below, drawn independently. `toeplitz`: p features from a latent
+/// Gaussian with Toeplitz(rho) correlation (an AR(1) chain, corr rho^|i-j|); odd-numbered features
+/// are binary (the latent thresholded at a prevalence from 0.5 down to 0.05), the rest continuous;
+/// classes interleaved large, zero, small, ... with max(2, p/6) large (+1, -1, 0.8, ...),
+/// max(2, p/6) small (0.3, -0.2, 0.1, 0.25, ...) and the rest (at least half) exactly zero.
 struct CoverageModel {
     struct Feature {
         let name: String
@@ -35,7 +48,9 @@ struct CoverageModel {
     }
 
     let intercept = -0.5
-    let features: [Feature] = [
+    /// Latent correlation of neighbouring features (`toeplitz` design; `nil`: independent features).
+    var rho: Double?
+    var features: [Feature] = [
         .init(name: "x1_bin", binaryP: 0.4, beta: 1.0, group: "large"),
         .init(name: "x2_bin", binaryP: 0.3, beta: -1.0, group: "large"),
         .init(name: "x3_cont", binaryP: nil, beta: 0.8, group: "large"),
@@ -45,6 +60,39 @@ struct CoverageModel {
         .init(name: "z7_cont", binaryP: nil, beta: 0, group: "zero"),
         .init(name: "z8_bin", binaryP: 0.2, beta: 0, group: "zero"),
     ]
+
+    /// The standard 8-feature model.
+    init() {}
+
+    /// The Toeplitz design with `p` features and latent correlation `rho`.
+    init(toeplitz p: Int, rho: Double) {
+        self.rho = rho
+        let nLarge = max(2, p / 6), nSmall = max(2, p / 6)
+        let large = [1.0, -1.0, 0.8, -0.8], small = [0.3, -0.2, 0.1, 0.25, -0.15]
+        let prevalences = [0.5, 0.3, 0.15, 0.4, 0.05, 0.2, 0.1]
+        var classes: [String] = []
+        for i in 0..<max(nLarge, nSmall) {
+            if i < nLarge { classes.append("large") }
+            classes.append("zero")
+            if i < nSmall { classes.append("small") }
+        }
+        while classes.count < p { classes.append("zero") }
+        classes = Array(classes.prefix(p))
+        var li = 0, si = 0, bi = 0
+        features = classes.enumerated().map { j, c in
+            let beta: Double
+            switch c {
+            case "large": beta = large[li % large.count]; li += 1
+            case "small": beta = small[si % small.count]; si += 1
+            default: beta = 0
+            }
+            let binary = j % 2 == 1
+            var prevalence: Double?
+            if binary { prevalence = prevalences[bi % prevalences.count]; bi += 1 }
+            let name = "\(c == "zero" ? "z" : "x")\(j + 1)_\(binary ? "bin" : "cont")"
+            return Feature(name: name, binaryP: prevalence, beta: beta, group: c)
+        }
+    }
 
     /// Names and true values, intercept first (the order of a report's features).
     var names: [String] { ["const"] + features.map(\.name) }
@@ -65,12 +113,22 @@ struct CoverageModel {
             spare = r * Foundation.sin(2 * Double.pi * u2)
             return r * Foundation.cos(2 * Double.pi * u2)
         }
+        let thresholds = features.map { f in f.binaryP.map { Normal.quantile($0) } }
         for _ in 0..<n {
             var eta = intercept
             var fields: [String] = []
-            for f in features {
+            var latent = 0.0
+            for (j, f) in features.enumerated() {
                 let s: String
-                if let p = f.binaryP {
+                if let rho {
+                    // AR(1) latent chain: corr(z_i, z_j) = rho^|i-j|.
+                    latent = j == 0 ? normal() : rho * latent + (1 - rho * rho).squareRoot() * normal()
+                    if let t = thresholds[j] {
+                        s = latent < t ? "1" : "0"
+                    } else {
+                        s = String(format: "%.2f", latent)
+                    }
+                } else if let p = f.binaryP {
                     s = stream.nextUniform() < p ? "1" : "0"
                 } else {
                     s = String(format: "%.2f", normal())
@@ -101,6 +159,9 @@ struct CoverageCell: Sendable {
     var estimate: [Double]
     /// intervals[method][coef] = (low, high), NaN when no interval.
     var intervals: [[(Double, Double)]]
+    /// Width of the unpenalized MLE's Wald interval on the same data (the converged debiased
+    /// estimate's Wald width, which equals statsmodels' Logit Wald: DebiasedTests), per coef.
+    var oracleWidth: [Double]
     var alpha: Double
     var alphaMax: Double
     var failedResamples: Int
@@ -115,11 +176,26 @@ func runCoverage(_ args: Arguments) throws {
     let threads = try args.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
     let level = 0.95
     let methodNames = (try args.string("methods") ?? "percentile").split(separator: ",").map(String.init)
-    let methods = try methodNames.map { name -> CIMethod in
-        guard let m = CIMethod(rawValue: name) else {
-            throw UsageError(description: "--methods: unknown CI method '\(name)' (percentile, basic, normal, bca)")
+    // A method is a penalized bootstrap method (percentile, ...) or a debiased one
+    // (debiased-wald, debiased-percentile, ...): its interval is looked up under `keys`.
+    struct Method { let name: String; let key: String; let base: CIMethod? }
+    let methods = try methodNames.map { name -> Method in
+        if name == "debiased-wald" { return Method(name: name, key: Report.debiasedPrefix + "wald", base: nil) }
+        let baseName = name.hasPrefix("debiased-") ? String(name.dropFirst("debiased-".count)) : name
+        guard let m = CIMethod(rawValue: baseName) else {
+            throw UsageError(description: "--methods: unknown CI method '\(name)' (percentile, basic, normal, bca, debiased-wald, debiased-percentile, ...)")
         }
-        return m
+        return Method(name: name, key: name.hasPrefix("debiased-") ? Report.debiasedPrefix + baseName : baseName, base: m)
+    }
+    var specMethods: [CIMethod] = []
+    for m in methods { if let b = m.base, !specMethods.contains(b) { specMethods.append(b) } }
+    if specMethods.isEmpty { specMethods = [.percentile] }
+    let designName = try args.string("design") ?? "standard"
+    let model: CoverageModel
+    switch designName {
+    case "standard": model = CoverageModel()
+    case "toeplitz": model = CoverageModel(toeplitz: try args.int("p") ?? 20, rho: try args.double("rho") ?? 0.5)
+    default: throw UsageError(description: "--design: standard or toeplitz")
     }
     let all: [CoverageSetting] = [
         .init(name: "mle", label: "alpha = 0 (unpenalized MLE, control)", alphasJSON: "\"alphas\": [0]", rule: "min"),
@@ -136,7 +212,6 @@ func runCoverage(_ args: Arguments) throws {
         }
         return s
     }
-    let model = CoverageModel()
     let p = model.names.count
 
     func spec(_ s: CoverageSetting, repetition: Int) throws -> RunSpec {
@@ -149,7 +224,7 @@ func runCoverage(_ args: Arguments) throws {
              "penalty": {"scale": "mean", "penalizeIntercept": false},
              \(s.alphasJSON),
              "cv": {"folds": 5, "metric": "auc", "rule": "\(s.rule)", "choose": "per-outcome"},
-             "bootstrap": {"resamples": \(resamples), "methods": [\(methods.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))],
+             "bootstrap": {"resamples": \(resamples), "methods": [\(specMethods.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))],
                            "level": \(level)},
              "seed": \(seed &+ UInt64(repetition))}
             """
@@ -178,7 +253,10 @@ func runCoverage(_ args: Arguments) throws {
                     let cell = CoverageCell(
                         estimate: outcome.features.map(\.coef),
                         intervals: methods.map { m in
-                            outcome.features.map { f in (f.ci[m.rawValue]?.low ?? .nan, f.ci[m.rawValue]?.high ?? .nan) }
+                            outcome.features.map { f in (f.interval(m.key)?.low ?? .nan, f.interval(m.key)?.high ?? .nan) }
+                        },
+                        oracleWidth: outcome.features.map { f in
+                            f.debiased?.se.map { 2 * Normal.quantile(0.5 + level / 2) * $0 } ?? .nan
                         },
                         alpha: outcome.alpha,
                         alphaMax: try LogisticLasso.alphaMax(design: data.design, cells: data.cells(outcome: 0, counts: data.cellCount),
@@ -208,7 +286,8 @@ func runCoverage(_ args: Arguments) throws {
         s.count >= w ? s : (left ? s + String(repeating: " ", count: w - s.count) : String(repeating: " ", count: w - s.count) + s)
     }
 
-    print("Coverage of \(Int(level * 100))% bootstrap intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s")
+    print("Design: \(designName)" + (model.rho.map { ", latent Toeplitz rho = \($0)" } ?? "") + ", \(p - 1) features")
+    print("Coverage of \(Int(level * 100))% intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s")
     print("Model: logit P(y=1) = \(model.intercept) + " + model.features.map { "\($0.beta) * \($0.name)" }.joined(separator: " + "))
     print("       x*_bin ~ Bernoulli(p) (p = " + model.features.compactMap { f in f.binaryP.map { "\(f.name): \($0)" } }.joined(separator: ", ")
           + "), x*_cont ~ N(0,1) rounded to 0.01; features not standardized; intercept unpenalized")
@@ -235,14 +314,18 @@ func runCoverage(_ args: Arguments) throws {
         if failed > 0 { head += "; \(failed) failed resamples in all" }
         print(head)
         for (mi, m) in methods.enumerated() {
-            print("  \(m.rawValue) intervals")
+            print("  \(m.name) intervals")
             print("  " + pad("coefficient", 10, left: true) + pad("group", 10) + pad("true", 7) + pad("est", 8) + pad("cover", 8) + pad("+-SE", 7)
-                  + pad("miss0", 7) + pad("missAway", 9) + pad("[0,0]", 7) + pad("width", 7))
+                  + pad("miss0", 7) + pad("missAway", 9) + pad("[0,0]", 7) + pad("width", 7) + pad("/oracle", 8))
+            var classCover: [String: (covered: Double, total: Double)] = [:]
+            var minCover = 1.0
+            var widthRatios: [Double] = []
             var groupRows: [String: [(cover: [Double], zero: [Double])]] = [:]
             for j in 0..<p {
                 let truth = model.truth[j]
                 var cover = 0.0, missIn = 0.0, missOut = 0.0, exactZero = 0.0, width = 0.0, widthN = 0.0, est = 0.0
                 var perRep: [Double] = [], perRepZero: [Double] = []
+                var ratio = 0.0, ratioN = 0.0
                 for c in cells {
                     let (lo, hi) = c.intervals[mi][j]
                     est += c.estimate[j]
@@ -256,16 +339,24 @@ func runCoverage(_ args: Arguments) throws {
                     let z = lo == 0 && hi == 0
                     if z { exactZero += 1 }
                     if lo.isFinite && hi.isFinite { width += hi - lo; widthN += 1 }
+                    if lo.isFinite && hi.isFinite && c.oracleWidth[j].isFinite && c.oracleWidth[j] > 0 {
+                        ratio += (hi - lo) / c.oracleWidth[j]; ratioN += 1
+                    }
                     perRep.append(covered ? 1 : 0)
                     perRepZero.append(z ? 1 : 0)
                 }
                 let cov = cover / R
                 let se = (cov * (1 - cov) / R).squareRoot()
                 groupRows[model.groups[j], default: []].append((perRep, perRepZero))
+                let meanRatio = ratioN > 0 ? ratio / ratioN : .nan
+                classCover[model.groups[j], default: (0, 0)].covered += cover
+                classCover[model.groups[j], default: (0, 0)].total += R
+                minCover = min(minCover, cov)
+                if meanRatio.isFinite { widthRatios.append(meanRatio) }
                 print("  " + pad(model.names[j], 10, left: true) + pad(model.groups[j], 10) + pad(f(truth, 2), 7) + pad(f(est / R), 8)
                       + pad(f(cov), 8) + pad(f(se), 7) + pad(f(missIn / R), 7) + pad(f(missOut / R), 9)
-                      + pad(f(exactZero / R), 7) + pad(f(widthN > 0 ? width / widthN : .nan), 7))
-                json.append("{\"setting\":\"\(s.name)\",\"method\":\"\(m.rawValue)\",\"coefficient\":\"\(model.names[j])\",\"group\":\"\(model.groups[j])\",\"truth\":\(truth),\"coverage\":\(cov),\"se\":\(se),\"missTowardZero\":\(missIn / R),\"missAway\":\(missOut / R),\"exactlyZero\":\(exactZero / R),\"meanEstimate\":\(est / R),\"meanWidth\":\(widthN > 0 ? width / widthN : 0)}")
+                      + pad(f(exactZero / R), 7) + pad(f(widthN > 0 ? width / widthN : .nan), 7) + pad(f(meanRatio, 2), 8))
+                json.append("{\"setting\":\"\(s.name)\",\"method\":\"\(m.name)\",\"coefficient\":\"\(model.names[j])\",\"group\":\"\(model.groups[j])\",\"truth\":\(truth),\"coverage\":\(cov),\"se\":\(se),\"missTowardZero\":\(missIn / R),\"missAway\":\(missOut / R),\"exactlyZero\":\(exactZero / R),\"meanEstimate\":\(est / R),\"meanWidth\":\(widthN > 0 ? width / widthN : 0)}")
             }
             // Group rows: the per-repetition mean over the group's coefficients, averaged over
             // repetitions; SE from the spread of those per-repetition means (coefficients of one
@@ -280,6 +371,22 @@ func runCoverage(_ args: Arguments) throws {
                 print("  " + pad("all " + g, 10, left: true) + pad("(\(members.count))", 10) + pad("", 7) + pad("", 8)
                       + pad(f(mean), 8) + pad(f((v / R).squareRoot()), 7) + pad("", 7) + pad("", 9) + pad(f(zeroMean), 7))
             }
+            // The issue's pass criterion: every class (coverage pooled over its coefficients)
+            // within 2 MC SE of 0.95, MC SE = sqrt(c (1 - c) / R) at c = 0.95; no coefficient
+            // below 0.93; mean width at most 1.15x the oracle MLE Wald width.
+            let mcse = (0.95 * 0.05 / R).squareRoot()
+            var verdict: [String] = []
+            for g in ["intercept", "large", "small", "zero"] {
+                guard let c = classCover[g], c.total > 0 else { continue }
+                let cov = c.covered / c.total
+                let ok = abs(cov - 0.95) <= 2 * mcse
+                verdict.append("\(g) \(f(cov)) (\(ok ? "ok" : "FAIL"))")
+            }
+            let meanWidth = widthRatios.isEmpty ? Double.nan : widthRatios.reduce(0, +) / Double(widthRatios.count)
+            let pass = classCover.values.allSatisfy { abs($0.covered / $0.total - 0.95) <= 2 * mcse } && minCover >= 0.93 && meanWidth <= 1.15
+            print("  criterion (MC SE \(f(mcse, 4)) at 0.95, R = \(cells.count)): " + verdict.joined(separator: ", ")
+                  + "; min coefficient \(f(minCover)) (\(minCover >= 0.93 ? "ok" : "FAIL")); mean width/oracle \(f(meanWidth, 2)) (\(meanWidth <= 1.15 ? "ok" : "FAIL"))"
+                  + " => \(pass ? "PASS" : "FAIL")")
         }
         print("")
     }

@@ -6,6 +6,7 @@
 //
 // `bash Benchmarks/run.sh` runs both next to R glmnet and statsmodels and prints the comparison.
 import Foundation
+import Analysis
 import Lasso
 import Tabular
 
@@ -285,6 +286,52 @@ func runCSV(_ args: Arguments) throws {
     print(j.text)
 }
 
+// MARK: - job
+
+/// `lassoboot-bench job --spec SPEC [--threads T] [--intervals debiased|penalized] [--resamples B]`:
+/// wall time of one whole run in process (the code of `lassoboot run`: parse, prepare, both
+/// phases on T threads, aggregation), split into tasks and aggregation (where the debiased
+/// intervals are made), to compare the penalized-only run with the debiased one.
+func runJob(_ args: Arguments) throws {
+    let path = try args.required("spec")
+    let threads = try args.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
+    let clock = ContinuousClock()
+    let t0 = clock.now
+    var spec = try RunSpec.load(path: path)
+    if let kind = try args.string("intervals") {
+        guard let k = IntervalKind(rawValue: kind) else { throw UsageError(description: "--intervals: debiased or penalized") }
+        spec.intervals = k
+    }
+    if let b = try args.int("resamples") { spec.bootstrap.resamples = b }
+    let data = try RunData.load(spec: spec)
+    let t1 = clock.now
+    let executor = TaskExecutor(data: data)
+    let results = try LocalRunner(executor: executor, threads: threads).run()
+    let t2 = clock.now
+    let report = try Aggregation.report(data: data, executor: executor, results: results, software: "bench")
+    let t3 = clock.now
+    let json = Render.json(report)
+    var j = JSONLine()
+    j.add("job", path)
+    j.add("intervals", spec.intervals.rawValue)
+    j.add("threads", Double(threads))
+    j.add("resamples", Double(spec.bootstrap.resamples))
+    j.add("prepareSeconds", (t1 - t0).seconds)
+    j.add("taskSeconds", (t2 - t1).seconds)
+    j.add("aggregateSeconds", (t3 - t2).seconds)
+    j.add("wallSeconds", (t3 - t0).seconds)
+    j.add("reportBytes", Double(json.utf8.count))
+    for o in report.outcomes {
+        if let d = o.debiasing {
+            j.add("\(o.name).debiasSteps", Double(d.steps ?? 0))
+            j.add("\(o.name).debiasCondition", d.conditionNumber ?? .nan)
+            j.add("\(o.name).debiasResamples", Double(d.resamples))
+            j.add("\(o.name).debiasFailed", d.failures.map { "\($0.cause) x\($0.resamples)" })
+        }
+    }
+    print(j.text)
+}
+
 // MARK: - main
 
 let usage = """
@@ -292,7 +339,9 @@ let usage = """
                                [--penalize-intercept] [--tolerance T] [--repeat N] [--label TEXT]
            lassoboot-bench csv [--rows N] [--cols K] [--file PATH] [--repeat R]
            lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005] [--settings mle,fixed,cv,cv1se]
-                                    [--methods percentile] [--seed S] [--threads T] [--json]
+                                    [--methods percentile,debiased-wald,debiased-percentile] [--design standard|toeplitz]
+                                    [--p 20] [--rho 0.5] [--seed S] [--threads T] [--json]
+           lassoboot-bench job --spec SPEC [--threads T] [--intervals debiased|penalized] [--resamples B]
            lassoboot-bench warm --data CSV --outcome COL [--exclude COL...] [--alpha A] [--penalize-intercept]
                                 [--resamples 200] [--repeat 5] [--tolerance T] [--seed S]
     """
@@ -304,6 +353,7 @@ do {
     case "fit": try runFit(Arguments(argv[2...], flags: ["penalize-intercept"]))
     case "csv": try runCSV(Arguments(argv[2...], flags: []))
     case "coverage": try runCoverage(Arguments(argv[2...], flags: ["json"]))   // Coverage.swift
+    case "job": try runJob(Arguments(argv[2...], flags: []))
     case "warm": try runWarm(Arguments(argv[2...], flags: ["penalize-intercept"]))
     case "capacity": try runCapacity(Arguments(argv[2...], flags: []))   // Capacity.swift
     case "-h", "--help", "help": print(usage)

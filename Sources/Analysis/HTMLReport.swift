@@ -57,7 +57,8 @@ extension Render {
 struct HTMLReport {
     let report: Report
 
-    var method: String { report.settings.methods.first ?? "percentile" }
+    var method: String { report.defaultMethod }
+    var debiased: Bool { report.settings.intervals == IntervalKind.debiased.rawValue }
     var pct: String { Render.percent(report.settings.level) }
     var wald: Bool { report.settings.wald == true }
 
@@ -76,8 +77,14 @@ struct HTMLReport {
             s += "<h2>\(e(o.name))</h2>\n"
             s += "<p>\(e(Render.summaryLine(report, o)))</p>\n"
             s += "<figure>\n" + ForestPlot(report: report, outcome: o.name, method: nil).svg(standalone: false)
-            s += "<figcaption>Odds ratio exp(coef) of the full-data fit at the chosen alpha with its \(pct)% bootstrap \(e(method))"
-            s += " interval (log scale, reference line at 1); “selected” is the share of bootstrap resamples in which the"
+            if debiased {
+                s += "<figcaption>Odds ratio exp(b) of the debiased lasso estimate b with its \(pct)% \(e(Render.shortName(method)))"
+                s += " interval, which covers the unpenalized coefficient"
+            } else {
+                s += "<figcaption>Odds ratio exp(coef) of the full-data fit at the chosen alpha with its \(pct)% bootstrap \(e(method))"
+                s += " interval (variability of the penalized estimator)"
+            }
+            s += " (log scale, reference line at 1); “selected” is the share of bootstrap resamples in which the"
             s += " coefficient is nonzero."
             if wald { s += " The orange mark is the Wald interval conditional on the selected model (see the note below)." }
             s += "</figcaption>\n</figure>\n"
@@ -88,6 +95,15 @@ struct HTMLReport {
         s += "<p class=\"lb-note\">Odds ratios are exp(coef) of the full-data fit at the chosen alpha. Bootstrap intervals are computed on the"
         s += " coefficient scale and exponentiated. * zero in most resamples: the interval is not a smooth quantity there."
         s += " ! the interval has flags (listed in the table and in report.json).</p>\n"
+        s += "<p class=\"lb-note\">The bootstrap intervals of the penalized fit (percentile, basic, normal, BCa) describe the"
+        s += " variability of the penalized estimator: at a fixed alpha the lasso's shrinkage bias is the same in every resample,"
+        s += " so they are not confidence intervals for the unpenalized coefficient and under-cover where the data are thin.</p>\n"
+        if debiased {
+            s += "<p class=\"lb-note\">Debiased intervals: b = beta + H<sup>-1</sup>g, Newton steps on the unpenalized"
+            s += " log-likelihood from the lasso fit (\(report.settings.newtonSteps.map { "\($0) step(s)" } ?? "until converged")),"
+            s += " with the Wald interval b ± z·SE and bootstrap intervals of the same step taken in every resample."
+            s += " They cover the unpenalized coefficient at their nominal level when n is well above p.</p>\n"
+        }
         if wald {
             s += "<p class=\"lb-note\">\(e(Wald.label)): the inverse unpenalized Hessian over the nonzero coefficients, as statsmodels"
             s += " and <code>lassoboot fit</code> report after an L1 fit. They ignore both the selection and the shrinkage and are"
@@ -148,11 +164,14 @@ struct HTMLReport {
     func table(_ o: Report.Outcome) -> String {
         let methods = report.settings.methods
         var head = "<tr><th>feature</th><th class=\"num\">coef</th><th class=\"num\">odds ratio</th>"
-        for m in methods { head += "<th class=\"num\">\(pct)% CI (\(e(m)))</th>" }
+        let debiasedMethods = debiased ? ["wald"] + methods : []
+        if debiased { head += "<th class=\"num\">debiased odds ratio</th>" }
+        for m in debiasedMethods { head += "<th class=\"num lb-debiased\">\(pct)% CI (\(e(Render.shortName(Report.debiasedPrefix + m))))</th>" }
+        for m in methods { head += "<th class=\"num\">\(pct)% CI (\(e(m)): variability of the penalized estimator)</th>" }
         if wald { head += "<th class=\"num lb-wald\">\(pct)% Wald CI</th>" }
         head += "<th class=\"num\">selected</th><th class=\"num\">zero</th><th class=\"num\">P(β&gt;0)</th><th class=\"num\">P(β&lt;0)</th>"
         head += "<th class=\"num\">bootstrap SE</th><th class=\"num\">bias</th><th>flags</th></tr>"
-        let columns = 10 + methods.count + (wald ? 1 : 0)
+        let columns = 10 + methods.count + (wald ? 1 : 0) + (debiased ? 1 + debiasedMethods.count : 0)
         var groups = Render.groupedFeatures(report, o)
         let intercept = o.features.filter(Render.isIntercept)
         if !intercept.isEmpty { groups.insert(("Intercept", intercept), at: 0) }
@@ -168,6 +187,13 @@ struct HTMLReport {
                 s += "<tr data-feature=\"\(e(f.name))\"><td>\(e(f.name))</td>"
                 s += "<td class=\"num\(f.coef == 0 ? " lb-zero" : "")\">\(Render.fixed(f.coef, 4))</td>"
                 s += "<td class=\"num\">\(Render.ratioLabel(f.oddsRatio))</td>"
+                if debiased { s += "<td class=\"num\">\(Render.ratioLabel(f.debiased?.oddsRatio))</td>" }
+                for m in debiasedMethods {
+                    let ci = f.debiased?.ci[m]
+                    let low = ci?.oddsRatioLow ?? (ci?.low != nil ? .infinity : nil)
+                    let high = ci?.oddsRatioHigh ?? (ci?.high != nil ? .infinity : nil)
+                    s += "<td class=\"num lb-debiased\">\(interval(low, high))\(e(Render.marker(f, method: Report.debiasedPrefix + m)))</td>"
+                }
                 for m in methods {
                     let ci = f.ci[m]
                     let low = ci?.oddsRatioLow ?? (ci?.low != nil ? .infinity : nil)
@@ -180,7 +206,9 @@ struct HTMLReport {
                 s += "<td class=\"num\">\(pct1(f.selectionFrequency))</td><td class=\"num\">\(pct1(f.zeroFraction))</td>"
                 s += "<td class=\"num\">\(Render.fixed(f.probPositive, 3))</td><td class=\"num\">\(Render.fixed(f.probNegative, 3))</td>"
                 s += "<td class=\"num\">\(Render.fixed(f.standardError, 4))</td><td class=\"num\">\(Render.fixed(f.bias, 4))</td>"
-                let flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m): \($0)" } }
+                var flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m): \($0)" } }
+                flags += (f.debiased?.flags ?? []).map { "debiased: \($0)" }
+                flags += debiasedMethods.flatMap { m in (f.debiased?.ci[m]?.flags ?? []).map { "debiased \(m): \($0)" } }
                 s += "<td class=\"lb-flags\">\(e(flags.joined(separator: ", ")))</td></tr>\n"
             }
         }

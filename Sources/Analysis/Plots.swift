@@ -81,7 +81,7 @@ struct ForestPlot {
     init(report: Report, outcome: String, method: String?) {
         self.report = report
         self.outcomeName = outcome
-        self.method = method ?? report.settings.methods.first ?? "percentile"
+        self.method = method ?? report.defaultMethod
     }
 
     // Sizes (px).
@@ -101,12 +101,15 @@ struct ForestPlot {
         /// coefficient scale) is infinite, so it is drawn as an arrow rather than dropped.
         let drawLow: Double?
         let drawHigh: Double?
+        /// The point drawn: exp of the debiased estimate for a debiased interval, else of the fit.
+        let point: Double
         var wald: Report.WaldInterval? { feature.wald }
 
         init(feature: Report.Feature, group: String, method: String) {
             self.feature = feature
             self.group = group
-            let ci = feature.ci[method]
+            let ci = feature.interval(method)
+            point = method.hasPrefix(Report.debiasedPrefix) ? (feature.debiased?.oddsRatio ?? feature.oddsRatio) : feature.oddsRatio
             low = ci?.oddsRatioLow
             high = ci?.oddsRatioHigh
             drawLow = ci?.oddsRatioLow ?? (ci?.low != nil ? .infinity : nil)
@@ -130,7 +133,7 @@ struct ForestPlot {
         // Axis: every finite positive value, limited to 1e-3 ... 1e3 (beyond: arrows), with 1 in view.
         var values: [Double] = [1]
         for r in rows {
-            values += [r.feature.oddsRatio, r.drawLow, r.drawHigh].compactMap { $0 }
+            values += [r.point, r.drawLow, r.drawHigh].compactMap { $0 }
             if showWald, let w = r.wald { values += [w.oddsRatioLow, w.oddsRatioHigh].compactMap { $0 } }
         }
         let usable = values.filter { $0 > 0 && $0.isFinite }.map { min(max($0, 1e-3), 1e3) }
@@ -158,12 +161,12 @@ struct ForestPlot {
         // Legend items (flowed into lines).
         let anyZero = rows.contains { $0.feature.coef == 0 }
         let anyClamped = rows.contains { r in
-            ([r.feature.oddsRatio, r.drawLow, r.drawHigh] + (showWald ? [r.wald?.oddsRatioLow, r.wald?.oddsRatioHigh] : []))
+            ([r.point, r.drawLow, r.drawHigh] + (showWald ? [r.wald?.oddsRatioLow, r.wald?.oddsRatioHigh] : []))
                 .contains { v in v.map { $0 <= 0 || $0.isInfinite || $0 < axis.low || $0 > axis.high } ?? false }
         }
         var legend: [(kind: String, label: String)] = [("estimate", "odds ratio (full-data fit at the chosen alpha)")]
         if anyZero { legend.append(("zero", "coefficient exactly 0")) }
-        legend.append(("ci", "\(pct)% bootstrap CI (\(method))"))
+        legend.append(("ci", "\(pct)% CI (\(Report.describe(method)))"))
         if showWald { legend.append(("wald", "\(pct)% Wald CI, conditional on selection")) }
         if anyClamped { legend.append(("arrow", "beyond the axis")) }
         var legendLines: [[(kind: String, label: String, x: Double)]] = [[]]
@@ -193,7 +196,7 @@ struct ForestPlot {
         let plotBottom = rowsTop + rowCount * rowH + 4
         let height = plotBottom + 50
 
-        let title = "\(outcome.name): odds ratios with \(pct)% bootstrap CIs"
+        let title = "\(outcome.name): odds ratios with \(pct)% CIs (\(Report.describe(method)))"
         var s = SVG.open(width: width, height: height, standalone: standalone, label: title)
         s += SVG.text(SVG.fit(title, width: width - 2 * pad, size: 15, bold: true), x: pad, y: titleY, size: 15, weight: "600")
         for (i, line) in subtitle.enumerated() {
@@ -285,7 +288,7 @@ struct ForestPlot {
     }
 
     func orText(_ r: Row) -> String {
-        var t = Render.ratioLabel(r.feature.oddsRatio)
+        var t = Render.ratioLabel(r.point)
         if r.drawLow == nil && r.drawHigh == nil {
             t += "  no CI"
         } else {
@@ -355,7 +358,7 @@ struct ForestPlot {
                           diamonds: true)
         }
         // A note in the plot goes right of everything drawn in the row, or left of it if it does not fit.
-        let drawn = ([r.drawLow, r.drawHigh, f.oddsRatio] + (hasWald ? [f.wald?.oddsRatioLow ?? .infinity, f.wald?.oddsRatioHigh ?? .infinity] : []))
+        let drawn = ([r.drawLow, r.drawHigh, r.point] + (hasWald ? [f.wald?.oddsRatioLow ?? .infinity, f.wald?.oddsRatioHigh ?? .infinity] : []))
             .compactMap { $0 }.compactMap { place($0)?.x }
         func note(_ text: String, y: Double) -> String {
             let w = SVG.textWidth(text, size: 10)
@@ -365,7 +368,7 @@ struct ForestPlot {
             return SVG.text(text, x: x, y: SVG.baseline(y, size: 10), anchor: anchor, size: 10, fill: Palette.muted, style: "italic",
                             extra: " class=\"note\"")
         }
-        if let p = place(f.oddsRatio) {
+        if let p = place(r.point) {
             if p.side != 0 {
                 s += SVG.arrow(tipX: p.x, y: ciY, direction: p.side, size: 10, fill: Palette.estimate)
             } else if f.coef == 0 {

@@ -21,6 +21,12 @@ public enum Render {
         for m in methods { header += ["\(m)Low", "\(m)High"] }
         let wald = report.settings.wald == true
         if wald { header += ["waldLow", "waldHigh"] }
+        let debiased = report.settings.intervals == IntervalKind.debiased.rawValue
+        let debiasedMethods = ["wald"] + methods
+        if debiased {
+            header += ["debiasedCoef", "debiasedOddsRatio", "debiasedSE", "debiasedSandwichSE"]
+            for m in debiasedMethods { header += ["debiased\(capitalized(m))Low", "debiased\(capitalized(m))High"] }
+        }
         header += ["resamples", "flags"]
         var out = header.joined(separator: ",") + "\n"
         for o in report.outcomes {
@@ -31,12 +37,42 @@ public enum Render {
                            number(f.mcseLow), number(f.mcseHigh)]
                 for m in methods { row += [number(f.ci[m]?.low), number(f.ci[m]?.high)] }
                 if wald { row += [number(f.wald?.low), number(f.wald?.high)] }
-                let flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m):\($0)" } }
+                var flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m):\($0)" } }
+                if debiased {
+                    let d = f.debiased
+                    row += [number(d?.estimate), number(d?.oddsRatio), number(d?.se), number(d?.sandwichSE)]
+                    for m in debiasedMethods { row += [number(d?.ci[m]?.low), number(d?.ci[m]?.high)] }
+                    flags += (d?.flags ?? []).map { "debiased:\($0)" }
+                    flags += debiasedMethods.flatMap { m in (d?.ci[m]?.flags ?? []).map { "debiased:\(m):\($0)" } }
+                }
                 row += ["\(o.resamples)", csvField(flags.joined(separator: ";"))]
                 out += row.joined(separator: ",") + "\n"
             }
         }
         return out
+    }
+
+    static func capitalized(_ s: String) -> String { s.prefix(1).uppercased() + s.dropFirst() }
+
+    /// A table header's short name of an interval method (`debiased Wald`, `percentile`).
+    static func shortName(_ method: String) -> String {
+        guard method.hasPrefix(Report.debiasedPrefix) else { return method }
+        let m = String(method.dropFirst(Report.debiasedPrefix.count))
+        return "debiased " + (m == "wald" ? "Wald" : m)
+    }
+
+    /// The odds ratio shown beside an interval: exp of the debiased estimate for a debiased
+    /// interval, else exp of the full-data fit.
+    static func point(_ f: Report.Feature, method: String) -> Double? {
+        method.hasPrefix(Report.debiasedPrefix) ? f.debiased?.oddsRatio : f.oddsRatio
+    }
+
+    /// The note under a table saying what its intervals are.
+    static func intervalNote(_ method: String) -> String {
+        if method.hasPrefix(Report.debiasedPrefix) {
+            return "Odds ratios are exp(b) of the debiased lasso estimate b (Newton steps on the unpenalized likelihood from the full-data fit); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
+        }
+        return "Odds ratios are exp(coef) of the full-data fit at the chosen alpha; intervals are bootstrap \(method) intervals on the coefficient scale, exponentiated: the variability of the penalized estimator, not a confidence interval for the unpenalized coefficient (shrinkage biases them toward zero).\n"
     }
 
     /// `cv.csv`: the cross-validation table of every outcome.
@@ -66,7 +102,7 @@ public enum Render {
     static func marker(_ f: Report.Feature, method: String) -> String {
         var m = ""
         if f.flags.contains("mostlyZero") { m += "*" }
-        if let ci = f.ci[method], !ci.flags.isEmpty { m += "!" }
+        if let ci = f.interval(method), !ci.flags.isEmpty { m += "!" }
         return m
     }
 
@@ -82,35 +118,35 @@ public enum Render {
 
     /// The human table: one block per outcome, features grouped as the spec groups them.
     public static func text(_ report: Report, method: String? = nil) -> String {
-        let method = method ?? report.settings.methods.first ?? "percentile"
+        let method = method ?? report.defaultMethod
         let pct = String(format: "%g", report.settings.level * 100)
         var out = "\(terminalSafe(report.name)): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
         for o in report.outcomes {
             out += "\n\(terminalSafe(o.name)): \(terminalSafe(summaryLine(report, o)))\n"
             let width = max(30, (o.features.map { terminalSafe($0.name).count }.max() ?? 0) + 4)
-            let header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad("\(pct)% CI (\(method))", 22) + pad("selected", 9, right: true)
+            let header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad("\(pct)% CI (\(shortName(method)))", 22) + pad("selected", 9, right: true)
             out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
             for group in report.groups {
                 let rows = o.features.filter { $0.group == group }
                 guard !rows.isEmpty else { continue }
                 out += terminalSafe(group) + "\n"
                 for f in rows {
-                    let ci = f.ci[method]
+                    let ci = f.interval(method)
                     let interval = "[\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))]"
                     let selected = f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
-                    out += pad("  " + terminalSafe(f.name), width) + pad(fixed(f.oddsRatio), 11, right: true) + "   " + pad(interval + marker(f, method: method), 22)
+                    out += pad("  " + terminalSafe(f.name), width) + pad(fixed(point(f, method: method)), 11, right: true) + "   " + pad(interval + marker(f, method: method), 22)
                         + pad(selected, 9, right: true) + "\n"
                 }
             }
         }
-        out += "\nOdds ratios are exp(coef) of the full-data fit at the chosen alpha; intervals are bootstrap \(method) intervals on the coefficient scale, exponentiated.\n"
+        out += "\n" + intervalNote(method)
         out += "* zero in most resamples (the interval is not a smooth quantity)   ! see flags in report.json\n"
         return out
     }
 
     /// `report.md`: the same tables in Markdown.
     public static func markdown(_ report: Report) -> String {
-        let method = report.settings.methods.first ?? "percentile"
+        let method = report.defaultMethod
         let pct = String(format: "%g", report.settings.level * 100)
         var out = "# \(markdownText(report.name))\n\n"
         out += "- data: `\(report.data.csv)` (sha256 `\(report.dataHash)`), \(report.data.rows) of \(report.data.rowsRead) rows, \(report.data.patterns) covariate patterns\n"
@@ -118,16 +154,17 @@ public enum Render {
         out += "- seed \(report.seed); \(report.settings.resamples) resamples; CI methods \(report.settings.methods.joined(separator: ", ")); software \(report.software)\n"
         for o in report.outcomes {
             out += "\n## \(markdownText(o.name))\n\n\(markdownText(summaryLine(report, o)))\n\n"
-            out += "| group | feature | odds ratio | \(pct)% CI (\(method)) | selected | P(β>0) | P(β<0) | flags |\n|---|---|---:|---|---:|---:|---:|---|\n"
+            out += "| group | feature | odds ratio | \(pct)% CI (\(shortName(method))) | selected | P(β>0) | P(β<0) | flags |\n|---|---|---:|---|---:|---:|---:|---|\n"
             for group in report.groups {
                 for f in o.features where f.group == group {
-                    let ci = f.ci[method]
-                    let flags = (f.flags + (ci?.flags ?? [])).joined(separator: ", ")
-                    out += "| \(markdownText(group)) | \(markdownText(f.name)) | \(fixed(f.oddsRatio)) | [\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))] | "
+                    let ci = f.interval(method)
+                    let flags = (f.flags + (ci?.flags ?? []) + (f.debiased?.flags ?? [])).joined(separator: ", ")
+                    out += "| \(markdownText(group)) | \(markdownText(f.name)) | \(fixed(point(f, method: method))) | [\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))] | "
                     out += "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
                 }
             }
         }
+        out += "\n" + intervalNote(method)
         return out
     }
 }

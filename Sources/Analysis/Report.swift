@@ -32,6 +32,42 @@ public struct Report: Codable, Sendable, Equatable {
         public let oddsRatioHigh: Double?
     }
 
+    /// The debiased lasso (n > p) for one coefficient: the full-data fit moved by Newton steps on
+    /// the unpenalized likelihood, its Wald interval (b +/- z SE) and the bootstrap intervals of
+    /// the same step taken in every resample. These cover the unpenalized coefficient at their
+    /// nominal level (see `lassoboot-bench coverage`); the penalized intervals in
+    /// ``Feature/ci`` describe only the variability of the penalized estimator.
+    public struct Debiased: Codable, Sendable, Equatable {
+        /// The debiased coefficient (`nil` when it could not be made: see `flags`).
+        public let estimate: Double?
+        /// sqrt((H^{-1})_jj).
+        public let se: Double?
+        /// The sandwich standard error sqrt((H^{-1} M H^{-1})_jj).
+        public let sandwichSE: Double?
+        /// exp(estimate).
+        public let oddsRatio: Double?
+        /// `wald` and one per bootstrap method of the spec, on the coefficient scale (odds ratios
+        /// are exp of the ends).
+        public let ci: [String: Interval]
+        /// `nearSingularHessian` / `newtonNotConverged` with `fallbackPenalizedPercentile` (the
+        /// intervals are then the penalized percentile interval: not honest, flagged).
+        public let flags: [String]
+    }
+
+    /// How the debiased intervals of one outcome were made.
+    public struct Debiasing: Codable, Sendable, Equatable {
+        /// Newton steps taken on the full data.
+        public let steps: Int?
+        /// Condition number of the full-data Hessian scaled to unit diagonal.
+        public let conditionNumber: Double?
+        /// Resamples whose Newton steps succeeded (behind the debiased bootstrap intervals).
+        public let resamples: Int
+        public let failedResamples: Int
+        public let failures: [Failure]
+        /// Why the full-data estimate failed and what was reported instead.
+        public let flags: [String]
+    }
+
     public struct Feature: Codable, Sendable, Equatable {
         public let name: String
         public let group: String
@@ -52,6 +88,33 @@ public struct Report: Codable, Sendable, Equatable {
         public let flags: [String]
         /// Only when the spec asks for it (`report.wald`), and only for nonzero coefficients.
         public let wald: WaldInterval?
+        /// Debiased lasso estimate and intervals (spec `intervals: debiased`, the default).
+        public let debiased: Debiased?
+
+        /// The interval a table shows for `method`: a penalized bootstrap method name
+        /// (`percentile`, ...), or `debiased:<method>` (`debiased:wald`, `debiased:percentile`, ...).
+        public func interval(_ method: String) -> Interval? {
+            if method.hasPrefix(Report.debiasedPrefix) { return debiased?.ci[String(method.dropFirst(Report.debiasedPrefix.count))] }
+            return ci[method]
+        }
+    }
+
+    /// Method names of the debiased intervals in tables: `debiased:wald`, `debiased:percentile`, ...
+    public static let debiasedPrefix = "debiased:"
+
+    /// The interval tables and the forest plot show by default: the debiased Wald interval when
+    /// the run made it, else the first penalized bootstrap method.
+    public var defaultMethod: String {
+        settings.intervals == IntervalKind.debiased.rawValue ? Report.debiasedPrefix + "wald" : (settings.methods.first ?? "percentile")
+    }
+
+    /// What an interval is, in words, for table headers and notes.
+    public static func describe(_ method: String) -> String {
+        if method.hasPrefix(debiasedPrefix) {
+            let m = String(method.dropFirst(debiasedPrefix.count))
+            return m == "wald" ? "debiased Wald" : "debiased bootstrap \(m)"
+        }
+        return "\(method): variability of the penalized estimator"
     }
 
     public struct Failure: Codable, Sendable, Equatable {
@@ -78,6 +141,8 @@ public struct Report: Codable, Sendable, Equatable {
         public let estimateIterations: Int
         public let cv: [CVRow]
         public let features: [Feature]
+        /// How the debiased intervals were made (spec `intervals: debiased`).
+        public let debiasing: Debiasing?
     }
 
     public struct DataSummary: Codable, Sendable, Equatable {
@@ -106,6 +171,11 @@ public struct Report: Codable, Sendable, Equatable {
         /// `true` when the spec asked for Wald intervals (`report.wald`); absent otherwise, so
         /// reports without them keep their bytes.
         public let wald: Bool?
+        /// `debiased` when the report carries debiased intervals (absent for `penalized`, so those
+        /// reports keep their bytes).
+        public let intervals: String?
+        /// Newton steps of the debiased estimate (absent: until converged).
+        public let newtonSteps: Int?
     }
 
     public let name: String
@@ -156,6 +226,7 @@ public enum Aggregation {
         let groups = ["Intercept"] + data.encoded.featureGroups
         let keys = results.keys.sorted()
         var outcomes: [Report.Outcome] = []
+        let debiasedOutcomes = spec.intervals == .debiased ? try debias(data: data, executor: executor, results: results, keys: keys) : nil
         for o in 0..<data.outcomeCount {
             guard case let .estimate(estimateFit, kkt, iterations)? = results[.estimate(outcome: o)] else {
                 throw AnalysisError.missingResult("estimate/o\(o)")
@@ -206,6 +277,7 @@ public enum Aggregation {
                 let cells = try data.cells(outcome: o, counts: data.cellCount)
                 wald = Wald.intervals(design: data.design, cells: cells, coefficients: estimate, level: spec.bootstrap.level)
             }
+            let debiased = debiasedOutcomes?[o]
             var features: [Report.Feature] = []
             for j in 0..<names.count {
                 let column = replicates.map { $0[j] }
@@ -234,6 +306,10 @@ public enum Aggregation {
                     wald: wald[j].map { w in
                         Report.WaldInterval(standardError: w.standardError, low: w.low, high: w.high,
                                             oddsRatioLow: finite(Foundation.exp(w.low)), oddsRatioHigh: finite(Foundation.exp(w.high)))
+                    },
+                    debiased: debiased.map { d in
+                        d.feature(j, level: spec.bootstrap.level, methods: spec.bootstrap.methods, convention: spec.bootstrap.quantiles,
+                                  fallback: ci[CIMethod.percentile.rawValue] ?? percentileFallback(column: column, estimate: estimate[j], spec: spec))
                     }))
             }
             outcomes.append(Report.Outcome(
@@ -241,7 +317,8 @@ public enum Aggregation {
                 failedResamples: failures.values.reduce(0, +),
                 failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) },
                 chosenAlphas: spec.bootstrap.nested ? chosen.keys.sorted(by: >).map { Report.AlphaCount(alpha: $0, resamples: chosen[$0]!) } : nil,
-                estimateKKT: kkt, estimateIterations: iterations, cv: table[o], features: features))
+                estimateKKT: kkt, estimateIterations: iterations, cv: table[o], features: features,
+                debiasing: debiased?.summary))
         }
         var groupOrder: [String] = []
         for g in data.encoded.featureGroups where !groupOrder.contains(g) { groupOrder.append(g) }
@@ -255,11 +332,156 @@ public enum Aggregation {
                 metric: spec.cv.metric.rawValue, rule: spec.cv.rule.rawValue, choose: spec.cv.choice.rawValue,
                 resamples: executor.resampleCount, methods: spec.bootstrap.methods.map(\.rawValue), level: spec.bootstrap.level,
                 nested: spec.bootstrap.nested, quantiles: spec.bootstrap.quantiles == .scipy ? "scipy" : "r-boot",
-                tolerance: spec.tolerance, wald: spec.report.wald ? true : nil),
+                tolerance: spec.tolerance, wald: spec.report.wald ? true : nil,
+                intervals: spec.intervals == .debiased ? IntervalKind.debiased.rawValue : nil,
+                newtonSteps: spec.intervals == .debiased ? spec.debias.newtonSteps : nil),
             outcomes: outcomes, groups: groupOrder)
     }
 
     static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+
+    static func interval(_ r: CIResult, extraFlags: [String] = []) -> Report.Interval {
+        Report.Interval(low: finite(r.low), high: finite(r.high),
+                        oddsRatioLow: finite(Foundation.exp(r.low)), oddsRatioHigh: finite(Foundation.exp(r.high)),
+                        flags: r.flags.names + extraFlags)
+    }
+
+    static func percentileFallback(column: [Double], estimate: Double, spec: RunSpec) -> Report.Interval {
+        let r = BootstrapCI.interval(method: .percentile, distribution: BootstrapDistribution(replicates: column), estimate: estimate,
+                                     level: spec.bootstrap.level, jackknife: nil, convention: spec.bootstrap.quantiles)
+        return interval(r)
+    }
+
+    /// The debiased estimate of one outcome, its replicates and jackknife values.
+    struct DebiasedOutcome {
+        var estimate: DebiasedEstimate?
+        var failure: DebiasFailure?
+        var replicates: [[Double]]
+        var jackknifeValues: [[Double]]
+        var jackknifeRows: [Int]
+        var summary: Report.Debiasing
+
+        func feature(_ j: Int, level: Double, methods: [CIMethod], convention: QuantileConvention, fallback: Report.Interval) -> Report.Debiased {
+            guard let e = estimate else {
+                let flags = [failure?.flag ?? "debiasFailed", "fallbackPenalizedPercentile"]
+                var ci = ["wald": Report.Interval(low: fallback.low, high: fallback.high, oddsRatioLow: fallback.oddsRatioLow,
+                                                  oddsRatioHigh: fallback.oddsRatioHigh, flags: fallback.flags + flags)]
+                for m in methods { ci[m.rawValue] = ci["wald"] }
+                return Report.Debiased(estimate: nil, se: nil, sandwichSE: nil, oddsRatio: nil, ci: ci, flags: flags)
+            }
+            let b = e.coefficients[j], se = e.standardErrors[j]
+            let z = Normal.quantile(0.5 + level / 2)
+            var ci: [String: Report.Interval] = [
+                "wald": Report.Interval(low: finite(b - z * se), high: finite(b + z * se),
+                                        oddsRatioLow: finite(Foundation.exp(b - z * se)), oddsRatioHigh: finite(Foundation.exp(b + z * se)), flags: []),
+            ]
+            let distribution = BootstrapDistribution(replicates: replicates.map { $0[j] })
+            let jack = jackknifeValues.isEmpty ? nil : try? Jackknife(values: jackknifeValues.map { $0[j] }, multiplicities: jackknifeRows)
+            for m in methods {
+                let r = BootstrapCI.interval(method: m, distribution: distribution, estimate: b, level: level, jackknife: jack, convention: convention)
+                ci[m.rawValue] = Aggregation.interval(r, extraFlags: m == .bca && jack == nil ? ["jackknifeUnavailable"] : [])
+            }
+            return Report.Debiased(estimate: b, se: finite(se), sandwichSE: finite(e.sandwichStandardErrors[j]),
+                                   oddsRatio: finite(Foundation.exp(b)), ci: ci, flags: [])
+        }
+    }
+
+    /// Newton steps from the full-data fit and from every resample's fit (on that resample's
+    /// counts), and the delete-one values for BCa, for every outcome (each resample's counts are
+    /// drawn once for all outcomes). A pure function of the results, the data and the seed, so
+    /// every way of running gives the same bytes.
+    static func debias(data: RunData, executor: TaskExecutor, results: [TaskKey: TaskResult], keys: [TaskKey]) throws -> [DebiasedOutcome] {
+        let spec = data.spec
+        let steps = spec.debias.newtonSteps
+        let debias = Debias(design: data.design)
+        let outcomeCount = data.outcomeCount
+        var fulls: [DebiasedEstimate?] = [], failures0: [DebiasFailure?] = [], factors: [[Double]?] = []
+        for o in 0..<outcomeCount {
+            guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let estimate = fit.values else {
+                // The report names this failure where it reads the estimate.
+                fulls.append(nil); failures0.append(nil); factors.append(nil)
+                continue
+            }
+            let cells = try data.cells(outcome: o, counts: data.cellCount)
+            do {
+                let full = try debias.estimate(cells: cells, start: estimate, newtonSteps: steps)
+                fulls.append(full)
+                failures0.append(nil)
+                // Converged replicates take chord steps with the Hessian at the full-data estimate.
+                factors.append(steps == nil ? debias.hessianFactor(cells: cells, beta: full.coefficients) : nil)
+            } catch let f as DebiasFailure {
+                fulls.append(nil)
+                failures0.append(f)
+                factors.append(nil)
+            }
+        }
+        // Resamples in resample order, with each outcome's lasso fit (nil: that fit failed).
+        var starts: [(resample: Int, coefficients: [[Double]?])] = []
+        for key in keys {
+            guard case let .bootstrap(start, _) = key, case let .bootstrap(fits, _)? = results[key] else { continue }
+            for (i, row) in fits.enumerated() { starts.append((start + i, row.map(\.values))) }
+        }
+        var outcomes = [[Result<[Double], DebiasFailure>?]](repeating: [Result<[Double], DebiasFailure>?](repeating: nil, count: outcomeCount),
+                                                            count: starts.count)
+        if fulls.contains(where: { $0 != nil }) {
+            let starts = starts, fulls = fulls, factors = factors
+            let work: @Sendable (Int) -> [Result<[Double], DebiasFailure>?] = { i in
+                let counts = executor.resampleCounts(starts[i].resample)
+                return (0..<outcomeCount).map { o -> Result<[Double], DebiasFailure>? in
+                    guard let full = fulls[o], let lasso = starts[i].coefficients[o] else { return nil }
+                    do {
+                        let resampleCells = try data.cells(outcome: o, counts: counts)
+                        if let factor = factors[o] {
+                            // Converged steps end at the resample's MLE whatever the start.
+                            return .success(try debias.resampleEstimate(cells: resampleCells, start: full.coefficients, fullFactor: factor))
+                        }
+                        // A fixed step count starts from the resample's own lasso fit, as the
+                        // one-step estimator is defined.
+                        return .success(try debias.estimate(cells: resampleCells, start: steps == nil ? full.coefficients : lasso,
+                                                            newtonSteps: steps, errors: false).coefficients)
+                    } catch let f as DebiasFailure {
+                        return .failure(f)
+                    } catch {
+                        return .failure(.nearSingularHessian(conditionNumber: .nan))
+                    }
+                }
+            }
+            outcomes.withUnsafeMutableBufferPointer { out in
+                let base = UncheckedSendable(out)
+                DispatchQueue.concurrentPerform(iterations: starts.count) { i in base.value[i] = work(i) }
+            }
+        }
+        var result: [DebiasedOutcome] = []
+        for o in 0..<outcomeCount {
+            let full = fulls[o], failure = failures0[o]
+            var replicates: [[Double]] = []
+            var failures: [String: Int] = [:]
+            for row in outcomes {
+                switch row[o] {
+                case let .success(c)?: replicates.append(c)
+                case let .failure(f)?: failures[f.flag, default: 0] += 1
+                case nil: break
+                }
+            }
+            var jackknifeValues: [[Double]] = [], jackknifeRows: [Int] = []
+            if let full, spec.bootstrap.methods.contains(.bca) {
+                let jcells = executor.jackknifeCells(outcome: o)
+                let cells = try data.cells(outcome: o, counts: data.cellCount)
+                if let values = try? debias.jackknife(cells: cells, beta: full.coefficients, deleted: jcells.map { ($0.pattern, $0.y) }) {
+                    jackknifeValues = values
+                    jackknifeRows = jcells.map(\.rows)
+                }
+            }
+            let flags = failure.map { [$0.flag, "fallbackPenalizedPercentile"] } ?? []
+            let summary = Report.Debiasing(
+                steps: full?.steps, conditionNumber: full.flatMap { finite($0.conditionNumber) },
+                resamples: replicates.count, failedResamples: failures.values.reduce(0, +),
+                failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) }, flags: flags)
+            result.append(DebiasedOutcome(estimate: full, failure: failure, replicates: replicates,
+                                          jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary))
+        }
+        return result
+    }
 
     /// The jackknife fits behind BCa: `outcome,cell,rows,const,<features>`, one row per
     /// (outcome, jackknife cell); `rows` is how many data rows share that delete-one fit.
@@ -312,6 +534,12 @@ public enum Aggregation {
         }
         return out
     }
+}
+
+/// A value handed to concurrent workers that each touch only their own slots.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// A CSV field, quoted (RFC 4180) when it holds a separator, quote or line break.

@@ -58,6 +58,29 @@ public struct ReportSpec: Sendable, Equatable {
     }
 }
 
+/// Which intervals a report leads with (`intervals` in the spec).
+public enum IntervalKind: String, Sendable, CaseIterable {
+    /// Debiased lasso intervals (n > p): Wald and bootstrap intervals of the Newton-corrected
+    /// estimate, which cover the unpenalized coefficient. The default column of tables and the
+    /// forest plot; the penalized bootstrap intervals are still reported, labelled as the
+    /// variability of the penalized estimator.
+    case debiased
+    /// Only the bootstrap intervals of the penalized estimator (the report as it was before
+    /// debiased intervals existed, e.g. to reproduce a published table).
+    case penalized
+}
+
+/// Settings of the debiased intervals (`debiased` in the spec).
+public struct DebiasSpec: Sendable, Equatable {
+    /// Newton steps from the lasso fit: `nil` until converged (the unpenalized MLE), `1` the
+    /// one-step estimator (preferable when p/n is not small).
+    public var newtonSteps: Int?
+
+    public init(newtonSteps: Int? = nil) {
+        self.newtonSteps = newtonSteps
+    }
+}
+
 /// A whole run: data, model, cross-validation, bootstrap and seed, read from `jobs/*.json`.
 public struct RunSpec: Sendable {
     public var name: String
@@ -73,6 +96,10 @@ public struct RunSpec: Sendable {
     public var tolerance: Double
     /// Extra report content (`report` in the spec).
     public var report: ReportSpec
+    /// Which intervals the report leads with (`intervals`: `debiased`, the default, or `penalized`).
+    public var intervals: IntervalKind
+    /// Settings of the debiased intervals.
+    public var debias: DebiasSpec
     /// Where the spec was read from.
     public var source: String
 
@@ -89,7 +116,7 @@ public struct RunSpec: Sendable {
     public static func parse(_ bytes: Data, source: String, baseDirectory: String) throws -> RunSpec {
         let root = try JSONNode.parse(bytes, source: source)
         let o = try root.object(allowed: ["name", "description", "data", "features", "outcomes", "penalty", "alphas",
-                                          "cv", "bootstrap", "seed", "solver", "report"])
+                                          "cv", "bootstrap", "seed", "solver", "report", "intervals", "debiased"])
         let data = try DataSpec.parse(data: try o.required("data", in: root), features: try o.required("features", in: root),
                                       outcomes: try o.required("outcomes", in: root), baseDirectory: baseDirectory)
         var penalty = Penalty()
@@ -187,9 +214,24 @@ public struct RunSpec: Sendable {
             let m = try r.object(allowed: ["wald"])
             if let w = m["wald"] { report.wald = try w.bool() }
         }
+        var intervals = IntervalKind.debiased
+        if let x = o["intervals"] { intervals = IntervalKind(rawValue: try x.choice(IntervalKind.allCases.map(\.rawValue)))! }
+        var debias = DebiasSpec()
+        if let d = o["debiased"] {
+            let m = try d.object(allowed: ["newtonSteps"])
+            if let x = m["newtonSteps"] {
+                if case .string = x.value {
+                    _ = try x.choice(["converged"])
+                } else {
+                    let steps = try x.int()
+                    guard steps >= 1 && steps <= 50 else { throw x.error("newtonSteps must be between 1 and 50, or \"converged\"") }
+                    debias.newtonSteps = steps
+                }
+            }
+        }
         return RunSpec(name: try o["name"]?.string() ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent,
                        description: try o["description"]?.string() ?? "", data: data, penalty: penalty,
                        penaltyFactors: factors, alphas: alphas, cv: cv, bootstrap: boot, seed: seed,
-                       tolerance: tolerance, report: report, source: source)
+                       tolerance: tolerance, report: report, intervals: intervals, debias: debias, source: source)
     }
 }

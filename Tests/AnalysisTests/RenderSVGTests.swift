@@ -231,11 +231,12 @@ struct RenderSVGTests {
         #expect(html.forestRows.count == 2 * 17)
     }
 
-    @Test("the default method is the report's first; an unknown outcome gives a figure that says so")
+    @Test("the default method is the debiased Wald interval (the honest one); an unknown outcome gives a figure that says so")
     func defaults() throws {
         let report = try demoReport.get()
         let name = report.outcomes[0].name
-        #expect(Render.forestSVG(report, outcome: name) == Render.forestSVG(report, outcome: name, method: report.settings.methods[0]))
+        #expect(report.defaultMethod == "debiased:wald")
+        #expect(Render.forestSVG(report, outcome: name) == Render.forestSVG(report, outcome: name, method: "debiased:wald"))
         let missing = Render.forestSVG(report, outcome: "no such outcome")
         let doc = try ParsedDocument.parse(missing)
         #expect(doc.forestRows.isEmpty)
@@ -245,7 +246,13 @@ struct RenderSVGTests {
     @Test("Wald intervals (report.wald): stored only when asked, drawn as a second mark, same bootstrap numbers")
     func wald() throws {
         let plain = try demoReport.get(), wald = try demoWaldReport.get()
-        #expect(!Render.json(plain).contains("wald"), "a report that did not ask for Wald intervals has no wald keys")
+        // (`debiased.ci.wald` is the debiased Wald interval, present by default; the selection-conditional
+        // `wald` key of a feature and `settings.wald` appear only when asked.)
+        let plainObject = try #require(try JSONSerialization.jsonObject(with: Data(Render.json(plain).utf8)) as? [String: Any])
+        let plainOutcomes = try #require(plainObject["outcomes"] as? [[String: Any]])
+        #expect(plainOutcomes.allSatisfy { ($0["features"] as? [[String: Any]])?.allSatisfy { $0["wald"] == nil } == true },
+                "a report that did not ask for Wald intervals has no wald keys")
+        #expect((plainObject["settings"] as? [String: Any])?["wald"] == nil)
         #expect(plain.settings.wald == nil && wald.settings.wald == true)
         for (p, w) in zip(plain.outcomes, wald.outcomes) {
             #expect(p.alpha == w.alpha)
@@ -263,8 +270,8 @@ struct RenderSVGTests {
             }
         }
         let csvHeader = Render.csv(wald).prefix { $0 != "\n" }
-        #expect(csvHeader.hasSuffix("waldLow,waldHigh,resamples,flags"))
-        #expect(!Render.csv(plain).contains("wald"))
+        #expect(csvHeader.contains(",waldLow,waldHigh,"))
+        #expect(!Render.csv(plain).contains(",waldLow"))
         for o in wald.outcomes {
             let svg = Render.forestSVG(wald, outcome: o.name)
             let doc = try ParsedDocument.parse(svg)

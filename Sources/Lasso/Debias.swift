@@ -1,0 +1,377 @@
+import RealModule
+
+/// A debiased lasso estimate (n > p): the lasso fit moved by Newton steps on the unpenalized
+/// log-likelihood of the compressed cells, with its Wald standard errors.
+///
+/// With g = sum_k x_k (e_k - m_k pi_k) and H = sum_k m_k pi_k (1 - pi_k) x_k x_k' (intercept
+/// included) at the current point, one step is b = beta + H^{-1} g. One step from the lasso fit
+/// is the one-step estimator of van de Geer, Buhlmann, Ritov & Dezeure (2014); iterated to
+/// convergence it is the unpenalized maximum-likelihood estimate, and its Wald intervals are
+/// those of an unpenalized logistic regression (statsmodels' `Logit(...).fit().conf_int()`).
+/// Unlike ``WaldInterval`` (conditional on selection) these cover the unpenalized coefficient.
+public struct DebiasedEstimate: Sendable, Equatable {
+    /// Intercept first, then one per design feature.
+    public let coefficients: [Double]
+    /// sqrt((H^{-1})_jj), H at the point of the last Newton step (empty when not asked for).
+    public let standardErrors: [Double]
+    /// sqrt((H^{-1} M H^{-1})_jj), M = sum_k [e_k (1 - pi_k)^2 + (m_k - e_k) pi_k^2] x_k x_k'
+    /// (empty when not asked for).
+    public let sandwichStandardErrors: [Double]
+    /// Condition number of H scaled to unit diagonal (D^{-1/2} H D^{-1/2}): unit-free, large
+    /// when features are nearly collinear (`nan` when not asked for).
+    public let conditionNumber: Double
+    /// Newton steps taken.
+    public let steps: Int
+}
+
+/// Why a debiased estimate could not be made.
+public enum DebiasFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// H is not numerically positive definite, or its scaled condition number exceeds the limit
+    /// (collinear features, a binary feature with no or almost no rows on one side).
+    case nearSingularHessian(conditionNumber: Double)
+    /// Newton steps did not settle (quasi-separation: a coefficient runs off towards infinity).
+    case notConverged(steps: Int)
+
+    public var description: String {
+        switch self {
+        case let .nearSingularHessian(c):
+            return c.isFinite ? "near-singular Hessian (scaled condition number \(c))" : "singular Hessian"
+        case let .notConverged(steps):
+            return "Newton steps did not converge in \(steps) steps (quasi-separation?)"
+        }
+    }
+
+    /// A short stable name for report flags.
+    public var flag: String {
+        switch self {
+        case .nearSingularHessian: return "nearSingularHessian"
+        case .notConverged: return "newtonNotConverged"
+        }
+    }
+}
+
+/// Newton steps on the unpenalized logistic log-likelihood over a compressed design.
+public struct Debias: Sendable {
+    /// Scaled condition numbers above this count as near-singular.
+    public static let conditionLimit = 1e12
+    /// Coefficients beyond this magnitude mean the likelihood has no finite maximum.
+    public static let divergenceLimit = 50.0
+
+    let design: CompressedDesign
+    /// Number of coefficients (intercept + features).
+    let size: Int
+
+    /// Prepares steps on `design`.
+    public init(design: CompressedDesign) {
+        self.design = design
+        self.size = design.featureCount + 1
+    }
+
+    /// Gradient, Hessian (row-major, full) and, when asked, M at `beta` over the cells.
+    ///
+    /// One pass over the patterns' nonzero entries (compressed sparse rows): a pattern with q
+    /// nonzero features costs O(q^2), so binary designs cost a fraction of p^2 per pattern.
+    func derivatives(cells: BinomialCells, beta: [Double], withMeat: Bool)
+        -> (g: [Double], h: [Double], m: [Double], pi: [Double]) {
+        let n = design.patternCount, p = size
+        var pi = [Double](repeating: 0, count: n)
+        var g = [Double](repeating: 0, count: p)
+        var h = [Double](repeating: 0, count: p * p)
+        var meat = [Double](repeating: 0, count: withMeat ? p * p : 0)
+        design.sparseStart.withUnsafeBufferPointer { start in
+        design.sparseFeature.withUnsafeBufferPointer { feature in
+        design.sparseValue.withUnsafeBufferPointer { value in
+        cells.trials.withUnsafeBufferPointer { trials in
+        cells.successes.withUnsafeBufferPointer { successes in
+        g.withUnsafeMutableBufferPointer { g in
+        h.withUnsafeMutableBufferPointer { h in
+        meat.withUnsafeMutableBufferPointer { meat in
+            for k in 0..<n where trials[k] > 0 {
+                let lo = Int(start[k]), hi = Int(start[k + 1])
+                var eta = beta[0]
+                for i in lo..<hi { eta += beta[Int(feature[i]) + 1] * value[i] }
+                let q = Kernels.sigmoid(eta)
+                let m = trials[k], e = successes[k]
+                pi[k] = q
+                let w = m * q * (1 - q), r = e - m * q
+                let v = withMeat ? e * (1 - q) * (1 - q) + (m - e) * q * q : 0
+                g[0] += r
+                h[0] += w
+                if withMeat { meat[0] += v }
+                for i in lo..<hi {
+                    let a = Int(feature[i]) + 1, xa = value[i]
+                    g[a] += r * xa
+                    h[a] += w * xa   // row 0, column a
+                    if withMeat { meat[a] += v * xa }
+                    let wa = w * xa, va = v * xa
+                    for l in i..<hi {
+                        let b = Int(feature[l]) + 1
+                        h[a * p + b] += wa * value[l]
+                        if withMeat { meat[a * p + b] += va * value[l] }
+                    }
+                }
+            }
+            // Mirror: row 0 and the upper triangle (features in a pattern are in increasing order).
+            for a in 0..<p {
+                for b in (a + 1)..<max(a + 1, p) {
+                    let upper = h[a * p + b] + h[b * p + a]
+                    h[a * p + b] = upper
+                    h[b * p + a] = upper
+                    if withMeat {
+                        let mu = meat[a * p + b] + meat[b * p + a]
+                        meat[a * p + b] = mu
+                        meat[b * p + a] = mu
+                    }
+                }
+            }
+        }}}}}}}}
+        return (g, h, meat, pi)
+    }
+
+    /// Newton steps from `start` (intercept first).
+    ///
+    /// - Parameters:
+    ///   - newtonSteps: `nil` iterates until the largest step is below `tolerance` relative to
+    ///     the coefficient (at most 50 steps); `1` gives the one-step estimator.
+    ///   - errors: also compute standard errors, sandwich errors and the condition number (the
+    ///     full-data estimate needs them, a bootstrap replicate does not).
+    /// - Throws: ``DebiasFailure``.
+    public func estimate(cells: BinomialCells, start: [Double], newtonSteps: Int? = nil, errors: Bool = true,
+                         tolerance: Double = 1e-10) throws -> DebiasedEstimate {
+        precondition(start.count == size, "one coefficient per feature plus the intercept")
+        precondition(newtonSteps.map { $0 >= 1 } ?? true, "at least one Newton step")
+        let p = size
+        let limit = newtonSteps ?? 50
+        var beta = start
+        var steps = 0
+        var last: (g: [Double], h: [Double], m: [Double], pi: [Double])
+        var factor: [Double]
+        while true {
+            last = derivatives(cells: cells, beta: beta, withMeat: errors)
+            guard let l = LinearAlgebra.cholesky(last.h, size: p) else {
+                throw DebiasFailure.nearSingularHessian(conditionNumber: .infinity)
+            }
+            factor = l
+            let delta = LinearAlgebra.choleskySolve(factor, last.g, size: p)
+            var largest = 0.0
+            for j in 0..<p {
+                beta[j] += delta[j]
+                largest = max(largest, abs(delta[j]) / max(1, abs(beta[j])))
+            }
+            steps += 1
+            guard beta.allSatisfy({ $0.isFinite && abs($0) < Self.divergenceLimit }) else {
+                throw DebiasFailure.notConverged(steps: steps)
+            }
+            if let n = newtonSteps {
+                if steps >= n { break }
+            } else if largest <= tolerance {
+                break
+            }
+            if steps >= limit { throw DebiasFailure.notConverged(steps: steps) }
+        }
+        guard errors else {
+            return DebiasedEstimate(coefficients: beta, standardErrors: [], sandwichStandardErrors: [], conditionNumber: .nan, steps: steps)
+        }
+        let condition = Self.scaledConditionNumber(last.h, size: p)
+        guard condition <= Self.conditionLimit else { throw DebiasFailure.nearSingularHessian(conditionNumber: condition) }
+        let inverse = LinearAlgebra.choleskyInverse(factor, size: p)
+        var se = [Double](repeating: 0, count: p), sandwich = [Double](repeating: 0, count: p)
+        for j in 0..<p {
+            se[j] = inverse[j * p + j].squareRoot()
+            // (H^-1 M H^-1)_jj = a' M a with a the j-th row of H^-1.
+            var s = 0.0
+            for r in 0..<p {
+                var t = 0.0
+                for c in 0..<p { t += last.m[r * p + c] * inverse[j * p + c] }
+                s += inverse[j * p + r] * t
+            }
+            sandwich[j] = max(s, 0).squareRoot()
+        }
+        return DebiasedEstimate(coefficients: beta, standardErrors: se, sandwichStandardErrors: sandwich,
+                                conditionNumber: condition, steps: steps)
+    }
+
+    /// The lower Cholesky factor of the Hessian at `beta` (for ``resampleEstimate``), or `nil`
+    /// when it is not positive definite.
+    public func hessianFactor(cells: BinomialCells, beta: [Double]) -> [Double]? {
+        LinearAlgebra.cholesky(derivatives(cells: cells, beta: beta, withMeat: false).h, size: size)
+    }
+
+    /// The gradient of the log-likelihood at `beta`: one pass over the nonzero entries, O(nnz).
+    func gradient(cells: BinomialCells, beta: [Double]) -> [Double] {
+        let n = design.patternCount
+        var g = [Double](repeating: 0, count: size)
+        design.sparseStart.withUnsafeBufferPointer { start in
+        design.sparseFeature.withUnsafeBufferPointer { feature in
+        design.sparseValue.withUnsafeBufferPointer { value in
+        cells.trials.withUnsafeBufferPointer { trials in
+        cells.successes.withUnsafeBufferPointer { successes in
+        g.withUnsafeMutableBufferPointer { g in
+            for k in 0..<n where trials[k] > 0 {
+                let lo = Int(start[k]), hi = Int(start[k + 1])
+                var eta = beta[0]
+                for i in lo..<hi { eta += beta[Int(feature[i]) + 1] * value[i] }
+                let r = successes[k] - trials[k] * Kernels.sigmoid(eta)
+                g[0] += r
+                for i in lo..<hi { g[Int(feature[i]) + 1] += r * value[i] }
+            }
+        }}}}}}
+        return g
+    }
+
+    /// A bootstrap replicate of the converged debiased estimate: the maximum-likelihood estimate
+    /// on a resample's cells, found from the full-data estimate `start`.
+    ///
+    /// A resample's Hessian differs from the full data's by O(1/sqrt(n)), so steps with the
+    /// full-data Hessian's factor `fullFactor` (chord iterations, one O(nnz) gradient each)
+    /// converge to the same point as Newton steps at a fraction of the cost. Where they settle
+    /// slowly (a rare feature whose rows the resample doubled), Newton steps finish the job. The
+    /// end point is the root of the resample's gradient either way, to `tolerance`.
+    /// - Throws: ``DebiasFailure``.
+    public func resampleEstimate(cells: BinomialCells, start: [Double], fullFactor: [Double],
+                                 tolerance: Double = 1e-10) throws -> [Double] {
+        precondition(start.count == size && fullFactor.count == size * size, "one coefficient per feature plus the intercept")
+        var beta = start
+        var previous = Double.infinity
+        for _ in 0..<40 {
+            let delta = LinearAlgebra.choleskySolve(fullFactor, gradient(cells: cells, beta: beta), size: size)
+            var largest = 0.0, norm = 0.0
+            for j in 0..<size {
+                beta[j] += delta[j]
+                largest = max(largest, abs(delta[j]) / max(1, abs(beta[j])))
+                norm = max(norm, abs(delta[j]))
+            }
+            guard beta.allSatisfy({ $0.isFinite && abs($0) < Self.divergenceLimit }) else { break }
+            if largest <= tolerance { return beta }
+            // Contracting too slowly (or not at all): hand over to Newton steps.
+            if norm > 0.5 * previous { break }
+            previous = norm
+        }
+        let from = beta.allSatisfy({ $0.isFinite && abs($0) < Self.divergenceLimit }) ? beta : start
+        return try estimate(cells: cells, start: from, newtonSteps: nil, errors: false, tolerance: tolerance).coefficients
+    }
+
+    /// Delete-one-row values of the debiased estimate for BCa's acceleration: for each
+    /// (pattern, outcome value) cell, one Newton step from the full-data estimate `beta` on the
+    /// data without one of its rows, b - H_{-i}^{-1} x_k (y - pi_k), with H_{-i}^{-1} x_k by
+    /// Sherman-Morrison (exact for that step, O(p^2) per cell instead of a new Hessian). At a
+    /// converged `beta` this is the delete-one maximum-likelihood estimate to O(1/n^2).
+    ///
+    /// - Returns: one coefficient vector per cell, in the order given.
+    public func jackknife(cells: BinomialCells, beta: [Double], deleted: [(pattern: Int, y: Double)]) throws -> [[Double]] {
+        let p = size
+        let d = derivatives(cells: cells, beta: beta, withMeat: false)
+        guard let l = LinearAlgebra.cholesky(d.h, size: p) else {
+            throw DebiasFailure.nearSingularHessian(conditionNumber: .infinity)
+        }
+        var out: [[Double]] = []
+        out.reserveCapacity(deleted.count)
+        var x = [Double](repeating: 0, count: p)
+        for (k, y) in deleted {
+            x[0] = 1
+            for j in 1..<p { x[j] = design.value(pattern: k, feature: j - 1) }
+            let u = LinearAlgebra.choleskySolve(l, x, size: p)  // H^-1 x
+            var hk = 0.0
+            for j in 0..<p { hk += x[j] * u[j] }
+            let q = d.pi[k], w = q * (1 - q)
+            let scale = (y - q) / (1 - w * hk)
+            out.append((0..<p).map { beta[$0] - scale * u[$0] })
+        }
+        return out
+    }
+
+    /// Largest over smallest eigenvalue of `a` scaled to unit diagonal (cyclic Jacobi).
+    public static func scaledConditionNumber(_ a: [Double], size n: Int) -> Double {
+        var s = a
+        for i in 0..<n {
+            for j in 0..<n {
+                let d = (a[i * n + i] * a[j * n + j]).squareRoot()
+                s[i * n + j] = d > 0 ? a[i * n + j] / d : 0
+            }
+        }
+        let eigen = LinearAlgebra.symmetricEigenvalues(s, size: n)
+        guard let lo = eigen.min(), let hi = eigen.max(), lo > 0 else { return .infinity }
+        return hi / lo
+    }
+}
+
+extension LinearAlgebra {
+    /// Lower Cholesky factor of a symmetric positive definite matrix (row-major), or `nil`.
+    static func cholesky(_ a: [Double], size n: Int) -> [Double]? {
+        var l = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0...i {
+                var s = a[i * n + j]
+                for k in 0..<j { s -= l[i * n + k] * l[j * n + k] }
+                if i == j {
+                    guard s > 0, s.isFinite else { return nil }
+                    l[i * n + i] = s.squareRoot()
+                } else {
+                    l[i * n + j] = s / l[j * n + j]
+                }
+            }
+        }
+        return l
+    }
+
+    /// Solves L L' x = b.
+    static func choleskySolve(_ l: [Double], _ b: [Double], size n: Int) -> [Double] {
+        var y = b
+        for i in 0..<n {
+            var s = y[i]
+            for k in 0..<i { s -= l[i * n + k] * y[k] }
+            y[i] = s / l[i * n + i]
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            var s = y[i]
+            for k in (i + 1)..<max(i + 1, n) { s -= l[k * n + i] * y[k] }
+            y[i] = s / l[i * n + i]
+        }
+        return y
+    }
+
+    /// (L L')^{-1}, row-major.
+    static func choleskyInverse(_ l: [Double], size n: Int) -> [Double] {
+        var inv = [Double](repeating: 0, count: n * n)
+        var e = [Double](repeating: 0, count: n)
+        for c in 0..<n {
+            for i in 0..<n { e[i] = i == c ? 1 : 0 }
+            let col = choleskySolve(l, e, size: n)
+            for i in 0..<n { inv[i * n + c] = col[i] }
+        }
+        return inv
+    }
+
+    /// Eigenvalues of a symmetric matrix (row-major) by cyclic Jacobi rotations.
+    static func symmetricEigenvalues(_ a: [Double], size n: Int) -> [Double] {
+        var m = a
+        for _ in 0..<100 {
+            var off = 0.0, total = 0.0
+            for i in 0..<n {
+                for j in 0..<n {
+                    total += m[i * n + j] * m[i * n + j]
+                    if i != j { off += m[i * n + j] * m[i * n + j] }
+                }
+            }
+            if off <= 1e-30 * total { break }
+            for p in 0..<n {
+                for q in (p + 1)..<max(p + 1, n) where m[p * n + q] != 0 {
+                    let theta = (m[q * n + q] - m[p * n + p]) / (2 * m[p * n + q])
+                    let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
+                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    for k in 0..<n {
+                        let kp = m[k * n + p], kq = m[k * n + q]
+                        m[k * n + p] = c * kp - s * kq
+                        m[k * n + q] = s * kp + c * kq
+                    }
+                    for k in 0..<n {
+                        let pk = m[p * n + k], qk = m[q * n + k]
+                        m[p * n + k] = c * pk - s * qk
+                        m[q * n + k] = s * pk + c * qk
+                    }
+                }
+            }
+        }
+        return (0..<n).map { m[$0 * n + $0] }
+    }
+}

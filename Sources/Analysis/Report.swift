@@ -395,11 +395,11 @@ public enum Aggregation {
         let steps = spec.debias.newtonSteps
         let debias = Debias(design: data.design)
         let outcomeCount = data.outcomeCount
-        var fulls: [DebiasedEstimate?] = [], failures0: [DebiasFailure?] = [], factors: [[Double]?] = []
+        var fulls: [DebiasedEstimate?] = [], failures0: [DebiasFailure?] = []
         for o in 0..<outcomeCount {
             guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let estimate = fit.values else {
                 // The report names this failure where it reads the estimate.
-                fulls.append(nil); failures0.append(nil); factors.append(nil)
+                fulls.append(nil); failures0.append(nil)
                 continue
             }
             let cells = try data.cells(outcome: o, counts: data.cellCount)
@@ -407,12 +407,9 @@ public enum Aggregation {
                 let full = try debias.estimate(cells: cells, start: estimate, newtonSteps: steps)
                 fulls.append(full)
                 failures0.append(nil)
-                // Converged replicates take chord steps with the Hessian at the full-data estimate.
-                factors.append(steps == nil ? debias.hessianFactor(cells: cells, beta: full.coefficients) : nil)
             } catch let f as DebiasFailure {
                 fulls.append(nil)
                 failures0.append(f)
-                factors.append(nil)
             }
         }
         // Resamples in resample order, with each outcome's lasso fit (nil: that fit failed).
@@ -424,20 +421,29 @@ public enum Aggregation {
         var outcomes = [[Result<[Double], DebiasFailure>?]](repeating: [Result<[Double], DebiasFailure>?](repeating: nil, count: outcomeCount),
                                                             count: starts.count)
         if fulls.contains(where: { $0 != nil }) {
-            let starts = starts, fulls = fulls, factors = factors
+            let starts = starts, fulls = fulls
             let work: @Sendable (Int) -> [Result<[Double], DebiasFailure>?] = { i in
                 let counts = executor.resampleCounts(starts[i].resample)
                 return (0..<outcomeCount).map { o -> Result<[Double], DebiasFailure>? in
                     guard let full = fulls[o], let lasso = starts[i].coefficients[o] else { return nil }
                     do {
                         let resampleCells = try data.cells(outcome: o, counts: counts)
-                        if let factor = factors[o] {
-                            // Converged steps end at the resample's MLE whatever the start.
-                            return .success(try debias.resampleEstimate(cells: resampleCells, start: full.coefficients, fullFactor: factor))
+                        if steps == nil {
+                            // Converged steps end at the resample's MLE whatever the start; the
+                            // full-data estimate moved as the lasso fit moved is a close one (3
+                            // Newton steps on CTDC). 1e-8 relative is far below any interval's
+                            // resolution.
+                            guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let lassoFull = fit.values else { return nil }
+                            let start = (0..<full.coefficients.count).map { j in full.coefficients[j] + lasso[j] - lassoFull[j] }
+                            if let b = try? debias.estimate(cells: resampleCells, start: start, newtonSteps: nil, errors: false, tolerance: 1e-8) {
+                                return .success(b.coefficients)
+                            }
+                            // Newton overshot from that start: the full-data estimate decides.
+                            return .success(try debias.estimate(cells: resampleCells, start: full.coefficients, newtonSteps: nil, errors: false, tolerance: 1e-8).coefficients)
                         }
                         // A fixed step count starts from the resample's own lasso fit, as the
                         // one-step estimator is defined.
-                        return .success(try debias.estimate(cells: resampleCells, start: steps == nil ? full.coefficients : lasso,
+                        return .success(try debias.estimate(cells: resampleCells, start: lasso,
                                                             newtonSteps: steps, errors: false).coefficients)
                     } catch let f as DebiasFailure {
                         return .failure(f)

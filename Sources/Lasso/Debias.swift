@@ -191,66 +191,6 @@ public struct Debias: Sendable {
                                 conditionNumber: condition, steps: steps)
     }
 
-    /// The lower Cholesky factor of the Hessian at `beta` (for ``resampleEstimate``), or `nil`
-    /// when it is not positive definite.
-    public func hessianFactor(cells: BinomialCells, beta: [Double]) -> [Double]? {
-        LinearAlgebra.cholesky(derivatives(cells: cells, beta: beta, withMeat: false).h, size: size)
-    }
-
-    /// The gradient of the log-likelihood at `beta`: one pass over the nonzero entries, O(nnz).
-    func gradient(cells: BinomialCells, beta: [Double]) -> [Double] {
-        let n = design.patternCount
-        var g = [Double](repeating: 0, count: size)
-        design.sparseStart.withUnsafeBufferPointer { start in
-        design.sparseFeature.withUnsafeBufferPointer { feature in
-        design.sparseValue.withUnsafeBufferPointer { value in
-        cells.trials.withUnsafeBufferPointer { trials in
-        cells.successes.withUnsafeBufferPointer { successes in
-        g.withUnsafeMutableBufferPointer { g in
-            for k in 0..<n where trials[k] > 0 {
-                let lo = Int(start[k]), hi = Int(start[k + 1])
-                var eta = beta[0]
-                for i in lo..<hi { eta += beta[Int(feature[i]) + 1] * value[i] }
-                let r = successes[k] - trials[k] * Kernels.sigmoid(eta)
-                g[0] += r
-                for i in lo..<hi { g[Int(feature[i]) + 1] += r * value[i] }
-            }
-        }}}}}}
-        return g
-    }
-
-    /// A bootstrap replicate of the converged debiased estimate: the maximum-likelihood estimate
-    /// on a resample's cells, found from the full-data estimate `start`.
-    ///
-    /// A resample's Hessian differs from the full data's by O(1/sqrt(n)), so steps with the
-    /// full-data Hessian's factor `fullFactor` (chord iterations, one O(nnz) gradient each)
-    /// converge to the same point as Newton steps at a fraction of the cost. Where they settle
-    /// slowly (a rare feature whose rows the resample doubled), Newton steps finish the job. The
-    /// end point is the root of the resample's gradient either way, to `tolerance`.
-    /// - Throws: ``DebiasFailure``.
-    public func resampleEstimate(cells: BinomialCells, start: [Double], fullFactor: [Double],
-                                 tolerance: Double = 1e-10) throws -> [Double] {
-        precondition(start.count == size && fullFactor.count == size * size, "one coefficient per feature plus the intercept")
-        var beta = start
-        var previous = Double.infinity
-        for _ in 0..<40 {
-            let delta = LinearAlgebra.choleskySolve(fullFactor, gradient(cells: cells, beta: beta), size: size)
-            var largest = 0.0, norm = 0.0
-            for j in 0..<size {
-                beta[j] += delta[j]
-                largest = max(largest, abs(delta[j]) / max(1, abs(beta[j])))
-                norm = max(norm, abs(delta[j]))
-            }
-            guard beta.allSatisfy({ $0.isFinite && abs($0) < Self.divergenceLimit }) else { break }
-            if largest <= tolerance { return beta }
-            // Contracting too slowly (or not at all): hand over to Newton steps.
-            if norm > 0.5 * previous { break }
-            previous = norm
-        }
-        let from = beta.allSatisfy({ $0.isFinite && abs($0) < Self.divergenceLimit }) ? beta : start
-        return try estimate(cells: cells, start: from, newtonSteps: nil, errors: false, tolerance: tolerance).coefficients
-    }
-
     /// Delete-one-row values of the debiased estimate for BCa's acceleration: for each
     /// (pattern, outcome value) cell, one Newton step from the full-data estimate `beta` on the
     /// data without one of its rows, b - H_{-i}^{-1} x_k (y - pi_k), with H_{-i}^{-1} x_k by

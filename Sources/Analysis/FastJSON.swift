@@ -80,6 +80,8 @@ extension TaskKey {
             w.raw("{\"bootstrap\":{\"end\":"); w.int(e); w.raw(",\"start\":"); w.int(s); w.raw("}}")
         case let .jackknife(o, s, e):
             w.raw("{\"jackknife\":{\"end\":"); w.int(e); w.raw(",\"outcome\":"); w.int(o); w.raw(",\"start\":"); w.int(s); w.raw("}}")
+        case let .stability(s, e):
+            w.raw("{\"stability\":{\"end\":"); w.int(e); w.raw(",\"start\":"); w.int(s); w.raw("}}")
         }
     }
 
@@ -102,6 +104,7 @@ extension TaskKey {
         case "jackknife":
             guard let o = int("outcome"), let s = int("start"), let e = int("end") else { return nil }
             self = .jackknife(outcome: o, start: s, end: e)
+        case "stability": guard let s = int("start"), let e = int("end") else { return nil }; self = .stability(start: s, end: e)
         default: return nil
         }
     }
@@ -180,6 +183,24 @@ extension TaskResult {
                 try f.writeJSON(to: &w)
             }
             w.raw("]}}")
+        case let .stability(selected):
+            w.raw("{\"stability\":{\"selected\":[")
+            for (i, half) in selected.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.raw("[")
+                for (j, set) in half.enumerated() {
+                    if j > 0 { w.raw(",") }
+                    guard let set else { w.raw("null"); continue }
+                    w.raw("[")
+                    for (k, f) in set.enumerated() {
+                        if k > 0 { w.raw(",") }
+                        w.int(f)
+                    }
+                    w.raw("]")
+                }
+                w.raw("]")
+            }
+            w.raw("]}}")
         }
     }
 
@@ -235,6 +256,25 @@ extension TaskResult {
         case "jackknife":
             guard let f = fits(FastJSON.field(fields, "fits")) else { return nil }
             self = .jackknife(fits: f)
+        case "stability":
+            guard case let .array(halves)? = FastJSON.field(fields, "selected") else { return nil }
+            var all: [[[Int]?]] = []
+            for h in halves {
+                guard case let .array(sets) = h else { return nil }
+                var row: [[Int]?] = []
+                for x in sets {
+                    switch x {
+                    case .null: row.append(nil)
+                    case let .array(items):
+                        var set: [Int] = []
+                        for i in items { guard let v = i.int else { return nil }; set.append(v) }
+                        row.append(set)
+                    default: return nil
+                    }
+                }
+                all.append(row)
+            }
+            self = .stability(selected: all)
         default: return nil
         }
     }

@@ -104,6 +104,9 @@ struct HTMLReport {
             s += " with the Wald interval b ± z·SE and bootstrap intervals of the same step taken in every resample."
             s += " They cover the unpenalized coefficient at their nominal level when n is well above p.</p>\n"
         }
+        if report.outcomes.contains(where: { $0.stability != nil }) {
+            s += "<p class=\"lb-note\">\(e(Render.stabilityNote))</p>\n"
+        }
         if wald {
             s += "<p class=\"lb-note\">\(e(Wald.label)): the inverse unpenalized Hessian over the nonzero coefficients, as statsmodels"
             s += " and <code>lassoboot fit</code> report after an L1 fit. They ignore both the selection and the shrinkage and are"
@@ -158,6 +161,9 @@ struct HTMLReport {
             s += "</tr>\n"
         }
         s += "</tbody>\n</table>\n</div>\n"
+        for o in report.outcomes {
+            if let st = o.stability { s += "<p class=\"lb-stability\">\(e(o.name)): \(e(Render.stabilityLine(st)))</p>\n" }
+        }
         return s
     }
 
@@ -170,8 +176,10 @@ struct HTMLReport {
         for m in methods { head += "<th class=\"num\">\(pct)% CI (\(e(m)): variability of the penalized estimator)</th>" }
         if wald { head += "<th class=\"num lb-wald\">\(pct)% Wald CI</th>" }
         head += "<th class=\"num\">selected</th><th class=\"num\">zero</th><th class=\"num\">P(β&gt;0)</th><th class=\"num\">P(β&lt;0)</th>"
+        let stability = o.stability != nil
+        if stability { head += "<th class=\"num\">stability selection</th>" }
         head += "<th class=\"num\">bootstrap SE</th><th class=\"num\">bias</th><th>flags</th></tr>"
-        let columns = 10 + methods.count + (wald ? 1 : 0) + (debiased ? 1 + debiasedMethods.count : 0)
+        let columns = 10 + (stability ? 1 : 0) + methods.count + (wald ? 1 : 0) + (debiased ? 1 + debiasedMethods.count : 0)
         var groups = Render.groupedFeatures(report, o)
         let intercept = o.features.filter(Render.isIntercept)
         if !intercept.isEmpty { groups.insert(("Intercept", intercept), at: 0) }
@@ -205,6 +213,7 @@ struct HTMLReport {
                 }
                 s += "<td class=\"num\">\(pct1(f.selectionFrequency))</td><td class=\"num\">\(pct1(f.zeroFraction))</td>"
                 s += "<td class=\"num\">\(Render.fixed(f.probPositive, 3))</td><td class=\"num\">\(Render.fixed(f.probNegative, 3))</td>"
+                if stability { s += "<td class=\"num\">\(e(Render.stabilityCell(f)))</td>" }
                 s += "<td class=\"num\">\(Render.fixed(f.standardError, 4))</td><td class=\"num\">\(Render.fixed(f.bias, 4))</td>"
                 var flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m): \($0)" } }
                 flags += (f.debiased?.flags ?? []).map { "debiased: \($0)" }

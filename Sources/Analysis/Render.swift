@@ -27,6 +27,8 @@ public enum Render {
             header += ["debiasedCoef", "debiasedOddsRatio", "debiasedSE", "debiasedSandwichSE"]
             for m in debiasedMethods { header += ["debiased\(capitalized(m))Low", "debiased\(capitalized(m))High"] }
         }
+        let stability = report.outcomes.contains { $0.stability != nil }
+        if stability { header += ["stabilityProbability", "stabilitySelected"] }
         header += ["resamples", "flags"]
         var out = header.joined(separator: ",") + "\n"
         for o in report.outcomes {
@@ -45,6 +47,7 @@ public enum Render {
                     flags += (d?.flags ?? []).map { "debiased:\($0)" }
                     flags += debiasedMethods.flatMap { m in (d?.ci[m]?.flags ?? []).map { "debiased:\(m):\($0)" } }
                 }
+                if stability { row += [number(f.stability?.probability), f.stability.map { $0.selected ? "1" : "0" } ?? ""] }
                 row += ["\(o.resamples)", csvField(flags.joined(separator: ";"))]
                 out += row.joined(separator: ",") + "\n"
             }
@@ -116,6 +119,22 @@ public enum Render {
         return line
     }
 
+    /// One line on an outcome's stability selection: what was selected and the error bound.
+    static func stabilityLine(_ s: Report.StabilitySelection) -> String {
+        var line = "stability selection (\(s.pairs) complementary pairs, first q = \(s.q) of \(s.penalizedFeatures) penalized features per half"
+        if s.failedHalves > 0 { line += ", \(s.failedHalves) halves failed" }
+        line += ", threshold \(String(format: "%g", s.threshold))): "
+        line += s.selected.isEmpty ? "none selected" : "selected " + s.selected.joined(separator: ", ")
+        line += "; expected false selections <= \(String(format: "%.3g", s.pferBound))"
+        return line
+    }
+
+    /// A feature's stability cell: its selection probability, `+` when selected.
+    static func stabilityCell(_ f: Report.Feature) -> String {
+        guard let s = f.stability else { return "-" }
+        return String(format: "%.0f%%", s.probability * 100) + (s.selected ? "+" : "")
+    }
+
     /// The human table: one block per outcome, features grouped as the spec groups them.
     public static func text(_ report: Report, method: String? = nil) -> String {
         let method = method ?? report.defaultMethod
@@ -123,8 +142,10 @@ public enum Render {
         var out = "\(terminalSafe(report.name)): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
         for o in report.outcomes {
             out += "\n\(terminalSafe(o.name)): \(terminalSafe(summaryLine(report, o)))\n"
+            if let st = o.stability { out += terminalSafe(stabilityLine(st)) + "\n" }
             let width = max(30, (o.features.map { terminalSafe($0.name).count }.max() ?? 0) + 4)
-            let header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad("\(pct)% CI (\(shortName(method)))", 22) + pad("selected", 9, right: true)
+            var header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad("\(pct)% CI (\(shortName(method)))", 22) + pad("selected", 9, right: true)
+            if o.stability != nil { header += pad("stability", 11, right: true) }
             out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
             for group in report.groups {
                 let rows = o.features.filter { $0.group == group }
@@ -135,14 +156,17 @@ public enum Render {
                     let interval = "[\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))]"
                     let selected = f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
                     out += pad("  " + terminalSafe(f.name), width) + pad(fixed(point(f, method: method)), 11, right: true) + "   " + pad(interval + marker(f, method: method), 22)
-                        + pad(selected, 9, right: true) + "\n"
+                        + pad(selected, 9, right: true) + (o.stability != nil ? pad(stabilityCell(f), 11, right: true) : "") + "\n"
                 }
             }
         }
         out += "\n" + intervalNote(method)
         out += "* zero in most resamples (the interval is not a smooth quantity)   ! see flags in report.json\n"
+        if report.outcomes.contains(where: { $0.stability != nil }) { out += stabilityNote }
         return out
     }
+
+    static let stabilityNote = "stability: the fraction of half-samples whose first q features on the lasso path included the feature; + selected (at or above the threshold). The bound on expected false selections holds for features whose half-sample selection probability is at most q/p (Shah & Samworth 2013).\n"
 
     /// `report.md`: the same tables in Markdown.
     public static func markdown(_ report: Report) -> String {
@@ -154,17 +178,21 @@ public enum Render {
         out += "- seed \(report.seed); \(report.settings.resamples) resamples; CI methods \(report.settings.methods.joined(separator: ", ")); software \(report.software)\n"
         for o in report.outcomes {
             out += "\n## \(markdownText(o.name))\n\n\(markdownText(summaryLine(report, o)))\n\n"
-            out += "| group | feature | odds ratio | \(pct)% CI (\(shortName(method))) | selected | P(β>0) | P(β<0) | flags |\n|---|---|---:|---|---:|---:|---:|---|\n"
+            if let st = o.stability { out += markdownText(stabilityLine(st)) + "\n\n" }
+            let stab = o.stability != nil
+            out += "| group | feature | odds ratio | \(pct)% CI (\(shortName(method))) | selected |\(stab ? " stability |" : "") P(β>0) | P(β<0) | flags |\n"
+            out += "|---|---|---:|---|---:|\(stab ? "---:|" : "")---:|---:|---|\n"
             for group in report.groups {
                 for f in o.features where f.group == group {
                     let ci = f.interval(method)
                     let flags = (f.flags + (ci?.flags ?? []) + (f.debiased?.flags ?? [])).joined(separator: ", ")
                     out += "| \(markdownText(group)) | \(markdownText(f.name)) | \(fixed(point(f, method: method))) | [\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))] | "
-                    out += "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
+                    out += "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(stab ? stabilityCell(f) + " | " : "")\(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
                 }
             }
         }
         out += "\n" + intervalNote(method)
+        if report.outcomes.contains(where: { $0.stability != nil }) { out += "\n" + markdownText(stabilityNote) }
         return out
     }
 }

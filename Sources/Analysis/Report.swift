@@ -68,6 +68,33 @@ public struct Report: Codable, Sendable, Equatable {
         public let flags: [String]
     }
 
+    /// Stability selection of one penalized feature: the fraction of half-samples whose first q
+    /// features to enter the lasso path included it, and whether that reaches the threshold.
+    public struct Stability: Codable, Sendable, Equatable {
+        public let probability: Double
+        public let selected: Bool
+    }
+
+    /// Stability selection of one outcome (spec `stability`): complementary pairs, the first q
+    /// features on each half's path, the features at or above `threshold`, and the bound on
+    /// the expected number of false selections among them.
+    public struct StabilitySelection: Codable, Sendable, Equatable {
+        public let pairs: Int
+        /// Half-samples whose path was followed (2 x pairs less the failed ones).
+        public let halves: Int
+        public let failedHalves: Int
+        public let q: Int
+        public let threshold: Double
+        /// Penalized features (p in the bound).
+        public let penalizedFeatures: Int
+        /// q^2 / ((2 threshold - 1) p): the bound on E(false selections) (Meinshausen &
+        /// Buhlmann 2010; Shah & Samworth 2013 for complementary pairs, without exchangeability,
+        /// counting features whose half-sample selection probability is at most q / p).
+        public let pferBound: Double
+        /// The selected features, in table order.
+        public let selected: [String]
+    }
+
     public struct Feature: Codable, Sendable, Equatable {
         public let name: String
         public let group: String
@@ -90,6 +117,8 @@ public struct Report: Codable, Sendable, Equatable {
         public let wald: WaldInterval?
         /// Debiased lasso estimate and intervals (spec `intervals: debiased`, the default).
         public let debiased: Debiased?
+        /// Stability selection (spec `stability`; penalized features only).
+        public let stability: Stability?
 
         /// The interval a table shows for `method`: a penalized bootstrap method name
         /// (`percentile`, ...), or `debiased:<method>` (`debiased:wald`, `debiased:percentile`, ...).
@@ -143,6 +172,8 @@ public struct Report: Codable, Sendable, Equatable {
         public let features: [Feature]
         /// How the debiased intervals were made (spec `intervals: debiased`).
         public let debiasing: Debiasing?
+        /// Stability selection (spec `stability`).
+        public let stability: StabilitySelection?
     }
 
     public struct DataSummary: Codable, Sendable, Equatable {
@@ -227,6 +258,7 @@ public enum Aggregation {
         let keys = results.keys.sorted()
         var outcomes: [Report.Outcome] = []
         let debiasedOutcomes = spec.intervals == .debiased ? try debias(data: data, executor: executor, results: results, keys: keys) : nil
+        let stabilityOutcomes = try stability(data: data, executor: executor, results: results, keys: keys)
         for o in 0..<data.outcomeCount {
             guard case let .estimate(estimateFit, kkt, iterations)? = results[.estimate(outcome: o)] else {
                 throw AnalysisError.missingResult("estimate/o\(o)")
@@ -278,6 +310,7 @@ public enum Aggregation {
                 wald = Wald.intervals(design: data.design, cells: cells, coefficients: estimate, level: spec.bootstrap.level)
             }
             let debiased = debiasedOutcomes?[o]
+            let stable = stabilityOutcomes?[o]
             var features: [Report.Feature] = []
             for j in 0..<names.count {
                 let column = replicates.map { $0[j] }
@@ -310,6 +343,9 @@ public enum Aggregation {
                     debiased: debiased.map { d in
                         d.feature(j, level: spec.bootstrap.level, methods: spec.bootstrap.methods, convention: spec.bootstrap.quantiles,
                                   fallback: ci[CIMethod.percentile.rawValue] ?? percentileFallback(column: column, estimate: estimate[j], spec: spec))
+                    },
+                    stability: stable.flatMap { s in
+                        s.probabilities[j].map { Report.Stability(probability: $0, selected: $0 >= s.summary.threshold) }
                     }))
             }
             outcomes.append(Report.Outcome(
@@ -318,7 +354,7 @@ public enum Aggregation {
                 failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) },
                 chosenAlphas: spec.bootstrap.nested ? chosen.keys.sorted(by: >).map { Report.AlphaCount(alpha: $0, resamples: chosen[$0]!) } : nil,
                 estimateKKT: kkt, estimateIterations: iterations, cv: table[o], features: features,
-                debiasing: debiased?.summary))
+                debiasing: debiased?.summary, stability: stable?.summary))
         }
         var groupOrder: [String] = []
         for g in data.encoded.featureGroups where !groupOrder.contains(g) { groupOrder.append(g) }
@@ -339,6 +375,43 @@ public enum Aggregation {
     }
 
     static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+
+    /// Stability selection of one outcome: per table row (intercept first) the selection
+    /// probability (`nil` for the intercept and unpenalized features), and the summary.
+    struct StabilityOutcome {
+        var probabilities: [Double?]
+        var summary: Report.StabilitySelection
+    }
+
+    /// Selection probabilities from the stability tasks (nil when the spec has none). Checks its
+    /// own counts: every pair of the spec has both halves.
+    static func stability(data: RunData, executor: TaskExecutor, results: [TaskKey: TaskResult], keys: [TaskKey]) throws -> [StabilityOutcome]? {
+        guard let st = data.spec.stability else { return nil }
+        var halves: [[[Int]?]] = []
+        for key in keys {
+            guard case .stability = key else { continue }
+            guard case let .stability(selected)? = results[key] else { throw AnalysisError.missingResult("\(key)") }
+            halves += selected
+        }
+        if halves.count != 2 * st.pairs {
+            throw AnalysisError.incompleteResults("stability selection: \(halves.count) half-samples for \(st.pairs) pairs")
+        }
+        let penalized = executor.penalizedFeatures
+        let q = st.selectionSize(penalizedFeatures: penalized.count)
+        let bound = StabilitySpec.pferBound(q: q, threshold: st.threshold, penalizedFeatures: penalized.count)
+        let names = data.encoded.featureNames
+        return (0..<data.outcomeCount).map { o in
+            let valid = halves.compactMap { $0[o] }
+            var counts = [Int](repeating: 0, count: data.design.featureCount)
+            for set in valid { for j in set { counts[j] += 1 } }
+            var probabilities = [Double?](repeating: nil, count: data.design.featureCount + 1)
+            for j in penalized where !valid.isEmpty { probabilities[j + 1] = Double(counts[j]) / Double(valid.count) }
+            let selected = penalized.filter { j in probabilities[j + 1].map { $0 >= st.threshold } ?? false }.map { names[$0] }
+            return StabilityOutcome(probabilities: probabilities, summary: Report.StabilitySelection(
+                pairs: st.pairs, halves: valid.count, failedHalves: halves.count - valid.count, q: q, threshold: st.threshold,
+                penalizedFeatures: penalized.count, pferBound: bound, selected: selected))
+        }
+    }
 
     static func interval(_ r: CIResult, extraFlags: [String] = []) -> Report.Interval {
         Report.Interval(low: finite(r.low), high: finite(r.high),

@@ -30,6 +30,16 @@ extension TaskExecutor {
             guard (0..<outcomes).contains(o), data.spec.bootstrap.methods.contains(.bca), start >= 0, start % 256 == 0, end > start, end - start <= 256 else {
                 return "no jackknife task \(o)/\(start)-\(end) in this run"
             }
+        case let .stability(start, end):
+            return stabilityKeyProblem(start: start, end: end)
+        }
+        return nil
+    }
+
+    func stabilityKeyProblem(start: Int, end: Int) -> String? {
+        guard let st = data.spec.stability else { return "this run has no stability selection" }
+        guard start >= 0, start < st.pairs, start % st.batch == 0, end == min(start + st.batch, st.pairs) else {
+            return "no stability task \(start)-\(end) in this run (\(st.pairs) pairs in batches of \(st.batch))"
         }
         return nil
     }
@@ -105,6 +115,20 @@ extension TaskExecutor {
             if fits.count != end - start { return "expected \(end - start) jackknife fits, got \(fits.count)" }
             for f in fits { if let p = check(f) { return p } }
             return nil
+        case let (.stability(start, end), .stability(selected)):
+            if let p = stabilityKeyProblem(start: start, end: end) { return p }
+            if selected.count != 2 * (end - start) { return "expected \(2 * (end - start)) half-samples, got \(selected.count)" }
+            let penalized = Set(penalizedFeatures)
+            let q = data.spec.stability!.selectionSize(penalizedFeatures: penalized.count)
+            for row in selected {
+                if row.count != outcomes { return "expected \(outcomes) outcomes per half-sample" }
+                for case let set? in row {
+                    if set.count > q { return "a half-sample selected \(set.count) features, more than q = \(q)" }
+                    if zip(set, set.dropFirst()).contains(where: { $0 >= $1 }) { return "selected features must be ascending and distinct" }
+                    if let bad = set.first(where: { !penalized.contains($0) }) { return "selected feature \(bad) is not a penalized feature of this run" }
+                }
+            }
+            return nil
         default:
             return "the result's kind does not match the task"
         }
@@ -127,7 +151,7 @@ extension TaskExecutor {
             }
         }
         switch (key, result) {
-        case (.cv, .cv):
+        case (.cv, .cv), (.stability, .stability):
             return nil
         case let (.estimate(o), .estimate(fit, _, _)):
             guard let input else { return "no phase-2 input" }

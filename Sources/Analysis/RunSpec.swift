@@ -81,6 +81,50 @@ public struct DebiasSpec: Sendable, Equatable {
     }
 }
 
+/// Stability selection with error control (`stability` in the spec): complementary pairs
+/// subsampling (Shah & Samworth 2013). Each pair splits the rows at random into two disjoint
+/// halves; on each half the lasso path is followed from alpha_max down until `q` penalized
+/// features have entered; a feature's selection probability is the fraction of halves that
+/// selected it, and the features at or above `threshold` are selected, with the bound
+/// E(false selections) <= q^2 / ((2 threshold - 1) p) printed beside them.
+public struct StabilitySpec: Sendable, Equatable {
+    /// Complementary pairs (2 x pairs half-samples).
+    public var pairs: Int
+    /// Selection-probability threshold pi_thr, in (0.5, 1].
+    public var threshold: Double
+    /// Features each half-sample selects at most (`nil`: derived from `pfer`).
+    public var q: Int?
+    /// Target bound on the expected number of false selections, used to derive `q` when the
+    /// spec does not give it.
+    public var pfer: Double
+    /// Pairs per task.
+    public var batch: Int
+
+    public init(pairs: Int = 50, threshold: Double = 0.75, q: Int? = nil, pfer: Double = 1, batch: Int = 5) {
+        self.pairs = pairs
+        self.threshold = threshold
+        self.q = q
+        self.pfer = pfer
+        self.batch = batch
+    }
+
+    /// The `q` used with `p` penalized features: the spec's, or the largest q whose bound
+    /// q^2 / ((2 threshold - 1) p) stays within `pfer` (at least 1, at most p).
+    public func selectionSize(penalizedFeatures p: Int) -> Int {
+        guard p > 0 else { return 0 }
+        if let q { return min(q, p) }
+        let bound = (pfer * (2 * threshold - 1) * Double(p)).squareRoot()
+        return max(1, min(p, Int((bound + 1e-12).rounded(.down))))
+    }
+
+    /// The error bound q^2 / ((2 threshold - 1) p) (Meinshausen & Buhlmann 2010, Theorem 1;
+    /// for complementary pairs, Shah & Samworth 2013 Theorem 1, without the exchangeability
+    /// assumption, for features whose half-sample selection probability is at most q / p).
+    public static func pferBound(q: Int, threshold: Double, penalizedFeatures p: Int) -> Double {
+        p > 0 ? Double(q * q) / ((2 * threshold - 1) * Double(p)) : 0
+    }
+}
+
 /// A whole run: data, model, cross-validation, bootstrap and seed, read from `jobs/*.json`.
 public struct RunSpec: Sendable {
     public var name: String
@@ -100,6 +144,8 @@ public struct RunSpec: Sendable {
     public var intervals: IntervalKind
     /// Settings of the debiased intervals.
     public var debias: DebiasSpec
+    /// Stability selection (`stability` in the spec; `nil`: not run).
+    public var stability: StabilitySpec?
     /// Where the spec was read from.
     public var source: String
 
@@ -116,7 +162,7 @@ public struct RunSpec: Sendable {
     public static func parse(_ bytes: Data, source: String, baseDirectory: String) throws -> RunSpec {
         let root = try JSONNode.parse(bytes, source: source)
         let o = try root.object(allowed: ["name", "description", "data", "features", "outcomes", "penalty", "alphas",
-                                          "cv", "bootstrap", "seed", "solver", "report", "intervals", "debiased"])
+                                          "cv", "bootstrap", "seed", "solver", "report", "intervals", "debiased", "stability"])
         let data = try DataSpec.parse(data: try o.required("data", in: root), features: try o.required("features", in: root),
                                       outcomes: try o.required("outcomes", in: root), baseDirectory: baseDirectory)
         var penalty = Penalty()
@@ -229,9 +275,41 @@ public struct RunSpec: Sendable {
                 }
             }
         }
+        var stability: StabilitySpec?
+        if let x = o["stability"] {
+            var st = StabilitySpec()
+            if case .bool = x.value {
+                if !(try x.bool()) { stability = nil } else { stability = st }
+            } else {
+                let m = try x.object(allowed: ["pairs", "threshold", "q", "pfer", "batch"])
+                if let v = m["pairs"] {
+                    st.pairs = try v.int()
+                    guard st.pairs >= 1 && st.pairs <= 10_000 else { throw v.error("pairs must be between 1 and 10000 (50 is usual)") }
+                }
+                if let v = m["threshold"] {
+                    st.threshold = try v.double()
+                    guard st.threshold > 0.5 && st.threshold <= 1 else { throw v.error("threshold must be above 0.5 and at most 1 (the error bound needs pi_thr > 1/2), e.g. 0.75") }
+                }
+                if let v = m["q"] {
+                    let q = try v.int()
+                    guard q >= 1 else { throw v.error("q (features each half-sample selects) must be >= 1") }
+                    st.q = q
+                }
+                if let v = m["pfer"] {
+                    guard m["q"] == nil else { throw v.error("give q or pfer, not both: q follows from pfer and threshold") }
+                    st.pfer = try v.double()
+                    guard st.pfer > 0 && st.pfer.isFinite else { throw v.error("pfer must be a positive number (the bound on expected false selections), e.g. 1") }
+                }
+                if let v = m["batch"] {
+                    st.batch = try v.int()
+                    guard st.batch >= 1 else { throw v.error("batch must be >= 1") }
+                }
+                stability = st
+            }
+        }
         return RunSpec(name: try o["name"]?.string() ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent,
                        description: try o["description"]?.string() ?? "", data: data, penalty: penalty,
                        penaltyFactors: factors, alphas: alphas, cv: cv, bootstrap: boot, seed: seed,
-                       tolerance: tolerance, report: report, intervals: intervals, debias: debias, source: source)
+                       tolerance: tolerance, report: report, intervals: intervals, debias: debias, stability: stability, source: source)
     }
 }

@@ -15,11 +15,20 @@ public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConver
     case bootstrap(start: Int, end: Int)
     /// Phase 2: delete-one-row jackknife fits of one outcome for cells `start ..< end` (BCa).
     case jackknife(outcome: Int, start: Int, end: Int)
+    /// Phase 1: stability-selection pairs `start ..< end` (both halves, every outcome). Phase 1
+    /// because it does not depend on the chosen alpha.
+    case stability(start: Int, end: Int)
 
     public var phase: Int {
-        if case .cv = self { return 1 }
-        return 2
+        switch self {
+        case .cv, .stability: return 1
+        default: return 2
+        }
     }
+
+    /// Whether each fit of the result carries coefficients whose KKT certificate the coordinator
+    /// checks (CV scores and stability selections are checked by recomputation instead).
+    public var isCertifiable: Bool { phase == 2 }
 
     var order: (Int, Int, Int, Int) {
         switch self {
@@ -27,6 +36,7 @@ public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConver
         case let .estimate(o): return (1, o, 0, 0)
         case let .bootstrap(s, e): return (2, s, e, 0)
         case let .jackknife(o, s, e): return (3, o, s, e)
+        case let .stability(s, e): return (4, s, e, 0)
         }
     }
 
@@ -38,6 +48,7 @@ public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConver
         case let .estimate(o): return "estimate/o\(o)"
         case let .bootstrap(s, e): return "bootstrap/\(s)-\(e)"
         case let .jackknife(o, s, e): return "jackknife/o\(o)/\(s)-\(e)"
+        case let .stability(s, e): return "stability/\(s)-\(e)"
         }
     }
 }
@@ -68,6 +79,10 @@ public enum TaskResult: Codable, Sendable, Equatable {
     case bootstrap(fits: [[FitOutcome]], chosenAlphas: [[Double]]?)
     /// Per jackknife cell (in order): coefficients, or a failure cause.
     case jackknife(fits: [FitOutcome])
+    /// Per half-sample (pair `start` first half, second half, pair `start + 1` ...), per
+    /// outcome: the penalized features selected (ascending feature indices, at most q), or
+    /// `nil` where the path failed on that half.
+    case stability(selected: [[[Int]?]])
 }
 
 /// Executes tasks: pure functions of (RunData, key, phase-2 input).
@@ -130,8 +145,18 @@ public struct TaskExecutor: Sendable {
     var options: SolverOptions { SolverOptions(tolerance: data.spec.tolerance) }
 
     /// All phase-1 task keys.
-    public func phaseOneKeys() -> [TaskKey] {
-        (0..<data.outcomeCount).flatMap { o in (0..<data.spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
+    public func phaseOneKeys() -> [TaskKey] { Self.phaseOneKeys(spec: data.spec) }
+
+    /// The phase-1 task keys of a spec (they need no data: the coordinator plans them before the
+    /// data is prepared).
+    public static func phaseOneKeys(spec: RunSpec) -> [TaskKey] {
+        var keys = (0..<spec.data.outcomes.count).flatMap { o in (0..<spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
+        if let st = spec.stability {
+            for start in stride(from: 0, to: st.pairs, by: st.batch) {
+                keys.append(.stability(start: start, end: min(start + st.batch, st.pairs)))
+            }
+        }
+        return keys
     }
 
     /// All phase-2 task keys.
@@ -170,7 +195,95 @@ public struct TaskExecutor: Sendable {
             return bootstrap(start: start, end: end, input: input!)
         case let .jackknife(o, start, end):
             return jackknife(outcome: o, start: start, end: end, alpha: input!.alphas[o])
+        case let .stability(start, end):
+            var rows: [[[Int]?]] = []
+            let penalty = stabilityPenalty()
+            for pair in start..<end {
+                for half in stabilityHalves(pair: pair) {
+                    rows.append((0..<data.outcomeCount).map { o in try? stabilitySelection(outcome: o, counts: half, penalty: penalty) })
+                }
+            }
+            return .stability(selected: rows)
         }
+    }
+
+    /// Penalized features (those stability selection chooses among), ascending.
+    public var penalizedFeatures: [Int] {
+        (0..<data.design.featureCount).filter { (data.penalty.factors?[$0] ?? 1) > 0 }
+    }
+
+    /// The two disjoint halves of pair `pair` as per-cell counts: the kept rows in a random
+    /// order from the seed, the first floor(n/2) one half, the next floor(n/2) the other (with
+    /// n odd one row sits out), as Shah & Samworth's complementary pairs.
+    public func stabilityHalves(pair: Int) -> [[Int]] {
+        let n = data.rowCount, m = n / 2
+        var stream = RandomStream(seed: data.spec.seed, purpose: .stabilityHalves, index: UInt64(pair))
+        var rows = Array(0..<n)
+        var halves = [[Int]](repeating: [Int](repeating: 0, count: data.cellCount.count), count: 2)
+        // Partial Fisher-Yates: position i gets a uniform pick of the rows not yet placed.
+        for i in 0..<(2 * m) {
+            let j = i + stream.nextIndex(below: n - i)
+            rows.swapAt(i, j)
+            halves[i < m ? 0 : 1][Int(data.rowCell[rows[i]])] += 1
+        }
+        return halves
+    }
+
+    /// The penalty of the stability paths: the spec's penalty with each factor multiplied by the
+    /// feature's population SD over the kept rows, which is the lasso on standardized features
+    /// (glmnet's default, which stabs' `glmnet.lasso` uses), so the order in which features enter
+    /// the path does not depend on their units. Constant features keep their factor.
+    public func stabilityPenalty() -> Penalty {
+        let p = data.design.featureCount
+        var weight = [Double](repeating: 0, count: data.design.patternCount)
+        for c in 0..<data.cellCount.count { weight[data.cellPattern[c]] += Double(data.cellCount[c]) }
+        let n = weight.reduce(0, +)
+        var penalty = data.penalty
+        var factors = data.penalty.factors ?? [Double](repeating: 1, count: p)
+        for j in 0..<p {
+            // Two passes (mean, then squared deviations): no cancellation for uncentered columns.
+            var sum = 0.0
+            for k in 0..<weight.count where weight[k] > 0 { sum += weight[k] * data.design.value(pattern: k, feature: j) }
+            let mean = sum / n
+            var squares = 0.0
+            for k in 0..<weight.count where weight[k] > 0 {
+                let d = data.design.value(pattern: k, feature: j) - mean
+                squares += weight[k] * d * d
+            }
+            let sd = (squares / n).squareRoot()
+            if sd > 0 && sd.isFinite { factors[j] *= sd }
+        }
+        penalty.factors = factors
+        return penalty
+    }
+
+    /// The first q penalized features to enter the lasso path of outcome `o` on `counts`: 100
+    /// alphas geometric from the half's own alpha_max down to 1e-3 of it, on standardized features
+    /// (``stabilityPenalty()``); the union of active sets is kept while it holds at most q features
+    /// (features entering together beyond q stop the path). Ascending feature indices.
+    public func stabilitySelection(outcome o: Int, counts: [Int], penalty: Penalty) throws -> [Int] {
+        guard let st = data.spec.stability else { return [] }
+        let penalized = penalizedFeatures
+        let q = st.selectionSize(penalizedFeatures: penalized.count)
+        let cells = try data.cells(outcome: o, counts: counts)
+        var pathOptions = options
+        pathOptions.computeObjective = false
+        let top = try LogisticLasso.alphaMax(design: data.design, cells: cells, penalty: penalty)
+        guard top > 0 && top.isFinite else { return [] }  // no feature ever enters
+        let fitter = try PathFitter(design: data.design, cells: cells, penalty: penalty, options: pathOptions)
+        var selected = Set<Int>()
+        var previous: LassoFit?
+        let count = 100
+        for i in 0..<count {
+            let alpha = top * pow(1e-3, Double(i) / Double(count - 1))
+            let fit = try fitter.fit(alpha: alpha, warmStart: previous)
+            previous = fit
+            let union = selected.union(penalized.filter { fit.coefficients[$0] != 0 })
+            if union.count > q { break }
+            selected = union
+            if selected.count == q { break }
+        }
+        return selected.sorted()
     }
 
     /// The alpha path on `trainingCounts`, scored on `heldOutCounts`.

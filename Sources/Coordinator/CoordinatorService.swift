@@ -305,7 +305,7 @@ public actor CoordinatorService {
             throw ServiceError(422, "\(error)")
         }
         run.name = spec.name
-        let keys = (0..<spec.data.outcomes.count).flatMap { o in (0..<spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
+        let keys = TaskExecutor.phaseOneKeys(spec: spec)
         let tasks = keys.map { TaskRecord(id: TaskID(run: id, key: $0)) }
         do {
             let store = self.store, row = run

@@ -14,6 +14,8 @@ public enum StreamPurpose: UInt32, Sendable, CaseIterable {
     case tieBreak = 4
     /// Simulations (coverage studies, synthetic data).
     case simulation = 5
+    /// The random split of the rows into two halves for stability-selection pair `index`.
+    case stabilityHalves = 6
 }
 
 /// A reproducible random number generator derived from `(seed, purpose, index)` only.

@@ -25,11 +25,13 @@ struct FastJSONTests {
             .bootstrap(fits: [[fits[0]]], chosenAlphas: [[0.1, 0.01], [2]]),
             .jackknife(fits: fits),
             .jackknife(fits: []),
+            .stability(selected: [[[0, 3], nil], [[], [5, 12]]]),
+            .stability(selected: []),
         ]
     }
 
     static let keys: [TaskKey] = [.cv(outcome: 1, fold: 4), .estimate(outcome: 0), .bootstrap(start: 0, end: 25),
-                                  .jackknife(outcome: 1, start: 100, end: 150)]
+                                  .jackknife(outcome: 1, start: 100, end: 150), .stability(start: 10, end: 15)]
 
     @Test("results, keys, submissions and lease responses are written exactly as JSONEncoder writes them")
     func writerMatchesEncoder() throws {

@@ -58,6 +58,37 @@ struct DistributedTests {
         }
     }
 
+    @Test("stability selection tasks run on workers: the report (selection probabilities included) is byte-identical to lassoboot run's")
+    func stabilityDistributed() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The replay job with stability selection, its data path made absolute.
+        var spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Binary.job))) as! [String: Any]
+        var data = spec["data"] as! [String: Any]
+        data["csv"] = Binary.repoRoot.appendingPathComponent("Tests/Fixtures/run_replay_data.csv").path
+        spec["data"] = data
+        spec["stability"] = ["pairs": 10, "batch": 2, "q": 2]
+        let job = dir.appendingPathComponent("stability.json").path
+        try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]).write(to: URL(fileURLWithPath: job))
+        let out = dir.appendingPathComponent("local").path
+        let r = try await cli(["run", job, "--resamples", "100", "--out", out, "--quiet", "--threads", "2"])
+        #expect(r.status == 0, "\(r.output)")
+        let localJSON = try String(contentsOfFile: out + "/report.json", encoding: .utf8)
+        #expect(localJSON.contains("\"pferBound\""))
+        let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c.db").path)
+        defer { coordinator.child.kill9() }
+        let pool = try (0..<3).map { i in
+            try Child(["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "s\(i)", "--idle-exit", "30"],
+                      environment: ["LASSOBOOT_TOKEN": "test-token"])
+        }
+        defer { pool.forEach { $0.kill9() } }
+        let submit = try await cli(["submit", job, "--coordinator", coordinator.url, "--resamples", "100", "--wait", "--format", "csv"])
+        #expect(submit.status == 0, "\(submit.output)")
+        let id = runID(submit.output)
+        same(try await fetch(id, coordinator.url, "json"), localJSON, "report.json")
+        same(try await fetch(id, coordinator.url, "csv"), try String(contentsOfFile: out + "/report.csv", encoding: .utf8), "report.csv")
+    }
+
     @Test("workers killed with kill -9 at random moments: leases expire, tasks are re-run, the report is identical")
     func killedWorkers() async throws {
         let dir = try temporaryDirectory()

@@ -508,11 +508,11 @@ public enum Aggregation {
                             // resolution.
                             guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let lassoFull = fit.values else { return nil }
                             let start = (0..<full.coefficients.count).map { j in full.coefficients[j] + lasso[j] - lassoFull[j] }
-                            if let b = try? debias.estimate(cells: resampleCells, start: start, newtonSteps: nil, errors: false, tolerance: 1e-8) {
+                            if let b = try? debias.estimate(cells: resampleCells, start: start, newtonSteps: nil, errors: false, tolerance: 1e-8, quadratic: true) {
                                 return .success(b.coefficients)
                             }
                             // Newton overshot from that start: the full-data estimate decides.
-                            return .success(try debias.estimate(cells: resampleCells, start: full.coefficients, newtonSteps: nil, errors: false, tolerance: 1e-8).coefficients)
+                            return .success(try debias.estimate(cells: resampleCells, start: full.coefficients, newtonSteps: nil, errors: false, tolerance: 1e-8, quadratic: true).coefficients)
                         }
                         // A fixed step count starts from the resample's own lasso fit, as the
                         // one-step estimator is defined.

@@ -111,6 +111,9 @@ public actor CoordinatorService {
     /// Fraction of phase-2 results the coordinator recomputes itself before accepting them
     /// (cross-validation results, which carry no certificate, at five times this rate).
     let verifyFraction: Double
+    /// Whether the KKT certificate of every fit in a result is checked (off only when the
+    /// workers are this process's own threads, which run this very code: `lassoboot run`).
+    let certifyResults: Bool
     /// Salt of the verification sample, so a worker cannot tell which results are checked.
     let verifySalt = UInt64.random(in: .min ... .max)
     /// Workers whose result disagreed with the coordinator's recomputation: refused from then on.
@@ -124,12 +127,13 @@ public actor CoordinatorService {
     public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
                 clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 logger: Logger = Logger(label: "lassoboot.coordinator", factory: { _ in SwiftLogNoOpLogHandler() }),
-                queueBeforePreparing: Bool = true, verifyFraction: Double = 0.02,
+                queueBeforePreparing: Bool = true, verifyFraction: Double = 0.02, certifyResults: Bool = true,
                 housekeeping: Housekeeping = Housekeeping(),
                 onFatalStorageError: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal) throws {
         self.store = store
         self.housekeeping = housekeeping
         self.verifyFraction = min(max(verifyFraction, 0), 1)
+        self.certifyResults = certifyResults
         self.queueBeforePreparing = queueBeforePreparing
         self.clock = clock
         self.logger = logger
@@ -807,7 +811,7 @@ public actor CoordinatorService {
     /// Both run off the actor. Throws (refusing the result) when the result is not vouched for.
     func vouch(for result: TaskResult, bytes: Data, key: TaskKey, run: RunRow, worker: String, executor: TaskExecutor) async throws {
         let input = run.phaseTwo
-        let (certificateProblem, certifySeconds): (String?, Double) = key.phase == 2
+        let (certificateProblem, certifySeconds): (String?, Double) = key.isCertifiable && certifyResults
             ? await Task.detached(priority: .userInitiated) { Self.timed { executor.certify(result, key: key, input: input) } }.value : (nil, 0)
         checkSeconds[run.id, default: (0, 0)].certify += certifySeconds
         guard certificateProblem != nil || sampledForVerification(run.id, key) else { return }

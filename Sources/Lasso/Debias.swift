@@ -135,9 +135,12 @@ public struct Debias: Sendable {
     ///     the coefficient (at most 50 steps); `1` gives the one-step estimator.
     ///   - errors: also compute standard errors, sandwich errors and the condition number (the
     ///     full-data estimate needs them, a bootstrap replicate does not).
+    ///   - quadratic: with `newtonSteps == nil`, also stop once a step is below
+    ///     0.1 sqrt(tolerance): Newton converges quadratically, so the next step (the error left)
+    ///     would be of order that step squared, below `tolerance`; saves the last Hessian.
     /// - Throws: ``DebiasFailure``.
     public func estimate(cells: BinomialCells, start: [Double], newtonSteps: Int? = nil, errors: Bool = true,
-                         tolerance: Double = 1e-10) throws -> DebiasedEstimate {
+                         tolerance: Double = 1e-10, quadratic: Bool = false) throws -> DebiasedEstimate {
         precondition(start.count == size, "one coefficient per feature plus the intercept")
         precondition(newtonSteps.map { $0 >= 1 } ?? true, "at least one Newton step")
         let p = size
@@ -164,7 +167,7 @@ public struct Debias: Sendable {
             }
             if let n = newtonSteps {
                 if steps >= n { break }
-            } else if largest <= tolerance {
+            } else if largest <= tolerance || (quadratic && largest <= 0.1 * tolerance.squareRoot()) {
                 break
             }
             if steps >= limit { throw DebiasFailure.notConverged(steps: steps) }

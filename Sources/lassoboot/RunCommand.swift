@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
         // The in-process worker shares the coordinator's prepared data (TaskExecutor's per-process
         // cache), so the run's tasks are queued only once it is prepared (else both would parse it).
         let service = try CoordinatorService(store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)",
-                                            queueBeforePreparing: false, verifyFraction: 0)   // in-process workers run this very code
+                                            queueBeforePreparing: false, verifyFraction: 0, certifyResults: false)   // in-process workers run this very code
         _ = try await service.putDataset(prepared.data)
         if let i = prepared.indices { _ = try await service.putDataset(i) }
         let created: Wire.RunStatus

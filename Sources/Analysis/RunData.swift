@@ -50,7 +50,7 @@ public struct RunData: Sendable {
         let reader = CSVReader(textColumns: spec.data.textColumns, missingTokens: Set(spec.data.missingTokens),
                                usedColumns: spec.data.usedColumns)
         let table = try reader.parse(csvBytes, source: spec.data.csv)
-        let encoded = try Encoder.encode(table, spec: spec.data)
+        let encoded = try DataEncoder.encode(table, spec: spec.data)
         self.encoded = encoded
         let design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
         if let group = design.duplicateFeatureGroups().first {

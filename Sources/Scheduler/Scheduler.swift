@@ -252,9 +252,6 @@ public struct Scheduler: Sendable {
         return (out, changes)
     }
 
-    /// True when tasks are queued (some may still be held back by a retry backoff).
-    public var hasQueuedTasks: Bool { queueHead < queue.count }
-
     /// Queued tasks (an upper bound: entries of tasks leased since are skipped lazily).
     public var queuedCount: Int { queue.count - queueHead }
 

@@ -24,15 +24,8 @@ public struct EncodedData: Sendable {
     public var rowCount: Int { sourceRows.count }
 }
 
-/// Applies a ``DataSpec`` to a ``Table``.
-public enum Encoder {
-    /// Reads the spec's CSV with the right column kinds and encodes it.
-    public static func load(_ spec: DataSpec) throws -> (table: Table, encoded: EncodedData) {
-        let reader = CSVReader(textColumns: spec.textColumns, missingTokens: Set(spec.missingTokens), usedColumns: spec.usedColumns)
-        let table = try reader.read(path: spec.csv)
-        return (table, try encode(table, spec: spec))
-    }
-
+/// Applies a ``DataSpec`` to a ``Table`` (named so it does not shadow Swift's `Encoder`).
+public enum DataEncoder {
     /// Encodes a table; every problem names the file, line and column.
     public static func encode(_ table: Table, spec: DataSpec) throws -> EncodedData {
         let n = table.rowCount

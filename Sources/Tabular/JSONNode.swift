@@ -78,7 +78,6 @@ public struct JSONNode: Sendable {
     /// Whether the value is of the given JSON kind ("string", "number", "array", "object", ...).
     public var isString: Bool { if case .string = value { return true }; return false }
     public var isArray: Bool { if case .array = value { return true }; return false }
-    public var isObject: Bool { if case .object = value { return true }; return false }
     public var isNumber: Bool { if case .number = value { return true }; return false }
 
     /// The elements of an array.

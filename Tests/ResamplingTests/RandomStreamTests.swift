@@ -39,10 +39,10 @@ struct RandomStreamTests {
     }
 
     @Test func purposeRawValuesAreStable() {
-        #expect(StreamPurpose.allCases.map(\.rawValue) == [1, 2, 3, 4, 5])
+        #expect(StreamPurpose.allCases.map(\.rawValue) == [1, 2, 3, 4, 5, 6])
         #expect(StreamPurpose.bootstrap.rawValue == 1 && StreamPurpose.folds.rawValue == 2
             && StreamPurpose.nestedFolds.rawValue == 3 && StreamPurpose.tieBreak.rawValue == 4
-            && StreamPurpose.simulation.rawValue == 5)
+            && StreamPurpose.simulation.rawValue == 5 && StreamPurpose.stabilityHalves.rawValue == 6)
     }
 
     @Test func streamsRepeatAndDiffer() {

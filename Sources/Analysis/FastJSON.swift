@@ -58,6 +58,15 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    public mutating func ints(_ values: [Int]) {
+        bytes.append(UInt8(ascii: "["))
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            int(v)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     public mutating func doubles(_ values: [Double]) throws {
         bytes.append(UInt8(ascii: "["))
         for (i, v) in values.enumerated() {
@@ -190,13 +199,7 @@ extension TaskResult {
                 w.raw("[")
                 for (j, set) in half.enumerated() {
                     if j > 0 { w.raw(",") }
-                    guard let set else { w.raw("null"); continue }
-                    w.raw("[")
-                    for (k, f) in set.enumerated() {
-                        if k > 0 { w.raw(",") }
-                        w.int(f)
-                    }
-                    w.raw("]")
+                    if let set { w.ints(set) } else { w.raw("null") }
                 }
                 w.raw("]")
             }

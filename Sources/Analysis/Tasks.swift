@@ -273,9 +273,7 @@ public struct TaskExecutor: Sendable {
         let fitter = try PathFitter(design: data.design, cells: cells, penalty: penalty, options: pathOptions)
         var selected = Set<Int>()
         var previous: LassoFit?
-        let count = 100
-        for i in 0..<count {
-            let alpha = top * pow(1e-3, Double(i) / Double(count - 1))
+        for alpha in LogisticLasso.geometricGrid(max: top, count: 100, minRatio: 1e-3) {
             let fit = try fitter.fit(alpha: alpha, warmStart: previous)
             previous = fit
             let union = selected.union(penalized.filter { fit.coefficients[$0] != 0 })

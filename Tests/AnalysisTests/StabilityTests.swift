@@ -120,8 +120,8 @@ struct StabilityTests {
                     let cells = try data.cells(outcome: o, counts: half)
                     let top = try LogisticLasso.alphaMax(design: data.design, cells: cells, penalty: penalty)
                     var union = Set<Int>()
-                    for i in 0..<100 {
-                        let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: top * pow(1e-3, Double(i) / 99), penalty: penalty,
+                    for alpha in LogisticLasso.geometricGrid(max: top, count: 100, minRatio: 1e-3) {
+                        let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: alpha, penalty: penalty,
                                                         options: SolverOptions(tolerance: 1e-12))
                         let next = union.union((0..<p).filter { fit.coefficients[$0] != 0 })
                         if next.count > 3 { break }

@@ -2,7 +2,8 @@ import RealModule
 
 extension LogisticLasso {
     /// The largest KKT violation of `coefficients` (intercept first) as a solution of the
-    /// problem (design, cells, alpha, penalty), on the mean scale the solver certifies.
+    /// problem (design, cells, alpha, penalty), on the mean scale the solver certifies (per
+    /// standard deviation of the feature when the penalty standardizes).
     ///
     /// Lets a party that did not run the solver (the coordinator, receiving a worker's fit)
     /// check that the coefficients really solve the problem: with the lasso's optimality
@@ -19,7 +20,8 @@ extension LogisticLasso {
             throw LassoError.lengthMismatch(what: "coefficients", expected: p + 1, found: coefficients.count)
         }
         guard alpha.isFinite, alpha >= 0 else { throw LassoError.invalidAlpha(alpha) }
-        let factors = try validatedFactors(penalty.factors, design: design)
+        let scales = featureScales(design: design, cells: cells, penalty: penalty)
+        let factors = try validatedFactors(penalty.factors, design: design).enumerated().map { $0.element * scales[$0.offset] }
         let W = cells.totalWeight
         guard W > 0 else { throw LassoError.noData }
         let lambda = penalty.scale == .sum ? alpha : alpha * W
@@ -44,7 +46,7 @@ extension LogisticLasso {
             r.withUnsafeBufferPointer { rp in
                 for j in 0..<p {
                     let g = Kernels.dot(rp.baseAddress!, xs.baseAddress! + j * n, n)
-                    worst = max(worst, violation(g, coefficients[j + 1], lambda * factors[j]))
+                    worst = max(worst, violation(g, coefficients[j + 1], lambda * factors[j]) / scales[j])
                 }
             }
         }

@@ -16,11 +16,26 @@ public struct Penalty: Sendable, Equatable, Codable {
     public var penalizeIntercept: Bool
     /// Per-feature penalty factors (>= 0, default all 1); 0 leaves a feature unpenalized.
     public var factors: [Double]?
+    /// Penalize each coefficient in units of its feature's standard deviation, as glmnet's
+    /// `standardize=TRUE` does, so the selection does not depend on the features' units.
+    ///
+    /// The SD is the weighted population SD (divisor: the total weight) over the fit's own
+    /// observations, so a bootstrap resample or a CV training set is standardized on itself, as
+    /// glmnet would be. Coefficients stay on the original scale: the problem is the lasso with
+    /// factors `factors[j] * sd[j]`, which is exactly the standardized lasso mapped back. KKT
+    /// violations are then measured in standardized units (raw violation / sd). A constant
+    /// feature (SD 0) keeps its factor; its coefficient is pinned at 0 anyway.
+    public var standardize: Bool
+    /// With ``standardize``: whether 0/1 indicator features are scaled by their SD too
+    /// (glmnet's behaviour, the default) or keep their raw unit, so every indicator is penalized
+    /// alike however rare it is.
+    public var standardizeIndicators: Bool = true
 
-    public init(scale: PenaltyScale = .sum, penalizeIntercept: Bool = false, factors: [Double]? = nil) {
+    public init(scale: PenaltyScale = .sum, penalizeIntercept: Bool = false, factors: [Double]? = nil, standardize: Bool = false) {
         self.scale = scale
         self.penalizeIntercept = penalizeIntercept
         self.factors = factors
+        self.standardize = standardize
     }
 }
 
@@ -151,7 +166,8 @@ public enum LogisticLasso {
         let W = cells.totalWeight
         guard W > 0 else { throw LassoError.noData }
         let S = cells.totalSuccesses
-        let factors = try validatedFactors(penalty.factors, design: design)
+        let scales = featureScales(design: design, cells: cells, penalty: penalty)
+        let factors = try validatedFactors(penalty.factors, design: design).enumerated().map { $0.element * scales[$0.offset] }
         let mu = penalty.penalizeIntercept ? 0.5 : S / W
         var r = [Double](repeating: 0, count: design.stride)
         for k in 0..<design.patternCount { r[k] = cells.trials[k] * mu - cells.successes[k] }
@@ -174,6 +190,37 @@ public enum LogisticLasso {
         return (0..<count).map { i in
             max * Double.exp(Double.log(minRatio) * Double(i) / Double(count - 1))
         }
+    }
+
+    /// Each feature's unit for the penalty and the KKT conditions: its weighted population SD
+    /// under `cells` when `penalty.standardize` (1 for a constant feature), else 1.
+    public static func featureScales(design: CompressedDesign, cells: BinomialCells, penalty: Penalty) -> [Double] {
+        let p = design.featureCount
+        guard penalty.standardize else { return [Double](repeating: 1, count: p) }
+        let n = design.stride, m = design.patternCount
+        let W = cells.totalWeight
+        guard W > 0 else { return [Double](repeating: 1, count: p) }
+        var scales = [Double](repeating: 1, count: p)
+        design.storage.withUnsafeBufferPointer { xs in
+            cells.trials.withUnsafeBufferPointer { tp in
+                for j in 0..<p {
+                    let col = xs.baseAddress! + j * n
+                    if !penalty.standardizeIndicators && (0..<m).allSatisfy({ col[$0] == 0 || col[$0] == 1 }) { continue }
+                    // Two passes (mean, then squared deviations): no cancellation for uncentered columns.
+                    var sum = 0.0
+                    for k in 0..<m where tp[k] > 0 { sum += tp[k] * col[k] }
+                    let mean = sum / W
+                    var squares = 0.0
+                    for k in 0..<m where tp[k] > 0 {
+                        let d = col[k] - mean
+                        squares += tp[k] * d * d
+                    }
+                    let sd = (squares / W).squareRoot()
+                    if sd > 0 && sd.isFinite { scales[j] = sd }
+                }
+            }
+        }
+        return scales
     }
 
     static func validatedFactors(_ factors: [Double]?, design: CompressedDesign) throws -> [Double] {

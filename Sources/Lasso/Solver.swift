@@ -27,6 +27,9 @@ final class Solver {
     let penalty: Penalty
     let options: SolverOptions
     let factors: [Double]
+    /// 1 / each feature's penalty unit (``LogisticLasso/featureScales(design:cells:penalty:)``):
+    /// KKT violations are measured in those units.
+    let inverseScales: [Double]
     let p: Int, q: Int, m: Int, n: Int
     /// Total weight and total weight of successes.
     let W: Double, S: Double
@@ -44,6 +47,9 @@ final class Solver {
     let vDesign: UnsafeMutablePointer<Double>, vx: UnsafeMutablePointer<Double>
     // Coefficient space.
     let H: UnsafeMutablePointer<Double>, chol: UnsafeMutablePointer<Double>
+    /// The Hessian with the unpenalized intercept eliminated (Schur complement): coordinate
+    /// descent on it moves the intercept optimally with every feature, i.e. on centered features.
+    let reduced: UnsafeMutablePointer<Double>
     let g: UnsafeMutablePointer<Double>, gq: UnsafeMutablePointer<Double>, d: UnsafeMutablePointer<Double>
     let lam: UnsafeMutablePointer<Double>, beta: UnsafeMutablePointer<Double>, trial: UnsafeMutablePointer<Double>
     let dPolish: UnsafeMutablePointer<Double>, rhs: UnsafeMutablePointer<Double>
@@ -69,7 +75,9 @@ final class Solver {
         m = design.patternCount
         n = design.stride
         precondition(cells.trials.count == n, "cells must come from this design")
-        factors = try LogisticLasso.validatedFactors(penalty.factors, design: design)
+        let scales = LogisticLasso.featureScales(design: design, cells: cells, penalty: penalty)
+        factors = try LogisticLasso.validatedFactors(penalty.factors, design: design).enumerated().map { $0.element * scales[$0.offset] }
+        inverseScales = scales.map { 1 / $0 }
         W = cells.totalWeight
         guard W > 0 else { throw LassoError.noData }
         S = cells.totalSuccesses
@@ -126,7 +134,7 @@ final class Solver {
         let maxTableWidth = layout.chunkCount > 0 ? layout.tableWidth(0) : 0
         let sizes = [n, n, n, n, n, n, n, n,                       // t s eta deta mu omu r v
                      layout.identity ? 0 : n, n,                  // vDesign vx
-                     q * q, q * q,                                 // H chol
+                     q * q, q * q, q * q,                          // H chol reduced
                      q, q, q, q, q, q, q, q, q,                    // g gq d lam beta trial dPolish rhs sign
                      G, G * layout.rowWidth, layout.rowWidth, 8 * max(maxTableWidth, 8), tableTotal, codeTotal, 64]
         var total = 0
@@ -140,13 +148,13 @@ final class Solver {
         mu = b + offsets[4]; omu = b + offsets[5]; r = b + offsets[6]; v = b + offsets[7]
         vDesign = layout.identity ? v : b + offsets[8]
         vx = b + offsets[9]
-        H = b + offsets[10]; chol = b + offsets[11]
-        g = b + offsets[12]; gq = b + offsets[13]; d = b + offsets[14]; lam = b + offsets[15]
-        beta = b + offsets[16]; trial = b + offsets[17]; dPolish = b + offsets[18]; rhs = b + offsets[19]
-        sign = b + offsets[20]
-        groupSum = b + offsets[21]; groupRows = b + offsets[22]; self.total = b + offsets[23]
-        rowScratch = b + offsets[24]; tables = b + offsets[25]; codeSums = b + offsets[26]
-        pairScratch = UnsafeMutableRawPointer(b + offsets[27]).assumingMemoryBound(to: V.self)
+        H = b + offsets[10]; chol = b + offsets[11]; reduced = b + offsets[12]
+        g = b + offsets[13]; gq = b + offsets[14]; d = b + offsets[15]; lam = b + offsets[16]
+        beta = b + offsets[17]; trial = b + offsets[18]; dPolish = b + offsets[19]; rhs = b + offsets[20]
+        sign = b + offsets[21]
+        groupSum = b + offsets[22]; groupRows = b + offsets[23]; self.total = b + offsets[24]
+        rowScratch = b + offsets[25]; tables = b + offsets[26]; codeSums = b + offsets[27]
+        pairScratch = UnsafeMutableRawPointer(b + offsets[28]).assumingMemoryBound(to: V.self)
         active = UnsafeMutablePointer<Int>.allocate(capacity: q)
         pinned = UnsafeMutablePointer<Bool>.allocate(capacity: q)
         pinned.initialize(repeating: false, count: q)
@@ -359,7 +367,7 @@ final class Solver {
             } else {
                 viol = Swift.abs(g[j] + (beta[j] > 0 ? lam[j] : -lam[j]))
             }
-            worst = max(worst, viol)
+            worst = max(worst, j == 0 ? viol : viol * inverseScales[j - 1])
         }
         return worst / W
     }
@@ -825,11 +833,32 @@ final class Solver {
         for j in 0..<q { d[j] = 0; gq[j] = g[j] }
         let innerTol = max(1e-3 * options.tolerance, 1e-17) * W
         if polish(innerTol: innerTol) { return }
-        let h = H
+        // With a free intercept, coordinate descent runs on the features with the intercept
+        // eliminated: every feature step moves the intercept to its optimum too, which is
+        // coordinate descent on centered features (as glmnet centers). Uncentered features
+        // correlate with the intercept and would make plain coordinate descent crawl.
+        let h00 = H[0]
+        let eliminate = lam[0] == 0 && !pinned[0] && h00 > 0
+        let h: UnsafeMutablePointer<Double>
+        if eliminate {
+            h = reduced
+            for j in 0..<q {
+                let a = H[j * q] / h00
+                for k in 0..<q { reduced[j * q + k] = H[j * q + k] - a * H[k] }
+            }
+            for k in 0..<q { reduced[k] = 0; reduced[k * q] = 0 }
+            // Start from the intercept's optimum given d = 0.
+            let d0 = -gq[0] / h00
+            d[0] = d0
+            for k in 0..<q { gq[k] += H[k * q] * d0 }
+            gq[0] = 0
+        } else {
+            h = H
+        }
         var lastSigns = signature()
         for _ in 0..<options.maxInnerSweeps {
             var maxChange = 0.0
-            for j in 0..<q where !pinned[j] {
+            for j in (eliminate ? 1 : 0)..<q where !pinned[j] {
                 let a = h[j * q + j]
                 if !(a > 0) { continue }
                 let u = beta[j] + d[j]
@@ -839,8 +868,10 @@ final class Solver {
                 let delta = unew - u
                 if delta != 0 {
                     d[j] += delta
+                    if eliminate { d[0] -= H[j] / h00 * delta }
                     for k in 0..<q { gq[k] += h[k * q + j] * delta }
-                    maxChange = max(maxChange, Swift.abs(a * delta))
+                    // In the features' penalty units (standardized: the change in the scaled coordinate's objective).
+                    maxChange = max(maxChange, Swift.abs(a * delta) * (j == 0 ? 1 : inverseScales[j - 1]))
                 }
             }
             if maxChange <= innerTol { break }
@@ -918,7 +949,7 @@ final class Solver {
         for j in 0..<q where !pinned[j] && !(lam[j] == 0 || beta[j] + d[j] != 0) {
             var z = g[j]
             for l in 0..<q { z += H[j * q + l] * dPolish[l] }
-            if Swift.abs(z) - lam[j] > innerTol { return false }
+            if (Swift.abs(z) - lam[j]) * (j == 0 ? 1 : inverseScales[j - 1]) > innerTol { return false }
         }
         for j in 0..<q { d[j] = dPolish[j] }
         return true

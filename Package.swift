@@ -37,8 +37,10 @@ let package = Package(
             name: "Resampling",
             dependencies: ["Lasso", .product(name: "RealModule", package: "swift-numerics")]
         ),
+        // zlib (already linked by Foundation's libcurl): `.csv.gz` read directly.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // CSV in, validation with file/line/column errors.
-        .target(name: "Tabular"),
+        .target(name: "Tabular", dependencies: ["CZlib"]),
         // Run specs, the task plan, task execution, aggregation and report rendering.
         .target(name: "Analysis", dependencies: ["Lasso", "Resampling", "Tabular"]),
         // Lease / attempt / retry state machine: pure, clock injected.

@@ -18,6 +18,8 @@ installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok
 if command -v dpkg-query >/dev/null 2>&1; then
   installed libsqlite3-dev || need+=(libsqlite3-dev)
   installed libcurl4-openssl-dev || need+=(libcurl4-openssl-dev)
+  # zlib's header: `.csv.gz` data is read directly (the library itself comes with libcurl).
+  installed zlib1g-dev || need+=(zlib1g-dev)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

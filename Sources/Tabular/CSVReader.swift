@@ -29,9 +29,27 @@ public struct Table: Sendable {
     public let columns: [ColumnData]
     /// 1-based physical line on which each data row starts.
     public let rowLines: [Int32]
+    /// Fields before the first named column that were ignored (1 for an unnamed index column
+    /// written by pandas' `to_csv` or R's `write.csv`): error messages count them.
+    public var ignoredLeadingFields = 0
+    /// What the reader decided on its own (an ignored index column, a detected separator), for
+    /// the user to see.
+    public var notes: [String] = []
+
+    public init(source: String, columnNames: [String], columns: [ColumnData], rowLines: [Int32]) {
+        self.source = source
+        self.columnNames = columnNames
+        self.columns = columns
+        self.rowLines = rowLines
+    }
 
     /// Number of data rows.
     public var rowCount: Int { rowLines.count }
+
+    /// 1-based field number of the column named `name` in the file (for error messages).
+    public func fieldNumber(_ name: String) throws -> Int {
+        try columnIndex(name) + 1 + ignoredLeadingFields
+    }
 
     /// Index of the column named `name`, or an error that lists what the file does have.
     public func columnIndex(_ name: String) throws -> Int {
@@ -46,8 +64,8 @@ public struct Table: Sendable {
         let i = try columnIndex(name)
         switch columns[i] {
         case let .numeric(values): return values
-        case .text: throw TabularError(file: source, line: 1, column: i + 1, columnName: name, message: "is a text column, expected numbers")
-        case .skipped: throw TabularError(file: source, line: 1, column: i + 1, columnName: name, message: "was not read (not among the used columns)")
+        case .text: throw TabularError(file: source, line: 1, column: i + 1 + ignoredLeadingFields, columnName: name, message: "is a text column, expected numbers")
+        case .skipped: throw TabularError(file: source, line: 1, column: i + 1 + ignoredLeadingFields, columnName: name, message: "was not read (not among the used columns)")
         }
     }
 
@@ -57,7 +75,7 @@ public struct Table: Sendable {
         let values = try numeric(name)
         for (r, v) in values.enumerated() where v != 0 && v != 1 {
             let found = v.isNaN ? "an empty cell" : "\(formatNumber(v))"
-            throw TabularError(file: source, line: Int(rowLines[r]), column: i + 1, columnName: name,
+            throw TabularError(file: source, line: Int(rowLines[r]), column: i + 1 + ignoredLeadingFields, columnName: name,
                                message: "expected 0 or 1 (a binary outcome), found \(found)")
         }
         return values
@@ -68,7 +86,7 @@ public struct Table: Sendable {
         let i = try columnIndex(name)
         let values = try numeric(name)
         guard let r = values.firstIndex(where: { $0.isNaN }) else { return nil }
-        return TabularError(file: source, line: Int(rowLines[r]), column: i + 1, columnName: name,
+        return TabularError(file: source, line: Int(rowLines[r]), column: i + 1 + ignoredLeadingFields, columnName: name,
                             message: "expected a number, found an empty cell")
     }
 }
@@ -78,7 +96,9 @@ func formatNumber(_ v: Double) -> String {
 }
 
 /// RFC 4180 CSV reader: header row, quoted fields with embedded commas, quotes and newlines,
-/// LF or CRLF line ends, optional UTF-8 byte order mark.
+/// LF or CRLF line ends, optional UTF-8 byte order mark; gzip-compressed input; `,` `;` or tab
+/// separated (detected from the header when not given); an unnamed first column (pandas' or R's
+/// row index) ignored with a note; `true`/`false` in any case read as 1/0 in numeric columns.
 ///
 /// Numeric columns are parsed straight from bytes (no per-cell strings), so a million rows of
 /// twenty columns read in well under a second. Every error names the file, the physical line,
@@ -86,20 +106,41 @@ func formatNumber(_ v: Double) -> String {
 public struct CSVReader: Sendable {
     /// Columns to keep as text; every other column must be numeric.
     public var textColumns: Set<String>
-    /// Field separator byte (default comma).
-    public var separator: UInt8
+    /// Field separator byte; `nil` detects it from the header (`,` `;` or tab, whichever occurs
+    /// most outside quotes; comma when none does).
+    public var separator: UInt8?
     /// Cell texts (besides the empty cell) that mean "missing", e.g. "NA" or "Unknown".
     public var missingTokens: Set<String>
     /// Columns to read; `nil` reads all. Other columns are skipped (only the row shape is checked),
     /// so a text column nobody uses cannot fail a numeric parse.
     public var usedColumns: Set<String>?
+    /// Columns never read even when ``usedColumns`` is `nil` (e.g. `exclude` with `"features": "all"`).
+    public var ignoredColumns: Set<String> = []
+    /// A sentence added to "expected a number" errors in a column (e.g. how to declare a text
+    /// outcome's positive level).
+    public var hints: [String: String]
 
-    public init(textColumns: Set<String> = [], separator: UInt8 = UInt8(ascii: ","), missingTokens: Set<String> = [],
-                usedColumns: Set<String>? = nil) {
+    /// The missing-value tokens used when a spec or command gives none: R's `NA` and NumPy's `NaN`.
+    public static let defaultMissingTokens: Set<String> = ["NA", "NaN"]
+
+    public init(textColumns: Set<String> = [], separator: UInt8? = nil, missingTokens: Set<String> = CSVReader.defaultMissingTokens,
+                usedColumns: Set<String>? = nil, hints: [String: String] = [:]) {
         self.textColumns = textColumns
         self.separator = separator
         self.missingTokens = missingTokens
         self.usedColumns = usedColumns
+        self.hints = hints
+    }
+
+    /// The separator byte named by a command-line value: `,` `;` `tab` (or a literal tab), `|`.
+    public static func separator(named text: String) -> UInt8? {
+        switch text {
+        case ",", "comma": return UInt8(ascii: ",")
+        case ";", "semicolon": return UInt8(ascii: ";")
+        case "\\t", "\t", "tab": return 9
+        case "|", "pipe": return UInt8(ascii: "|")
+        default: return nil
+        }
     }
 
     /// Reads and parses a file.
@@ -113,9 +154,13 @@ public struct CSVReader: Sendable {
         return try parse(data, source: path)
     }
 
-    /// Parses CSV bytes; `source` names them in errors.
+    /// Parses CSV bytes (gzip-compressed or not); `source` names them in errors.
     public func parse(_ data: Data, source: String) throws -> Table {
-        try data.withUnsafeBytes { raw in
+        if Gzip.isCompressed(data) {
+            let plain = try Gzip.decompress(data, source: source)
+            return try parse(plain, source: source)
+        }
+        return try data.withUnsafeBytes { raw in
             try parse(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count), source: source)
         }
     }
@@ -125,14 +170,41 @@ public struct CSVReader: Sendable {
         try parse(Data(text.utf8), source: source)
     }
 
+    /// The separator of a file whose header starts `bytes`: the most frequent of `,` `;` tab
+    /// outside quotes on the first line, comma on a tie or when none occurs.
+    static func detectSeparator(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt8 {
+        var counts: [UInt8: Int] = [UInt8(ascii: ","): 0, UInt8(ascii: ";"): 0, 9: 0]
+        var quoted = false
+        for b in bytes {
+            if b == UInt8(ascii: "\"") { quoted.toggle(); continue }
+            if quoted { continue }
+            if b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r") { break }
+            if counts[b] != nil { counts[b]! += 1 }
+        }
+        let comma = counts[UInt8(ascii: ",")]!
+        let best = counts.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }!
+        return best.value > comma ? best.key : UInt8(ascii: ",")
+    }
+
     func parse(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws -> Table {
+        let separator = self.separator ?? CSVReader.detectSeparator(bytes)
+        var notes: [String] = []
+        if self.separator == nil && separator != UInt8(ascii: ",") {
+            notes.append("fields are separated by \(separator == 9 ? "tabs" : "'\(Character(Unicode.Scalar(separator)))'") (detected from the header; --delimiter sets it)")
+        }
         var scanner = CSVScanner(bytes: bytes, separator: separator, source: source)
         guard let header = try scanner.nextRecord() else {
             throw TabularError(file: source, line: 1, message: "the file is empty: expected a header row of column names")
         }
         var names: [String] = []
         var seen: [String: Int] = [:]
+        // pandas' to_csv and R's write.csv write the row index as a first column without a name.
+        let skipFirst = header.fields.count > 1 && scanner.text(header.fields[0]).trimmingCharacters(in: .whitespaces).isEmpty
+        if skipFirst {
+            notes.append("column 1 has no name (a row index, as pandas' to_csv and R's write.csv write it); it is ignored")
+        }
         for (i, field) in header.fields.enumerated() {
+            if skipFirst && i == 0 { names.append(""); continue }
             let name = scanner.text(field).trimmingCharacters(in: .whitespaces)
             if name.isEmpty {
                 throw TabularError(file: source, line: header.line, column: i + 1, message: "empty column name in the header")
@@ -149,7 +221,8 @@ public struct CSVReader: Sendable {
         }
         let width = names.count
         let isText = names.map { textColumns.contains($0) }
-        let isUsed = names.map { usedColumns?.contains($0) ?? true }
+        var isUsed = names.map { (usedColumns?.contains($0) ?? true) && !ignoredColumns.contains($0) }
+        if skipFirst { isUsed[0] = false }
         var numbers = [[Double]](repeating: [], count: width)
         var texts = [[String?]](repeating: [], count: width)
         var lines: [Int32] = []
@@ -176,20 +249,28 @@ public struct CSVReader: Sendable {
                     texts[c].append(tokens.contains(t) ? nil : t)
                 } else {
                     if numericTokens && tokens.contains(scanner.text(field)) { numbers[c].append(.nan); continue }
-                    guard let v = scanner.number(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil) else {
+                    guard let v = scanner.number(field) ?? scanner.boolean(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil) else {
                         let shown = String(scanner.text(field).prefix(40))
                         let expected = shown.lowercased().contains("nan") || shown.lowercased().contains("inf")
                             ? "expected a finite number (leave the cell empty for a missing value)" : "expected a number"
+                        let hint = hints[names[c]].map { "; \($0)" } ?? ""
                         throw TabularError(file: source, line: field.line, column: c + 1, columnName: names[c],
-                                           message: "\(expected), found '\(shown)'")
+                                           message: "\(expected), found '\(shown)'\(hint)")
                     }
                     numbers[c].append(v)
                 }
             }
             lines.append(Int32(truncatingIfNeeded: record.line))
         }
-        let columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
-        return Table(source: source, columnNames: names, columns: columns, rowLines: lines)
+        var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
+        if skipFirst {
+            names.removeFirst()
+            columns.removeFirst()
+        }
+        var table = Table(source: source, columnNames: names, columns: columns, rowLines: lines)
+        table.ignoredLeadingFields = skipFirst ? 1 : 0
+        table.notes = notes
+        return table
     }
 }
 
@@ -304,6 +385,21 @@ struct CSVScanner {
         if i == end { return .nan }
         if let v = fastNumber(i, end) { return v }
         return slowNumber(i, end)
+    }
+
+    /// `true`/`false` in any case (pandas writes `True`/`False`, R `TRUE`/`FALSE`) as 1/0.
+    func boolean(_ f: Field) -> Double? {
+        let length = f.end - f.start
+        guard length == 4 || length == 5 else { return nil }
+        switch scannerLowercased(f) {
+        case "true": return 1
+        case "false": return 0
+        default: return nil
+        }
+    }
+
+    func scannerLowercased(_ f: Field) -> String {
+        text(f).trimmingCharacters(in: .whitespaces).lowercased()
     }
 
     /// Exact fast path: [+-]digits[.digits] with at most 15 significant digits.

@@ -42,6 +42,14 @@ public struct FeatureSpec: Sendable, Equatable {
     /// Text values renamed before encoding (text encodings), e.g. {"Unknown": "Male"} to merge
     /// a level into the reference.
     public var recode: [String: String] = [:]
+
+    public init(name: String, column: String, encoding: FeatureEncoding, missing: MissingPolicy, group: String) {
+        self.name = name
+        self.column = column
+        self.encoding = encoding
+        self.missing = missing
+        self.group = group
+    }
 }
 
 /// One binary outcome of a job spec.
@@ -49,6 +57,16 @@ public struct OutcomeSpec: Sendable, Equatable {
     public var name: String
     public var column: String
     public var missing: MissingPolicy
+    /// For a text outcome: the level that counts as 1 (every other level is 0). `nil`: the
+    /// column holds 0/1 or true/false.
+    public var positive: String?
+
+    public init(name: String, column: String, missing: MissingPolicy, positive: String? = nil) {
+        self.name = name
+        self.column = column
+        self.missing = missing
+        self.positive = positive
+    }
 }
 
 /// Keep only rows whose `column` has one of `values` (compared as text), or, with `exclude`,
@@ -71,21 +89,54 @@ public struct DataSpec: Sendable, Equatable {
     public var missingTokens: [String]
     public var features: [FeatureSpec]
     public var outcomes: [OutcomeSpec]
+    /// `"features": "all"`: every column of the file is a numeric feature except these, the
+    /// outcomes and the filter columns (``resolved(columns:)`` expands it once the header is
+    /// known); `nil` when the spec lists its features.
+    public var allFeaturesExcept: [String]?
+    /// Field separator (`nil`: detected from the header).
+    public var separator: UInt8?
 
-    public init(csv: String, filters: [RowFilter] = [], includeIfAnyPresent: [String] = [], missingTokens: [String] = [],
-                features: [FeatureSpec], outcomes: [OutcomeSpec]) {
+    public init(csv: String, filters: [RowFilter] = [], includeIfAnyPresent: [String] = [], missingTokens: [String] = ["NA", "NaN"],
+                features: [FeatureSpec], outcomes: [OutcomeSpec], allFeaturesExcept: [String]? = nil, separator: UInt8? = nil) {
         self.csv = csv
         self.filters = filters
         self.includeIfAnyPresent = includeIfAnyPresent
         self.missingTokens = missingTokens
         self.features = features
         self.outcomes = outcomes
+        self.allFeaturesExcept = allFeaturesExcept
+        self.separator = separator
+    }
+
+    /// The spec with `"features": "all"` expanded over a file's columns (numeric features in file
+    /// order, group "Features"); unchanged when it lists its features.
+    /// - Throws: when no column is left, or an excluded column is not in the file.
+    public func resolved(columns: [String], source: String) throws -> DataSpec {
+        guard let except = allFeaturesExcept else { return self }
+        for name in except where !columns.contains(name) {
+            throw TabularError(file: source, line: 1, message: "exclude: no column named '\(name)' in the header; columns are: \(columns.joined(separator: ", "))")
+        }
+        let skip = Set(except).union(outcomes.map(\.column)).union(filters.map(\.column))
+        var copy = self
+        copy.features = columns.filter { !skip.contains($0) }.map {
+            FeatureSpec(name: $0, column: $0, encoding: .numeric, missing: .error, group: "Features")
+        }
+        copy.allFeaturesExcept = nil
+        if copy.features.isEmpty {
+            throw TabularError(file: source, line: 1, message: "no feature columns are left after removing the outcome(s), the filter columns and the excluded columns")
+        }
+        return copy
     }
 
     /// Reads the `data`, `features` and `outcomes` members of a job spec; relative CSV paths
     /// are resolved against `baseDirectory` (the spec file's directory).
-    public static func parse(data: JSONNode, features: JSONNode, outcomes: JSONNode, baseDirectory: String) throws -> DataSpec {
-        let d = try data.object(allowed: ["csv", "filter", "includeIfAnyPresent", "missingTokens"])
+    ///
+    /// `features` is a list (objects, or plain strings for numeric features) or `"all"`; with
+    /// `"all"`, `exclude` lists columns that are not features.
+    /// `allowNoOutcome` reads a feature recipe alone (a model file's, to encode new rows).
+    public static func parse(data: JSONNode, features: JSONNode, outcomes: JSONNode, exclude: JSONNode? = nil,
+                             baseDirectory: String, allowNoOutcome: Bool = false) throws -> DataSpec {
+        let d = try data.object(allowed: ["csv", "filter", "includeIfAnyPresent", "missingTokens", "delimiter"])
         let csvNode = try d.required("csv", in: data)
         var csv = try csvNode.string()
         // "sha256:<hash>" names a dataset held by a coordinator; anything else is a path.
@@ -105,12 +156,32 @@ public struct DataSpec: Sendable, Equatable {
             filters.append(RowFilter(column: try o.required("column", in: f).string(), values: list, exclude: o["notIn"] != nil))
         }
         let include = try d["includeIfAnyPresent"]?.strings() ?? []
-        let tokens = try d["missingTokens"]?.strings() ?? []
+        let tokens = try d["missingTokens"]?.strings() ?? ["NA", "NaN"]
+        var separator: UInt8?
+        if let x = d["delimiter"] {
+            let text = try x.string()
+            guard let b = CSVReader.separator(named: text) else { throw x.error("expected one of \",\", \";\", \"tab\", \"|\"") }
+            separator = b
+        }
 
         var featureSpecs: [FeatureSpec] = []
-        let featureNodes = try features.array()
-        if featureNodes.isEmpty { throw features.error("at least one feature is needed") }
+        var allExcept: [String]?
+        let featureNodes: [JSONNode]
+        if features.isString {
+            _ = try features.choice(["all"])
+            allExcept = try exclude?.strings() ?? []
+            featureNodes = []
+        } else {
+            if let exclude { throw exclude.error("'exclude' goes with \"features\": \"all\"; a feature list names its columns itself") }
+            featureNodes = try features.array()
+            if featureNodes.isEmpty { throw features.error("at least one feature is needed") }
+        }
         for node in featureNodes {
+            if node.isString {
+                let c = try node.string()
+                featureSpecs.append(FeatureSpec(name: c, column: c, encoding: .numeric, missing: .error, group: "Features"))
+                continue
+            }
             let o = try node.object(allowed: ["name", "column", "encoding", "missing", "group", "missingTokens", "recode"])
             let column = try o["column"]?.string() ?? (try o.required("name", in: node).string())
             let name = try o["name"]?.string() ?? column
@@ -147,20 +218,24 @@ public struct DataSpec: Sendable, Equatable {
         }
         var outcomeSpecs: [OutcomeSpec] = []
         let outcomeNodes = try outcomes.array()
-        if outcomeNodes.isEmpty { throw outcomes.error("at least one outcome is needed") }
+        if outcomeNodes.isEmpty && !allowNoOutcome { throw outcomes.error("at least one outcome is needed") }
         for node in outcomeNodes {
             if node.isString {
                 let c = try node.string()
                 outcomeSpecs.append(OutcomeSpec(name: c, column: c, missing: .error))
                 continue
             }
-            let o = try node.object(allowed: ["name", "column", "missing"])
+            let o = try node.object(allowed: ["name", "column", "missing", "positive"])
             let column = try o["column"]?.string() ?? (try o.required("name", in: node).string())
             let missing = try o["missing"].map { m -> MissingPolicy in
                 let s = try m.choice(["zero", "drop-row", "error"])
                 return MissingPolicy(rawValue: s)!
             } ?? .error
-            outcomeSpecs.append(OutcomeSpec(name: try o["name"]?.string() ?? column, column: column, missing: missing))
+            var positive: String?
+            if let x = o["positive"] {
+                if x.isNumber { let v = try x.double(); positive = v == v.rounded() ? String(Int(v)) : "\(v)" } else { positive = try x.string() }
+            }
+            outcomeSpecs.append(OutcomeSpec(name: try o["name"]?.string() ?? column, column: column, missing: missing, positive: positive))
         }
         let outcomeNames = outcomeSpecs.map(\.name)
         if let dup = outcomeNames.first(where: { n in outcomeNames.filter { $0 == n }.count > 1 }) {
@@ -169,8 +244,11 @@ public struct DataSpec: Sendable, Equatable {
         for (i, f) in featureSpecs.enumerated() where outcomeSpecs.contains(where: { $0.column == f.column }) {
             throw featureNodes[i].error("column '\(f.column)' is an outcome; it cannot also be a feature")
         }
+        if let allExcept, let clash = allExcept.first(where: { c in outcomeSpecs.contains { $0.column == c } }) {
+            throw exclude!.error("'\(clash)' is an outcome; outcomes are never features, so it need not be excluded")
+        }
         return DataSpec(csv: csv, filters: filters, includeIfAnyPresent: include, missingTokens: tokens,
-                        features: featureSpecs, outcomes: outcomeSpecs)
+                        features: featureSpecs, outcomes: outcomeSpecs, allFeaturesExcept: allExcept, separator: separator)
     }
 
     static func parseEncoding(_ node: JSONNode?, parent: JSONNode) throws -> FeatureEncoding {
@@ -215,8 +293,10 @@ public struct DataSpec: Sendable, Equatable {
         }
     }
 
-    /// Every column the spec reads; the CSV reader skips the others.
-    public var usedColumns: Set<String> {
+    /// Every column the spec reads; the CSV reader skips the others (`nil`: every column, for
+    /// `"features": "all"`).
+    public var usedColumns: Set<String>? {
+        if allFeaturesExcept != nil { return nil }
         var s = Set(filters.map(\.column)).union(includeIfAnyPresent).union(outcomes.map(\.column))
         for f in features {
             s.insert(f.column)
@@ -227,7 +307,7 @@ public struct DataSpec: Sendable, Equatable {
 
     /// Columns the CSV must be read as text for (everything compared or looked up as text).
     public var textColumns: Set<String> {
-        var s = Set(filters.map(\.column))
+        var s = Set(filters.map(\.column)).union(outcomes.filter { $0.positive != nil }.map(\.column))
         for f in features {
             switch f.encoding {
             case .numeric, .binary: break

@@ -19,15 +19,32 @@ public struct EncodedData: Sendable {
     public let rowsRead: Int
     /// Why rows were left out, with counts, in the order the rules apply.
     public let dropped: [(reason: String, rows: Int)]
+    /// The spec's features as applied: `"all"` expanded, one-hot levels found in the data written
+    /// out, so the same encoding can be applied to new rows (`lassoboot predict`).
+    public var features: [FeatureSpec] = []
 
     /// Number of kept rows.
     public var rowCount: Int { sourceRows.count }
+
+    public init(featureNames: [String], featureGroups: [String], columns: [[Double]], outcomeNames: [String], outcomes: [[Double]],
+                sourceRows: [Int], rowsRead: Int, dropped: [(reason: String, rows: Int)], features: [FeatureSpec] = []) {
+        self.featureNames = featureNames
+        self.featureGroups = featureGroups
+        self.columns = columns
+        self.outcomeNames = outcomeNames
+        self.outcomes = outcomes
+        self.sourceRows = sourceRows
+        self.rowsRead = rowsRead
+        self.dropped = dropped
+        self.features = features
+    }
 }
 
 /// Applies a ``DataSpec`` to a ``Table`` (named so it does not shadow Swift's `Encoder`).
 public enum DataEncoder {
     /// Encodes a table; every problem names the file, line and column.
-    public static func encode(_ table: Table, spec: DataSpec) throws -> EncodedData {
+    public static func encode(_ table: Table, spec given: DataSpec) throws -> EncodedData {
+        let spec = try given.resolved(columns: table.columnNames, source: table.source)
         let n = table.rowCount
         var keep = [Bool](repeating: true, count: n)
         var dropped: [(String, Int)] = []
@@ -79,10 +96,12 @@ public enum DataEncoder {
 
         // 2. Encode features (may drop rows under drop-row) and outcomes.
         var names: [String] = [], groups: [String] = [], columns: [[Double]] = []
+        var applied: [FeatureSpec] = []
         for f in spec.features {
-            let colIndex = try table.columnIndex(f.column)
+            var used = f
+            let field = try table.fieldNumber(f.column)
             func fail(_ row: Int, _ message: String) -> TabularError {
-                TabularError(file: table.source, line: Int(table.rowLines[row]), column: colIndex + 1, columnName: f.column,
+                TabularError(file: table.source, line: Int(table.rowLines[row]), column: field, columnName: f.column,
                              message: "feature '\(f.name)': \(message)")
             }
             var missing = [Bool](repeating: false, count: n)
@@ -132,11 +151,12 @@ public enum DataEncoder {
                     var seen = Set<String>()
                     for i in 0..<n where keep[i] { if let v = values[i] { seen.insert(v) } }
                     if !seen.contains(reference) {
-                        throw TabularError(file: table.source, column: colIndex + 1, columnName: f.column,
+                        throw TabularError(file: table.source, column: field, columnName: f.column,
                                            message: "feature '\(f.name)': the reference level '\(reference)' never occurs in the kept rows; levels are \(seen.sorted().joined(separator: ", "))")
                     }
                     levels = seen.sorted()
                 }
+                used.encoding = .onehot(reference: reference, levels: levels)
                 let position = Dictionary(uniqueKeysWithValues: levels.enumerated().map { ($0.element, $0.offset) })
                 let others = levels.filter { $0 != reference }
                 var outs = [[Double]](repeating: [Double](repeating: 0, count: n), count: others.count)
@@ -164,6 +184,10 @@ public enum DataEncoder {
                 }
                 produced = [(f.name, out)]
             }
+            if case .numeric = f.encoding, (0..<n).contains(where: { keep[$0] }), !(0..<n).contains(where: { keep[$0] && !missing[$0] }) {
+                throw TabularError(file: table.source, line: 1, column: field, columnName: f.column,
+                                   message: "feature '\(f.name)': every kept row is missing (an all-missing column); exclude it")
+            }
             // Missing-value policy.
             switch f.missing {
             case .zero:
@@ -177,6 +201,7 @@ public enum DataEncoder {
             case .ownLevel:
                 produced.append(("\(f.name): missing", missing.map { $0 ? 1 : 0 }))
             }
+            applied.append(used)
             for (name, col) in produced {
                 names.append(name)
                 groups.append(f.group)
@@ -185,24 +210,38 @@ public enum DataEncoder {
         }
         var outcomeColumns: [[Double]] = []
         for o in spec.outcomes {
-            let colIndex = try table.columnIndex(o.column)
-            let values = try table.numeric(o.column)
+            let field = try table.fieldNumber(o.column)
             var out = [Double](repeating: 0, count: n)
             var missing = [Bool](repeating: false, count: n)
-            for i in 0..<n where keep[i] {
-                let v = values[i]
-                if v.isNaN { missing[i] = true; continue }
-                guard v == 0 || v == 1 else {
-                    throw TabularError(file: table.source, line: Int(table.rowLines[i]), column: colIndex + 1, columnName: o.column,
-                                       message: "outcome '\(o.name)': expected 0 or 1, found \(formatNumber(v))")
+            if let positive = o.positive {
+                let values = try text(o.column)
+                var levels = Set<String>()
+                for i in 0..<n where keep[i] {
+                    guard let v = values[i] else { missing[i] = true; continue }
+                    levels.insert(v)
+                    out[i] = v == positive ? 1 : 0
                 }
-                out[i] = v
+                if !levels.contains(positive) {
+                    throw TabularError(file: table.source, line: 1, column: field, columnName: o.column,
+                                       message: "outcome '\(o.name)': the positive level '\(positive)' never occurs in the kept rows; levels are \(levels.sorted().prefix(20).joined(separator: ", "))")
+                }
+            } else {
+                let values = try table.numeric(o.column)
+                for i in 0..<n where keep[i] {
+                    let v = values[i]
+                    if v.isNaN { missing[i] = true; continue }
+                    guard v == 0 || v == 1 else {
+                        throw TabularError(file: table.source, line: Int(table.rowLines[i]), column: field, columnName: o.column,
+                                           message: "outcome '\(o.name)': expected 0 or 1 (or true/false), found \(formatNumber(v)); for another coding name the level that counts as 1 (--positive LEVEL, spec \"positive\")")
+                    }
+                    out[i] = v
+                }
             }
             switch o.missing {
             case .zero, .ownLevel: break
             case .error:
                 if let i = (0..<n).first(where: { keep[$0] && missing[$0] }) {
-                    throw TabularError(file: table.source, line: Int(table.rowLines[i]), column: colIndex + 1, columnName: o.column,
+                    throw TabularError(file: table.source, line: Int(table.rowLines[i]), column: field, columnName: o.column,
                                        message: "outcome '\(o.name)': expected 0 or 1, found a missing cell (set the outcome's \"missing\" to zero or drop-row)")
                 }
             case .dropRow:
@@ -214,9 +253,11 @@ public enum DataEncoder {
         if kept.isEmpty {
             throw TabularError(file: table.source, message: "no rows are left after the filters and missing-value rules (\(dropped.map { "\($0.1) dropped: \($0.0)" }.joined(separator: "; ")))")
         }
-        return EncodedData(
+        var encoded = EncodedData(
             featureNames: names, featureGroups: groups, columns: columns.map { c in kept.map { c[$0] } },
             outcomeNames: spec.outcomes.map(\.name), outcomes: outcomeColumns.map { c in kept.map { c[$0] } },
             sourceRows: kept, rowsRead: n, dropped: dropped.map { (reason: $0.0, rows: $0.1) })
+        encoded.features = applied
+        return encoded
     }
 }

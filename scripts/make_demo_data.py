@@ -256,7 +256,7 @@ def main():
         ])),
         ("outcomes", [{"name": n, "missing": "zero"} for n in ["isForcedLabour", "isSexualExploit"]]),
         ("features", features),
-        ("penalty", {"scale": "sum", "penalizeIntercept": False}),
+        ("penalty", {"scale": "sum", "penalizeIntercept": False, "standardize": False}),
         ("alphas", {"count": 30, "minRatio": 0.001}),
         ("cv", {"folds": 5, "metric": "auc", "rule": "min", "choose": "joint"}),
         ("bootstrap", {"resamples": 499, "methods": ["percentile", "basic", "normal", "bca"], "level": 0.95}),

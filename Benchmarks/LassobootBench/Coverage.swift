@@ -221,7 +221,7 @@ func runCoverage(_ args: Arguments) throws {
              "data": {"csv": "/coverage/rep\(repetition).csv"},
              "outcomes": ["y"],
              "features": [\(features.joined(separator: ", "))],
-             "penalty": {"scale": "mean", "penalizeIntercept": false},
+             "penalty": {"scale": "mean", "penalizeIntercept": false, "standardize": false},
              \(s.alphasJSON),
              "cv": {"folds": 5, "metric": "auc", "rule": "\(s.rule)", "choose": "per-outcome"},
              "bootstrap": {"resamples": \(resamples), "methods": [\(specMethods.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))],

@@ -44,15 +44,13 @@ extension Render {
 
     static func isIntercept(_ f: Report.Feature) -> Bool { f.name == "const" && f.group == "Intercept" }
 
-    /// An odds ratio for a label: 2 decimals as in the text table; 3 significant digits in
-    /// exponent form where 2 decimals would show 0.00 or a long number; `∞` past Double's range.
+    /// An odds ratio for a label: as in the text table (3 significant digits, ends beyond 10^+-4
+    /// as `>10000` / `<0.0001`), `∞` past Double's range.
     static func ratioLabel(_ x: Double?) -> String {
         guard let x else { return "–" }
         if x.isNaN { return "n/a" }
         if x == .infinity { return "∞" }
-        if x == 0 { return "0" }
-        if x >= 1e5 || x < 0.005 { return String(format: "%.2e", x) }
-        return fixed(x)
+        return odds(x, digits: 3)
     }
 
     static func percent(_ level: Double) -> String { String(format: "%g", level * 100) }

@@ -29,6 +29,9 @@ public enum Render {
         }
         let stability = report.outcomes.contains { $0.stability != nil }
         if stability { header += ["stabilityProbability", "stabilitySelected"] }
+        let perSD = report.outcomes.contains { o in o.features.contains { $0.sd != nil } }
+        let main = report.defaultMethod
+        if perSD { header += ["sd", "oddsRatioPerSD", "perSDLow", "perSDHigh"] }
         header += ["resamples", "flags"]
         var out = header.joined(separator: ",") + "\n"
         for o in report.outcomes {
@@ -48,6 +51,13 @@ public enum Render {
                     flags += debiasedMethods.flatMap { m in (d?.ci[m]?.flags ?? []).map { "debiased:\(m):\($0)" } }
                 }
                 if stability { row += [number(f.stability?.probability), f.stability.map { $0.selected ? "1" : "0" } ?? ""] }
+                if perSD {
+                    // Per SD of the default interval (debiased Wald, else the first method): exp(b * sd).
+                    let b = main.hasPrefix(Report.debiasedPrefix) ? f.debiased?.estimate : f.coef
+                    let ci = f.interval(main)
+                    func e(_ x: Double?) -> Double? { f.sd.flatMap { sd in x.map { Foundation.exp($0 * sd) } }.flatMap { $0.isFinite ? $0 : nil } }
+                    row += [number(f.sd), number(e(b)), number(e(ci?.low)), number(e(ci?.high))]
+                }
                 row += ["\(o.resamples)", csvField(flags.joined(separator: ";"))]
                 out += row.joined(separator: ",") + "\n"
             }
@@ -67,7 +77,10 @@ public enum Render {
     /// The odds ratio shown beside an interval: exp of the debiased estimate for a debiased
     /// interval, else exp of the full-data fit.
     static func point(_ f: Report.Feature, method: String) -> Double? {
-        method.hasPrefix(Report.debiasedPrefix) ? f.debiased?.oddsRatio : f.oddsRatio
+        guard method.hasPrefix(Report.debiasedPrefix), let d = f.debiased else { return f.oddsRatio }
+        // Where the debiased estimate could not be made the interval is the penalized percentile
+        // one (flagged); the point beside it is then the penalized fit's.
+        return d.oddsRatio ?? (d.flags.contains("fallbackPenalizedPercentile") ? f.oddsRatio : nil)
     }
 
     /// The note under a table saying what its intervals are.
@@ -135,41 +148,106 @@ public enum Render {
         return String(format: "%.0f%%", s.probability * 100) + (s.selected ? "+" : "")
     }
 
-    /// The human table: one block per outcome, features grouped as the spec groups them.
-    public static func text(_ report: Report, method: String? = nil) -> String {
+    /// An odds ratio in a table: `digits` significant digits without exponents; ends beyond
+    /// 10^4 or below 10^-4 print as `>10000` / `<0.0001` (and the row is marked `^`): such an end
+    /// means the data do not bound the odds ratio per unit, which a long number would hide.
+    static func odds(_ x: Double?, digits: Int) -> String {
+        guard let x else { return "-" }
+        if x.isNaN { return "n/a" }
+        if x > 1e4 { return ">10000" }
+        if x < 1e-4 { return "<0.0001" }
+        return significant(x, digits)
+    }
+
+    /// `x` with `digits` significant digits in fixed notation (1.14, 0.504, 26.4, 1234).
+    static func significant(_ x: Double, _ digits: Int) -> String {
+        guard x.isFinite, x != 0 else { return x == 0 ? "0" : "\(x)" }
+        let magnitude = Int(Foundation.floor(Foundation.log10(Swift.abs(x))))
+        return String(format: "%.\(max(0, digits - 1 - magnitude))f", x)
+    }
+
+    /// Whether an interval has an end the table cannot show (beyond 10^+-4 or missing).
+    static func unbounded(_ ci: Report.Interval?) -> Bool {
+        guard let ci else { return false }
+        func out(_ x: Double?, _ raw: Double?) -> Bool {
+            guard let x else { return raw != nil }
+            return x > 1e4 || x < 1e-4
+        }
+        return out(ci.oddsRatioLow, ci.low) || out(ci.oddsRatioHigh, ci.high)
+    }
+
+    /// The per-SD odds ratio and interval of a feature with an SD, as text (`""` for indicators).
+    static func perSD(_ f: Report.Feature, method: String, digits: Int) -> String {
+        guard let sd = f.sd else { return "" }
+        var b = method.hasPrefix(Report.debiasedPrefix) ? f.debiased?.estimate : f.coef
+        if b == nil, f.debiased?.flags.contains("fallbackPenalizedPercentile") == true { b = f.coef }
+        let ci = f.interval(method)
+        func e(_ x: Double?) -> Double? { x.map { Foundation.exp($0 * sd) } }
+        return "\(odds(e(b), digits: digits)) [\(odds(e(ci?.low), digits: digits)), \(odds(e(ci?.high), digits: digits))]"
+    }
+
+    /// The human table: one block per outcome, features grouped as the spec groups them; odds
+    /// ratios in `digits` significant digits, per unit, and per SD for features that are not 0/1.
+    public static func text(_ report: Report, method: String? = nil, digits: Int = 3) -> String {
         let method = method ?? report.defaultMethod
         let pct = String(format: "%g", report.settings.level * 100)
         var out = "\(terminalSafe(report.name)): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
+        if report.settings.standardize == true {
+            out += "penalty per SD of each feature (standardized, as glmnet); odds ratios per unit of the data, and per SD where a feature is not 0/1\n"
+        }
+        var anyUnbounded = false, anyPerSD = false
         for o in report.outcomes {
             out += "\n\(terminalSafe(o.name)): \(terminalSafe(summaryLine(report, o)))\n"
+            for w in o.warnings ?? [] { out += "warning: \(terminalSafe(w))\n" }
             if let st = o.stability { out += terminalSafe(stabilityLine(st)) + "\n" }
             let width = max(30, (o.features.map { terminalSafe($0.name).count }.max() ?? 0) + 4)
-            var header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad("\(pct)% CI (\(shortName(method)))", 22) + pad("selected", 9, right: true)
+            let showSD = o.features.contains { $0.sd != nil }
+            anyPerSD = anyPerSD || showSD
+            var cells: [(name: String, point: String, interval: String, perSD: String, selected: String, stability: String, group: String)] = []
+            for f in o.features {
+                let ci = f.interval(method)
+                var mark = marker(f, method: method)
+                if unbounded(ci) { mark += "^"; anyUnbounded = true }
+                cells.append((terminalSafe(f.name), odds(point(f, method: method), digits: digits),
+                              "[\(odds(ci?.oddsRatioLow, digits: digits)), \(odds(ci?.oddsRatioHigh, digits: digits))]" + mark,
+                              perSD(f, method: method, digits: digits),
+                              f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
+                              stabilityCell(f), f.group))
+            }
+            let intervalTitle = "\(pct)% CI (\(shortName(method)))", sdTitle = "per SD [\(pct)% CI]"
+            let intervalWidth = max(intervalTitle.count, cells.map(\.interval.count).max() ?? 0) + 2
+            let sdWidth = max(sdTitle.count, cells.map(\.perSD.count).max() ?? 0) + 2
+            var header = pad("", width) + pad("odds ratio", 11, right: true) + "   " + pad(intervalTitle, intervalWidth)
+            if showSD { header += pad(sdTitle, sdWidth) }
+            header += pad("selected", 9, right: true)
             if o.stability != nil { header += pad("stability", 11, right: true) }
             out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
             for group in report.groups {
-                let rows = o.features.filter { $0.group == group }
+                let rows = cells.filter { $0.group == group }
                 guard !rows.isEmpty else { continue }
                 out += terminalSafe(group) + "\n"
-                for f in rows {
-                    let ci = f.interval(method)
-                    let interval = "[\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))]"
-                    let selected = f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
-                    out += pad("  " + terminalSafe(f.name), width) + pad(fixed(point(f, method: method)), 11, right: true) + "   " + pad(interval + marker(f, method: method), 22)
-                        + pad(selected, 9, right: true) + (o.stability != nil ? pad(stabilityCell(f), 11, right: true) : "") + "\n"
+                for c in rows {
+                    out += pad("  " + c.name, width) + pad(c.point, 11, right: true) + "   " + pad(c.interval, intervalWidth)
+                    if showSD { out += pad(c.perSD, sdWidth) }
+                    out += pad(c.selected, 9, right: true) + (o.stability != nil ? pad(c.stability, 11, right: true) : "") + "\n"
                 }
             }
         }
         out += "\n" + intervalNote(method)
         out += "* zero in most resamples (the interval is not a smooth quantity)   ! see flags in report.json\n"
+        if anyUnbounded { out += unboundedNote }
+        if anyPerSD { out += perSDNote }
         if report.outcomes.contains(where: { $0.stability != nil }) { out += stabilityNote }
         return out
     }
 
+    static let unboundedNote = "^ an interval end beyond 10^4 or below 10^-4 per unit of the feature: the data do not bound this odds ratio per unit (read it per SD, or see the flags)\n"
+    static let perSDNote = "per SD: exp(b x SD), the odds ratio for one population standard deviation of the feature (features that are not 0/1 indicators)\n"
+
     static let stabilityNote = "stability: the fraction of half-samples whose first q features on the lasso path included the feature; + selected (at or above the threshold). The bound on expected false selections holds for features whose half-sample selection probability is at most q/p (Shah & Samworth 2013).\n"
 
     /// `report.md`: the same tables in Markdown.
-    public static func markdown(_ report: Report) -> String {
+    public static func markdown(_ report: Report, digits: Int = 3) -> String {
         let method = report.defaultMethod
         let pct = String(format: "%g", report.settings.level * 100)
         var out = "# \(markdownText(report.name))\n\n"
@@ -178,20 +256,24 @@ public enum Render {
         out += "- seed \(report.seed); \(report.settings.resamples) resamples; CI methods \(report.settings.methods.joined(separator: ", ")); software \(report.software)\n"
         for o in report.outcomes {
             out += "\n## \(markdownText(o.name))\n\n\(markdownText(summaryLine(report, o)))\n\n"
+            for w in o.warnings ?? [] { out += "> **Warning:** \(markdownText(w))\n\n" }
             if let st = o.stability { out += markdownText(stabilityLine(st)) + "\n\n" }
             let stab = o.stability != nil
-            out += "| group | feature | odds ratio | \(pct)% CI (\(shortName(method))) | selected |\(stab ? " stability |" : "") P(β>0) | P(β<0) | flags |\n"
-            out += "|---|---|---:|---|---:|\(stab ? "---:|" : "")---:|---:|---|\n"
+            let showSD = o.features.contains { $0.sd != nil }
+            out += "| group | feature | odds ratio | \(pct)% CI (\(shortName(method))) |\(showSD ? " per SD [CI] |" : "") selected |\(stab ? " stability |" : "") P(β>0) | P(β<0) | flags |\n"
+            out += "|---|---|---:|---|\(showSD ? "---|" : "")---:|\(stab ? "---:|" : "")---:|---:|---|\n"
             for group in report.groups {
                 for f in o.features where f.group == group {
                     let ci = f.interval(method)
                     let flags = (f.flags + (ci?.flags ?? []) + (f.debiased?.flags ?? [])).joined(separator: ", ")
-                    out += "| \(markdownText(group)) | \(markdownText(f.name)) | \(fixed(point(f, method: method))) | [\(fixed(ci?.oddsRatioLow)), \(fixed(ci?.oddsRatioHigh))] | "
+                    out += "| \(markdownText(group)) | \(markdownText(f.name)) | \(odds(point(f, method: method), digits: digits)) | [\(odds(ci?.oddsRatioLow, digits: digits)), \(odds(ci?.oddsRatioHigh, digits: digits))]\(unbounded(ci) ? "^" : "") | \(showSD ? perSD(f, method: method, digits: digits) + " | " : "")"
                     out += "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(stab ? stabilityCell(f) + " | " : "")\(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
                 }
             }
         }
         out += "\n" + intervalNote(method)
+        out += "\n" + markdownText(unboundedNote)
+        if report.outcomes.contains(where: { o in o.features.contains { $0.sd != nil } }) { out += "\n" + markdownText(perSDNote) }
         if report.outcomes.contains(where: { $0.stability != nil }) { out += "\n" + markdownText(stabilityNote) }
         return out
     }

@@ -119,6 +119,9 @@ public struct Report: Codable, Sendable, Equatable {
         public let debiased: Debiased?
         /// Stability selection (spec `stability`; penalized features only).
         public let stability: Stability?
+        /// The feature's population SD over the kept rows, for features that are not 0/1
+        /// indicators: exp(coef * sd) is the odds ratio per SD, beside the one per unit.
+        public var sd: Double? = nil
 
         /// The interval a table shows for `method`: a penalized bootstrap method name
         /// (`percentile`, ...), or `debiased:<method>` (`debiased:wald`, `debiased:percentile`, ...).
@@ -174,6 +177,9 @@ public struct Report: Codable, Sendable, Equatable {
         public let debiasing: Debiasing?
         /// Stability selection (spec `stability`).
         public let stability: StabilitySelection?
+        /// What a statistician should know before reading the table (chosen alpha at an end of
+        /// the grid, constant features, separation, few events); absent when there is none.
+        public var warnings: [String]? = nil
     }
 
     public struct DataSummary: Codable, Sendable, Equatable {
@@ -207,6 +213,9 @@ public struct Report: Codable, Sendable, Equatable {
         public let intervals: String?
         /// Newton steps of the debiased estimate (absent: until converged).
         public let newtonSteps: Int?
+        /// `true` when coefficients are penalized per SD of their feature (glmnet's
+        /// standardize=TRUE; coefficients and intervals stay per unit); absent otherwise.
+        public var standardize: Bool? = nil
     }
 
     public let name: String
@@ -214,7 +223,7 @@ public struct Report: Codable, Sendable, Equatable {
     public let seed: UInt64
     public let dataHash: String
     public let data: DataSummary
-    public let settings: Settings
+    public var settings: Settings
     public let outcomes: [Outcome]
     /// Feature groups in spec order (for grouped tables).
     public let groups: [String]
@@ -257,6 +266,7 @@ public enum Aggregation {
         let groups = ["Intercept"] + data.encoded.featureGroups
         let keys = results.keys.sorted()
         var outcomes: [Report.Outcome] = []
+        let sds = Warnings.continuousSDs(data)
         let debiasedOutcomes = spec.intervals == .debiased ? try debias(data: data, executor: executor, results: results, keys: keys) : nil
         let stabilityOutcomes = try stability(data: data, executor: executor, results: results, keys: keys)
         for o in 0..<data.outcomeCount {
@@ -348,17 +358,22 @@ public enum Aggregation {
                         s.probabilities[j].map { Report.Stability(probability: $0, selected: $0 >= s.summary.threshold) }
                     }))
             }
-            outcomes.append(Report.Outcome(
+            for j in 0..<data.design.featureCount { features[j + 1].sd = sds[j] }
+            var outcome = Report.Outcome(
                 name: data.encoded.outcomeNames[o], alpha: input.alphas[o], resamples: replicates.count,
                 failedResamples: failures.values.reduce(0, +),
                 failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) },
                 chosenAlphas: spec.bootstrap.nested ? chosen.keys.sorted(by: >).map { Report.AlphaCount(alpha: $0, resamples: chosen[$0]!) } : nil,
                 estimateKKT: kkt, estimateIterations: iterations, cv: table[o], features: features,
-                debiasing: debiased?.summary, stability: stable?.summary))
+                debiasing: debiased?.summary, stability: stable?.summary)
+            let warnings = Warnings.make(data: data, outcome: o, alpha: input.alphas[o], estimate: estimate,
+                                         debiasFlags: debiased?.summary.flags ?? [])
+            outcome.warnings = warnings.isEmpty ? nil : warnings
+            outcomes.append(outcome)
         }
         var groupOrder: [String] = []
         for g in data.encoded.featureGroups where !groupOrder.contains(g) { groupOrder.append(g) }
-        return Report(
+        var report = Report(
             name: spec.name, software: software, seed: spec.seed, dataHash: data.dataHash,
             data: Report.DataSummary(csv: URL(fileURLWithPath: spec.data.csv).lastPathComponent, rowsRead: data.encoded.rowsRead,
                                      rows: data.rowCount, patterns: data.design.patternCount, cells: data.cellCount.count,
@@ -372,6 +387,8 @@ public enum Aggregation {
                 intervals: spec.intervals == .debiased ? IntervalKind.debiased.rawValue : nil,
                 newtonSteps: spec.intervals == .debiased ? spec.debias.newtonSteps : nil),
             outcomes: outcomes, groups: groupOrder)
+        report.settings.standardize = spec.penalty.standardize ? true : nil
+        return report
     }
 
     static func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
@@ -598,6 +615,33 @@ public enum Aggregation {
     }
 
     /// The replicate matrix: header `outcome,resample,const,<features>`, one row per outcome and valid resample.
+    /// `model.json` of a finished run: the full-data fit of every outcome at its chosen alpha
+    /// and its bootstrap replicates, with the feature recipe (``PredictionModel``).
+    public static func model(data: RunData, results: [TaskKey: TaskResult], software: String) throws -> String {
+        let (input, _) = try phaseTwoInput(data: data, results: results)
+        let keys = results.keys.filter { if case .bootstrap = $0 { return true }; return false }.sorted()
+        var outcomes: [PredictionModel.Outcome] = []
+        for o in 0..<data.outcomeCount {
+            guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let c = fit.values else {
+                throw AnalysisError.missingResult("estimate/o\(o)")
+            }
+            var replicates: [[Double]] = []
+            for key in keys {
+                guard case let .bootstrap(fits, _)? = results[key] else { continue }
+                for row in fits { if let r = row[o].values { replicates.append(r) } }
+            }
+            outcomes.append(PredictionModel.Outcome(name: data.encoded.outcomeNames[o], alpha: input.alphas[o], intercept: c[0],
+                                                    coefficients: Array(c.dropFirst()), replicates: replicates))
+        }
+        let spec = data.spec
+        let model = PredictionModel(
+            source: "run", software: software, data: URL(fileURLWithPath: spec.data.csv).lastPathComponent, dataHash: data.dataHash,
+            encoded: data.encoded, standardize: spec.penalty.standardize, scale: spec.penalty.scale.rawValue,
+            level: spec.bootstrap.level, missingTokens: spec.data.missingTokens,
+            delimiter: spec.data.separator.map { $0 == 9 ? "tab" : String(Character(Unicode.Scalar($0))) }, outcomes: outcomes)
+        return try model.json()
+    }
+
     public static func replicatesCSV(data: RunData, results: [TaskKey: TaskResult]) -> String {
         let names = ["const"] + data.encoded.featureNames
         var out = (["outcome", "resample"] + names).map(csvField).joined(separator: ",") + "\n"

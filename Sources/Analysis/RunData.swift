@@ -47,8 +47,13 @@ public struct RunData: Sendable {
     public init(spec: RunSpec, csvBytes: Data, hash: String? = nil) throws {
         self.spec = spec
         dataHash = hash ?? SHA256.hex(csvBytes)
-        let reader = CSVReader(textColumns: spec.data.textColumns, missingTokens: Set(spec.data.missingTokens),
-                               usedColumns: spec.data.usedColumns)
+        var hints: [String: String] = [:]
+        for o in spec.data.outcomes where o.positive == nil {
+            hints[o.column] = "outcome '\(o.name)' is 0/1 or true/false; for a text outcome name the level that counts as 1 (\"positive\" in the spec, --positive LEVEL on the command line)"
+        }
+        var reader = CSVReader(textColumns: spec.data.textColumns, separator: spec.data.separator,
+                               missingTokens: Set(spec.data.missingTokens), usedColumns: spec.data.usedColumns, hints: hints)
+        reader.ignoredColumns = Set(spec.data.allFeaturesExcept ?? [])
         let table = try reader.parse(csvBytes, source: spec.data.csv)
         let encoded = try DataEncoder.encode(table, spec: spec.data)
         self.encoded = encoded

@@ -162,14 +162,24 @@ public struct RunSpec: Sendable {
     public static func parse(_ bytes: Data, source: String, baseDirectory: String) throws -> RunSpec {
         let root = try JSONNode.parse(bytes, source: source)
         let o = try root.object(allowed: ["name", "description", "data", "features", "outcomes", "penalty", "alphas",
-                                          "cv", "bootstrap", "seed", "solver", "report", "intervals", "debiased", "stability"])
+                                          "cv", "bootstrap", "seed", "solver", "report", "intervals", "debiased", "stability", "exclude"])
         let data = try DataSpec.parse(data: try o.required("data", in: root), features: try o.required("features", in: root),
-                                      outcomes: try o.required("outcomes", in: root), baseDirectory: baseDirectory)
-        var penalty = Penalty()
+                                      outcomes: try o.required("outcomes", in: root), exclude: o["exclude"], baseDirectory: baseDirectory)
+        // Standardized by default, as glmnet: the selection does not depend on the features' units.
+        var penalty = Penalty(standardize: true)
         var factors: [String: Double] = [:]
         if let p = o["penalty"] {
-            let m = try p.object(allowed: ["scale", "penalizeIntercept", "factors"])
+            let m = try p.object(allowed: ["scale", "penalizeIntercept", "factors", "standardize"])
             if let s = m["scale"] { penalty.scale = PenaltyScale(rawValue: try s.choice(PenaltyScale.allCases.map(\.rawValue)))! }
+            if let b = m["standardize"] {
+                if b.isString {
+                    _ = try b.choice(["continuous"])
+                    penalty.standardize = true
+                    penalty.standardizeIndicators = false
+                } else {
+                    penalty.standardize = try b.bool()
+                }
+            }
             if let b = m["penalizeIntercept"] { penalty.penalizeIntercept = try b.bool() }
             if let f = m["factors"] {
                 guard case let .object(dict) = f.value else { throw f.error("expected an object mapping feature names to factors") }
@@ -177,7 +187,7 @@ public struct RunSpec: Sendable {
                     let node = try f.object(allowed: Array(dict.keys))[key]!
                     let v = try node.double()
                     guard v.isFinite, v >= 0 else { throw node.error("a penalty factor must be a finite number >= 0") }
-                    guard data.features.contains(where: { $0.name == key || key.hasPrefix($0.name + ": ") }) else {
+                    guard data.allFeaturesExcept != nil || data.features.contains(where: { $0.name == key || key.hasPrefix($0.name + ": ") }) else {
                         throw node.error("no feature named '\(key)' (a spec feature name, or one of its expanded columns such as 'gender: Female'); features are \(data.features.map(\.name).joined(separator: ", "))")
                     }
                     factors[key] = v

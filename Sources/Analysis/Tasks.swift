@@ -229,31 +229,13 @@ public struct TaskExecutor: Sendable {
         return halves
     }
 
-    /// The penalty of the stability paths: the spec's penalty with each factor multiplied by the
-    /// feature's population SD over the kept rows, which is the lasso on standardized features
-    /// (glmnet's default, which stabs' `glmnet.lasso` uses), so the order in which features enter
-    /// the path does not depend on their units. Constant features keep their factor.
+    /// The penalty of the stability paths: the spec's penalty, standardized (each half-sample
+    /// on its own SDs), which is the lasso on standardized features (glmnet's default, which
+    /// stabs' `glmnet.lasso` uses), so the order in which features enter the path does not
+    /// depend on their units even when the spec's own fits are not standardized.
     public func stabilityPenalty() -> Penalty {
-        let p = data.design.featureCount
-        var weight = [Double](repeating: 0, count: data.design.patternCount)
-        for c in 0..<data.cellCount.count { weight[data.cellPattern[c]] += Double(data.cellCount[c]) }
-        let n = weight.reduce(0, +)
         var penalty = data.penalty
-        var factors = data.penalty.factors ?? [Double](repeating: 1, count: p)
-        for j in 0..<p {
-            // Two passes (mean, then squared deviations): no cancellation for uncentered columns.
-            var sum = 0.0
-            for k in 0..<weight.count where weight[k] > 0 { sum += weight[k] * data.design.value(pattern: k, feature: j) }
-            let mean = sum / n
-            var squares = 0.0
-            for k in 0..<weight.count where weight[k] > 0 {
-                let d = data.design.value(pattern: k, feature: j) - mean
-                squares += weight[k] * d * d
-            }
-            let sd = (squares / n).squareRoot()
-            if sd > 0 && sd.isFinite { factors[j] *= sd }
-        }
-        penalty.factors = factors
+        penalty.standardize = true
         return penalty
     }
 

@@ -475,7 +475,13 @@ public actor CoordinatorService {
         try exports(id).first { $0.name == "replicates.csv" }!.text
     }
 
-    /// The files that replay a finished run elsewhere: replicates.csv, rows.csv and (with BCa) jackknife.csv.
+    /// model.json of a finished run (what `lassoboot predict` reads).
+    public func modelJSON(_ id: String) throws -> String {
+        try exports(id).first { $0.name == "model.json" }!.text
+    }
+
+    /// The files that replay a finished run elsewhere: replicates.csv, rows.csv and (with BCa)
+    /// jackknife.csv; and model.json, which `lassoboot predict` scores new rows with.
     public func exports(_ id: String) throws -> [(name: String, text: String)] {
         guard let run = try runRow(id), run.state == .done else { throw ServiceError(409, "run \(id) has no finished report") }
         let executor = try prepare(run)
@@ -483,6 +489,7 @@ public actor CoordinatorService {
         var files = [("replicates.csv", Aggregation.replicatesCSV(data: executor.data, results: results)),
                      ("rows.csv", Aggregation.rowCellsCSV(data: executor.data, executor: executor))]
         if let j = Aggregation.jackknifeCSV(data: executor.data, executor: executor, results: results) { files.append(("jackknife.csv", j)) }
+        files.append(("model.json", try Aggregation.model(data: executor.data, results: results, software: software)))
         return files.map { (name: $0.0, text: $0.1) }
     }
 

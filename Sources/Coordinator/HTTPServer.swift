@@ -320,6 +320,7 @@ public enum CoordinatorHTTP {
                 let id = context.parameters.get("id") ?? ""
                 let format = request.uri.queryParameters.get("format") ?? "json"
                 if format == "replicates" { return text(try await service.replicatesCSV(id), contentType: "text/csv") }
+                if format == "model" { return text(try await service.modelJSON(id), contentType: "application/vnd.lassoboot.model+json") }
                 let report = try await service.report(id)
                 switch format {
                 case "json": return text(Render.json(report), contentType: "application/json")
@@ -329,7 +330,7 @@ public enum CoordinatorHTTP {
                 case "text", "table": return text(Render.text(report))
                 case "html": return text(Render.html(report), contentType: "text/html; charset=utf-8")
                 case "fragment": return text(Render.htmlFragment(report), contentType: "text/html; charset=utf-8")
-                default: throw ServiceError(400, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment or replicates")
+                default: throw ServiceError(400, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment, replicates or model")
                 }
             }
         }

@@ -531,7 +531,7 @@ struct ResultsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "table, json, csv, markdown, cv, replicates or html (a self-contained page with plots).")
     var format: String = "table"
 
-    @Option(name: .long, help: "Also write report.json, report.csv, report.md, cv.csv, replicates.csv, report.html, cv.svg and forest-<outcome>.svg here.")
+    @Option(name: .long, help: "Also write report.json, report.csv, report.md, cv.csv, replicates.csv, model.json, report.html, cv.svg and forest-<outcome>.svg here.")
     var out: String?
 
     func run() async throws {
@@ -542,7 +542,8 @@ struct ResultsCommand: AsyncParsableCommand {
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             var json = Data()
-            for (name, f) in [("report.json", "json"), ("report.csv", "csv"), ("report.md", "markdown"), ("cv.csv", "cv"), ("replicates.csv", "replicates")] {
+            for (name, f) in [("report.json", "json"), ("report.csv", "csv"), ("report.md", "markdown"), ("cv.csv", "cv"), ("replicates.csv", "replicates"),
+                                  ("model.json", "model")] {
                 let body = try await fetch(f)
                 if f == "json" { json = body }
                 try body.write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Analysis
 import Lasso
 import Tabular
 
@@ -39,6 +40,9 @@ struct FitCommand: ParsableCommand {
     @Flag(name: .long, help: "Penalize the intercept too (statsmodels' behaviour with a scalar alpha).")
     var penalizeIntercept = false
 
+    @Flag(inversion: .prefixedNo, help: "Penalize coefficients per standard deviation of their feature (glmnet's standardize=TRUE); coefficients stay on the original scale.")
+    var standardize = false
+
     @Option(name: .long, help: "File of 0-based data-row indices (one per line) to fit on.")
     var rows: String?
 
@@ -57,6 +61,12 @@ struct FitCommand: ParsableCommand {
     @Option(name: .long, help: "Output: table, json or csv.")
     var format: Format = .table
 
+    @Option(name: .customLong("save-model"), help: "Write the fit as a model file (model.json) for `lassoboot predict`.")
+    var saveModel: String?
+
+    @Option(name: .long, help: "Field separator: ',', ';', 'tab' or '|' (default: detected from the header).")
+    var delimiter: String?
+
     func validate() throws {
         guard !outcome.isEmpty else { throw ValidationError("give at least one --outcome column") }
         guard alpha.isFinite, alpha >= 0 else { throw ValidationError("--alpha must be a finite number >= 0, got \(alpha)") }
@@ -64,10 +74,17 @@ struct FitCommand: ParsableCommand {
         guard level > 0, level < 1 else { throw ValidationError("--level must be between 0 and 1, got \(level)") }
         if test != nil && testRows != nil { throw ValidationError("give --test or --test-rows, not both") }
         if Set(outcome).count != outcome.count { throw ValidationError("an --outcome is repeated") }
+        if let d = delimiter, CSVReader.separator(named: d) == nil {
+            throw ValidationError("--delimiter must be ',', ';', 'tab' or '|' (got '\(d)')")
+        }
     }
 
     func run() throws {
-        let table = try CSVReader().read(path: data)
+        let separator = delimiter.flatMap { CSVReader.separator(named: $0) }
+        let table = try CSVReader(separator: separator).read(path: data)
+        if format == .table {
+            for note in table.notes { FileHandle.standardError.write(Data("note: \(data): \(note)\n".utf8)) }
+        }
         let subset = try rows.map { try RowIndices.read(path: $0, rowCount: table.rowCount) }
         let input = try FitInput(table: table, outcomeNames: outcome, excluded: exclude, rows: subset)
 
@@ -80,7 +97,7 @@ struct FitCommand: ParsableCommand {
         // Held-out rows for AUC.
         var testSet: (rows: [[Double]], outcomes: [String: [Double]], source: String)?
         if let testPath = test {
-            let testTable = try CSVReader().read(path: testPath)
+            let testTable = try CSVReader(separator: separator).read(path: testPath)
             let x = try FitInput.rows(of: testTable, features: input.featureNames)
             var ys: [String: [Double]] = [:]
             for name in outcome { ys[name] = try testTable.binary(name) }
@@ -96,7 +113,7 @@ struct FitCommand: ParsableCommand {
             testSet = (x, ys, path)
         }
 
-        let penalty = Penalty(scale: scale, penalizeIntercept: penalizeIntercept)
+        let penalty = Penalty(scale: scale, penalizeIntercept: penalizeIntercept, standardize: standardize)
         var results: [FitResult] = []
         for name in outcome {
             let cells = try input.design.cells(outcome: input.outcomes[name]!)
@@ -123,6 +140,20 @@ struct FitCommand: ParsableCommand {
                 rows: input.rowCount, patterns: cells.activePatternCount,
                 fitSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
                 testAUC: auc, testRows: testCount))
+        }
+        if let path = saveModel {
+            let bytes = FileManager.default.contents(atPath: data) ?? Data()
+            let withRecipe = EncodedData(
+                featureNames: input.featureNames, featureGroups: input.featureNames.map { _ in "Features" },
+                columns: input.columns, outcomeNames: outcome, outcomes: [], sourceRows: Array(0..<input.rowCount),
+                rowsRead: table.rowCount, dropped: [],
+                features: input.featureNames.map { FeatureSpec(name: $0, column: $0, encoding: .numeric, missing: .error, group: "Features") })
+            let model = PredictionModel(
+                source: "fit", software: "lassoboot \(LassobootVersion.string)", data: URL(fileURLWithPath: data).lastPathComponent,
+                dataHash: SHA256.hex(bytes), encoded: withRecipe, standardize: standardize, scale: scale.rawValue, level: level,
+                missingTokens: CSVReader.defaultMissingTokens.sorted(), delimiter: delimiter,
+                outcomes: results.map { PredictionModel.Outcome(name: $0.outcome, alpha: $0.fit.alpha, intercept: $0.fit.intercept, coefficients: $0.fit.coefficients) })
+            try Data(try model.json().utf8).write(to: URL(fileURLWithPath: path))
         }
         print(FitOutput.render(results, format: format), terminator: "")
     }

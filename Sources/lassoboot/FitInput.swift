@@ -4,6 +4,8 @@ import Tabular
 /// A data table turned into a compressed design and outcome vectors for `lassoboot fit`.
 struct FitInput {
     let featureNames: [String]
+    /// Feature columns over the selected rows.
+    let columns: [[Double]]
     let design: CompressedDesign
     /// Outcome name -> values, one per selected row.
     let outcomes: [String: [Double]]
@@ -47,6 +49,7 @@ struct FitInput {
             outcomes[name] = col
         }
         self.featureNames = features
+        self.columns = columns
         self.design = try CompressedDesign(featureNames: features, columns: columns)
         self.outcomes = outcomes
         self.rowCount = selected.count

@@ -35,6 +35,8 @@ struct FitJSON: Encodable {
     let alpha: Double
     let scale: String
     let penalizeIntercept: Bool
+    /// Penalty per SD of each feature (glmnet's standardize=TRUE); coefficients are per unit.
+    let standardize: Bool
     let n: Int
     let patterns: Int
     let objective: Double
@@ -53,6 +55,7 @@ struct FitJSON: Encodable {
         alpha = r.fit.alpha
         scale = r.fit.penalty.scale.rawValue
         penalizeIntercept = r.fit.penalty.penalizeIntercept
+        standardize = r.fit.penalty.standardize
         n = r.rows
         patterns = r.patterns
         objective = r.fit.objective
@@ -122,7 +125,8 @@ enum FitOutput {
         let objective: String = String(format: "%.10g", fit.objective)
         let kkt: String = String(format: "%.1e", fit.kktViolation)
         let ms: String = String(format: "%.2f", r.fitSeconds * 1000)
-        var out = "\(r.outcome): L1 logistic regression, alpha = \(fit.alpha) (\(scale) scale, intercept \(intercept))\n"
+        let standardized = fit.penalty.standardize ? ", penalty per SD of each feature (standardized; coefficients per unit)" : ""
+        var out = "\(r.outcome): L1 logistic regression, alpha = \(fit.alpha) (\(scale) scale, intercept \(intercept)\(standardized))\n"
         out += "  \(r.rows) rows in \(r.patterns) covariate patterns; objective \(objective); "
         out += "KKT violation \(kkt); \(fit.iterations) iterations; fit \(ms) ms\n"
         if let auc = r.testAUC, let n = r.testRows {

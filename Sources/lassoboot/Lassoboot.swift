@@ -7,7 +7,7 @@ struct Lassoboot: AsyncParsableCommand {
         commandName: "lassoboot",
         abstract: "Sparse logistic models with honest uncertainty.",
         version: LassobootVersion.string,
-        subcommands: [RunCommand.self, FitCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
+        subcommands: [RunCommand.self, FitCommand.self, PredictCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
                       StatusCommand.self, ResultsCommand.self, CancelCommand.self]
     )
 }

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Coordinator
 import Store
+import Tabular
 import Worker
 import Foundation
 import Logging
@@ -14,18 +15,39 @@ import Synchronization
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a job spec on all local cores and print the bootstrap CI table.",
+        abstract: "Run a job spec (or a CSV alone) on all local cores and print the bootstrap CI table.",
         discussion: """
         Chooses alpha by K-fold cross-validation, refits on B bootstrap resamples (paired across
         outcomes) and reports odds ratios with bootstrap confidence intervals. The same spec,
         data and seed give byte-identical reports whatever --threads is.
+
+        Without a job file: lassoboot run --data my.csv --outcome y   uses every other column as
+        a numeric feature, standardized, with 10-fold cross-validation and B = 1999.
         """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, markdown, cv, html }
 
-    @Argument(help: "Job spec (JSON), e.g. jobs/ctdc-north-america.json.")
-    var job: String
+    @Argument(help: "Job spec (JSON), e.g. jobs/ctdc-north-america.json; omit it to run --data with --outcome.")
+    var job: String?
+
+    @Option(name: .long, help: "CSV (or .csv.gz) to analyse: with a job, replaces its data.csv; without one, every column except --outcome and --exclude is a numeric feature.")
+    var data: String?
+
+    @Option(name: .long, help: "Outcome column (0/1, true/false, or text with --positive); repeatable. Only without a job file.")
+    var outcome: [String] = []
+
+    @Option(name: .long, help: "Column that is not a feature (repeatable). Only without a job file.")
+    var exclude: [String] = []
+
+    @Option(name: .long, help: "Level of a text outcome that counts as 1 (e.g. --positive M).")
+    var positive: String?
+
+    @Option(name: .long, help: "Field separator: ',', ';', 'tab' or '|' (default: detected from the header).")
+    var delimiter: String?
+
+    @Flag(inversion: .prefixedNo, help: "Penalize per standard deviation of each feature (glmnet's standardize=TRUE; the default of specs).")
+    var standardize: Bool?
 
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -45,6 +67,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("resample-indices"), help: "Replay resamples given as 0-based kept-row indices, one resample per line (e.g. from scipy or R).")
     var resampleIndices: String?
 
+    @Option(name: .long, help: "Significant digits of odds ratios in the printed table and report.md (1-10).")
+    var digits: Int = 3
+
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
@@ -53,12 +78,28 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("--threads must be between 1 and \(WorkerConfig.maximumThreads) (got \(threads))")
         }
         if let r = resamples, r < 1 { throw ValidationError("--resamples must be >= 1") }
+        guard (1...10).contains(digits) else { throw ValidationError("--digits must be between 1 and 10 (got \(digits))") }
+        if job == nil {
+            guard data != nil, !outcome.isEmpty else {
+                throw ValidationError("give a job spec (lassoboot run JOB.json), or --data FILE.csv with at least one --outcome COLUMN")
+            }
+        } else {
+            if !outcome.isEmpty { throw ValidationError("--outcome goes with --data alone; a job spec names its outcomes") }
+            if !exclude.isEmpty { throw ValidationError("--exclude goes with --data alone; a job spec lists its features") }
+        }
+        if Set(outcome).count != outcome.count { throw ValidationError("an --outcome is repeated") }
+        if let d = delimiter, CSVReader.separator(named: d) == nil {
+            throw ValidationError("--delimiter must be ',', ';', 'tab' or '|' (got '\(d)')")
+        }
     }
 
     func run() async throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let prepared = try PreparedJob(job: job, resamples: resamples, seed: seed, resampleIndices: resampleIndices)
+        let source: PreparedJob.Source = job.map { .job($0) } ?? .data(path: data!, outcomes: outcome, exclude: exclude)
+        let overrides = PreparedJob.JobOverrides(resamples: resamples, seed: seed, data: job == nil ? nil : data, positive: positive,
+                                                 delimiter: delimiter, standardize: standardize)
+        let prepared = try PreparedJob(source: source, overrides: overrides, resampleIndices: resampleIndices)
         // The in-process worker shares the coordinator's prepared data (TaskExecutor's per-process
         // cache), so the run's tasks are queued only once it is prepared (else both would parse it).
         let service = try CoordinatorService(store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)",
@@ -94,7 +135,7 @@ struct RunCommand: AsyncParsableCommand {
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             var files: [(String, String)] = [
-                ("report.json", Render.json(report)), ("report.csv", Render.csv(report)), ("report.md", Render.markdown(report)),
+                ("report.json", Render.json(report)), ("report.csv", Render.csv(report)), ("report.md", Render.markdown(report, digits: digits)),
                 ("cv.csv", Render.cvCSV(report)),
             ]
             files += try await service.exports(created.id).map { ($0.name, $0.text) }
@@ -104,10 +145,10 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         switch format {
-        case .table: print(Render.text(report), terminator: "")
+        case .table: print(Render.text(report, digits: digits), terminator: "")
         case .json: print(Render.json(report), terminator: "")
         case .csv: print(Render.csv(report), terminator: "")
-        case .markdown: print(Render.markdown(report), terminator: "")
+        case .markdown: print(Render.markdown(report, digits: digits), terminator: "")
         case .cv: print(Render.cvCSV(report), terminator: "")
         case .html: print(Render.html(report), terminator: "")
         }

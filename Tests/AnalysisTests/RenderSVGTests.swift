@@ -155,13 +155,14 @@ private func checkForest(_ report: Report, outcome: Report.Outcome, method: Stri
             #expect(value(a["data-low"]) == .some(Foundation.exp(low)), "\(f.name) low")
             #expect(value(a["data-high"]) == .some(Foundation.exp(high)), "\(f.name) high")
         }
-        // The printed label: the table's 2-decimal odds ratio and interval.
+        // The printed label: the table's odds ratio and interval (3 significant digits).
         let index = doc.elements.firstIndex { $0.attributes == a }!
         let label = try #require(doc.children(ofRow: index).first { $0.attributes["class"] == "odds-ratio-label" }?.text)
-        let or2 = String(format: "%.2f", f.oddsRatio)
+        func sig3(_ x: Double) -> String { String(format: "%.\(max(0, 2 - Int(Foundation.floor(Foundation.log10(x)))))f", x) }
+        let or2 = sig3(f.oddsRatio)
         #expect(label.hasPrefix(or2), "\(f.name): label '\(label)'")
         if let ci = f.ci[method], let low = ci.oddsRatioLow, let high = ci.oddsRatioHigh {
-            let interval = "[\(String(format: "%.2f", low)), \(String(format: "%.2f", high))]"
+            let interval = "[\(sig3(low)), \(sig3(high))]"
             #expect(label.contains(interval), "\(f.name): label '\(label)'")
             #expect(textTable.split(separator: "\n").contains { $0.contains(f.name) && $0.contains(or2) && $0.contains(interval) },
                     "\(f.name): the text table shows \(or2) \(interval)")
@@ -423,8 +424,8 @@ struct RenderSVGTests {
         let (nan, nanChildren) = try row(4)
         #expect(nan.attributes["data-odds-ratio"] == "nan" && nan.attributes["data-selection-frequency"] == "")
         #expect(nanChildren.contains { $0.text == "no estimate" })
-        #expect(hugeChildren.contains { $0.attributes["class"] == "odds-ratio-label" && $0.text.hasPrefix("4.85e+08 [9.36e-14, 1.07e+13]") },
-                "huge and tiny odds ratios in exponent form: \(hugeChildren.map(\.text))")
+        #expect(hugeChildren.contains { $0.attributes["class"] == "odds-ratio-label" && $0.text.hasPrefix(">10000 [<0.0001, >10000]") },
+                "huge and tiny odds ratios as bounds, as in the table: \(hugeChildren.map(\.text))")
         // The axis stays within 1e-3 ... 1e3.
         let ticks = axisTicks(doc)
         #expect(ticks.first!.value >= 1e-3 && ticks.last!.value <= 1e3, "\(ticks.map(\.value))")

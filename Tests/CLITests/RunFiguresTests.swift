@@ -84,6 +84,7 @@ struct RunFiguresTests {
         let spec: [String: Any] = [
             "name": "synthetic Wald check",
             "data": ["csv": csv],
+            "penalty": ["standardize": false],   // lassoboot fit's default: the same problem
             "outcomes": ["y"],
             "features": (1...8).map { ["name": "x\($0)", "group": $0 <= 5 ? "continuous" : "binary"] },
             "alphas": ["count": 12, "minRatio": 0.01],

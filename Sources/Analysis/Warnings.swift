@@ -1,0 +1,67 @@
+import Foundation
+import Lasso
+
+/// The warnings a statistician needs beside a table: conditions under which the table is easy
+/// to misread. Pure functions of the prepared data and the full-data fit.
+enum Warnings {
+    /// Population SD over the kept rows of each feature that is not a 0/1 indicator (`nil` for
+    /// indicators and constant features): the unit of the per-SD odds ratio.
+    static func continuousSDs(_ data: RunData) -> [Double?] {
+        data.encoded.columns.map { column in
+            if column.allSatisfy({ $0 == 0 || $0 == 1 }) { return nil }
+            let n = Double(column.count)
+            let mean = column.reduce(0, +) / n
+            let sd = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n).squareRoot()
+            return sd > 0 && sd.isFinite ? sd : nil
+        }
+    }
+
+    /// The warnings of one outcome.
+    /// - Parameters:
+    ///   - estimate: the full-data fit at the chosen alpha, intercept first.
+    ///   - debiasFlags: the debiased estimate's flags (`newtonNotConverged`: no finite MLE).
+    static func make(data: RunData, outcome o: Int, alpha: Double, estimate: [Double], debiasFlags: [String]) -> [String] {
+        var out: [String] = []
+        let grid = data.grids[o]
+        if grid.count > 1, let smallest = grid.last, alpha == smallest {
+            let how: String
+            switch data.spec.alphas {
+            case let .automatic(_, minRatio): how = "lower alphas.minRatio (now \(String(format: "%g", minRatio)))"
+            case .values: how = "add smaller alphas to the grid"
+            }
+            out.append("the chosen alpha is the smallest on the grid: the cross-validation score may still improve below it; \(how)")
+        } else if grid.count > 1, let largest = grid.first, alpha == largest {
+            out.append("the chosen alpha is the largest on the grid (every penalized coefficient is 0 there): cross-validation found no signal worth a feature")
+        }
+        let names = data.encoded.featureNames
+        let constant = data.encoded.columns.indices.filter { j in
+            let c = data.encoded.columns[j]
+            return c.allSatisfy { $0 == c.first }
+        }
+        if !constant.isEmpty {
+            out.append("constant in the data (coefficient 0, no information): \(constant.map { names[$0] }.joined(separator: ", "))")
+        }
+        let y = data.encoded.outcomes[o]
+        let events = y.reduce(0, +)
+        let nonEvents = Double(y.count) - events
+        let rarer = min(events, nonEvents)
+        if rarer < 10 {
+            out.append("only \(Int(rarer)) rows have \(data.encoded.outcomeNames[o]) = \(events <= nonEvents ? 1 : 0) (fewer than 10 per outcome level): every estimate and interval here is unreliable")
+        }
+        // Separation: the fitted linear predictor orders every event above every non-event.
+        var maxNegative = -Double.infinity, minPositive = Double.infinity
+        let columns = data.encoded.columns
+        for i in 0..<y.count {
+            var eta = estimate[0]
+            for j in 0..<columns.count where estimate[j + 1] != 0 { eta += estimate[j + 1] * columns[j][i] }
+            if y[i] == 1 { minPositive = min(minPositive, eta) } else { maxNegative = max(maxNegative, eta) }
+        }
+        if events > 0 && nonEvents > 0 && maxNegative <= minPositive {
+            let kind = maxNegative < minPositive ? "perfect" : "quasi-complete"
+            out.append("\(kind) separation at the chosen alpha: the fitted linear predictor puts every event at or above every non-event, so the unpenalized model on the selected features has no finite estimate")
+        } else if debiasFlags.contains("newtonNotConverged") {
+            out.append("the unpenalized model does not converge (separation or near-separation with all features): the debiased intervals fall back to the penalized percentile interval (flagged)")
+        }
+        return out
+    }
+}

@@ -207,7 +207,10 @@ public enum Render {
             for f in o.features {
                 let ci = f.interval(method)
                 var mark = marker(f, method: method)
-                if unbounded(ci) { mark += "^"; anyUnbounded = true }
+                if unbounded(ci) {
+                    mark += "^"
+                    if report.groups.contains(f.group) { anyUnbounded = true }   // a printed row
+                }
                 cells.append((terminalSafe(f.name), odds(point(f, method: method), digits: digits),
                               "[\(odds(ci?.oddsRatioLow, digits: digits)), \(odds(ci?.oddsRatioHigh, digits: digits))]" + mark,
                               perSD(f, method: method, digits: digits),

@@ -434,7 +434,12 @@ struct CSVScanner {
     static let powersOfTen: [Double] = (0...22).map { e in (0..<e).reduce(1.0) { a, _ in a * 10 } }
 
     func slowNumber(_ start: Int, _ end: Int) -> Double? {
-        let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        var s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        // A decimal comma (spreadsheets in many locales, with ';' or tab separated fields): one
+        // comma and no point. Only where the comma cannot be the separator.
+        if separator != UInt8(ascii: ","), !s.contains("."), s.filter({ $0 == "," }).count == 1 {
+            s = s.replacingOccurrences(of: ",", with: ".")
+        }
         guard let v = Double(s), v.isFinite else { return nil }
         return v
     }

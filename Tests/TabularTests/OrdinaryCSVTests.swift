@@ -39,6 +39,10 @@ struct OrdinaryCSVTests {
         #expect(semi.columnNames == ["a", "b", "c,d"])
         #expect(try semi.numeric("b") == [2.5])
         #expect(semi.notes.contains { $0.contains("';'") })
+        // Decimal commas where ',' is not the separator (spreadsheets in many locales).
+        let eu = try CSVReader().parse("x;y\n1,5;-0,25\n2;3\n", source: "eu.csv")
+        #expect(try eu.numeric("x") == [1.5, 2] && eu.numeric("y") == [-0.25, 3])
+        #expect(throws: TabularError.self) { try CSVReader().parse("x;y\n1,5,2;1\n", source: "eu.csv") }
         let tab = try CSVReader().parse("a\tb\n1\t2\n", source: "t.tsv")
         #expect(tab.columnNames == ["a", "b"])
         let given = try CSVReader(separator: UInt8(ascii: ";")).parse("a,b;c\n1;2\n", source: "g.csv")

@@ -93,7 +93,10 @@ struct HTMLReport {
             s += "</section>\n"
         }
         s += "<h2>Notes</h2>\n"
-        s += "<p class=\"lb-note\">Odds ratios are exp(coef) of the full-data fit at the chosen alpha. Bootstrap intervals are computed on the"
+        s += "<p class=\"lb-note\">" + (debiased
+            ? "The debiased odds ratio is exp(b) of the debiased estimate; the odds ratio column beside coef is exp(coef) of the penalized full-data fit at the chosen alpha."
+            : "Odds ratios are exp(coef) of the full-data fit at the chosen alpha.")
+        s += " Bootstrap intervals are computed on the"
         s += " coefficient scale and exponentiated. * zero in most resamples: the interval is not a smooth quantity there."
         s += " ! the interval has flags (listed in the table and in report.json).</p>\n"
         s += "<p class=\"lb-note\">The bootstrap intervals of the penalized fit (percentile, basic, normal, BCa) describe the"

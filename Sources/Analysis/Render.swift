@@ -239,10 +239,20 @@ public enum Render {
         out += "\n" + intervalNote(method)
         out += "* zero in most resamples (the interval is not a smooth quantity)   ! see flags in report.json\n"
         if anyUnbounded { out += unboundedNote }
+        if fallbackShown(report, method: method) { out += fallbackNote }
         if anyPerSD { out += perSDNote }
         if report.outcomes.contains(where: { $0.stability != nil }) { out += stabilityNote }
         return out
     }
+
+    /// Whether a debiased column shows a penalized fallback interval for some printed feature.
+    static func fallbackShown(_ report: Report, method: String) -> Bool {
+        method.hasPrefix(Report.debiasedPrefix) && report.outcomes.contains { o in
+            o.features.contains { report.groups.contains($0.group) && ($0.debiased?.flags.contains("fallbackPenalizedPercentile") ?? false) }
+        }
+    }
+
+    static let fallbackNote = "! with flag fallbackPenalizedPercentile (the warning says why): no debiased estimate could be made, and the row shows the penalized fit's odds ratio and percentile interval instead; that interval is not a confidence interval, do not report it as one\n"
 
     static let unboundedNote = "^ an interval end beyond 10^4 or below 10^-4 per unit of the feature: the data do not bound this odds ratio per unit (read it per SD, or see the flags)\n"
     static let perSDNote = "per SD: exp(b x SD), the odds ratio for one population standard deviation of the feature (features that are not 0/1 indicators)\n"
@@ -275,9 +285,11 @@ public enum Render {
             }
         }
         out += "\n" + intervalNote(method)
-        out += "\n" + markdownText(unboundedNote)
-        if report.outcomes.contains(where: { o in o.features.contains { $0.sd != nil } }) { out += "\n" + markdownText(perSDNote) }
-        if report.outcomes.contains(where: { $0.stability != nil }) { out += "\n" + markdownText(stabilityNote) }
+        func note(_ text: String) -> String { "\n" + markdownText(text.trimmingCharacters(in: .newlines)) + "\n" }
+        out += note(unboundedNote)
+        if fallbackShown(report, method: method) { out += note(fallbackNote) }
+        if report.outcomes.contains(where: { o in o.features.contains { $0.sd != nil } }) { out += note(perSDNote) }
+        if report.outcomes.contains(where: { $0.stability != nil }) { out += note(stabilityNote) }
         return out
     }
 }

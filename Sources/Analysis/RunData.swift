@@ -133,6 +133,28 @@ public struct RunData: Sendable {
         self.grids = grids
     }
 
+    /// Why cross-validation by AUC cannot score this run (a held-out fold with a single outcome
+    /// level: too few events for the fold count), or `nil`. The coordinator refuses such a run
+    /// at intake with this sentence instead of failing it fold by fold.
+    public var singleLevelFoldProblem: String? {
+        guard spec.cv.metric == .auc else { return nil }
+        let n = rowCount
+        for o in 0..<outcomeCount {
+            var events = [Int](repeating: 0, count: spec.cv.folds), rows = [Int](repeating: 0, count: spec.cv.folds)
+            for i in 0..<n {
+                rows[folds[i]] += 1
+                if encoded.outcomes[o][i] == 1 { events[folds[i]] += 1 }
+            }
+            let lacking = (0..<spec.cv.folds).filter { events[$0] == 0 || events[$0] == rows[$0] }.count
+            if lacking > 0 {
+                let total = encoded.outcomes[o].reduce(0, +)
+                let rarer = Int(min(total, Double(n) - total))
+                return "outcome '\(encoded.outcomeNames[o])': only \(rarer) rows have its rarer level, so \(lacking) of the \(spec.cv.folds) cross-validation folds hold a single outcome level and their AUC is undefined; use at most \(max(2, rarer)) folds (cv.folds, --folds) or \"metric\": \"deviance\" (and expect unreliable estimates with so few events)"
+            }
+        }
+        return nil
+    }
+
     /// Binomial cells of one outcome for given per-cell row counts.
     public func cells(outcome: Int, counts: [Int]) throws -> BinomialCells {
         try Self.cells(design: design, cellPattern: cellPattern, cellOutcomes: cellOutcomes, counts: counts, outcome: outcome)

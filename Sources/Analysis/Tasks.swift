@@ -285,8 +285,13 @@ public struct TaskExecutor: Sendable {
                 do {
                     let fit = try fitter.fit(alpha: data.scaledAlpha(alpha, weight: trainWeight), warmStart: previous)
                     previous = fit
-                    scores.append(scorer.score(fit, metric: data.spec.cv.metric))
-                    failures.append(nil)
+                    if let score = scorer.score(fit, metric: data.spec.cv.metric) {
+                        scores.append(score)
+                        failures.append(nil)
+                    } else {
+                        scores.append(nil)
+                        failures.append("the held-out fold has only one outcome level: its \(data.spec.cv.metric == .auc ? "AUC" : "score") is undefined")
+                    }
                 } catch {
                     scores.append(nil)
                     failures.append("\(error)")

@@ -39,7 +39,11 @@ enum Warnings {
             return c.allSatisfy { $0 == c.first }
         }
         if !constant.isEmpty {
-            out.append("constant in the data (coefficient 0, no information): \(constant.map { names[$0] }.joined(separator: ", "))")
+            var line = "constant in the data (coefficient 0, no information): \(constant.map { names[$0] }.joined(separator: ", "))"
+            if data.spec.intervals == .debiased && constant.contains(where: { j in data.encoded.columns[j].first != 0 }) {
+                line += "; a constant feature repeats the intercept, so no debiased interval can be made for any feature: leave it out (--exclude, or remove it from the spec)"
+            }
+            out.append(line)
         }
         let y = data.encoded.outcomes[o]
         let events = y.reduce(0, +)

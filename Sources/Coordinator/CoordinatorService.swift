@@ -232,8 +232,11 @@ public actor CoordinatorService {
 
     static func prepare(run: RunRow, spec: Data, bytes: Data, indices: Data?) throws -> TaskExecutor {
         do {
-            return try TaskExecutor.prepare(spec: String(decoding: spec, as: UTF8.self), source: "spec of run \(run.id)",
-                                            data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
+            let executor = try TaskExecutor.prepare(spec: String(decoding: spec, as: UTF8.self), source: "spec of run \(run.id)",
+                                                    data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
+            // Refused at intake rather than failed fold by fold.
+            if let problem = executor.data.singleLevelFoldProblem { throw ServiceError(422, problem) }
+            return executor
         } catch let e as ServiceError {
             throw e
         } catch {

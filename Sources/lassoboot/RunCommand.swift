@@ -61,6 +61,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Override the spec's number of bootstrap resamples.")
     var resamples: Int?
 
+    @Option(name: .long, help: "Override the spec's number of cross-validation folds (2-100).")
+    var folds: Int?
+
     @Option(name: .long, help: "Override the spec's seed.")
     var seed: UInt64?
 
@@ -98,7 +101,7 @@ struct RunCommand: AsyncParsableCommand {
         let start = clock.now
         let source: PreparedJob.Source = job.map { .job($0) } ?? .data(path: data!, outcomes: outcome, exclude: exclude)
         let overrides = PreparedJob.JobOverrides(resamples: resamples, seed: seed, data: job == nil ? nil : data, positive: positive,
-                                                 delimiter: delimiter, standardize: standardize)
+                                                 delimiter: delimiter, standardize: standardize, folds: folds)
         let prepared = try PreparedJob(source: source, overrides: overrides, resampleIndices: resampleIndices)
         // The in-process worker shares the coordinator's prepared data (TaskExecutor's per-process
         // cache), so the run's tasks are queued only once it is prepared (else both would parse it).

@@ -34,6 +34,7 @@ struct PreparedJob {
         var positive: String?
         var delimiter: String?
         var standardize: Bool?
+        var folds: Int?
     }
 
     init(source: Source, overrides: JobOverrides, resampleIndices: String? = nil) throws {
@@ -82,6 +83,11 @@ struct PreparedJob {
             var penalty = object["penalty"] as? [String: Any] ?? [:]
             penalty["standardize"] = st
             object["penalty"] = penalty
+        }
+        if let k = overrides.folds {
+            var cv = object["cv"] as? [String: Any] ?? [:]
+            cv["folds"] = k
+            object["cv"] = cv
         }
         if let r = overrides.resamples {
             var boot = object["bootstrap"] as? [String: Any] ?? [:]

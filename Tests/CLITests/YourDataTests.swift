@@ -233,12 +233,15 @@ struct YourDataTests {
         let text = try write("text.csv", "x,diagnosis\n1,M\n2,B\n3,M\n4,B\n")
         let twice = try write("twice.csv", "x,x,y\n1,2,0\n2,3,1\n")
         let empty = try write("empty.csv", "x,z,y\n1,,0\n2,,1\n3,NA,0\n")
+        // 3 events in 60 rows: 10-fold CV by AUC cannot score 7 folds (this used to hang a run).
+        let rare = try write("rare.csv", "x,y\n" + (1...60).map { "\($0 % 7),\($0 <= 3 ? 1 : 0)" }.joined(separator: "\n") + "\n")
         let cases: [(args: [String], expected: [String])] = [
             (["run", "--data", text, "--outcome", "diagnosis"], ["text.csv:2:2: column 'diagnosis'", "expected a number, found 'M'", "--positive"]),
             (["run", "--data", text, "--outcome", "diagnosis", "--positive", "malignant"],
              ["text.csv:1:2: column 'diagnosis'", "positive level 'malignant' never occurs", "levels are B, M"]),
             (["run", "--data", twice, "--outcome", "y"], ["twice.csv:1:2: column 'x'", "duplicate column name (also column 1)"]),
             (["run", "--data", empty, "--outcome", "y"], ["empty.csv:1:2: column 'z'", "every kept row is missing"]),
+            (["run", "--data", rare, "--outcome", "y"], ["only 3 rows have its rarer level", "7 of the 10 cross-validation folds", "--folds"]),
             (["fit", "--data", text, "--outcome", "diagnosis", "--alpha", "1"], ["text.csv:2:2: column 'diagnosis'", "expected a number, found 'M'"]),
         ]
         for c in cases {

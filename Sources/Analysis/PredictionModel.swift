@@ -116,9 +116,8 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         self.missingTokens = missingTokens; self.delimiter = delimiter
         features = encoded.features.map(Feature.init)
         columns = zip(encoded.featureNames, encoded.columns).map { name, c in
-            let n = Double(max(1, c.count))
-            let mean = c.reduce(0, +) / n
-            return Column(name: name, mean: mean, sd: (c.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n).squareRoot())
+            let (mean, sd) = Warnings.populationMeanSD(c)
+            return Column(name: name, mean: mean, sd: sd)
         }
         self.outcomes = outcomes
     }
@@ -172,10 +171,15 @@ public struct PredictionModel: Codable, Sendable, Equatable {
     /// Encodes `table` with the training recipe and scores every row.
     /// - Throws: when a feature column is missing, a level was never seen in training, or the
     ///   encoded columns differ from the model's.
+    /// The feature recipe as a data spec without outcomes: what to read from new rows (its
+    /// `textColumns` and `usedColumns`) and how to encode them.
+    public func recipe(source: String) throws -> DataSpec {
+        DataSpec(csv: source, missingTokens: missingTokens, features: try features.map { try $0.spec(source: source) }, outcomes: [],
+                 separator: delimiter.flatMap { CSVReader.separator(named: $0) })
+    }
+
     public func predict(_ table: Table) throws -> Predictions {
-        let spec = DataSpec(csv: table.source, missingTokens: missingTokens,
-                            features: try features.map { try $0.spec(source: table.source) }, outcomes: [])
-        let encoded = try DataEncoder.encode(table, spec: spec)
+        let encoded = try DataEncoder.encode(table, spec: try recipe(source: table.source))
         guard encoded.featureNames == columns.map(\.name) else {
             let missing = columns.map(\.name).filter { !encoded.featureNames.contains($0) }
             let extra = encoded.featureNames.filter { n in !columns.contains { $0.name == n } }

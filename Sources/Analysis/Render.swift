@@ -78,9 +78,15 @@ public enum Render {
     /// interval, else exp of the full-data fit.
     static func point(_ f: Report.Feature, method: String) -> Double? {
         guard method.hasPrefix(Report.debiasedPrefix), let d = f.debiased else { return f.oddsRatio }
-        // Where the debiased estimate could not be made the interval is the penalized percentile
-        // one (flagged); the point beside it is then the penalized fit's.
         return d.oddsRatio ?? (d.flags.contains("fallbackPenalizedPercentile") ? f.oddsRatio : nil)
+    }
+
+    /// The coefficient behind a table's point: the debiased estimate for a debiased interval,
+    /// else the full-data fit. Where the debiased estimate could not be made the interval is the
+    /// penalized percentile one (flagged), and the point beside it is then the penalized fit's.
+    static func coefficient(_ f: Report.Feature, method: String) -> Double? {
+        guard method.hasPrefix(Report.debiasedPrefix), let d = f.debiased else { return f.coef }
+        return d.estimate ?? (d.flags.contains("fallbackPenalizedPercentile") ? f.coef : nil)
     }
 
     /// The note under a table saying what its intervals are.
@@ -179,8 +185,7 @@ public enum Render {
     /// The per-SD odds ratio and interval of a feature with an SD, as text (`""` for indicators).
     static func perSD(_ f: Report.Feature, method: String, digits: Int) -> String {
         guard let sd = f.sd else { return "" }
-        var b = method.hasPrefix(Report.debiasedPrefix) ? f.debiased?.estimate : f.coef
-        if b == nil, f.debiased?.flags.contains("fallbackPenalizedPercentile") == true { b = f.coef }
+        let b = coefficient(f, method: method)
         let ci = f.interval(method)
         func e(_ x: Double?) -> Double? { x.map { Foundation.exp($0 * sd) } }
         return "\(odds(e(b), digits: digits)) [\(odds(e(ci?.low), digits: digits)), \(odds(e(ci?.high), digits: digits))]"

@@ -9,11 +9,16 @@ enum Warnings {
     static func continuousSDs(_ data: RunData) -> [Double?] {
         data.encoded.columns.map { column in
             if column.allSatisfy({ $0 == 0 || $0 == 1 }) { return nil }
-            let n = Double(column.count)
-            let mean = column.reduce(0, +) / n
-            let sd = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n).squareRoot()
+            let sd = populationMeanSD(column).sd
             return sd > 0 && sd.isFinite ? sd : nil
         }
+    }
+
+    /// Mean and population SD (divisor n) of a column, two-pass.
+    static func populationMeanSD(_ column: [Double]) -> (mean: Double, sd: Double) {
+        let n = Double(max(1, column.count))
+        let mean = column.reduce(0, +) / n
+        return (mean, (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n).squareRoot())
     }
 
     /// The warnings of one outcome.

@@ -38,21 +38,10 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let m = try PredictionModel.load(path: model)
-        let specs = try m.features.map { try $0.spec(source: model) }
-        var text: Set<String> = []
-        var used: Set<String> = []
-        for f in specs {
-            used.insert(f.column)
-            switch f.encoding {
-            case .numeric, .binary: break
-            case .ordinal, .onehot: text.insert(f.column)
-            case let .equals(other, _):
-                text.insert(f.column)
-                if let other { text.insert(other); used.insert(other) }
-            }
-        }
-        let separator = (delimiter ?? m.delimiter).flatMap { CSVReader.separator(named: $0) }
-        let reader = CSVReader(textColumns: text, separator: separator, missingTokens: Set(m.missingTokens), usedColumns: used)
+        let recipe = try m.recipe(source: data)
+        let separator = delimiter.flatMap { CSVReader.separator(named: $0) } ?? recipe.separator
+        let reader = CSVReader(textColumns: recipe.textColumns, separator: separator, missingTokens: Set(recipe.missingTokens),
+                               usedColumns: recipe.usedColumns)
         let table = try reader.read(path: data)
         for note in table.notes { FileHandle.standardError.write(Data("note: \(data): \(note)\n".utf8)) }
         let predictions = try m.predict(table)

@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Analysis", "Scheduler", "Store",
+            "Coordinator", "Analysis", "Scheduler", "Store", "Tabular",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ],

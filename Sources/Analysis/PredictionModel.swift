@@ -168,9 +168,6 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         public var dropped: [(reason: String, rows: Int)]
     }
 
-    /// Encodes `table` with the training recipe and scores every row.
-    /// - Throws: when a feature column is missing, a level was never seen in training, or the
-    ///   encoded columns differ from the model's.
     /// The feature recipe as a data spec without outcomes: what to read from new rows (its
     /// `textColumns` and `usedColumns`) and how to encode them.
     public func recipe(source: String) throws -> DataSpec {
@@ -178,6 +175,9 @@ public struct PredictionModel: Codable, Sendable, Equatable {
                  separator: delimiter.flatMap { CSVReader.separator(named: $0) })
     }
 
+    /// Encodes `table` with the training recipe and scores every row.
+    /// - Throws: when a feature column is missing, a level was never seen in training, or the
+    ///   encoded columns differ from the model's.
     public func predict(_ table: Table) throws -> Predictions {
         let encoded = try DataEncoder.encode(table, spec: try recipe(source: table.source))
         guard encoded.featureNames == columns.map(\.name) else {

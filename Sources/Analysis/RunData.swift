@@ -54,8 +54,8 @@ public struct RunData: Sendable {
         var reader = CSVReader(textColumns: spec.data.textColumns, separator: spec.data.separator,
                                missingTokens: Set(spec.data.missingTokens), usedColumns: spec.data.usedColumns, hints: hints)
         reader.ignoredColumns = Set(spec.data.allFeaturesExcept ?? [])
-        let table = try reader.parse(csvBytes, source: spec.data.csv)
-        let encoded = try DataEncoder.encode(table, spec: spec.data)
+        // The table is handed over (not kept), so the encoder can release its columns as it goes.
+        let encoded = try DataEncoder.encode(reader.parse(csvBytes, source: spec.data.csv), spec: spec.data)
         self.encoded = encoded
         let design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
         if let group = design.duplicateFeatureGroups().first {

@@ -200,6 +200,31 @@ public actor CoordinatorService {
         }
     }
 
+    /// Stores piece `index` of a dataset arriving in pieces (an HTTP upload), so the coordinator
+    /// never holds a large upload whole; nothing is a dataset until ``finishUpload``.
+    public func putUploadPiece(upload: String, index: Int, bytes: Data) async throws {
+        let store = self.store
+        try await Self.retryingStorage("storing a dataset piece") { try store.putUploadPiece(upload: upload, index: index, bytes: bytes) }
+    }
+
+    /// Files a finished upload whose bytes hash to `hash` (checked against the URL's `expectedHash`).
+    public func finishUpload(upload: String, hash: String, size: Int, expectedHash: String?) async throws -> (hash: String, created: Bool) {
+        if let expected = expectedHash, expected != hash {
+            await abandonUpload(upload)
+            throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
+        }
+        let store = self.store
+        let created = try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.finishUpload(upload: upload, hash: hash, size: size) }
+        datasetSeen[hash] = clock()
+        return (hash, created)
+    }
+
+    /// Drops an upload that will not finish (its pieces stay only until the next start otherwise).
+    public func abandonUpload(_ upload: String) async {
+        let store = self.store
+        _ = try? await Self.retryingStorage("dropping an unfinished upload", seconds: 5) { try store.abandonUpload(upload: upload) }
+    }
+
     public func hasDataset(_ hash: String) throws -> Bool { try store.hasDataset(hash: hash) }
 
     public func dataset(_ hash: String) throws -> Data {

@@ -2,6 +2,8 @@ import Analysis
 import Foundation
 import Hummingbird
 import NIOCore
+import Store
+import Tabular
 
 /// Bearer tokens: one for clients (submit, status, results), one for workers (lease, results,
 /// datasets). The same token may serve both.
@@ -51,16 +53,20 @@ public struct Tokens: Sendable {
 
 /// Limits on request bodies.
 public struct BodyLimits: Sendable {
-    /// The largest dataset SQLite can hold in one blob is 10^9 bytes; stay below it.
-    public static let datasetCeiling = 990_000_000
-    /// Largest dataset upload, in bytes (at most ``datasetCeiling``); larger ones get 413.
-    public var dataset: Int = 900_000_000
+    /// The largest dataset upload any coordinator accepts (1 TiB): datasets are stored in pieces,
+    /// so this is a sanity bound, not SQLite's blob limit.
+    public static let datasetCeiling = 1 << 40
+    /// Largest dataset upload, in bytes (at most ``datasetCeiling``); larger ones get 413. Workers
+    /// hold a run's dataset in memory while preparing it, so this is also a memory bound.
+    public var dataset: Int = 4 << 30
     /// Largest JSON request body, in bytes.
     public var json: Int = 64 << 20
+    /// Dataset uploads are stored as they arrive, in pieces of this many bytes.
+    public var uploadPiece: Int = SQLiteStore.pieceBytes
     /// - Parameters:
     ///   - dataset: largest dataset upload in bytes (clamped to ``datasetCeiling``).
     ///   - json: largest JSON body in bytes.
-    public init(dataset: Int = 900_000_000, json: Int = 64 << 20) {
+    public init(dataset: Int = 4 << 30, json: Int = 64 << 20) {
         self.dataset = min(dataset, Self.datasetCeiling)
         self.json = json
     }
@@ -250,14 +256,40 @@ public enum CoordinatorHTTP {
                 let tooLarge = ServiceError(413, "dataset larger than this coordinator's limit of \(limits.dataset) bytes (--max-dataset-bytes)")
                 // Refused before reading when the announced length is already too much.
                 if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.dataset { throw tooLarge }
-                let bytes: Data
-                do { bytes = try await body(request, limit: limits.dataset) } catch { throw tooLarge }
+                // Streamed into the store in pieces, hashed on the way: never held whole.
+                let upload = UUID().uuidString
                 let stored: (hash: String, created: Bool)
                 do {
-                    stored = try await service.putDataset(bytes, expectedHash: hash, maxBytes: limits.dataset)
+                    var hasher = SHA256()
+                    var piece = Data()
+                    piece.reserveCapacity(limits.uploadPiece)
+                    var size = 0, index = 0
+                    for try await buffer in request.body {
+                        size += buffer.readableBytes
+                        if size > limits.dataset { throw tooLarge }
+                        var rest = buffer
+                        while rest.readableBytes > 0 {
+                            let take = min(rest.readableBytes, limits.uploadPiece - piece.count)
+                            rest.readWithUnsafeReadableBytes { raw in
+                                let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<take])
+                                hasher.update(buffer: bytes.bindMemory(to: UInt8.self))
+                                piece.append(contentsOf: bytes)
+                                return take
+                            }
+                            if piece.count == limits.uploadPiece {
+                                try await service.putUploadPiece(upload: upload, index: index, bytes: piece)
+                                index += 1
+                                piece.removeAll(keepingCapacity: true)
+                            }
+                        }
+                    }
+                    if !piece.isEmpty || index == 0 { try await service.putUploadPiece(upload: upload, index: index, bytes: piece) }
+                    stored = try await service.finishUpload(upload: upload, hash: hasher.finalizeHex(), size: size, expectedHash: hash)
                 } catch let e as ServiceError {
+                    await service.abandonUpload(upload)
                     throw e
                 } catch {
+                    await service.abandonUpload(upload)
                     // A store failure is an answer, never a crash: 507 when the disk is full.
                     let text = "\(error)"
                     let full = text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full")

@@ -78,6 +78,8 @@ public final class SQLiteStore: Store {
                 CREATE TABLE IF NOT EXISTS tasks(run TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
                 CREATE TABLE IF NOT EXISTS results(run TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
                 CREATE TABLE IF NOT EXISTS workers(id TEXT PRIMARY KEY, body BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS dataset_pieces(hash TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(hash, seq));
+                DELETE FROM dataset_pieces WHERE hash LIKE 'upload:%';
                 """)
         }
     }
@@ -148,16 +150,68 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// Datasets are stored in pieces of this many bytes (SQLite holds at most 10^9 in one blob): a
+    /// `datasets` row with an empty blob and the total size, and its pieces in `dataset_pieces`.
+    public static let pieceBytes = 16 << 20
+
     public func putDataset(hash: String, bytes: Data) throws -> Bool {
         try pool.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM datasets WHERE hash = ?", arguments: [hash]) != nil { return false }
-            try db.execute(sql: "INSERT INTO datasets(hash, bytes, size) VALUES (?, ?, ?)", arguments: [hash, bytes, bytes.count])
+            if bytes.count <= Self.pieceBytes {
+                try db.execute(sql: "INSERT INTO datasets(hash, bytes, size) VALUES (?, ?, ?)", arguments: [hash, bytes, bytes.count])
+                return true
+            }
+            let insert = try db.cachedStatement(sql: "INSERT INTO dataset_pieces(hash, seq, bytes) VALUES (?, ?, ?)")
+            var seq = 0
+            for start in stride(from: bytes.startIndex, to: bytes.endIndex, by: Self.pieceBytes) {
+                let piece = bytes[start..<min(start + Self.pieceBytes, bytes.endIndex)]
+                try insert.execute(arguments: [hash, seq, piece])
+                seq += 1
+            }
+            try db.execute(sql: "INSERT INTO datasets(hash, bytes, size) VALUES (?, x'', ?)", arguments: [hash, bytes.count])
             return true
         }
     }
 
+    public func putUploadPiece(upload: String, index: Int, bytes: Data) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO dataset_pieces(hash, seq, bytes) VALUES (?, ?, ?)",
+                           arguments: ["upload:" + upload, index, bytes])
+        }
+    }
+
+    public func finishUpload(upload: String, hash: String, size: Int) throws -> Bool {
+        try pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM datasets WHERE hash = ?", arguments: [hash]) != nil {
+                try db.execute(sql: "DELETE FROM dataset_pieces WHERE hash = ?", arguments: ["upload:" + upload])
+                return false
+            }
+            try db.execute(sql: "DELETE FROM dataset_pieces WHERE hash = ?", arguments: [hash])   // leftovers of a deleted dataset
+            try db.execute(sql: "UPDATE dataset_pieces SET hash = ? WHERE hash = ?", arguments: [hash, "upload:" + upload])
+            try db.execute(sql: "INSERT INTO datasets(hash, bytes, size) VALUES (?, x'', ?)", arguments: [hash, size])
+            return true
+        }
+    }
+
+    public func abandonUpload(upload: String) throws {
+        try pool.write { db in try db.execute(sql: "DELETE FROM dataset_pieces WHERE hash = ?", arguments: ["upload:" + upload]) }
+    }
+
     public func dataset(hash: String) throws -> Data? {
-        try pool.read { db in try Data.fetchOne(db, sql: "SELECT bytes FROM datasets WHERE hash = ?", arguments: [hash]) }
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT length(bytes) AS inline, size FROM datasets WHERE hash = ?", arguments: [hash]) else {
+                return nil
+            }
+            let inline: Int = row["inline"], size: Int = row["size"]
+            if inline == size { return try Data.fetchOne(db, sql: "SELECT bytes FROM datasets WHERE hash = ?", arguments: [hash]) }
+            var bytes = Data(capacity: size)
+            let pieces = try Data.fetchCursor(db, sql: "SELECT bytes FROM dataset_pieces WHERE hash = ? ORDER BY seq", arguments: [hash])
+            while let piece = try pieces.next() { bytes.append(piece) }
+            guard bytes.count == size else {
+                throw StoreError.corrupt(path: path, detail: "dataset \(hash) has \(bytes.count) of its \(size) bytes stored")
+            }
+            return bytes
+        }
     }
 
     public func hasDataset(hash: String) throws -> Bool {
@@ -254,7 +308,9 @@ public final class SQLiteStore: Store {
     public func deleteDataset(hash: String) throws -> Bool {
         try pool.write { db in
             try db.execute(sql: "DELETE FROM datasets WHERE hash = ?", arguments: [hash])
-            return db.changesCount > 0
+            let deleted = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM dataset_pieces WHERE hash = ?", arguments: [hash])
+            return deleted
         }
     }
 

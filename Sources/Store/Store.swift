@@ -93,6 +93,15 @@ public protocol Store: Sendable {
     func putDataset(hash: String, bytes: Data) throws -> Bool
     func dataset(hash: String) throws -> Data?
     func hasDataset(hash: String) throws -> Bool
+    /// Stores piece `index` (0, 1, ...) of a dataset still arriving (`upload` names the upload;
+    /// its hash is known only at the end), so an upload of any size is stored without being held
+    /// whole in memory.
+    func putUploadPiece(upload: String, index: Int, bytes: Data) throws
+    /// Files a finished upload of `size` bytes under its sha256; returns false (dropping the
+    /// pieces) if that dataset was already stored.
+    func finishUpload(upload: String, hash: String, size: Int) throws -> Bool
+    /// Drops the pieces of an upload that will not finish (refused, cut off, hash mismatch).
+    func abandonUpload(upload: String) throws
     /// Creates a run with its first tasks.
     func createRun(_ run: RunRow, tasks: [TaskRecord]) throws
     func runs() throws -> [RunRow]
@@ -152,6 +161,7 @@ extension TaskRecord {
 public final class MemoryStore: Store {
     struct State {
         var datasets: [String: Data] = [:]
+        var uploads: [String: [Int: Data]] = [:]
         var runs: [String: RunRow] = [:]
         var tasks: [TaskID: TaskRecord] = [:]
         var results: [TaskID: Data] = [:]
@@ -189,6 +199,20 @@ public final class MemoryStore: Store {
     }
     public func dataset(hash: String) throws -> Data? { state.withLock { $0.datasets[hash] } }
     public func hasDataset(hash: String) throws -> Bool { state.withLock { $0.datasets[hash] != nil } }
+    public func putUploadPiece(upload: String, index: Int, bytes: Data) throws {
+        state.withLock { $0.uploads[upload, default: [:]][index] = bytes }
+    }
+    public func finishUpload(upload: String, hash: String, size: Int) throws -> Bool {
+        state.withLock { s in
+            let pieces = s.uploads.removeValue(forKey: upload) ?? [:]
+            if s.datasets[hash] != nil { return false }
+            var bytes = Data(capacity: size)
+            for i in pieces.keys.sorted() { bytes.append(pieces[i]!) }
+            s.datasets[hash] = bytes
+            return true
+        }
+    }
+    public func abandonUpload(upload: String) throws { state.withLock { _ = $0.uploads.removeValue(forKey: upload) } }
     public func createRun(_ run: RunRow, tasks: [TaskRecord]) throws {
         state.withLock { s in
             s.runs[run.id] = run

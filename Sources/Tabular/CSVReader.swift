@@ -8,10 +8,64 @@ public enum ColumnKind: Sendable, Equatable {
     case text
 }
 
+/// A text column stored as one code per row into its distinct values (4 bytes a row, where an
+/// array of strings costs 16 or more), so wide categorical files fit in memory.
+public struct TextColumn: RandomAccessCollection, Sendable, Equatable {
+    /// Distinct non-missing values, in order of first appearance.
+    public private(set) var levels: [String] = []
+    /// Per row: 0 for a missing cell, k for `levels[k - 1]`.
+    public private(set) var codes: [UInt32] = []
+    var lookup: [String: UInt32] = [:]
+
+    public init() {}
+
+    /// A column holding `values` (`nil` = missing).
+    public init(_ values: [String?]) {
+        for v in values { append(v) }
+    }
+
+    public mutating func append(_ value: String?) {
+        guard let value else { codes.append(0); return }
+        if let c = lookup[value] { codes.append(c); return }
+        levels.append(value)
+        let c = UInt32(levels.count)
+        lookup[value] = c
+        codes.append(c)
+    }
+
+    mutating func reserveCapacity(_ n: Int) { codes.reserveCapacity(n) }
+
+    /// The column with every value passed through `transform` (`nil`: missing), applied once per
+    /// distinct value.
+    public func mapValues(_ transform: (String) -> String?) -> TextColumn {
+        var out = TextColumn()
+        var table = [UInt32](repeating: 0, count: levels.count + 1)
+        for (k, level) in levels.enumerated() {
+            guard let v = transform(level) else { continue }
+            if let c = out.lookup[v] { table[k + 1] = c; continue }
+            out.levels.append(v)
+            let c = UInt32(out.levels.count)
+            out.lookup[v] = c
+            table[k + 1] = c
+        }
+        out.codes = codes.map { table[Int($0)] }
+        return out
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { codes.count }
+    public subscript(i: Int) -> String? {
+        let c = codes[i]
+        return c == 0 ? nil : levels[Int(c) - 1]
+    }
+
+    public static func == (a: TextColumn, b: TextColumn) -> Bool { Array(a) == Array(b) }
+}
+
 /// A parsed CSV column.
 public enum ColumnData: Sendable, Equatable {
     case numeric([Double])
-    case text([String?])
+    case text(TextColumn)
     /// Not read (the caller named the columns it uses); only the field count was checked.
     case skipped
 }
@@ -26,7 +80,7 @@ public struct Table: Sendable {
     /// Column names from the header row, in file order.
     public let columnNames: [String]
     /// Column contents, parallel to ``columnNames``.
-    public let columns: [ColumnData]
+    public internal(set) var columns: [ColumnData]
     /// 1-based physical line on which each data row starts.
     public let rowLines: [Int32]
     /// Fields before the first named column that were ignored (1 for an unnamed index column
@@ -224,7 +278,7 @@ public struct CSVReader: Sendable {
         var isUsed = names.map { (usedColumns?.contains($0) ?? true) && !ignoredColumns.contains($0) }
         if skipFirst { isUsed[0] = false }
         var numbers = [[Double]](repeating: [], count: width)
-        var texts = [[String?]](repeating: [], count: width)
+        var texts = [TextColumn](repeating: TextColumn(), count: width)
         var lines: [Int32] = []
         let tokens = missingTokens
         let numericTokens = tokens.contains { Double($0) != nil }

@@ -76,6 +76,12 @@ public struct RowFilter: Sendable, Equatable {
     public var values: [String]
     /// `notIn` instead of `in`: rows with a missing cell are kept.
     public var exclude: Bool = false
+
+    public init(column: String, values: [String], exclude: Bool = false) {
+        self.column = column
+        self.values = values
+        self.exclude = exclude
+    }
 }
 
 /// The data part of a job spec: where the rows come from and how they become a design.

@@ -43,11 +43,37 @@ public struct EncodedData: Sendable {
 /// Applies a ``DataSpec`` to a ``Table`` (named so it does not shadow Swift's `Encoder`).
 public enum DataEncoder {
     /// Encodes a table; every problem names the file, line and column.
-    public static func encode(_ table: Table, spec given: DataSpec) throws -> EncodedData {
+    ///
+    /// The table is consumed: each source column is released once the last feature or outcome
+    /// reading it is encoded, and features are encoded only for the rows the filters keep, so the
+    /// peak memory is about one copy of the used columns plus the encoded design.
+    public static func encode(_ table: consuming Table, spec given: DataSpec) throws -> EncodedData {
         let spec = try given.resolved(columns: table.columnNames, source: table.source)
+        let source = table.source
         let n = table.rowCount
         var keep = [Bool](repeating: true, count: n)
         var dropped: [(String, Int)] = []
+        func column(_ name: String) throws -> ColumnData {
+            let idx = try table.columnIndex(name)
+            if case .skipped = table.columns[idx] { throw TabularError(file: source, message: "internal: column '\(name)' was not read") }
+            return table.columns[idx]
+        }
+        func present(_ name: String) throws -> (Int) -> Bool {
+            switch try column(name) {
+            case let .numeric(v): return { !v[$0].isNaN }
+            case let .text(v): return { v.codes[$0] != 0 }
+            case .skipped: return { _ in false }
+            }
+        }
+        func text(_ name: String) throws -> TextColumn {
+            switch try column(name) {
+            case let .text(v): return v
+            case let .numeric(v): return TextColumn(v.map { $0.isNaN ? nil : formatNumber($0) })
+            case .skipped: return TextColumn()
+            }
+        }
+
+        // 1. Row filters and the inclusion rule, on every row read.
         func dropWhere(_ reason: String, _ predicate: (Int) throws -> Bool) rethrows {
             var count = 0
             for i in 0..<n where keep[i] {
@@ -55,35 +81,19 @@ public enum DataEncoder {
             }
             dropped.append((reason, count))
         }
-        func present(_ column: String) throws -> (Int) -> Bool {
-            let idx = try table.columnIndex(column)
-            switch table.columns[idx] {
-            case let .numeric(v): return { !v[$0].isNaN }
-            case let .text(v): return { v[$0] != nil }
-            case .skipped: throw TabularError(file: table.source, message: "internal: column '\(column)' was not read")
-            }
-        }
-        func text(_ column: String) throws -> [String?] {
-            let idx = try table.columnIndex(column)
-            switch table.columns[idx] {
-            case let .text(v): return v
-            case let .numeric(v): return v.map { $0.isNaN ? nil : formatNumber($0) }
-            case .skipped: throw TabularError(file: table.source, message: "internal: column '\(column)' was not read")
-            }
-        }
-
-        // 1. Row filters and the inclusion rule.
         for f in spec.filters {
-            let values = try text(f.column)
             let listed = Set(f.values)
+            let values = try text(f.column)
+            let hit = values.levels.map { listed.contains($0) }   // per code - 1
             if f.exclude {
                 dropWhere("\(f.column) in [\(f.values.joined(separator: ", "))]") { i in
-                    values[i].map { listed.contains($0) } ?? false
+                    let c = values.codes[i]
+                    return c != 0 && hit[Int(c) - 1]
                 }
             } else {
                 dropWhere("\(f.column) not in [\(f.values.joined(separator: ", "))]") { i in
-                    guard let v = values[i] else { return true }
-                    return !listed.contains(v)
+                    let c = values.codes[i]
+                    return c == 0 || !hit[Int(c) - 1]
                 }
             }
         }
@@ -94,52 +104,83 @@ public enum DataEncoder {
             }
         }
 
-        // 2. Encode features (may drop rows under drop-row) and outcomes.
+        // 2. Features and outcomes, encoded for the rows still kept (`rows[k]`); missing-value
+        // rules may drop more (`alive[k]`).
+        let rows = (0..<n).filter { keep[$0] }
+        keep = []
+        let m = rows.count
+        var alive = [Bool](repeating: true, count: m)
+        func dropAlive(_ reason: String, _ predicate: (Int) -> Bool) {
+            var count = 0
+            for k in 0..<m where alive[k] {
+                if predicate(k) { alive[k] = false; count += 1 }
+            }
+            dropped.append((reason, count))
+        }
+        // Each source column is released after the last step that reads it.
+        var lastUse: [String: Int] = [:]
+        for (s, f) in spec.features.enumerated() {
+            lastUse[f.column] = s
+            if case let .equals(other, _) = f.encoding, let other { lastUse[other] = s }
+        }
+        for (s, o) in spec.outcomes.enumerated() { lastUse[o.column] = spec.features.count + s }
+        func release(after step: Int) {
+            for (name, s) in lastUse where s == step {
+                if let idx = table.columnNames.firstIndex(of: name) { table.columns[idx] = .skipped }
+            }
+        }
+
         var names: [String] = [], groups: [String] = [], columns: [[Double]] = []
         var applied: [FeatureSpec] = []
-        for f in spec.features {
+        for (step, f) in spec.features.enumerated() {
             var used = f
             let field = try table.fieldNumber(f.column)
-            func fail(_ row: Int, _ message: String) -> TabularError {
-                TabularError(file: table.source, line: Int(table.rowLines[row]), column: field, columnName: f.column,
+            let rowLines = table.rowLines
+            func fail(_ k: Int, _ message: String) -> TabularError {
+                TabularError(file: source, line: Int(rowLines[rows[k]]), column: field, columnName: f.column,
                              message: "feature '\(f.name)': \(message)")
             }
-            var missing = [Bool](repeating: false, count: n)
+            var missing = [Bool](repeating: false, count: m)
             var produced: [(String, [Double])] = []
             let featureTokens = Set(f.missingTokens)
             /// The feature's column as text after its own recoding and missing tokens.
-            func featureText(_ column: String) throws -> [String?] {
-                let raw = try text(column)
+            func featureText(_ name: String) throws -> TextColumn {
+                let raw = try text(name)
                 if featureTokens.isEmpty && f.recode.isEmpty { return raw }
-                return raw.map { v in
-                    guard let v else { return nil }
+                return raw.mapValues { v in
                     let r = f.recode[v] ?? v
                     return featureTokens.contains(r) ? nil : r
                 }
             }
             switch f.encoding {
             case .numeric, .binary:
-                let values = try table.numeric(f.column)
-                var out = [Double](repeating: 0, count: n)
-                for i in 0..<n where keep[i] {
-                    let v = values[i]
-                    if v.isNaN { missing[i] = true; continue }
-                    if case .binary = f.encoding, v != 0 && v != 1 {
-                        throw fail(i, "expected 1, 0 or an empty cell (a binary indicator), found \(formatNumber(v))")
+                guard case let .numeric(values) = try column(f.column) else {
+                    throw TabularError(file: source, line: 1, column: field, columnName: f.column, message: "is a text column, expected numbers")
+                }
+                var out = [Double](repeating: 0, count: m)
+                let binary: Bool
+                if case .binary = f.encoding { binary = true } else { binary = false }
+                for k in 0..<m where alive[k] {
+                    let v = values[rows[k]]
+                    if v.isNaN { missing[k] = true; continue }
+                    if binary, v != 0 && v != 1 {
+                        throw fail(k, "expected 1, 0 or an empty cell (a binary indicator), found \(formatNumber(v))")
                     }
-                    out[i] = v
+                    out[k] = v
                 }
                 produced = [(f.name, out)]
             case let .ordinal(levels, start):
                 let values = try featureText(f.column)
                 let position = Dictionary(uniqueKeysWithValues: levels.enumerated().map { ($0.element, $0.offset) })
-                var out = [Double](repeating: 0, count: n)
-                for i in 0..<n where keep[i] {
-                    guard let v = values[i] else { missing[i] = true; continue }
-                    guard let p = position[v] else {
-                        throw fail(i, "level '\(v)' is not among the ordinal levels \(levels.joined(separator: ", ")) (add it, or list it in data.missingTokens)")
+                let byCode = values.levels.map { position[$0] }
+                var out = [Double](repeating: 0, count: m)
+                for k in 0..<m where alive[k] {
+                    let c = Int(values.codes[rows[k]])
+                    guard c != 0 else { missing[k] = true; continue }
+                    guard let p = byCode[c - 1] else {
+                        throw fail(k, "level '\(values.levels[c - 1])' is not among the ordinal levels \(levels.joined(separator: ", ")) (add it, or list it in data.missingTokens)")
                     }
-                    out[i] = Double(start + p)
+                    out[k] = Double(start + p)
                 }
                 produced = [(f.name, out)]
             case let .onehot(reference, declared):
@@ -148,44 +189,57 @@ public enum DataEncoder {
                 if let declared {
                     levels = declared
                 } else {
-                    var seen = Set<String>()
-                    for i in 0..<n where keep[i] { if let v = values[i] { seen.insert(v) } }
+                    var seenCode = [Bool](repeating: false, count: values.levels.count + 1)
+                    for k in 0..<m where alive[k] { seenCode[Int(values.codes[rows[k]])] = true }
+                    let seen = Set(values.levels.indices.filter { seenCode[$0 + 1] }.map { values.levels[$0] })
                     if !seen.contains(reference) {
-                        throw TabularError(file: table.source, column: field, columnName: f.column,
+                        throw TabularError(file: source, column: field, columnName: f.column,
                                            message: "feature '\(f.name)': the reference level '\(reference)' never occurs in the kept rows; levels are \(seen.sorted().joined(separator: ", "))")
                     }
                     levels = seen.sorted()
                 }
                 used.encoding = .onehot(reference: reference, levels: levels)
-                let position = Dictionary(uniqueKeysWithValues: levels.enumerated().map { ($0.element, $0.offset) })
+                let declaredSet = Set(levels)
                 let others = levels.filter { $0 != reference }
-                var outs = [[Double]](repeating: [Double](repeating: 0, count: n), count: others.count)
                 let slot = Dictionary(uniqueKeysWithValues: others.enumerated().map { ($0.element, $0.offset) })
-                for i in 0..<n where keep[i] {
-                    guard let v = values[i] else { missing[i] = true; continue }
-                    guard position[v] != nil else {
-                        throw fail(i, "level '\(v)' is not among the declared levels \(levels.joined(separator: ", "))")
+                let slotByCode = values.levels.map { slot[$0] }
+                let knownByCode = values.levels.map { declaredSet.contains($0) }
+                var outs = [[Double]](repeating: [Double](repeating: 0, count: m), count: others.count)
+                for k in 0..<m where alive[k] {
+                    let c = Int(values.codes[rows[k]])
+                    guard c != 0 else { missing[k] = true; continue }
+                    guard knownByCode[c - 1] else {
+                        throw fail(k, "level '\(values.levels[c - 1])' is not among the declared levels \(levels.joined(separator: ", "))")
                     }
-                    if let s = slot[v] { outs[s][i] = 1 }
+                    if let s = slotByCode[c - 1] { outs[s][k] = 1 }
                 }
                 produced = others.enumerated().map { ("\(f.name): \($0.element)", outs[$0.offset]) }
             case let .equals(otherColumn, value):
                 let values = try featureText(f.column)
-                let other = try otherColumn.map { try featureText($0) }
-                var out = [Double](repeating: 0, count: n)
-                for i in 0..<n where keep[i] {
-                    guard let v = values[i] else { missing[i] = true; continue }
-                    if let other {
-                        // A missing comparison column counts as "not equal" (the analysis' rule).
-                        out[i] = other[i] == v ? 1 : 0
-                    } else {
-                        out[i] = v == value ? 1 : 0
+                var out = [Double](repeating: 0, count: m)
+                if let otherColumn {
+                    // A missing comparison column counts as "not equal" (the analysis' rule).
+                    let other = try featureText(otherColumn)
+                    let lookup = Dictionary(uniqueKeysWithValues: other.levels.enumerated().map { ($0.element, UInt32($0.offset + 1)) })
+                    let otherCode = values.levels.map { lookup[$0] ?? 0 }
+                    for k in 0..<m where alive[k] {
+                        let c = Int(values.codes[rows[k]])
+                        guard c != 0 else { missing[k] = true; continue }
+                        let o = other.codes[rows[k]]
+                        out[k] = o != 0 && o == otherCode[c - 1] ? 1 : 0
+                    }
+                } else {
+                    let isValue = values.levels.map { $0 == value }
+                    for k in 0..<m where alive[k] {
+                        let c = Int(values.codes[rows[k]])
+                        guard c != 0 else { missing[k] = true; continue }
+                        out[k] = isValue[c - 1] ? 1 : 0
                     }
                 }
                 produced = [(f.name, out)]
             }
-            if case .numeric = f.encoding, (0..<n).contains(where: { keep[$0] }), !(0..<n).contains(where: { keep[$0] && !missing[$0] }) {
-                throw TabularError(file: table.source, line: 1, column: field, columnName: f.column,
+            if case .numeric = f.encoding, (0..<m).contains(where: { alive[$0] }), !(0..<m).contains(where: { alive[$0] && !missing[$0] }) {
+                throw TabularError(file: source, line: 1, column: field, columnName: f.column,
                                    message: "feature '\(f.name)': every kept row is missing (an all-missing column); exclude it")
             }
             // Missing-value policy.
@@ -193,11 +247,11 @@ public enum DataEncoder {
             case .zero:
                 break  // encoded values are already 0 where missing
             case .error:
-                if let i = (0..<n).first(where: { keep[$0] && missing[$0] }) {
-                    throw fail(i, "expected a value, found a missing cell (set \"missing\" to zero, drop-row or own-level to allow it)")
+                if let k = (0..<m).first(where: { alive[$0] && missing[$0] }) {
+                    throw fail(k, "expected a value, found a missing cell (set \"missing\" to zero, drop-row or own-level to allow it)")
                 }
             case .dropRow:
-                dropWhere("feature '\(f.name)' missing") { missing[$0] }
+                dropAlive("feature '\(f.name)' missing") { missing[$0] }
             case .ownLevel:
                 produced.append(("\(f.name): missing", missing.map { $0 ? 1 : 0 }))
             }
@@ -207,57 +261,78 @@ public enum DataEncoder {
                 groups.append(f.group)
                 columns.append(col)
             }
+            release(after: step)
         }
         var outcomeColumns: [[Double]] = []
-        for o in spec.outcomes {
+        for (step, o) in spec.outcomes.enumerated() {
             let field = try table.fieldNumber(o.column)
-            var out = [Double](repeating: 0, count: n)
-            var missing = [Bool](repeating: false, count: n)
+            let rowLines = table.rowLines
+            var out = [Double](repeating: 0, count: m)
+            var missing = [Bool](repeating: false, count: m)
             if let positive = o.positive {
                 let values = try text(o.column)
-                var levels = Set<String>()
-                for i in 0..<n where keep[i] {
-                    guard let v = values[i] else { missing[i] = true; continue }
-                    levels.insert(v)
-                    out[i] = v == positive ? 1 : 0
+                var seenCode = [Bool](repeating: false, count: values.levels.count + 1)
+                let isPositive = values.levels.map { $0 == positive }
+                for k in 0..<m where alive[k] {
+                    let c = Int(values.codes[rows[k]])
+                    seenCode[c] = true
+                    guard c != 0 else { missing[k] = true; continue }
+                    out[k] = isPositive[c - 1] ? 1 : 0
                 }
+                let levels = Set(values.levels.indices.filter { seenCode[$0 + 1] }.map { values.levels[$0] })
                 if !levels.contains(positive) {
-                    throw TabularError(file: table.source, line: 1, column: field, columnName: o.column,
+                    throw TabularError(file: source, line: 1, column: field, columnName: o.column,
                                        message: "outcome '\(o.name)': the positive level '\(positive)' never occurs in the kept rows; levels are \(levels.sorted().prefix(20).joined(separator: ", "))")
                 }
             } else {
-                let values = try table.numeric(o.column)
-                for i in 0..<n where keep[i] {
-                    let v = values[i]
-                    if v.isNaN { missing[i] = true; continue }
+                guard case let .numeric(values) = try column(o.column) else {
+                    throw TabularError(file: source, line: 1, column: field, columnName: o.column, message: "is a text column, expected numbers")
+                }
+                for k in 0..<m where alive[k] {
+                    let v = values[rows[k]]
+                    if v.isNaN { missing[k] = true; continue }
                     guard v == 0 || v == 1 else {
-                        throw TabularError(file: table.source, line: Int(table.rowLines[i]), column: field, columnName: o.column,
+                        throw TabularError(file: source, line: Int(rowLines[rows[k]]), column: field, columnName: o.column,
                                            message: "outcome '\(o.name)': expected 0 or 1 (or true/false), found \(formatNumber(v)); for another coding name the level that counts as 1 (--positive LEVEL, spec \"positive\")")
                     }
-                    out[i] = v
+                    out[k] = v
                 }
             }
             switch o.missing {
             case .zero, .ownLevel: break
             case .error:
-                if let i = (0..<n).first(where: { keep[$0] && missing[$0] }) {
-                    throw TabularError(file: table.source, line: Int(table.rowLines[i]), column: field, columnName: o.column,
+                if let k = (0..<m).first(where: { alive[$0] && missing[$0] }) {
+                    throw TabularError(file: source, line: Int(rowLines[rows[k]]), column: field, columnName: o.column,
                                        message: "outcome '\(o.name)': expected 0 or 1, found a missing cell (set the outcome's \"missing\" to zero or drop-row)")
                 }
             case .dropRow:
-                dropWhere("outcome '\(o.name)' missing") { missing[$0] }
+                dropAlive("outcome '\(o.name)' missing") { missing[$0] }
             }
             outcomeColumns.append(out)
+            release(after: spec.features.count + step)
         }
-        let kept = (0..<n).filter { keep[$0] }
+        let kept = (0..<m).filter { alive[$0] }
         if kept.isEmpty {
-            throw TabularError(file: table.source, message: "no rows are left after the filters and missing-value rules (\(dropped.map { "\($0.1) dropped: \($0.0)" }.joined(separator: "; ")))")
+            throw TabularError(file: source, message: "no rows are left after the filters and missing-value rules (\(dropped.map { "\($0.1) dropped: \($0.0)" }.joined(separator: "; ")))")
+        }
+        if kept.count < m {
+            // Compacted in place, one column at a time: no second copy of the design.
+            for j in columns.indices { compact(&columns[j], kept) }
+            for j in outcomeColumns.indices { compact(&outcomeColumns[j], kept) }
         }
         var encoded = EncodedData(
-            featureNames: names, featureGroups: groups, columns: columns.map { c in kept.map { c[$0] } },
-            outcomeNames: spec.outcomes.map(\.name), outcomes: outcomeColumns.map { c in kept.map { c[$0] } },
-            sourceRows: kept, rowsRead: n, dropped: dropped.map { (reason: $0.0, rows: $0.1) })
+            featureNames: names, featureGroups: groups, columns: columns,
+            outcomeNames: spec.outcomes.map(\.name), outcomes: outcomeColumns,
+            sourceRows: kept.count < m ? kept.map { rows[$0] } : rows, rowsRead: n, dropped: dropped.map { (reason: $0.0, rows: $0.1) })
         encoded.features = applied
         return encoded
+    }
+
+    /// Keeps `values[kept[0]], values[kept[1]], ...` (`kept` increasing) in place.
+    static func compact(_ values: inout [Double], _ kept: [Int]) {
+        values.withUnsafeMutableBufferPointer { buffer in
+            for (w, k) in kept.enumerated() { buffer[w] = buffer[k] }
+        }
+        values.removeLast(values.count - kept.count)
     }
 }

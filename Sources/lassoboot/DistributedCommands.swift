@@ -167,7 +167,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         return Housekeeping(preparedBudget: preparedCacheMB << 20, workerExpiry: forgetWorkersAfter, maxWorkers: maxWorkers, datasetGrace: datasetGrace)
     }
 
-    @Option(name: .customLong("max-dataset-bytes"), help: "Largest dataset upload in bytes; larger ones get 413 (at most \(BodyLimits.datasetCeiling), below SQLite's blob limit).")
+    @Option(name: .customLong("max-dataset-bytes"), help: "Largest dataset upload in bytes (default 4 GiB); larger ones get 413. Uploads are stored in 16 MiB pieces; workers hold a run's dataset in memory while preparing it.")
     var maxDatasetBytes: Int = BodyLimits().dataset
 
     @Option(name: .customLong("max-connections"), help: "Open connections served at once; more wait in the listen backlog (capped below the file-descriptor limit).")
@@ -178,7 +178,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...BodyLimits.datasetCeiling).contains(maxDatasetBytes) else {
-            throw ValidationError("--max-dataset-bytes must be between 1 and \(BodyLimits.datasetCeiling) (SQLite stores at most 10^9 bytes in one blob; got \(maxDatasetBytes))")
+            throw ValidationError("--max-dataset-bytes must be between 1 and \(BodyLimits.datasetCeiling) (got \(maxDatasetBytes))")
         }
         guard maxConnections >= 8 else { throw ValidationError("--max-connections must be >= 8 (got \(maxConnections))") }
         guard maxLeaseWait >= 0, maxLeaseWait.isFinite else { throw ValidationError("--max-lease-wait must be a non-negative number of seconds") }

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Store
+import Tabular
 import Testing
 
 /// Input that used to kill the coordinator (issue 14): each gets a 4xx, and it keeps serving.
@@ -106,7 +107,37 @@ struct HostileInputTests {
             #expect(announced.status == .contentTooLarge)
             #expect(message(announced).contains("limit of 1000 bytes"), "\(message(announced))")
         }
-        #expect(BodyLimits(dataset: .max).dataset == BodyLimits.datasetCeiling, "never above what SQLite stores in one blob")
+        #expect(BodyLimits(dataset: .max).dataset == BodyLimits.datasetCeiling, "never above the sanity ceiling")
         await #expect(throws: ServiceError.self) { try await service.putDataset(Data(count: 11), maxBytes: 10) }
+    }
+
+    @Test("a dataset upload is streamed into the store in pieces and reads back whole; a bad hash stores nothing")
+    func datasetInPieces() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-pieces-\(UUID().uuidString).db").path
+        defer { for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
+        let store = try SQLiteStore(path: path)
+        let service = try CoordinatorService(store: store, software: "test")
+        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: "client-token", worker: "worker-token"),
+                                            limits: { var l = BodyLimits(); l.uploadPiece = 4096; return l }(), maxLeaseWait: 0.2)
+        // About 25 pieces of CSV text, every line different.
+        var text = "x,y\n"
+        var i = 0
+        while text.utf8.count < 100_000 { text += "\(i),\(i % 2)\n"; i += 1 }
+        let bytes = Data(text.utf8)
+        let hash = SHA256.hex(bytes)
+        try await Application(router: router).test(.router) { client in
+            let wrong = String(repeating: "0", count: 64)
+            let bad = try await client.execute(uri: "/v1/datasets/\(wrong)", method: .put, headers: [.authorization: "Bearer client-token"],
+                                               body: ByteBuffer(bytes: bytes))
+            #expect(bad.status == .badRequest && message(bad).contains("hash mismatch"), "\(message(bad))")
+            #expect(try store.datasetHashes().isEmpty, "a refused upload leaves no dataset")
+            let put = try await client.execute(uri: "/v1/datasets/\(hash)", method: .put, headers: [.authorization: "Bearer client-token"],
+                                               body: ByteBuffer(bytes: bytes))
+            #expect(put.status == .created)
+            let get = try await client.execute(uri: "/v1/datasets/\(hash)", method: .get, headers: [.authorization: "Bearer worker-token"])
+            #expect(get.status == .ok && Data(get.body.readableBytesView) == bytes)
+        }
+        #expect(try store.datasetHashes() == [hash])
+        #expect(try store.dataset(hash: hash) == bytes)
     }
 }

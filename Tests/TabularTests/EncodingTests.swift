@@ -1,0 +1,54 @@
+import Foundation
+import Tabular
+import Testing
+
+/// The encoder releases each source column after its last use and encodes only the rows the
+/// filters keep: the result must not depend on either (same values, rows and drop counts).
+@Suite("Encoding: filters, shared columns, dropped rows")
+struct EncodingTests {
+    @Test("a column read by a filter, a one-hot, an equals and an outcome; rows dropped late are compacted")
+    func sharedColumnsAndCompaction() throws {
+        let csv = """
+            id,g,h,x,y,z
+            1,a,a,1.5,yes,0
+            2,b,a,,no,1
+            3,c,c,2,yes,1
+            4,b,b,3,,0
+            5,a,,4,no,1
+            6,d,d,5,yes,0
+            7,c,c,6,no,1
+            """
+        var g = FeatureSpec(name: "G", column: "g", encoding: .onehot(reference: "a", levels: nil), missing: .error, group: "g")
+        g.recode = ["c": "b"]    // c merged into b
+        let same = FeatureSpec(name: "g is h", column: "g", encoding: .equals(otherColumn: "h", value: nil), missing: .zero, group: "g")
+        let x = FeatureSpec(name: "x", column: "x", encoding: .numeric, missing: .dropRow, group: "n")
+        let spec = DataSpec(csv: "t.csv", filters: [RowFilter(column: "g", values: ["d"], exclude: true)],
+                            features: [g, same, x],
+                            outcomes: [OutcomeSpec(name: "y", column: "y", missing: .dropRow, positive: "yes"),
+                                       OutcomeSpec(name: "g is a", column: "g", missing: .error, positive: "a")])
+        let table = try CSVReader(textColumns: ["g", "h", "y"]).parse(csv, source: "t.csv")
+        let e = try DataEncoder.encode(table, spec: spec)
+        // Row 6 (g = d) is filtered; row 2 has no x, row 4 no y: both dropped after encoding.
+        #expect(e.sourceRows == [0, 2, 4, 6])
+        #expect(e.rowsRead == 7)
+        #expect(e.dropped.map(\.rows) == [1, 1, 1])
+        #expect(e.featureNames == ["G: b", "g is h", "x"])
+        #expect(e.columns == [[0, 1, 0, 1], [1, 1, 0, 1], [1.5, 2, 4, 6]])
+        #expect(e.outcomes == [[1, 1, 0, 0], [1, 0, 1, 0]])
+        #expect(e.features[0].encoding == .onehot(reference: "a", levels: ["a", "b"]))
+    }
+
+    @Test("errors still name the file line of the offending row after filtering")
+    func errorLines() throws {
+        let csv = "g,x,y\nskip,9,1\nkeep,1,1\nkeep,2,7\n"
+        let spec = DataSpec(csv: "e.csv", filters: [RowFilter(column: "g", values: ["keep"])],
+                            features: [FeatureSpec(name: "x", column: "x", encoding: .numeric, missing: .zero, group: "")],
+                            outcomes: [OutcomeSpec(name: "y", column: "y", missing: .error)])
+        let table = try CSVReader(textColumns: ["g"], usedColumns: ["g", "x", "y"]).parse(csv, source: "e.csv")
+        #expect {
+            try DataEncoder.encode(table, spec: spec)
+        } throws: { error in
+            "\(error)".contains("e.csv:4:3") && "\(error)".contains("found 7")
+        }
+    }
+}

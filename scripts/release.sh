@@ -5,10 +5,11 @@
 #
 #   bash scripts/release.sh [OUT_DIR]
 #
-# What the binary still needs at run time is printed at the end (ldd): glibc (libc, libm),
-# libstdc++ and libgcc_s, libcurl (FoundationNetworking, the worker's HTTP client) and libsqlite3
-# (the coordinator's store); on Debian: libc6 libstdc++6 libgcc-s1 libcurl4 libsqlite3-0 (and
-# ca-certificates for https coordinators).
+# SQLite (the coordinator's store) is linked in. What the binary still needs at run time is
+# printed at the end (ldd): glibc (libc, libm), libstdc++ and libgcc_s (the Swift runtime's C++
+# support), libcurl (FoundationNetworking, the worker's HTTP client) and zlib (gzip CSVs; libcurl4
+# needs it too); on Debian: libc6 libstdc++6 libgcc-s1 libcurl4 (and ca-certificates for https
+# coordinators).
 #
 # Build dependencies (gcc, libsqlite3-dev, libcurl4-openssl-dev, which FoundationNetworking links
 # against when statically linked) are checked by scripts/ensure-deps.sh and installed when run
@@ -40,17 +41,27 @@ if [ "$STRIP" != none ] && ! command -v strip >/dev/null 2>&1; then
     fi
 fi
 
-echo "release.sh: swift build -c release --static-swift-stdlib --product lassoboot --scratch-path $SCRATCH" >&2
+# SQLite is linked in (Debian's libsqlite3.a, from libsqlite3-dev): a directory holding only the
+# static library is searched before the system's, so GRDB's "-lsqlite3" resolves to it and the
+# binary needs no libsqlite3 at run time.
+STATIC_LIBS="$SCRATCH/static-libs"
+mkdir -p "$STATIC_LIBS"
+sqlite_a=$(gcc -print-file-name=libsqlite3.a 2>/dev/null || true)
+[ -f "$sqlite_a" ] || die "libsqlite3.a not found (install libsqlite3-dev)"
+ln -sfn "$sqlite_a" "$STATIC_LIBS/libsqlite3.a"
+STATIC_LIBS=$(cd "$STATIC_LIBS" && pwd)
+LINK=(-Xlinker -L"$STATIC_LIBS")
+echo "release.sh: swift build -c release --static-swift-stdlib ${LINK[*]} --product lassoboot --scratch-path $SCRATCH" >&2
 # Progress lines ("[12/300] Compiling ...") and the dependencies' notes about unhandled files
 # are dropped; everything else (this package's warnings, errors) is shown.
 set +e
-swift build -c release --static-swift-stdlib --product lassoboot --scratch-path "$SCRATCH" 2>&1 \
+swift build -c release --static-swift-stdlib "${LINK[@]}" --product lassoboot --scratch-path "$SCRATCH" 2>&1 \
     | grep -Ev '^\[[0-9]+/[0-9]+\]|which are unhandled; explicitly declare them|^    /.*/checkouts/'
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || die "swift build failed (exit $status)"
 
-BUILT=$(swift build -c release --static-swift-stdlib --product lassoboot --scratch-path "$SCRATCH" --show-bin-path)/lassoboot
+BUILT=$(swift build -c release --static-swift-stdlib "${LINK[@]}" --product lassoboot --scratch-path "$SCRATCH" --show-bin-path)/lassoboot
 [ -x "$BUILT" ] || die "no binary at $BUILT after the build"
 
 mkdir -p "$OUT"
@@ -67,9 +78,9 @@ mv -f "$OUT/.lassoboot.tmp" "$OUT/lassoboot"
 # The toolchain must not be needed: no libswift*/libFoundation*/libdispatch among the libraries.
 if command -v ldd >/dev/null 2>&1; then
     libs=$(ldd "$OUT/lassoboot") || die "ldd $OUT/lassoboot failed"
-    if grep -Eq 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime|not found' <<<"$libs"; then
+    if grep -Eq 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime|libsqlite3|not found' <<<"$libs"; then
         echo "$libs" >&2
-        die "$OUT/lassoboot still links Swift runtime libraries (or a library is not found)"
+        die "$OUT/lassoboot still links Swift runtime libraries or libsqlite3 (or a library is not found)"
     fi
     echo "release.sh: shared libraries still needed (ldd):" >&2
     while IFS= read -r line; do echo "    $line"; done <<<"$libs" >&2

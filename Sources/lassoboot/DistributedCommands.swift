@@ -346,9 +346,14 @@ struct WorkerCommand: AsyncParsableCommand {
 /// A client for the run-management endpoints.
 struct RunClient {
     let http: HTTPCoordinatorClient
+    /// For uploads and run creation: the coordinator reads and encodes the whole dataset before
+    /// it answers a new run (a 1 GB CSV takes a minute or more), so these wait up to 30 minutes.
+    let intake: HTTPCoordinatorClient
 
     init(coordinator: String, token: String?) throws {
-        http = HTTPCoordinatorClient(base: try coordinatorURL(coordinator), token: token)
+        let base = try coordinatorURL(coordinator)
+        http = HTTPCoordinatorClient(base: base, token: token)
+        intake = HTTPCoordinatorClient(base: base, token: token, timeout: 1800)
     }
 
     func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
@@ -412,14 +417,14 @@ struct SubmitCommand: AsyncParsableCommand {
                 + (prepared.indices.map { [(prepared.create.resampleIndices!, $0, "resample indices")] } ?? []) {
                 let (status, _) = try await client.http.send("HEAD", "v1/datasets/\(hash)", accept404: true)
                 if status == 404 {
-                    _ = try await client.http.send("PUT", "v1/datasets/\(hash)", body: bytes, contentType: "text/csv")
+                    _ = try await client.intake.send("PUT", "v1/datasets/\(hash)", body: bytes, contentType: "text/csv")
                     FileHandle.standardError.write(Data("uploaded \(what) (\(bytes.count) bytes, sha256 \(hash.prefix(12)))\n".utf8))
                 }
             }
         }
         let body = try JSONEncoder().encode(prepared.create)
         let created: Wire.RunStatus = try await oneLine {
-            try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send("POST", "v1/runs", body: body).body)
+            try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.intake.send("POST", "v1/runs", body: body).body)
         }
         // The id first (stderr: stdout stays the report, then the id), so a client that loses
         // its connection can still find the run with `status` and `results`.

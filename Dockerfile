@@ -17,21 +17,25 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${SWIFT_IMAGE} AS build
 WORKDIR /src
-# Dependencies in their own layer: a source change does not fetch them again.
-COPY Package.swift ./
+# Dependencies in their own layer: a source change does not fetch them again. Package.resolved
+# pins them, so the image builds the same versions as every other build.
+COPY Package.swift Package.resolved ./
 RUN swift package --scratch-path .build-release resolve
 COPY . .
+# The image has no .git: `lassoboot --version` names this commit
+# (docker build --build-arg LASSOBOOT_COMMIT=$(git rev-parse --short=12 HEAD) .), else "unknown".
+ARG LASSOBOOT_COMMIT=unknown
 RUN bash scripts/release.sh /out && /out/lassoboot --version
 
 FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="lassoboot" \
       org.opencontainers.image.description="L1 logistic regression with bootstrap confidence intervals: coordinator and worker"
-# Runtime libraries only (the static-stdlib binary's NEEDED entries): libcurl
-# (FoundationNetworking), libsqlite3 (the coordinator's store), zlib (.csv.gz data), libstdc++ and libgcc_s (glibc is
-# in the base image); CA certificates for https coordinators. Versions come from the base image's Debian release, not pinned one by one.
+# Runtime libraries only (the static-stdlib binary's NEEDED entries; SQLite is linked in):
+# libcurl (FoundationNetworking), zlib (.csv.gz data), libstdc++ and libgcc_s (glibc is in the
+# base image); CA certificates for https coordinators. Versions come from the base image's Debian release, not pinned one by one.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libcurl4 libsqlite3-0 libstdc++6 libgcc-s1 zlib1g \
+    && apt-get install -y --no-install-recommends ca-certificates libcurl4 libstdc++6 libgcc-s1 zlib1g \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 lassoboot \
     && useradd --system --uid 10001 --gid lassoboot --home-dir /var/lib/lassoboot --no-create-home \

@@ -68,8 +68,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // HTTPS for the coordinator (`--tls-cert/--tls-key`): swift-nio-ssl, which Hummingbird already resolves.
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
-            ]
+            ],
+            plugins: ["BuildInfo"]
         ),
+        // `lassoboot --version` names the git commit: a generated file, never a tracked one.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         // Benchmarks: `bash Benchmarks/run.sh` prints figures side by side with the peers.
         .executableTarget(
             name: "lassoboot-bench",

@@ -5,6 +5,10 @@
 #
 #   bash scripts/release.sh [OUT_DIR]
 #
+# Also writes OUT_DIR/lassoboot-VERSION-linux-ARCH.tar.gz (binary, LICENSE, README.md,
+# CITATION.cff) and OUT_DIR/SHA256SUMS. `lassoboot --version` names the git commit it was built
+# from (Plugins/BuildInfo; LASSOBOOT_COMMIT outside a git checkout).
+#
 # SQLite (the coordinator's store) is linked in. What the binary still needs at run time is
 # printed at the end (ldd): glibc (libc, libm), libstdc++ and libgcc_s (the Swift runtime's C++
 # support), libcurl (FoundationNetworking, the worker's HTTP client) and zlib (gzip CSVs; libcurl4
@@ -86,5 +90,21 @@ if command -v ldd >/dev/null 2>&1; then
     while IFS= read -r line; do echo "    $line"; done <<<"$libs" >&2
 fi
 size=$(stat -c %s "$OUT/lassoboot")
-echo "release.sh: $OUT/lassoboot ($((size / 1048576)) MiB, $("$OUT/lassoboot" --version 2>/dev/null || echo '?'))" >&2
+version_line=$("$OUT/lassoboot" --version 2>/dev/null) || die "$OUT/lassoboot --version failed"
+echo "release.sh: $OUT/lassoboot ($((size / 1048576)) MiB, $version_line)" >&2
+
+# The release archive: lassoboot-VERSION-linux-ARCH.tar.gz (the binary, LICENSE, README.md,
+# CITATION.cff) and SHA256SUMS beside it. Reproducible: sorted names, owner 0, the commit's time.
+version=${version_line%% *}
+arch=$(uname -m)
+name=lassoboot-$version-linux-$arch
+stage=$(mktemp -d)
+mkdir "$stage/$name"
+cp "$OUT/lassoboot" LICENSE README.md CITATION.cff "$stage/$name/"
+when=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$when" -cf - "$name" | gzip -n -6 >"$OUT/.$name.tar.gz.tmp"
+mv -f "$OUT/.$name.tar.gz.tmp" "$OUT/$name.tar.gz"
+rm -rf "$stage"
+(cd "$OUT" && sha256sum "$name.tar.gz" >SHA256SUMS)
+echo "release.sh: $OUT/$name.tar.gz ($(($(stat -c %s "$OUT/$name.tar.gz") / 1048576)) MiB), $OUT/SHA256SUMS" >&2
 echo "$OUT/lassoboot"

@@ -6,7 +6,8 @@
 #   bash scripts/release.sh [OUT_DIR]
 #
 # Also writes OUT_DIR/lassoboot-VERSION-linux-ARCH.tar.gz (binary, LICENSE, README.md,
-# CITATION.cff) and OUT_DIR/SHA256SUMS. `lassoboot --version` names the git commit it was built
+# CITATION.cff), the Python wheel OUT_DIR/lassoboot-VERSION-py3-none-linux_ARCH.whl (python/)
+# and OUT_DIR/SHA256SUMS. `lassoboot --version` names the git commit it was built
 # from (Plugins/BuildInfo; LASSOBOOT_COMMIT outside a git checkout).
 #
 # SQLite (the coordinator's store) is linked in. What the binary still needs at run time is
@@ -105,6 +106,15 @@ when=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$when" -cf - "$name" | gzip -n -6 >"$OUT/.$name.tar.gz.tmp"
 mv -f "$OUT/.$name.tar.gz.tmp" "$OUT/$name.tar.gz"
 rm -rf "$stage"
-(cd "$OUT" && sha256sum "$name.tar.gz" >SHA256SUMS)
-echo "release.sh: $OUT/$name.tar.gz ($(($(stat -c %s "$OUT/$name.tar.gz") / 1048576)) MiB), $OUT/SHA256SUMS" >&2
+# The Python wheel (python/: `pip install` it for `import lassoboot`), through the same in-tree
+# PEP 517 backend `pip wheel ./python` uses; it needs python3 only.
+wheel=""
+if command -v python3 >/dev/null 2>&1; then
+    wheel=$(cd python && LASSOBOOT_BIN="$OUT/lassoboot" python3 -c 'import sys, lassoboot_build; print(lassoboot_build.build_wheel(sys.argv[1]))' "$OUT") \
+        || die "building the Python wheel failed"
+else
+    echo "release.sh: python3 is missing: no Python wheel" >&2
+fi
+(cd "$OUT" && sha256sum "$name.tar.gz" $wheel >SHA256SUMS)
+echo "release.sh: $OUT/$name.tar.gz ($(($(stat -c %s "$OUT/$name.tar.gz") / 1048576)) MiB)${wheel:+, $OUT/$wheel}, $OUT/SHA256SUMS" >&2
 echo "$OUT/lassoboot"

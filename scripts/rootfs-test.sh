@@ -79,7 +79,7 @@ cp -a jobs/demo.json jobs/demo "$R/work/jobs/"
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LASSOBOOT_TOKEN=rootfs-token "$@"; }
 
 packages=$(chroot "$R" dpkg-query -W -f '${Package}\n' | wc -l)
-echo "rootfs: $SUITE minbase + libcurl4: $packages packages, $(du -sm "$R" | cut -f1) MB; binary $(($(stat -c %s "$BIN") / 1048576)) MiB, $("$BIN" --version)"
+echo "rootfs: $SUITE minbase + libcurl4: $packages packages, $(du -smx "$BASE" 2>/dev/null | cut -f1) MB; binary $(($(stat -c %s "$BIN") / 1048576)) MiB, $("$BIN" --version)"
 
 # 1. Libraries.
 libs=$(in_root ldd /usr/local/bin/lassoboot 2>&1)
@@ -124,7 +124,7 @@ else
         # stdout: the CSV, then the run id on the last line.
         sed '$d' "$WORK/submit.out" >"$WORK/submit.csv"
         if cmp -s "$WORK/host.csv" "$WORK/submit.csv"; then
-            pass "coordinator + worker in the rootfs (SQLite store $(du -k "$R/work/c.db" | cut -f1) KB): submitted demo CSV byte-identical to the host's lassoboot run"
+            pass "coordinator + worker in the rootfs (SQLite store $(du -ck "$R"/work/c.db* | tail -n 1 | cut -f1) KB): submitted demo CSV byte-identical to the host's lassoboot run"
         else
             fail "coordinator + worker in the rootfs: the CSV differs from the host's: $(diff "$WORK/host.csv" "$WORK/submit.csv" | head -3 | tr '\n' ' ')"
         fi

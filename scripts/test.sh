@@ -27,6 +27,12 @@ LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/fault-test.sh || exit $?
 # Hostile workers (forged leases, foreign tasks, out-of-range scores, wrong coefficients, error
 # spam) while an honest worker runs two jobs: the tables are unchanged, the refusals counted.
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/malicious-worker-test.sh || exit $?
+# The same static binary on a bare Debian: a debootstrapped minbase rootfs with only libcurl4
+# added, run, coordinator and worker under chroot (issue 13).
+LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/rootfs-test.sh || exit $?
+# The Python package: the wheel release.sh made beside the binary, pip-installed into a fresh
+# venv, used without a Swift toolchain on PATH; pytest, including a live coordinator (issue 13).
+LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/python-test.sh || exit $?
 # Several hosts in network namespaces, with the same static binary.
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/netns-test.sh || exit $?
 # The dashboard in headless Chromium, /metrics, schemathesis on the OpenAPI document (issue 5);

@@ -26,14 +26,30 @@ extension LogisticLasso {
         guard W > 0 else { throw LassoError.noData }
         let lambda = penalty.scale == .sum ? alpha : alpha * W
         let n = design.stride
-        // Residuals r_k = t_k * pi_k - s_k per pattern.
-        var r = [Double](repeating: 0, count: n)
+        // Residuals r_k = t_k * pi_k - s_k per pattern. The linear predictor is accumulated a
+        // column at a time (columns are contiguous), and pi takes one libm exp per pattern: this
+        // check runs on every fit a coordinator receives, so it must cost far less than the fit.
+        var r = [Double](repeating: coefficients[0], count: n)
+        let m = design.patternCount
         design.storage.withUnsafeBufferPointer { xs in
-            for k in 0..<design.patternCount where cells.trials[k] > 0 {
-                var eta = coefficients[0]
-                for j in 0..<p where coefficients[j + 1] != 0 { eta += coefficients[j + 1] * xs[j * n + k] }
-                let pi = eta >= 0 ? 1 / (1 + Double.exp(-eta)) : Double.exp(eta) / (1 + Double.exp(eta))
-                r[k] = cells.trials[k] * pi - cells.successes[k]
+            r.withUnsafeMutableBufferPointer { eta in
+                for j in 0..<p where coefficients[j + 1] != 0 {
+                    let b = coefficients[j + 1]
+                    let column = xs.baseAddress! + j * n
+                    for k in 0..<m { eta[k] += b * column[k] }
+                }
+                cells.trials.withUnsafeBufferPointer { t in
+                    cells.successes.withUnsafeBufferPointer { s in
+                        for k in 0..<m {
+                            guard t[k] > 0 else { eta[k] = 0; continue }
+                            let x = eta[k]
+                            let e = Double.exp(-Swift.abs(x))
+                            let pi = x >= 0 ? 1 / (1 + e) : e / (1 + e)
+                            eta[k] = t[k] * pi - s[k]
+                        }
+                    }
+                }
+                for k in m..<n { eta[k] = 0 }
             }
         }
         func violation(_ g: Double, _ beta: Double, _ lam: Double) -> Double {

@@ -14,6 +14,10 @@
 
 ARG SWIFT_IMAGE=swift:6.3.1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
+# BINARY=build compiles lassoboot in the image (the usual `docker build .`); BINARY=prebuilt
+# packs a dist/lassoboot already built by scripts/release.sh (scripts/image-test.sh, with a
+# context holding dist/lassoboot: .dockerignore keeps dist/ out of the usual one).
+ARG BINARY=build
 
 FROM ${SWIFT_IMAGE} AS build
 WORKDIR /src
@@ -26,6 +30,12 @@ COPY . .
 # (docker build --build-arg LASSOBOOT_COMMIT=$(git rev-parse --short=12 HEAD) .), else "unknown".
 ARG LASSOBOOT_COMMIT=unknown
 RUN bash scripts/release.sh /out && /out/lassoboot --version
+
+FROM scratch AS prebuilt
+COPY dist/lassoboot /out/lassoboot
+
+# hadolint ignore=DL3006
+FROM ${BINARY} AS binary
 
 FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="lassoboot" \
@@ -41,7 +51,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid lassoboot --home-dir /var/lib/lassoboot --no-create-home \
         --shell /usr/sbin/nologin lassoboot \
     && install -d -o lassoboot -g lassoboot -m 0700 /var/lib/lassoboot
-COPY --from=build /out/lassoboot /usr/local/bin/lassoboot
+COPY --from=binary /out/lassoboot /usr/local/bin/lassoboot
 COPY deploy/docker/lassoboot-healthcheck /usr/local/bin/lassoboot-healthcheck
 # Non-root; the coordinator's database lives in the volume (a new named volume takes this
 # directory's owner, 10001).

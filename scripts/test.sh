@@ -27,6 +27,10 @@ LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/fault-test.sh || exit $?
 # Hostile workers (forged leases, foreign tasks, out-of-range scores, wrong coefficients, error
 # spam) while an honest worker runs two jobs: the tables are unchanged, the refusals counted.
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/malicious-worker-test.sh || exit $?
+# The container image built from the Dockerfile with buildah (a debootstrapped Debian base, the
+# binary above packed, no Swift compiled again) and run: coordinator and worker from the image,
+# HEALTHCHECK, uid 10001 (issue 13).
+LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/image-test.sh || exit $?
 # The same static binary on a bare Debian: a debootstrapped minbase rootfs with only libcurl4
 # added, run, coordinator and worker under chroot (issue 13).
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/rootfs-test.sh || exit $?

@@ -159,8 +159,8 @@ expect_refusal "worker --heartbeat-seconds 0" "--heartbeat-seconds must be betwe
 expect_refusal "worker with a wrong token" "worker stopped: .*401" "$BIN" worker --coordinator "$URL" --token wrong-token --log-level error
 expect_refusal "status with a wrong token" "rejected the token \(401" "$BIN" status --coordinator "$URL" --token wrong-token
 expect_refusal "status of an unknown run" "answered 404: no run" "$BIN" status run-nope --coordinator "$URL" --token "$TOKEN"
-expect_refusal "coordinator --max-dataset-bytes 2000000000" "--max-dataset-bytes must be between" \
-    "$BIN" coordinator --port 0 --db "$WORK/x.db" --token x --max-dataset-bytes 2000000000
+expect_refusal "coordinator --max-dataset-bytes 2000000000000 (over the 1 TiB ceiling)" "--max-dataset-bytes must be between" \
+    "$BIN" coordinator --port 0 --db "$WORK/x.db" --token x --max-dataset-bytes 2000000000000
 expect_refusal "coordinator --idle-timeout 1 --max-lease-wait 20" "--idle-timeout must be" \
     "$BIN" coordinator --port 0 --db "$WORK/x.db" --token x --idle-timeout 1
 

@@ -14,7 +14,7 @@
 # Environment: LASSOBOOT_BIN (default dist/lassoboot); ROOTFS_CACHE (default
 # /var/cache/lassoboot-test: the minbase rootfs, ~210 MB, made once); DEBIAN_MIRROR.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BIN=${LASSOBOOT_BIN:-$ROOT/dist/lassoboot}
 CACHE=${ROOTFS_CACHE:-/var/cache/lassoboot-test}
@@ -129,10 +129,12 @@ PIDS+=($!)
 
 # The HEALTHCHECK command, as the image declares it, for the coordinator's process.
 cpid=$(pgrep -f "lassoboot coordinator --host 127.0.0.1 --port $PORT" | head -n 1)
-hc_cmd=$(python3 -c 'import json,sys; t=json.loads(sys.argv[1]).get("Test") or []; print(" ".join(t[1:]) if t and t[0] == "CMD" else "")' "$health" 2>/dev/null)
+# The exec form's arguments, one per line (CMD ["/usr/local/bin/lassoboot-healthcheck"]).
+mapfile -t hc < <(python3 -c 'import json,sys; t=json.loads(sys.argv[1]).get("Test") or []; print("\n".join(t[1:]) if t and t[0] == "CMD" else "")' "$health" 2>/dev/null)
+hc_cmd="${hc[*]}"
 if [ -z "$hc_cmd" ]; then
     fail "the image has no HEALTHCHECK (inspect: '$health')"
-elif out=$(buildah run --isolation chroot --env LASSOBOOT_HEALTH_PID="$cpid" "$C2" -- $hc_cmd 2>&1); then
+elif out=$(buildah run --isolation chroot --env LASSOBOOT_HEALTH_PID="$cpid" "$C2" -- "${hc[@]}" 2>&1); then
     pass "HEALTHCHECK ($hc_cmd) passes for the coordinator running from the image: ${out:-healthy}"
 else
     fail "HEALTHCHECK ($hc_cmd) for the coordinator (pid $cpid): $out"

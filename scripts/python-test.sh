@@ -11,7 +11,7 @@
 # Environment: LASSOBOOT_BIN (default dist/lassoboot); PY_VENV (default .build-python/venv;
 # pandas and pytest are installed into it from the package index, pip's cache reused).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BIN=${LASSOBOOT_BIN:-$ROOT/dist/lassoboot}
 WORK=$ROOT/.build-python
@@ -20,7 +20,7 @@ die() { echo "python-test: error: $*" >&2; echo "python: 0 passed, 1 failed"; ex
 
 [ -x "$BIN" ] || die "no binary at $BIN (run scripts/release.sh first)"
 command -v python3 >/dev/null 2>&1 || die "python3 is missing"
-wheel_in_dist=$(ls "$(dirname "$BIN")"/lassoboot-*.whl 2>/dev/null | head -n 1)
+wheel_in_dist=$(find "$(dirname "$BIN")" -maxdepth 1 -name 'lassoboot-*.whl' | sort | head -n 1)
 [ -n "$wheel_in_dist" ] || die "no wheel beside $BIN (scripts/release.sh writes dist/lassoboot-VERSION-py3-none-linux_ARCH.whl)"
 
 rm -rf "$WORK/wheel" "$VENV"
@@ -32,7 +32,7 @@ python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install 
 # The standard route: pip builds the wheel through pyproject.toml's backend, offline.
 LASSOBOOT_BIN=$BIN "$VENV/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps ./python -w "$WORK/wheel" \
     >>"$WORK/pip.log" 2>&1 || die "pip wheel ./python failed: $(tail -3 "$WORK/pip.log")"
-built=$(ls "$WORK"/wheel/lassoboot-*.whl | head -n 1)
+built=$(find "$WORK/wheel" -maxdepth 1 -name 'lassoboot-*.whl' | sort | head -n 1)
 passed=0
 failed=0
 if cmp -s "$built" "$wheel_in_dist"; then

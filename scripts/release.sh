@@ -115,6 +115,8 @@ if command -v python3 >/dev/null 2>&1; then
 else
     echo "release.sh: python3 is missing: no Python wheel" >&2
 fi
-(cd "$OUT" && sha256sum "$name.tar.gz" $wheel >SHA256SUMS)
+sums=("$name.tar.gz")
+[ -n "$wheel" ] && sums+=("$wheel")
+(cd "$OUT" && sha256sum "${sums[@]}" >SHA256SUMS)
 echo "release.sh: $OUT/$name.tar.gz ($(($(stat -c %s "$OUT/$name.tar.gz") / 1048576)) MiB)${wheel:+, $OUT/$wheel}, $OUT/SHA256SUMS" >&2
 echo "$OUT/lassoboot"

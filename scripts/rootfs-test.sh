@@ -16,7 +16,7 @@
 #                   /var/cache/lassoboot-test; ~220 MB; made in about a minute when absent)
 #   DEBIAN_MIRROR   default http://deb.debian.org/debian
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BIN=${LASSOBOOT_BIN:-$ROOT/dist/lassoboot}
 CACHE=${ROOTFS_CACHE:-/var/cache/lassoboot-test}
@@ -78,11 +78,13 @@ mkdir -p "$R/work/jobs"
 cp -a jobs/demo.json jobs/demo "$R/work/jobs/"
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LASSOBOOT_TOKEN=rootfs-token "$@"; }
 
+# shellcheck disable=SC2016 # dpkg-query's own format, not shell
 packages=$(chroot "$R" dpkg-query -W -f '${Package}\n' | wc -l)
 echo "rootfs: $SUITE minbase + libcurl4: $packages packages, $(du -smx "$BASE" 2>/dev/null | cut -f1) MB; binary $(($(stat -c %s "$BIN") / 1048576)) MiB, $("$BIN" --version)"
 
 # 1. Libraries.
 libs=$(in_root ldd /usr/local/bin/lassoboot 2>&1)
+# shellcheck disable=SC2016 # dpkg-query's own format, not shell
 sqlite=$(chroot "$R" dpkg-query -W -f '${Status}' libsqlite3-0 2>/dev/null)
 if grep -q "not found" <<<"$libs" || [ -z "$libs" ]; then
     fail "ldd in the rootfs: $(grep 'not found' <<<"$libs" | tr -s ' \t' ' ')"

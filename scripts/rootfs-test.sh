@@ -63,6 +63,9 @@ WORK=$(mktemp -d /tmp/lassoboot-rootfs.XXXXXX)
 R=$WORK/root
 PIDS=()
 cleanup() {
+    # The background jobs are subshells around chroot: stop the lassoboot processes themselves.
+    pkill -f "lassoboot worker --coordinator .* --name rootfs-$$" 2>/dev/null
+    pkill -f "lassoboot coordinator --port 0 --db /work/c.db" 2>/dev/null
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     umount "$R/proc" 2>/dev/null
@@ -120,7 +123,7 @@ done
 if [ -z "$url" ]; then
     fail "coordinator in the rootfs did not start: $(tail -3 "$WORK/coordinator.log" | tr '\n' ' ')"
 else
-    in_root lassoboot worker --coordinator "$url" --threads 2 --name rootfs >"$WORK/worker.log" 2>&1 &
+    in_root lassoboot worker --coordinator "$url" --threads 2 --name "rootfs-$$" >"$WORK/worker.log" 2>&1 &
     PIDS+=($!)
     if in_root sh -c "cd /work && lassoboot submit jobs/demo.json --coordinator $url --wait --format csv" >"$WORK/submit.out" 2>"$WORK/submit.err"; then
         # stdout: the CSV, then the run id on the last line.

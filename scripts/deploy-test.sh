@@ -638,7 +638,7 @@ fi
 # --- shellcheck -------------------------------------------------------------------------------
 if wanted lint; then
     if command -v shellcheck >/dev/null 2>&1 || apt_install shellcheck; then
-        sc=(scripts/release.sh scripts/deploy-test.sh scripts/image-test.sh scripts/rootfs-test.sh scripts/python-test.sh
+        sc=(scripts/release.sh scripts/deploy-test.sh scripts/image-test.sh scripts/rootfs-test.sh scripts/debian-rootfs.sh scripts/python-test.sh
             deploy/slurm/lassoboot.sbatch deploy/docker/lassoboot-healthcheck)
         if shellcheck -x "${sc[@]}" >"$WORK/logs/shellcheck.log" 2>&1; then
             pass "shellcheck: ${sc[*]}"

@@ -17,9 +17,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BIN=${LASSOBOOT_BIN:-$ROOT/dist/lassoboot}
-CACHE=${ROOTFS_CACHE:-/var/cache/lassoboot-test}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-MINBASE=$CACHE/bookworm-minbase
+TEST=image
+# shellcheck source=scripts/debian-rootfs.sh
+source scripts/debian-rootfs.sh
 BASE_IMAGE=localhost/lassoboot-test/debian:bookworm-minbase
 IMAGE=localhost/lassoboot:image-test
 passed=0
@@ -28,18 +28,9 @@ pass() { echo "image: PASS $*"; passed=$((passed + 1)); }
 fail() { echo "image: FAIL $*"; failed=$((failed + 1)); }
 die() { echo "image-test: error: $*" >&2; echo "image: $passed passed, $((failed + 1)) failed"; exit 1; }
 
-if [ "$(id -u)" != 0 ]; then
-    echo "image: SKIPPED: debootstrap and buildah (chroot isolation) need root"
-    exit 0
-fi
+require_root "debootstrap and buildah (chroot isolation) need root"
 [ -x "$BIN" ] || die "no binary at $BIN (run scripts/release.sh first)"
-for tool in debootstrap buildah; do
-    if ! command -v $tool >/dev/null 2>&1; then
-        command -v apt-get >/dev/null 2>&1 || die "$tool is missing and there is no apt-get to install it"
-        echo "image-test: installing $tool ..." >&2
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $tool; } >/dev/null 2>&1 || die "could not install $tool"
-    fi
-done
+ensure_tools buildah
 
 WORK=$(mktemp -d /tmp/lassoboot-image.XXXXXX)
 PIDS=()
@@ -62,15 +53,7 @@ trap cleanup EXIT
 
 # --- the base image: debootstrap minbase, imported --------------------------------------------
 if ! buildah inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
-    if [ ! -x "$MINBASE/bin/sh" ]; then
-        mkdir -p "$CACHE" || die "cannot create $CACHE"
-        tmp=$(mktemp -d "$CACHE/.making.XXXXXX")
-        echo "image-test: debootstrap --variant=minbase bookworm (about a minute) ..." >&2
-        debootstrap --variant=minbase bookworm "$tmp/root" "$MIRROR" >"$CACHE/debootstrap-minbase.log" 2>&1 \
-            || { rm -rf "$tmp"; die "debootstrap failed (is $MIRROR reachable?); see $CACHE/debootstrap-minbase.log"; }
-        rm -rf "$tmp/root/var/cache/apt/archives/"*.deb
-        mv "$tmp/root" "$MINBASE" && rmdir "$tmp"
-    fi
+    ensure_minbase
     ctr=$(buildah from scratch) || die "buildah from scratch failed"
     mnt=$(buildah mount "$ctr") || die "buildah mount failed"
     cp -a "$MINBASE/." "$mnt/" || die "cannot copy the rootfs into the base image"

@@ -19,35 +19,24 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 BIN=${LASSOBOOT_BIN:-$ROOT/dist/lassoboot}
-CACHE=${ROOTFS_CACHE:-/var/cache/lassoboot-test}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SUITE=bookworm
-BASE=$CACHE/$SUITE-minbase-libcurl4
+TEST=rootfs
+# shellcheck source=scripts/debian-rootfs.sh
+source scripts/debian-rootfs.sh
+BASE=$CACHE/bookworm-minbase-libcurl4
 passed=0
 failed=0
 pass() { echo "rootfs: PASS $*"; passed=$((passed + 1)); }
 fail() { echo "rootfs: FAIL $*"; failed=$((failed + 1)); }
 die() { echo "rootfs-test: error: $*" >&2; echo "rootfs: $passed passed, $((failed + 1)) failed"; exit 1; }
 
-if [ "$(id -u)" != 0 ]; then
-    echo "rootfs: SKIPPED: debootstrap and chroot need root (run as root to test the binary on a bare Debian)"
-    exit 0
-fi
+require_root "debootstrap and chroot need root (run as root to test the binary on a bare Debian)"
 [ -x "$BIN" ] || die "no binary at $BIN (run scripts/release.sh first)"
 
 # --- the base rootfs: minbase + libcurl4, made once and kept ------------------------------------
 if [ ! -x "$BASE/bin/sh" ]; then
-    if ! command -v debootstrap >/dev/null 2>&1; then
-        command -v apt-get >/dev/null 2>&1 || die "debootstrap is missing and there is no apt-get to install it"
-        echo "rootfs-test: installing debootstrap ..." >&2
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >/dev/null 2>&1 \
-            || die "could not install debootstrap"
-    fi
-    mkdir -p "$CACHE" || die "cannot create $CACHE"
+    ensure_minbase
     tmp=$(mktemp -d "$CACHE/.making.XXXXXX")
-    echo "rootfs-test: debootstrap --variant=minbase $SUITE from $MIRROR (about a minute) ..." >&2
-    debootstrap --variant=minbase "$SUITE" "$tmp/root" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
-        || { rm -rf "$tmp"; die "debootstrap failed (is $MIRROR reachable?); see $CACHE/debootstrap.log"; }
+    cp -a "$MINBASE" "$tmp/root" || { rm -rf "$tmp"; die "cannot copy $MINBASE"; }
     cp /etc/resolv.conf "$tmp/root/etc/resolv.conf" 2>/dev/null || true
     mount -t proc proc "$tmp/root/proc"
     chroot "$tmp/root" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libcurl4 && apt-get clean && rm -rf /var/lib/apt/lists/*' \
@@ -83,7 +72,7 @@ in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/
 
 # shellcheck disable=SC2016 # dpkg-query's own format, not shell
 packages=$(chroot "$R" dpkg-query -W -f '${Package}\n' | wc -l)
-echo "rootfs: $SUITE minbase + libcurl4: $packages packages, $(du -smx "$BASE" 2>/dev/null | cut -f1) MB; binary $(($(stat -c %s "$BIN") / 1048576)) MiB, $("$BIN" --version)"
+echo "rootfs: bookworm minbase + libcurl4: $packages packages, $(du -smx "$BASE" 2>/dev/null | cut -f1) MB; binary $(($(stat -c %s "$BIN") / 1048576)) MiB, $("$BIN" --version)"
 
 # 1. Libraries.
 libs=$(in_root ldd /usr/local/bin/lassoboot 2>&1)

@@ -55,6 +55,20 @@ public struct SolverOptions: Sendable, Equatable {
     /// coefficients (cross-validation scoring) turn it off; ``LassoFit/objective`` and
     /// ``LassoFit/loss`` are then NaN. The KKT certificate does not depend on it.
     public var computeObjective: Bool = true
+    /// Whether the Newton system spans every feature or a growing working set of them.
+    public var strategy: Strategy = .automatic
+
+    /// Which features each proximal Newton iteration works on; results agree to the tolerance.
+    public enum Strategy: String, Sendable, Equatable, CaseIterable {
+        /// ``workingSet`` from ``LogisticLasso/workingSetThreshold`` features up, else ``full``.
+        case automatic
+        /// Every feature in every Newton system: best for few features (the CTDC shape), where
+        /// pattern compression and the indicator kernels make the whole Hessian cheap.
+        case full
+        /// The Newton system on the features that violate optimality, grown until none outside
+        /// does: cost follows the active set, not the feature count (wide data).
+        case workingSet = "working-set"
+    }
 
     /// Hessian accumulation strategy; results agree to rounding.
     public enum HessianKernel: Sendable, Equatable {
@@ -103,6 +117,10 @@ public struct LassoFit: Sendable, Equatable {
     /// Sum of the observation weights.
     public let totalWeight: Double
 
+    /// Size of the final working set when the fit used ``SolverOptions/Strategy/workingSet``;
+    /// `nil` when every feature was in the Newton system.
+    public internal(set) var workingSetSize: Int? = nil
+
     /// Intercept followed by the coefficients.
     public var allCoefficients: [Double] { [intercept] + coefficients }
 
@@ -126,6 +144,34 @@ public struct LassoFit: Sendable, Equatable {
 public enum LogisticLasso {
     /// Logit-scale effect beyond which an unpenalized coefficient is taken to diverge.
     static let separationThreshold = 40.0
+    /// Feature count from which ``SolverOptions/Strategy/automatic`` uses working sets.
+    public static let workingSetThreshold = 64
+
+    /// The solver `options.strategy` picks for this design.
+    static func engine(design: CompressedDesign, cells: BinomialCells, penalty: Penalty,
+                       options: SolverOptions) throws -> Engine {
+        let wide: Bool
+        switch options.strategy {
+        case .automatic: wide = design.featureCount >= workingSetThreshold
+        case .full: wide = false
+        case .workingSet: wide = true
+        }
+        if wide { return .workingSet(try WorkingSetSolver(design: design, cells: cells, penalty: penalty, options: options)) }
+        return .full(try Solver(design: design, cells: cells, penalty: penalty, options: options))
+    }
+
+    /// A solver for one problem, whichever strategy was picked.
+    enum Engine {
+        case full(Solver)
+        case workingSet(WorkingSetSolver)
+
+        func solve(alpha: Double, warmStart: LassoFit?) throws -> LassoFit {
+            switch self {
+            case .full(let s): return try s.solve(alpha: alpha, warmStart: warmStart)
+            case .workingSet(let s): return try s.solve(alpha: alpha, warmStart: warmStart)
+            }
+        }
+    }
 
     /// Fits one alpha.
     ///
@@ -137,8 +183,7 @@ public enum LogisticLasso {
         penalty: Penalty = Penalty(), options: SolverOptions = SolverOptions(),
         warmStart: LassoFit? = nil
     ) throws -> LassoFit {
-        let solver = try Solver(design: design, cells: cells, penalty: penalty, options: options)
-        return try solver.solve(alpha: alpha, warmStart: warmStart)
+        try engine(design: design, cells: cells, penalty: penalty, options: options).solve(alpha: alpha, warmStart: warmStart)
     }
 
     /// Fits a decreasing sequence of alphas with warm starts, returning one fit per alpha (same order).
@@ -146,7 +191,7 @@ public enum LogisticLasso {
         design: CompressedDesign, cells: BinomialCells, alphas: [Double],
         penalty: Penalty = Penalty(), options: SolverOptions = SolverOptions()
     ) throws -> [LassoFit] {
-        let solver = try Solver(design: design, cells: cells, penalty: penalty, options: options)
+        let solver = try engine(design: design, cells: cells, penalty: penalty, options: options)
         var fits: [LassoFit] = []
         fits.reserveCapacity(alphas.count)
         var previous: LassoFit?
@@ -240,10 +285,10 @@ public enum LogisticLasso {
 ///
 /// Not thread-safe: use one per thread.
 public final class PathFitter {
-    let solver: Solver
+    let solver: LogisticLasso.Engine
 
     public init(design: CompressedDesign, cells: BinomialCells, penalty: Penalty = Penalty(), options: SolverOptions = SolverOptions()) throws {
-        solver = try Solver(design: design, cells: cells, penalty: penalty, options: options)
+        solver = try LogisticLasso.engine(design: design, cells: cells, penalty: penalty, options: options)
     }
 
     /// Fits one alpha, optionally warm-started.

@@ -55,6 +55,9 @@ struct FitCommand: ParsableCommand {
     @Option(name: .long, help: "KKT tolerance on the mean scale (gradient / rows).")
     var tolerance: Double = SolverOptions().tolerance
 
+    @Option(name: .long, help: "Newton system: automatic (working sets from \(LogisticLasso.workingSetThreshold) features), full or working-set.")
+    var solver: SolverOptions.Strategy = .automatic
+
     @Option(name: .long, help: "Confidence level of the Wald intervals.")
     var level: Double = 0.95
 
@@ -121,11 +124,13 @@ struct FitCommand: ParsableCommand {
             if !constant.isEmpty && format == .table {
                 FileHandle.standardError.write(Data("note: constant column(s) \(constant.joined(separator: ", ")) carry no information; their coefficients are 0\n".utf8))
             }
+            var options = SolverOptions(tolerance: tolerance)
+            options.strategy = solver
             let clock = ContinuousClock()
             var fit: LassoFit!
             let elapsed = try clock.measure {
                 fit = try LogisticLasso.fit(design: input.design, cells: cells, alpha: alpha, penalty: penalty,
-                                            options: SolverOptions(tolerance: tolerance))
+                                            options: options)
             }
             let wald = Wald.intervals(design: input.design, cells: cells, fit: fit, level: level)
             var auc: Double?
@@ -160,3 +165,4 @@ struct FitCommand: ParsableCommand {
 }
 
 extension PenaltyScale: ExpressibleByArgument {}
+extension SolverOptions.Strategy: ExpressibleByArgument {}

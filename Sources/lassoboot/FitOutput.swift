@@ -43,6 +43,10 @@ struct FitJSON: Encodable {
     let loss: Double
     let kktViolation: Double
     let iterations: Int
+    /// Which Newton system the solver used: `full` (every feature) or `working-set`.
+    let solver: String
+    /// Features in the final working set (`working-set` only).
+    let workingSet: Int?
     let fitSeconds: Double
     let intervals: String
     let level: Double
@@ -62,6 +66,8 @@ struct FitJSON: Encodable {
         loss = r.fit.loss
         kktViolation = r.fit.kktViolation
         iterations = r.fit.iterations
+        solver = r.fit.workingSetSize == nil ? SolverOptions.Strategy.full.rawValue : SolverOptions.Strategy.workingSet.rawValue
+        workingSet = r.fit.workingSetSize
         fitSeconds = r.fitSeconds
         intervals = Wald.label
         level = r.level
@@ -128,7 +134,8 @@ enum FitOutput {
         let standardized = fit.penalty.standardize ? ", penalty per SD of each feature (standardized; coefficients per unit)" : ""
         var out = "\(r.outcome): L1 logistic regression, alpha = \(fit.alpha) (\(scale) scale, intercept \(intercept)\(standardized))\n"
         out += "  \(r.rows) rows in \(r.patterns) covariate patterns; objective \(objective); "
-        out += "KKT violation \(kkt); \(fit.iterations) iterations; fit \(ms) ms\n"
+        let workingSet = fit.workingSetSize.map { " (working set of \($0) features)" } ?? ""
+        out += "KKT violation \(kkt); \(fit.iterations) iterations\(workingSet); fit \(ms) ms\n"
         if let auc = r.testAUC, let n = r.testRows {
             out += "  test AUC \(String(format: "%.4f", auc)) on \(n) rows\n"
         }

@@ -1,0 +1,117 @@
+"""One cell of the scaling benchmark: lassoboot against skglm, glum and R glmnet.
+
+Every solver fits the same problem, the L1 logistic regression with a free intercept on the
+mean scale, (1/n) sum_i loss_i + lambda ||beta||_1 with lambda = ratio * lambda_max, without
+standardization. Fit time only (data already in memory; lassoboot's `fitSeconds` excludes its
+CSV read), median of `--repeats` runs. Each peer's objective is printed relative to
+lassoboot's, so a fast but inexact fit shows. glmnet runs in its own R process (timed there).
+
+    python3 peers.py --data data.csv --ratio 0.1 --lassoboot .build/release/lassoboot
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+
+def objective(X, y, b0, b, lam):
+    eta = b0 + X @ b
+    loss = np.mean(np.logaddexp(0, eta) - y * eta)
+    return loss + lam * np.abs(b).sum()
+
+
+def timed(f, repeats):
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--ratio", type=float, required=True)
+    ap.add_argument("--lassoboot", required=True)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--peers", default="skglm,glum,glmnet")
+    ap.add_argument("--solver", default="automatic", help="lassoboot --solver")
+    a = ap.parse_args()
+    warnings.simplefilter("ignore")
+
+    d = np.loadtxt(a.data, delimiter=",", skiprows=1)
+    y, X = d[:, 0], np.ascontiguousarray(d[:, 1:])
+    n, p = X.shape
+    lam_max = float(np.abs(X.T @ (y - y.mean())).max() / n)
+    lam = float(a.ratio * lam_max)
+    rows = []
+
+    def lassoboot():
+        out = subprocess.run([a.lassoboot, "fit", "--data", a.data, "--outcome", "y", "--alpha", repr(lam),
+                              "--scale", "mean", "--solver", a.solver, "--format", "json"],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    fits = [lassoboot() for _ in range(a.repeats)]
+    lb_time = statistics.median(f["fitSeconds"] for f in fits)
+    f = fits[0]
+    coef = {c["name"]: c["coef"] for c in f["coefficients"]}
+    b0 = coef["const"]
+    b = np.array([coef[f"x{j + 1}"] for j in range(p)])
+    lb_obj = objective(X, y, b0, b, lam)
+    rows.append(("lassoboot", lb_time, lb_obj, int((b != 0).sum()),
+                 f"{f['solver']}" + (f" (set {f['workingSet']})" if f.get("workingSet") else "")))
+
+    peers = a.peers.split(",") if a.peers else []
+    if "skglm" in peers:
+        from skglm import SparseLogisticRegression
+        y_pm = 2 * y - 1
+        Xf = np.asfortranarray(X)   # skglm's column kernels want Fortran order
+
+        def fit():
+            m = SparseLogisticRegression(alpha=lam, tol=1e-10, max_iter=100, max_epochs=100_000, fit_intercept=True)
+            m.fit(Xf, y_pm)
+            return m
+        fit()   # numba compiles on the first call: not timed
+        t, m = timed(fit, a.repeats)
+        rows.append(("skglm", t, objective(X, y, float(np.ravel(m.intercept_)[0]), np.ravel(m.coef_), lam), int((m.coef_ != 0).sum()), "tol 1e-10"))
+    if "glum" in peers:
+        from glum import GeneralizedLinearRegressor
+
+        def fit():
+            m = GeneralizedLinearRegressor(family="binomial", alpha=lam, l1_ratio=1.0, fit_intercept=True,
+                                           gradient_tol=1e-12, max_iter=1000)
+            m.fit(X, y)
+            return m
+        t, m = timed(fit, a.repeats)
+        rows.append(("glum", t, objective(X, y, m.intercept_, m.coef_, lam), int((m.coef_ != 0).sum()), "gradient_tol 1e-12"))
+    if "glmnet" in peers:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "coef.txt")
+            script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "glmnet_fit.R")
+            res = subprocess.run(["Rscript", script, a.data, repr(lam), str(a.repeats), out, repr(lam_max)],
+                                 capture_output=True, text=True)
+            if res.returncode == 0:
+                v = np.loadtxt(out)
+                t = float(res.stdout.strip().splitlines()[-1])
+                rows.append(("glmnet", t, objective(X, y, v[0], v[1:], lam), int((v[1:] != 0).sum()), "thresh 1e-14, 20-point path"))
+            else:
+                print(f"glmnet failed: {res.stderr.strip()[:300]}", file=sys.stderr)
+
+    print(f"n={n} p={p} lambda/lambda_max={a.ratio} (lambda {lam:.6g}, mean scale)")
+    print(f"{'solver':<10} {'fit s':>9} {'vs lassoboot':>13} {'objective - lassoboot (rel)':>28} {'nonzero':>8}  note")
+    for name, t, obj, nnz, note in rows:
+        rel = (obj - lb_obj) / abs(lb_obj)
+        print(f"{name:<10} {t:9.4f} {t / lb_time:12.2f}x {rel:28.2e} {nnz:8d}  {note}")
+
+
+if __name__ == "__main__":
+    main()

@@ -60,8 +60,16 @@ def main():
                              check=True, capture_output=True, text=True).stdout
         return json.loads(out)
 
-    fits = [lassoboot() for _ in range(a.repeats)]
+    walls = []
+    fits = []
+    for _ in range(a.repeats):
+        t = time.perf_counter()
+        fits.append(lassoboot())
+        walls.append(time.perf_counter() - t)
     lb_time = statistics.median(f["fitSeconds"] for f in fits)
+    # Peak RSS of the lassoboot processes (CSV read, encoding, fit, Wald): the only children so far.
+    import resource
+    lb_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     f = fits[0]
     coef = {c["name"]: c["coef"] for c in f["coefficients"]}
     b0 = coef["const"]
@@ -106,7 +114,8 @@ def main():
             else:
                 print(f"glmnet failed: {res.stderr.strip()[:300]}", file=sys.stderr)
 
-    print(f"n={n} p={p} lambda/lambda_max={a.ratio} (lambda {lam:.6g}, mean scale)")
+    print(f"n={n} p={p} lambda/lambda_max={a.ratio} (lambda {lam:.6g}, mean scale); load average {os.getloadavg()[0]:.2f}")
+    print(f"lassoboot whole command (read CSV, fit, Wald) {statistics.median(walls):.2f} s, peak RSS {lb_rss:.0f} MB")
     print(f"{'solver':<10} {'fit s':>9} {'vs lassoboot':>13} {'objective - lassoboot (rel)':>28} {'nonzero':>8}  note")
     for name, t, obj, nnz, note in rows:
         rel = (obj - lb_obj) / abs(lb_obj)

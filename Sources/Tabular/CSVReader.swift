@@ -174,6 +174,10 @@ public struct CSVReader: Sendable {
     /// outcome's positive level).
     public var hints: [String: String]
 
+    /// Bodies of at least this many bytes are parsed on all cores (when they hold no quote and no
+    /// text column is read); the result is the same table as the one-core parse.
+    public var parallelMinimumBytes = 4 << 20
+
     /// The missing-value tokens used when a spec or command gives none: R's `NA` and NumPy's `NaN`.
     public static let defaultMissingTokens: Set<String> = ["NA", "NaN"]
 
@@ -277,15 +281,136 @@ public struct CSVReader: Sendable {
         let isText = names.map { textColumns.contains($0) }
         var isUsed = names.map { (usedColumns?.contains($0) ?? true) && !ignoredColumns.contains($0) }
         if skipFirst { isUsed[0] = false }
-        var numbers = [[Double]](repeating: [], count: width)
-        var texts = [TextColumn](repeating: TextColumn(), count: width)
-        var lines: [Int32] = []
-        let tokens = missingTokens
+        let shape = BodyShape(width: width, isText: isText, isUsed: isUsed, names: names, tokens: missingTokens,
+                              hints: hints, separator: separator, source: source)
+        let bodyStart = scanner.position, bodyLine = scanner.line
+        var body: Body
+        if let chunks = CSVReader.parallelChunks(bytes, from: bodyStart, shape: shape, minimum: parallelMinimumBytes) {
+            body = try parseInParallel(bytes, chunks: chunks, firstLine: bodyLine, shape: shape)
+                ?? shape.parse(&scanner, estimate: bytes.count / max(1, header.byteLength))
+        } else {
+            body = try shape.parse(&scanner, estimate: bytes.count / max(1, header.byteLength))
+        }
+        let (numbers, texts, lines) = (body.numbers, body.texts, body.lines)
+        body = Body(width: 0)
+        var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
+        if skipFirst {
+            names.removeFirst()
+            columns.removeFirst()
+        }
+        var table = Table(source: source, columnNames: names, columns: columns, rowLines: lines)
+        table.ignoredLeadingFields = skipFirst ? 1 : 0
+        table.notes = notes
+        return table
+    }
+}
+
+extension CSVReader {
+    /// Byte ranges of the body split at line ends, one per core, when the body can be parsed in
+    /// independent pieces: no quote character in it (a quoted field may span lines) and no text
+    /// column read (text codes are numbered by first appearance over the whole file). `nil`
+    /// otherwise, or for a small file.
+    static func parallelChunks(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, shape: BodyShape, minimum: Int) -> [Range<Int>]? {
+        let count = bytes.count
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard cores > 1, count - start >= minimum,
+              !zip(shape.isText, shape.isUsed).contains(where: { $0 && $1 }) else { return nil }
+        guard let base = bytes.baseAddress, memchr(base + start, Int32(UInt8(ascii: "\"")), count - start) == nil else { return nil }
+        let pieces = min(cores, 16)
+        var bounds = [start]
+        for k in 1..<pieces {
+            var cut = start + (count - start) * k / pieces
+            guard cut > bounds.last! else { continue }
+            // Each piece after the first starts just after a line feed.
+            guard let lf = memchr(base + cut, Int32(UInt8(ascii: "\n")), count - cut) else { break }
+            cut = UnsafeRawPointer(lf).assumingMemoryBound(to: UInt8.self) - base + 1
+            if cut < count && cut > bounds.last! { bounds.append(cut) }
+        }
+        bounds.append(count)
+        return (0..<(bounds.count - 1)).map { bounds[$0]..<bounds[$0 + 1] }
+    }
+
+    /// The body parsed piece by piece on all cores, then joined in file order: the same table as
+    /// the serial parse. `nil` when a piece fails: the serial parse then finds the first error
+    /// and reports it with its exact line.
+    func parseInParallel(_ bytes: UnsafeBufferPointer<UInt8>, chunks: [Range<Int>], firstLine: Int, shape: BodyShape) throws -> Body? {
+        var results = [Body?](repeating: nil, count: chunks.count)
+        var breaks = [Int](repeating: 0, count: chunks.count)
+        let source = UnsafeShared(bytes)
+        results.withUnsafeMutableBufferPointer { resultBuffer in
+            breaks.withUnsafeMutableBufferPointer { breakBuffer in
+                let out = UnsafeShared((resultBuffer.baseAddress!, breakBuffer.baseAddress!))
+                DispatchQueue.concurrentPerform(iterations: chunks.count) { c in
+                    let piece = UnsafeBufferPointer(rebasing: source.value[chunks[c]])
+                    var scanner = CSVScanner(bytes: piece, separator: shape.separator, source: shape.source, skipByteOrderMark: false)
+                    scanner.line = 0
+                    if let body = try? shape.parse(&scanner, estimate: piece.count / max(1, shape.width * 4)) {
+                        out.value.0[c] = body
+                        out.value.1[c] = scanner.line
+                    }
+                }
+            }
+        }
+        var parts: [Body] = []
+        for case let body? in results { parts.append(body) }
+        guard parts.count == chunks.count else { return nil }
+        // Line numbers: each piece counted from 0; shift by the lines before it.
+        var offset = firstLine
+        for c in parts.indices {
+            let shift = Int32(truncatingIfNeeded: offset)
+            for i in parts[c].lines.indices { parts[c].lines[i] &+= shift }
+            offset += breaks[c]
+        }
+        var joined = Body(width: shape.width)
+        joined.lines.reserveCapacity(parts.reduce(0) { $0 + $1.lines.count })
+        for c in parts.indices { joined.lines += parts[c].lines; parts[c].lines = [] }
+        for column in 0..<shape.width where shape.isUsed[column] {
+            joined.numbers[column].reserveCapacity(joined.lines.count)
+            for c in parts.indices {
+                joined.numbers[column] += parts[c].numbers[column]
+                parts[c].numbers[column] = []
+            }
+        }
+        return joined
+    }
+}
+
+/// Memory shared by the iterations of a `concurrentPerform`, each reading the input or writing
+/// its own elements only.
+struct UnsafeShared<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// The parsed body: per column its numbers or text codes, and each row's line.
+struct Body {
+    var numbers: [[Double]]
+    var texts: [TextColumn]
+    var lines: [Int32] = []
+    init(width: Int) {
+        numbers = [[Double]](repeating: [], count: width)
+        texts = [TextColumn](repeating: TextColumn(), count: width)
+    }
+}
+
+/// What the body's records must look like, and how each used field is read.
+struct BodyShape: Sendable {
+    let width: Int
+    let isText: [Bool]
+    let isUsed: [Bool]
+    let names: [String]
+    let tokens: Set<String>
+    let hints: [String: String]
+    let separator: UInt8
+    let source: String
+
+    /// Parses records from `scanner` to its end.
+    func parse(_ scanner: inout CSVScanner, estimate: Int) throws -> Body {
+        var body = Body(width: width)
         let numericTokens = tokens.contains { Double($0) != nil }
-        let estimate = bytes.count / max(1, header.byteLength)
         if estimate > 0 {
-            for c in 0..<width where isUsed[c] { if isText[c] { texts[c].reserveCapacity(estimate) } else { numbers[c].reserveCapacity(estimate) } }
-            lines.reserveCapacity(estimate)
+            for c in 0..<width where isUsed[c] { if isText[c] { body.texts[c].reserveCapacity(estimate) } else { body.numbers[c].reserveCapacity(estimate) } }
+            body.lines.reserveCapacity(estimate)
         }
         while let record = try scanner.nextRecord() {
             if record.fields.count == 1 && width > 1 && record.fields[0].isEmpty && !record.fields[0].quoted {
@@ -298,11 +423,11 @@ public struct CSVReader: Sendable {
             for c in 0..<width where isUsed[c] {
                 let field = record.fields[c]
                 if isText[c] {
-                    if field.isEmpty { texts[c].append(nil); continue }
+                    if field.isEmpty { body.texts[c].append(nil); continue }
                     let t = scanner.text(field)
-                    texts[c].append(tokens.contains(t) ? nil : t)
+                    body.texts[c].append(tokens.contains(t) ? nil : t)
                 } else {
-                    if numericTokens && tokens.contains(scanner.text(field)) { numbers[c].append(.nan); continue }
+                    if numericTokens && tokens.contains(scanner.text(field)) { body.numbers[c].append(.nan); continue }
                     guard let v = scanner.number(field) ?? scanner.boolean(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil) else {
                         let shown = String(scanner.text(field).prefix(40))
                         let expected = shown.lowercased().contains("nan") || shown.lowercased().contains("inf")
@@ -311,20 +436,12 @@ public struct CSVReader: Sendable {
                         throw TabularError(file: source, line: field.line, column: c + 1, columnName: names[c],
                                            message: "\(expected), found '\(shown)'\(hint)")
                     }
-                    numbers[c].append(v)
+                    body.numbers[c].append(v)
                 }
             }
-            lines.append(Int32(truncatingIfNeeded: record.line))
+            body.lines.append(Int32(truncatingIfNeeded: record.line))
         }
-        var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
-        if skipFirst {
-            names.removeFirst()
-            columns.removeFirst()
-        }
-        var table = Table(source: source, columnNames: names, columns: columns, rowLines: lines)
-        table.ignoredLeadingFields = skipFirst ? 1 : 0
-        table.notes = notes
-        return table
+        return body
     }
 }
 
@@ -354,11 +471,11 @@ struct CSVScanner {
     var line = 1
     var fields: [Field] = []
 
-    init(bytes: UnsafeBufferPointer<UInt8>, separator: UInt8, source: String) {
+    init(bytes: UnsafeBufferPointer<UInt8>, separator: UInt8, source: String, skipByteOrderMark: Bool = true) {
         self.bytes = bytes
         self.separator = separator
         self.source = source
-        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { position = 3 }
+        if skipByteOrderMark && bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { position = 3 }
         fields.reserveCapacity(64)
     }
 
@@ -456,7 +573,9 @@ struct CSVScanner {
         text(f).trimmingCharacters(in: .whitespaces).lowercased()
     }
 
-    /// Exact fast path: [+-]digits[.digits] with at most 15 significant digits.
+    /// Exact fast path: [+-]digits[.digits][e[+-]digits] with at most 15 significant digits and
+    /// a decimal exponent within 22 of them: the mantissa and the power of ten are both exact
+    /// doubles, so one multiplication or division rounds correctly (Clinger 1990).
     @inline(__always) func fastNumber(_ start: Int, _ end: Int) -> Double? {
         var i = start
         var negative = false
@@ -465,6 +584,7 @@ struct CSVScanner {
         var mantissa: UInt64 = 0
         var digits = 0, fraction = 0
         var sawDigit = false, sawPoint = false
+        var exponent = 0
         while i < end {
             let b = bytes[i]
             if b >= 48 && b <= 57 {
@@ -474,20 +594,53 @@ struct CSVScanner {
                 if sawPoint { fraction += 1 }
             } else if b == UInt8(ascii: ".") && !sawPoint {
                 sawPoint = true
+            } else if (b == UInt8(ascii: "e") || b == UInt8(ascii: "E")) && sawDigit {
+                i += 1
+                var negativeExponent = false
+                if i < end && (bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+")) {
+                    negativeExponent = bytes[i] == UInt8(ascii: "-")
+                    i += 1
+                }
+                guard i < end else { return nil }
+                while i < end {
+                    let d = bytes[i]
+                    guard d >= 48 && d <= 57, exponent < 10_000 else { return nil }
+                    exponent = exponent * 10 + Int(d - 48)
+                    i += 1
+                }
+                if negativeExponent { exponent = -exponent }
+                break
             } else {
                 return nil
             }
             i += 1
         }
-        guard sawDigit, digits <= 15, fraction <= 22 else { return nil }
+        guard sawDigit, digits <= 15 else { return nil }
+        let power = exponent - fraction
+        guard power >= -22 && power <= 22 else { return nil }
         var v = Double(mantissa)
-        if fraction > 0 { v /= CSVScanner.powersOfTen[fraction] }
+        if power < 0 { v /= CSVScanner.powersOfTen[-power] } else if power > 0 { v *= CSVScanner.powersOfTen[power] }
         return negative ? -v : v
     }
 
     static let powersOfTen: [Double] = (0...22).map { e in (0..<e).reduce(1.0) { a, _ in a * 10 } }
 
     func slowNumber(_ start: Int, _ end: Int) -> Double? {
+        // 16-17 significant digits (what pandas, numpy and R write for most doubles): strtod on
+        // a stack copy, no String (it reads what `Double(String)` reads). It must consume the
+        // whole field and give a finite value.
+        let length = end - start
+        if length < 64, !(separator != UInt8(ascii: ",") && bytes[start..<end].contains(UInt8(ascii: ","))) {
+            let parsed: Double? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { buffer in
+                for k in 0..<length { buffer[k] = CChar(bitPattern: bytes[start + k]) }
+                buffer[length] = 0
+                var stop: UnsafeMutablePointer<CChar>?
+                let v = strtod(buffer.baseAddress!, &stop)
+                guard let stop, stop == buffer.baseAddress! + length else { return nil }
+                return v
+            }
+            if let v = parsed { return v.isFinite ? v : nil }
+        }
         var s = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         // A decimal comma (spreadsheets in many locales, with ';' or tab separated fields): one
         // comma and no point. Only where the comma cannot be the separator.

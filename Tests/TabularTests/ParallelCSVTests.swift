@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+@testable import Tabular
+
+/// The parallel CSV parse against the one-core parse of the same bytes, and the number parser's
+/// fast paths against `Double(String)`.
+@Suite("Parallel CSV parsing and number fast paths")
+struct ParallelCSVTests {
+    /// A numeric file with every kind of line the scanner handles: CRLF and LF endings, blank
+    /// lines, empty and NA cells, exponents, 17-digit values, booleans, no final newline.
+    static func file(rows: Int) -> String {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next() -> Double {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        var out = "y,a,b,c,flag\n"
+        for i in 0..<rows {
+            let a = (next() - 0.5) * 1e-5
+            let b = next() * 1e6
+            let c: String = i % 17 == 0 ? "" : (i % 23 == 0 ? "NA" : String(format: "%.10e", next() - 0.5))
+            let flag = i % 2 == 0 ? "True" : "false"
+            out += "\(i % 3 == 0 ? 1 : 0),\(a),\(b.description),\(c),\(flag)" + (i % 5 == 0 ? "\r\n" : "\n")
+            if i % 997 == 0 { out += "\n" }
+        }
+        out += "1,0.5,2,3,TRUE"
+        return out
+    }
+
+    static func reader(parallel: Bool) -> CSVReader {
+        var r = CSVReader()
+        r.parallelMinimumBytes = parallel ? 0 : .max
+        return r
+    }
+
+    @Test("the same columns, bit for bit, and the same line of every row as the one-core parse")
+    func sameTable() throws {
+        let text = Self.file(rows: 20_000)
+        let serial = try Self.reader(parallel: false).parse(text, source: "f.csv")
+        let parallel = try Self.reader(parallel: true).parse(text, source: "f.csv")
+        #expect(serial.rowLines == parallel.rowLines)
+        #expect(serial.rowLines.count == 20_001)
+        for name in serial.columnNames {
+            let a = try serial.numeric(name), b = try parallel.numeric(name)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "column \(name)")
+        }
+        // The last row and a CRLF row, read back.
+        #expect(try parallel.numeric("flag").last == 1)
+        #expect(serial.rowLines.last == Int32(text.utf8.filter { $0 == 10 }.count + 1))
+    }
+
+    @Test("an error deep in the file: the same message and line as the one-core parse")
+    func sameError() throws {
+        // Split on line feeds as bytes ("\r\n" is one Character in Swift).
+        var lines = Self.file(rows: 5_000).utf8.split(separator: 10, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        lines[4_321] = "0,1.5,oops,2,true"
+        let text = lines.joined(separator: "\n")
+        var messages: [String] = []
+        for parallel in [false, true] {
+            do {
+                _ = try Self.reader(parallel: parallel).parse(text, source: "f.csv")
+                Issue.record("no error")
+            } catch let e as TabularError {
+                messages.append("\(e)")
+            }
+        }
+        #expect(messages.count == 2 && messages[0] == messages[1])
+        #expect(messages.first?.contains("f.csv:4322:3") == true, "\(messages)")
+    }
+
+    @Test("quotes or a text column keep the one-core parse; the table is the same")
+    func fallsBackWhenItMust() throws {
+        let text = "a,b\n" + (0..<3_000).map { "\"\($0)\",x\($0 % 7)" }.joined(separator: "\n")
+        var r = Self.reader(parallel: true)
+        r.textColumns = ["b"]
+        let t = try r.parse(text, source: "q.csv")
+        #expect(try t.numeric("a") == (0..<3_000).map(Double.init))
+        #expect(t.rowLines.first == 2 && t.rowLines.last == 3_001)
+    }
+
+    @Test("exponents and 16-17 digit values read exactly as Double(String) reads them")
+    func numbersExact() throws {
+        var state: UInt64 = 99
+        var texts: [String] = ["1e5", "-2.5E-3", "7e+22", "1e23", "123456789012345e-22", "0.1e1", "5e-324", "1.7976931348623157e308",
+                               "0x1p3", ".5", "3.", "+4", "0.30000000000000004", "9007199254740993"]
+        for _ in 0..<2_000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let v = Double(bitPattern: (state >> 2) & 0x3FEF_FFFF_FFFF_FFFF | 0x3000_0000_0000_0000) * (state & 1 == 0 ? 1 : -1)
+            texts.append(v.description)
+            texts.append(String(format: "%.17g", v))
+            texts.append(String(format: "%.6e", v))
+        }
+        let csv = "x\n" + texts.joined(separator: "\n")
+        let parsed = try CSVReader().parse(csv, source: "n.csv").numeric("x")
+        for (t, v) in zip(texts, parsed) {
+            #expect(v.bitPattern == Double(t)!.bitPattern, "\(t)")
+        }
+        for bad in ["1e", "e5", "1e5.0", "1.2.3", "inf", "nan", "1e999"] {
+            #expect(throws: TabularError.self, "\(bad)") { _ = try CSVReader().parse("x\n\(bad)", source: "b.csv").numeric("x") }
+        }
+    }
+}

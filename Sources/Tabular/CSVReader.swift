@@ -407,7 +407,9 @@ struct BodyShape: Sendable {
     /// Parses records from `scanner` to its end.
     func parse(_ scanner: inout CSVScanner, estimate: Int) throws -> Body {
         var body = Body(width: width)
-        let numericTokens = tokens.contains { Double($0) != nil }
+        // Tokens that read as finite numbers (say "-999") must be matched before parsing; the
+        // others ("NA", "NaN") only where a field fails to parse, so ordinary numbers cost no lookup.
+        let numericTokens = tokens.contains { Double($0)?.isFinite == true }
         if estimate > 0 {
             for c in 0..<width where isUsed[c] { if isText[c] { body.texts[c].reserveCapacity(estimate) } else { body.numbers[c].reserveCapacity(estimate) } }
             body.lines.reserveCapacity(estimate)

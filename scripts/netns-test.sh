@@ -17,14 +17,17 @@
 #   - `results --format csv` is byte-identical with `lassoboot run --out`'s report.csv.
 #
 # Needs root (CAP_NET_ADMIN) and iproute2; otherwise prints "SKIPPED: ..." and exits 0.
-# Environment: LASSOBOOT_BIN (default: build .build/release/lassoboot), NETNS_RESAMPLES
-# (default 20000), NETNS_SUBNET (default 10.231.0), KEEP_LOGS=1 keeps the log directory.
+# Environment: LASSOBOOT_BIN (default: build .build/release/lassoboot), NETNS_JOB (default
+# scripts/reference/run/replay.json; e.g. a wide-data job), NETNS_RESAMPLES (default 20000),
+# NETNS_FINISH_SECONDS (default 120: how long the run may take after the cut), NETNS_IDLE_EXIT
+# (default 6: workers' --idle-exit; a job whose CV tasks outlast it needs more), NETNS_SUBNET
+# (default 10.231.0), KEEP_LOGS=1 keeps the log directory.
 # Last line: "netns: 1 passed, 0 failed", "netns: 0 passed, 1 failed" or (skipped)
 # "netns: 0 passed, 0 failed, 1 skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-JOB=$ROOT/scripts/reference/run/replay.json
+JOB=${NETNS_JOB:-$ROOT/scripts/reference/run/replay.json}
 RESAMPLES=${NETNS_RESAMPLES:-20000}
 NET=${NETNS_SUBNET:-10.231.0}
 LEASE=3
@@ -117,7 +120,7 @@ export LASSOBOOT_TOKEN=$TOKEN
 client() { ip netns exec "$COORD" "$BIN" "$@"; }
 
 # --- reference: one process --------------------------------------------------------------
-say "reference: lassoboot run replay.json --resamples $RESAMPLES"
+say "reference: lassoboot run $(basename "$JOB") --resamples $RESAMPLES"
 "$BIN" run "$JOB" --resamples "$RESAMPLES" --threads 2 --quiet --out "$LOGS/local" >"$LOGS/local.log" 2>&1 \
     || fail "lassoboot run failed"
 
@@ -134,7 +137,7 @@ declare -A WPID
 for ns in "${WORKERS[@]}"; do
     n=${ns#lb-}
     ip netns exec "$ns" "$BIN" worker --coordinator "$URL" --threads 2 --name "$n" \
-        --heartbeat-seconds 0.5 --idle-exit 6 >"$LOGS/$n.log" 2>&1 &
+        --heartbeat-seconds 0.5 --idle-exit "${NETNS_IDLE_EXIT:-6}" >"$LOGS/$n.log" 2>&1 &
     WPID[$ns]=$!
     PIDS+=($!)
 done
@@ -155,7 +158,7 @@ status() { client status "$RUN" --coordinator "$URL" --json 2>/dev/null | grep '
 
 # Wait until phase 2 is under way (tasks leased, plenty left to do), then cut.
 cut_at=""
-for _ in $(seq 600); do
+for _ in $(seq $(( ${NETNS_FINISH_SECONDS:-120} * 5 ))); do
     s=$(status)
     st=$(field "$s" state)
     [ "$st" = running ] || [ -z "$st" ] || fail "run is '$st' before the cut: $s"
@@ -179,7 +182,7 @@ done
 [ "$expired" = 1 ] || fail "no lease expired within 15 s of cutting ${CUT#lb-} off"
 say "coordinator: $(grep "lease(s) expired" "$LOGS/coordinator.log" | tail -n 1 | cut -d' ' -f2-)"
 final=""
-for _ in $(seq 1200); do
+for _ in $(seq $(( ${NETNS_FINISH_SECONDS:-120} * 10 ))); do
     s=$(status)
     case $(field "$s" state) in
         done) final=$s; break ;;
@@ -187,15 +190,15 @@ for _ in $(seq 1200); do
     esac
     sleep 0.1
 done
-[ -n "$final" ] || fail "run did not finish within 120 s of the cut"
+[ -n "$final" ] || fail "run did not finish within ${NETNS_FINISH_SECONDS:-120} s of the cut"
 say "run done while ${CUT#lb-} was cut off; link back up"
 ip -n "$HUB" link set p-w2 up || fail "could not bring p-w2 back"
 
 # w2 now hands in what it computed before the cut (its submit retries with backoff), sees no
 # more work and exits after --idle-exit; so do the others.
 for ns in "${WORKERS[@]}"; do
-    for _ in $(seq 600); do kill -0 "${WPID[$ns]}" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "${WPID[$ns]}" 2>/dev/null && fail "worker ${ns#lb-} did not exit within 60 s after the run"
+    for _ in $(seq $(( (${NETNS_IDLE_EXIT:-6} + 54) * 10 ))); do kill -0 "${WPID[$ns]}" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "${WPID[$ns]}" 2>/dev/null && fail "worker ${ns#lb-} did not exit within $(( ${NETNS_IDLE_EXIT:-6} + 54 )) s after the run"
 done
 
 # What each worker handed in (its own count) against what the coordinator accepted from it.

@@ -110,6 +110,27 @@ struct WorkingSetTests {
         }
     }
 
+    @Test("p > n (100 rows, 300 features): the same path as the full system, certified on every feature")
+    func moreFeaturesThanRows() throws {
+        let (columns, y) = Self.wide(n: 100, p: 300, seed: 21)
+        let design = try CompressedDesign(featureNames: Self.names(300), columns: columns)
+        let cells = try design.cells(outcome: y)
+        let penalty = Penalty(scale: .mean, standardize: true)
+        let top = try LogisticLasso.alphaMax(design: design, cells: cells, penalty: penalty)
+        // Down to 0.15 of alpha_max: below it the lasso saturates (n events) and nears separation.
+        let alphas = LogisticLasso.geometricGrid(max: top, count: 8, minRatio: 0.15)
+        let full = try LogisticLasso.path(design: design, cells: cells, alphas: alphas, penalty: penalty, options: Self.options(.full))
+        let ws = try LogisticLasso.path(design: design, cells: cells, alphas: alphas, penalty: penalty, options: Self.options(.workingSet))
+        for (a, b) in zip(full, ws) {
+            #expect(abs(a.objective - b.objective) <= 1e-10 * abs(a.objective), "alpha \(b.alpha)")
+            for (u, v) in zip(a.allCoefficients, b.allCoefficients) { #expect(abs(u - v) <= 1e-6 * max(1, abs(u))) }
+            let kkt = try LogisticLasso.kktViolation(design: design, cells: cells, alpha: b.alpha, penalty: penalty, coefficients: b.allCoefficients)
+            #expect(kkt <= 1e-10)
+            #expect((b.workingSetSize ?? 300) < 300)
+        }
+        #expect(ws.last!.coefficients.filter { $0 != 0 }.count >= 5)
+    }
+
     @Test("automatic: working sets from the threshold up, the full system below (the CTDC shape)")
     func automaticChoice() throws {
         for p in [LogisticLasso.workingSetThreshold - 1, LogisticLasso.workingSetThreshold] {

@@ -16,7 +16,7 @@ def main(path):
             load = re.search(r"load average ([0-9.]+)", line).group(1)
             current = {"cell": cell, "ratio": ratio, "load": load, "solvers": {}}
             rows.append(current)
-        elif current and re.match(r"^(lassoboot|skglm|glum|glmnet)\s+[0-9]", line):
+        elif current and re.match(r"^(lassoboot|skglm|glum|glmnet)\s+[0-9]+\.[0-9]+\s+[0-9.]+x", line):
             parts = line.split()
             current["solvers"][parts[0]] = (float(parts[1]), float(parts[3]), int(parts[4]), " ".join(parts[5:]))
     peers = ["skglm", "glum", "glmnet"]

@@ -25,7 +25,7 @@
 # Last line: "netns: 1 passed, 0 failed", "netns: 0 passed, 1 failed" or (skipped)
 # "netns: 0 passed, 0 failed, 1 skipped".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 JOB=${NETNS_JOB:-$ROOT/scripts/reference/run/replay.json}
 RESAMPLES=${NETNS_RESAMPLES:-20000}
@@ -162,7 +162,7 @@ for _ in $(seq $(( ${NETNS_FINISH_SECONDS:-120} * 5 ))); do
     s=$(status)
     st=$(field "$s" state)
     [ "$st" = running ] || [ -z "$st" ] || fail "run is '$st' before the cut: $s"
-    d=$(field "$s" done) q=$(field "$s" queued) l=$(field "$s" leased)
+    d=$(field "$s" "done") q=$(field "$s" queued) l=$(field "$s" leased)
     if [ "$(field "$s" phase)" = 2 ] && [ "${d:-0}" -ge 10 ] && [ "${l:-0}" -ge 1 ] && [ $(( ${q:-0} + ${l:-0} )) -ge 40 ]; then
         cut_at=$s; break
     fi
@@ -171,7 +171,7 @@ done
 [ -n "$cut_at" ] || fail "phase 2 never had queued work to cut into (raise NETNS_RESAMPLES?)"
 expired_before=$(grep -c "lease(s) expired" "$LOGS/coordinator.log")
 ip -n "$HUB" link set p-w2 down || fail "could not take p-w2 down"
-say "cut ${CUT#lb-} off (bridge port p-w2 down) at: tasks done $(field "$cut_at" done), leased $(field "$cut_at" leased), queued $(field "$cut_at" queued)"
+say "cut ${CUT#lb-} off (bridge port p-w2 down) at: tasks done $(field "$cut_at" "done"), leased $(field "$cut_at" leased), queued $(field "$cut_at" queued)"
 
 # The lease must expire (lease 3 s + the coordinator's 1 s expiry tick) and the run finish.
 expired=0
@@ -208,7 +208,7 @@ for ns in "${WORKERS[@]}"; do
     n=${ns#lb-}
     own=$(sed -n "s/.*worker=$n .*stopped after \([0-9]*\) tasks.*/\1/p" "$LOGS/$n.log" | tail -n 1)
     acc=$(sed -n "s/^worker $n .* tasks \([0-9]*\) .*/\1/p" <<<"$workers")
-    [ -n "$own" ] && [ -n "$acc" ] || fail "no task counts for $n (log: '$own', coordinator: '$acc')"
+    if [ -z "$own" ] || [ -z "$acc" ]; then fail "no task counts for $n (log: '$own', coordinator: '$acc')"; fi
     accepted_total=$((accepted_total + acc))
     say "$n: handed in $own results, coordinator accepted $acc"
     if [ "$ns" = "$CUT" ]; then
@@ -219,7 +219,7 @@ for ns in "${WORKERS[@]}"; do
     grep -q "differing duplicate" "$LOGS/$n.log" && fail "$n: a duplicate result differed from the stored one"
 done
 grep -q "MISMATCH" "$LOGS/coordinator.log" && fail "coordinator logged a MISMATCH"
-total=$(field "$final" done)
+total=$(field "$final" "done")
 [ "$accepted_total" = "$total" ] || fail "coordinator accepted $accepted_total results for $total tasks (lost or counted twice)"
 say "${CUT#lb-}'s $late late result(s) acknowledged as duplicates and dropped; $total tasks, each accepted once"
 

@@ -13,28 +13,19 @@ extension LogisticLasso {
     ///
     /// - Throws: ``LassoError/noData`` without weight, ``LassoError/lengthMismatch(what:expected:found:)``
     ///   when the coefficients do not have one entry per feature plus the intercept.
-    public static func kktViolation(design: CompressedDesign, cells: BinomialCells, alpha: Double,
-                                    penalty: Penalty = Penalty(), coefficients: [Double]) throws -> Double {
-        let p = design.featureCount
-        guard coefficients.count == p + 1 else {
-            throw LassoError.lengthMismatch(what: "coefficients", expected: p + 1, found: coefficients.count)
-        }
-        guard alpha.isFinite, alpha >= 0 else { throw LassoError.invalidAlpha(alpha) }
-        let scales = featureScales(design: design, cells: cells, penalty: penalty)
-        let factors = try validatedFactors(penalty.factors, design: design).enumerated().map { $0.element * scales[$0.offset] }
-        let W = cells.totalWeight
-        guard W > 0 else { throw LassoError.noData }
-        let lambda = penalty.scale == .sum ? alpha : alpha * W
-        let n = design.stride
-        // Residuals r_k = t_k * pi_k - s_k per pattern. The linear predictor is accumulated a
-        // column at a time (columns are contiguous), and pi takes one libm exp per pattern: this
-        // check runs on every fit a coordinator receives, so it must cost far less than the fit.
-        var r = [Double](repeating: coefficients[0], count: n)
-        let m = design.patternCount
+    /// Residuals `r_k = t_k * pi_k - s_k` per pattern at (intercept, coefficients), zero on
+    /// patterns without weight and on the padding: `X' r` is the exact gradient of the loss.
+    ///
+    /// The linear predictor is accumulated a column at a time (columns are contiguous), and pi
+    /// takes one libm exp per pattern: the coordinator runs this on every fit it receives and the
+    /// working-set solver on every round, so it must cost far less than a fit.
+    static func residuals(design: CompressedDesign, cells: BinomialCells, intercept: Double, coefficients: [Double]) -> [Double] {
+        let n = design.stride, m = design.patternCount
+        var r = [Double](repeating: intercept, count: n)
         design.storage.withUnsafeBufferPointer { xs in
             r.withUnsafeMutableBufferPointer { eta in
-                for j in 0..<p where coefficients[j + 1] != 0 {
-                    let b = coefficients[j + 1]
+                for j in 0..<design.featureCount where coefficients[j] != 0 {
+                    let b = coefficients[j]
                     let column = xs.baseAddress! + j * n
                     for k in 0..<m { eta[k] += b * column[k] }
                 }
@@ -52,6 +43,23 @@ extension LogisticLasso {
                 for k in m..<n { eta[k] = 0 }
             }
         }
+        return r
+    }
+
+    public static func kktViolation(design: CompressedDesign, cells: BinomialCells, alpha: Double,
+                                    penalty: Penalty = Penalty(), coefficients: [Double]) throws -> Double {
+        let p = design.featureCount
+        guard coefficients.count == p + 1 else {
+            throw LassoError.lengthMismatch(what: "coefficients", expected: p + 1, found: coefficients.count)
+        }
+        guard alpha.isFinite, alpha >= 0 else { throw LassoError.invalidAlpha(alpha) }
+        let scales = featureScales(design: design, cells: cells, penalty: penalty)
+        let factors = try validatedFactors(penalty.factors, design: design).enumerated().map { $0.element * scales[$0.offset] }
+        let W = cells.totalWeight
+        guard W > 0 else { throw LassoError.noData }
+        let lambda = penalty.scale == .sum ? alpha : alpha * W
+        let n = design.stride
+        let r = residuals(design: design, cells: cells, intercept: coefficients[0], coefficients: Array(coefficients.dropFirst()))
         func violation(_ g: Double, _ beta: Double, _ lam: Double) -> Double {
             if lam == 0 { return Swift.abs(g) }
             if beta == 0 { return max(0, Swift.abs(g) - lam) }

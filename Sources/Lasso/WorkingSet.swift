@@ -168,32 +168,11 @@ final class WorkingSetSolver {
 
     /// `X' (t pi - s)` for every feature at (intercept, beta): the exact gradient of the loss.
     func fullGradient(intercept: Double, beta: [Double]) -> [Double] {
-        var r = [Double](repeating: intercept, count: n)
+        let r = LogisticLasso.residuals(design: design, cells: cells, intercept: intercept, coefficients: beta)
         var g = [Double](repeating: 0, count: p)
         design.storage.withUnsafeBufferPointer { xs in
-            r.withUnsafeMutableBufferPointer { eta in
-                for j in 0..<p where beta[j] != 0 {
-                    let b = beta[j]
-                    let column = xs.baseAddress! + j * n
-                    for k in 0..<m { eta[k] += b * column[k] }
-                }
-                cells.trials.withUnsafeBufferPointer { t in
-                    cells.successes.withUnsafeBufferPointer { s in
-                        for k in 0..<m {
-                            guard t[k] > 0 else { eta[k] = 0; continue }
-                            let x = eta[k]
-                            let e = Double.exp(-Swift.abs(x))
-                            let pi = x >= 0 ? 1 / (1 + e) : e / (1 + e)
-                            eta[k] = t[k] * pi - s[k]
-                        }
-                    }
-                }
-                for k in m..<n { eta[k] = 0 }
-            }
             r.withUnsafeBufferPointer { rp in
-                for j in 0..<p {
-                    g[j] = Kernels.dot(rp.baseAddress!, xs.baseAddress! + j * n, n)
-                }
+                for j in 0..<p { g[j] = Kernels.dot(rp.baseAddress!, xs.baseAddress! + j * n, n) }
             }
         }
         return g

@@ -283,22 +283,16 @@ public struct CSVReader: Sendable {
         if skipFirst { isUsed[0] = false }
         let shape = BodyShape(width: width, isText: isText, isUsed: isUsed, names: names, tokens: missingTokens,
                               hints: hints, separator: separator, source: source)
-        let bodyStart = scanner.position, bodyLine = scanner.line
-        var body: Body
-        if let chunks = CSVReader.parallelChunks(bytes, from: bodyStart, shape: shape, minimum: parallelMinimumBytes) {
-            body = try parseInParallel(bytes, chunks: chunks, firstLine: bodyLine, shape: shape)
-                ?? shape.parse(&scanner, estimate: bytes.count / max(1, header.byteLength))
-        } else {
-            body = try shape.parse(&scanner, estimate: bytes.count / max(1, header.byteLength))
-        }
-        let (numbers, texts, lines) = (body.numbers, body.texts, body.lines)
-        body = Body(width: 0)
-        var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(texts[$0]) : .numeric(numbers[$0]) }
+        let estimate = bytes.count / max(1, header.byteLength)
+        let body = try CSVReader.parallelChunks(bytes, from: scanner.position, shape: shape, minimum: parallelMinimumBytes)
+            .flatMap { try parseInParallel(bytes, chunks: $0, firstLine: scanner.line, shape: shape) }
+            ?? shape.parse(&scanner, estimate: estimate)
+        var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(body.texts[$0]) : .numeric(body.numbers[$0]) }
         if skipFirst {
             names.removeFirst()
             columns.removeFirst()
         }
-        var table = Table(source: source, columnNames: names, columns: columns, rowLines: lines)
+        var table = Table(source: source, columnNames: names, columns: columns, rowLines: body.lines)
         table.ignoredLeadingFields = skipFirst ? 1 : 0
         table.notes = notes
         return table

@@ -164,7 +164,20 @@ extension TaskResult {
         case let .estimate(fit, kkt, iterations):
             w.raw("{\"estimate\":{\"_0\":"); try fit.writeJSON(to: &w)
             w.raw(",\"iterations\":"); w.int(iterations); w.raw(",\"kktViolation\":"); try w.double(kkt); w.raw("}}")
-        case let .bootstrap(fits, chosen):
+        case let .bootstrap(fits, chosen, debiased):
+            func rows(_ rows: [[FitOutcome]], _ w: inout JSONWriter) throws {
+                w.raw("[")
+                for (i, row) in rows.enumerated() {
+                    if i > 0 { w.raw(",") }
+                    w.raw("[")
+                    for (j, f) in row.enumerated() {
+                        if j > 0 { w.raw(",") }
+                        try f.writeJSON(to: &w)
+                    }
+                    w.raw("]")
+                }
+                w.raw("]")
+            }
             w.raw("{\"bootstrap\":{")
             if let chosen {
                 w.raw("\"chosenAlphas\":[")
@@ -174,17 +187,14 @@ extension TaskResult {
                 }
                 w.raw("],")
             }
-            w.raw("\"fits\":[")
-            for (i, row) in fits.enumerated() {
-                if i > 0 { w.raw(",") }
-                w.raw("[")
-                for (j, f) in row.enumerated() {
-                    if j > 0 { w.raw(",") }
-                    try f.writeJSON(to: &w)
-                }
-                w.raw("]")
+            if let debiased {
+                w.raw("\"debiased\":")
+                try rows(debiased, &w)
+                w.raw(",")
             }
-            w.raw("]}}")
+            w.raw("\"fits\":")
+            try rows(fits, &w)
+            w.raw("}}")
         case let .jackknife(fits):
             w.raw("{\"jackknife\":{\"fits\":[")
             for (i, f) in fits.enumerated() {
@@ -242,10 +252,19 @@ extension TaskResult {
                   let kkt = FastJSON.field(fields, "kktViolation")?.double, let it = FastJSON.field(fields, "iterations")?.int else { return nil }
             self = .estimate(fit, kktViolation: kkt, iterations: it)
         case "bootstrap":
-            guard case let .array(rows)? = FastJSON.field(fields, "fits") else { return nil }
-            var all: [[FitOutcome]] = []
-            all.reserveCapacity(rows.count)
-            for r in rows { guard let f = fits(r) else { return nil }; all.append(f) }
+            func table(_ v: FastJSON.Value?) -> [[FitOutcome]]? {
+                guard case let .array(rows)? = v else { return nil }
+                var all: [[FitOutcome]] = []
+                all.reserveCapacity(rows.count)
+                for r in rows { guard let f = fits(r) else { return nil }; all.append(f) }
+                return all
+            }
+            guard let all = table(FastJSON.field(fields, "fits")) else { return nil }
+            var debiased: [[FitOutcome]]?
+            switch FastJSON.field(fields, "debiased") {
+            case nil, .null?: debiased = nil
+            case let d?: guard let t = table(d) else { return nil }; debiased = t
+            }
             var chosen: [[Double]]?
             switch FastJSON.field(fields, "chosenAlphas") {
             case nil, .null?: chosen = nil
@@ -255,7 +274,7 @@ extension TaskResult {
                 chosen = c
             default: return nil
             }
-            self = .bootstrap(fits: all, chosenAlphas: chosen)
+            self = .bootstrap(fits: all, chosenAlphas: chosen, debiased: debiased)
         case "jackknife":
             guard let f = fits(FastJSON.field(fields, "fits")) else { return nil }
             self = .jackknife(fits: f)

@@ -284,7 +284,7 @@ public enum Aggregation {
             var failures: [String: Int] = [:]
             var chosen: [Double: Int] = [:]
             for key in keys {
-                guard case .bootstrap = key, case let .bootstrap(fits, alphas)? = results[key] else { continue }
+                guard case .bootstrap = key, case let .bootstrap(fits, alphas, _)? = results[key] else { continue }
                 for (i, row) in fits.enumerated() {
                     switch row[o] {
                     case let .coefficients(c): replicates.append(c)
@@ -476,10 +476,9 @@ public enum Aggregation {
         }
     }
 
-    /// Newton steps from the full-data fit and from every resample's fit (on that resample's
-    /// counts), and the delete-one values for BCa, for every outcome (each resample's counts are
-    /// drawn once for all outcomes). A pure function of the results, the data and the seed, so
-    /// every way of running gives the same bytes.
+    /// Newton steps from the full-data fit, the resamples' debiased estimates (made by the
+    /// bootstrap tasks) and the delete-one values for BCa, for every outcome. A pure function of
+    /// the results, the data and the seed, so every way of running gives the same bytes.
     static func debias(data: RunData, executor: TaskExecutor, results: [TaskKey: TaskResult], keys: [TaskKey]) throws -> [DebiasedOutcome] {
         let spec = data.spec
         let steps = spec.debias.newtonSteps
@@ -502,61 +501,23 @@ public enum Aggregation {
                 failures0.append(f)
             }
         }
-        // Resamples in resample order, with each outcome's lasso fit (nil: that fit failed).
-        var starts: [(resample: Int, coefficients: [[Double]?])] = []
+        // Each resample's debiased estimates, made by its bootstrap task, in resample order.
+        var rows: [[FitOutcome]] = []
         for key in keys {
-            guard case let .bootstrap(start, _) = key, case let .bootstrap(fits, _)? = results[key] else { continue }
-            for (i, row) in fits.enumerated() { starts.append((start + i, row.map(\.values))) }
-        }
-        var outcomes = [[Result<[Double], DebiasFailure>?]](repeating: [Result<[Double], DebiasFailure>?](repeating: nil, count: outcomeCount),
-                                                            count: starts.count)
-        if fulls.contains(where: { $0 != nil }) {
-            let starts = starts, fulls = fulls
-            let work: @Sendable (Int) -> [Result<[Double], DebiasFailure>?] = { i in
-                let counts = executor.resampleCounts(starts[i].resample)
-                return (0..<outcomeCount).map { o -> Result<[Double], DebiasFailure>? in
-                    guard let full = fulls[o], let lasso = starts[i].coefficients[o] else { return nil }
-                    do {
-                        let resampleCells = try data.cells(outcome: o, counts: counts)
-                        if steps == nil {
-                            // Converged steps end at the resample's MLE whatever the start; the
-                            // full-data estimate moved as the lasso fit moved is a close one (3
-                            // Newton steps on CTDC). 1e-8 relative is far below any interval's
-                            // resolution.
-                            guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let lassoFull = fit.values else { return nil }
-                            let start = (0..<full.coefficients.count).map { j in full.coefficients[j] + lasso[j] - lassoFull[j] }
-                            if let b = try? debias.estimate(cells: resampleCells, start: start, newtonSteps: nil, errors: false, tolerance: 1e-8, quadratic: true) {
-                                return .success(b.coefficients)
-                            }
-                            // Newton overshot from that start: the full-data estimate decides.
-                            return .success(try debias.estimate(cells: resampleCells, start: full.coefficients, newtonSteps: nil, errors: false, tolerance: 1e-8, quadratic: true).coefficients)
-                        }
-                        // A fixed step count starts from the resample's own lasso fit, as the
-                        // one-step estimator is defined.
-                        return .success(try debias.estimate(cells: resampleCells, start: lasso,
-                                                            newtonSteps: steps, errors: false).coefficients)
-                    } catch let f as DebiasFailure {
-                        return .failure(f)
-                    } catch {
-                        return .failure(.nearSingularHessian(conditionNumber: .nan))
-                    }
-                }
-            }
-            outcomes.withUnsafeMutableBufferPointer { out in
-                let base = UncheckedSendable(out)
-                DispatchQueue.concurrentPerform(iterations: starts.count) { i in base.value[i] = work(i) }
-            }
+            guard case .bootstrap = key, case let .bootstrap(_, _, debiased)? = results[key] else { continue }
+            guard let debiased else { throw AnalysisError.missingResult("debiased replicates of \(key)") }
+            rows += debiased
         }
         var result: [DebiasedOutcome] = []
         for o in 0..<outcomeCount {
             let full = fulls[o], failure = failures0[o]
             var replicates: [[Double]] = []
             var failures: [String: Int] = [:]
-            for row in outcomes {
+            // Without a full-data estimate the column falls back and its replicates are unused.
+            for row in rows where full != nil {
                 switch row[o] {
-                case let .success(c)?: replicates.append(c)
-                case let .failure(f)?: failures[f.flag, default: 0] += 1
-                case nil: break
+                case let .coefficients(c): replicates.append(c)
+                case let .failed(cause): failures[cause, default: 0] += 1
                 }
             }
             var jackknifeValues: [[Double]] = [], jackknifeRows: [Int] = []
@@ -627,7 +588,7 @@ public enum Aggregation {
             }
             var replicates: [[Double]] = []
             for key in keys {
-                guard case let .bootstrap(fits, _)? = results[key] else { continue }
+                guard case let .bootstrap(fits, _, _)? = results[key] else { continue }
                 for row in fits { if let r = row[o].values { replicates.append(r) } }
             }
             outcomes.append(PredictionModel.Outcome(name: data.encoded.outcomeNames[o], alpha: input.alphas[o], intercept: c[0],
@@ -648,7 +609,7 @@ public enum Aggregation {
         let keys = results.keys.filter { if case .bootstrap = $0 { return true }; return false }.sorted()
         for o in 0..<data.outcomeCount {
             for key in keys {
-                guard case let .bootstrap(start, _) = key, case let .bootstrap(fits, _)? = results[key] else { continue }
+                guard case let .bootstrap(start, _) = key, case let .bootstrap(fits, _, _)? = results[key] else { continue }
                 for (i, row) in fits.enumerated() {
                     guard let c = row[o].values else { continue }
                     out += csvField(data.encoded.outcomeNames[o]) + ",\(start + i)," + c.map { "\($0)" }.joined(separator: ",") + "\n"

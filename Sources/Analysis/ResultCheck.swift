@@ -87,7 +87,7 @@ extension TaskExecutor {
             if iterations < 0 { return "negative iteration count" }
             if case .coefficients = fit, !(kkt.isFinite && kkt >= 0) { return "KKT violation \(kkt) is not a finite non-negative number" }
             return check(fit)
-        case let (.bootstrap(start, end), .bootstrap(fits, chosen)):
+        case let (.bootstrap(start, end), .bootstrap(fits, chosen, debiased)):
             let batch = data.spec.bootstrap.batch
             guard start >= 0, start < resampleCount, start % batch == 0, end == min(start + batch, resampleCount) else {
                 return "no bootstrap task \(start)-\(end) in this run (\(resampleCount) resamples)"
@@ -96,6 +96,16 @@ extension TaskExecutor {
             for row in fits {
                 if row.count != outcomes { return "expected \(outcomes) outcomes per resample" }
                 for f in row { if let p = check(f) { return p } }
+            }
+            if (data.spec.intervals == .debiased) != (debiased != nil) {
+                return debiased == nil ? "debiased replicates missing (the run asks for debiased intervals)" : "debiased replicates in a run without debiased intervals"
+            }
+            if let debiased {
+                if debiased.count != fits.count { return "expected \(fits.count) resamples of debiased replicates, got \(debiased.count)" }
+                for row in debiased {
+                    if row.count != outcomes { return "expected \(outcomes) debiased replicates per resample" }
+                    for f in row { if let p = check(f) { return "debiased replicate: \(p)" } }
+                }
             }
             if data.spec.bootstrap.nested != (chosen != nil) { return "nested alphas present or missing" }
             if let chosen {
@@ -156,13 +166,26 @@ extension TaskExecutor {
         case let (.estimate(o), .estimate(fit, _, _)):
             guard let input else { return "no phase-2 input" }
             return check(fit, outcome: o, counts: data.cellCount, alpha: input.alphas[o], what: "estimate/o\(o)")
-        case let (.bootstrap(start, _), .bootstrap(fits, chosen)):
+        case let (.bootstrap(start, _), .bootstrap(fits, chosen, debiased)):
             guard let input else { return "no phase-2 input" }
             for (i, row) in fits.enumerated() {
                 let counts = resampleCounts(start + i)
                 for (o, fit) in row.enumerated() {
                     let alpha = chosen?[i][o] ?? input.alphas[o]
                     if let p = check(fit, outcome: o, counts: counts, alpha: alpha, what: "resample \(start + i), outcome \(o)") { return p }
+                    guard let d = debiased?[i][o], case let .coefficients(b) = d else { continue }
+                    let what = "resample \(start + i), outcome \(o), debiased"
+                    if let steps = data.spec.debias.newtonSteps {
+                        // A fixed number of Newton steps has no optimality condition: recompute it.
+                        guard case let .coefficients(lasso) = fit, let cells = try? data.cells(outcome: o, counts: counts),
+                              let expected = try? Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false).coefficients,
+                              zip(b, expected).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) }) else {
+                            return "\(what): not \(steps) Newton step(s) from the resample's lasso fit"
+                        }
+                    } else if let p = check(d, outcome: o, counts: counts, alpha: 0, what: what) {
+                        // Converged: the unpenalized maximum-likelihood fit, certified like a lasso fit at alpha 0.
+                        return p
+                    }
                 }
             }
             return nil

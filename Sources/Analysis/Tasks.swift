@@ -76,7 +76,10 @@ public enum TaskResult: Codable, Sendable, Equatable {
     case cv(scores: [Double?], failures: [String?], heldOutWeight: Double)
     case estimate(FitOutcome, kktViolation: Double, iterations: Int)
     /// Per resample (in order), per outcome; in nested mode also the alpha chosen per outcome.
-    case bootstrap(fits: [[FitOutcome]], chosenAlphas: [[Double]]?)
+    /// With debiased intervals, also each resample's debiased estimate per outcome (the
+    /// unpenalized maximum-likelihood fit, or `newtonSteps` Newton steps from the resample's
+    /// lasso fit), or why it failed (``Lasso/DebiasFailure/flag``).
+    case bootstrap(fits: [[FitOutcome]], chosenAlphas: [[Double]]?, debiased: [[FitOutcome]]? = nil)
     /// Per jackknife cell (in order): coefficients, or a failure cause.
     case jackknife(fits: [FitOutcome])
     /// Per half-sample (pair `start` first half, second half, pair `start + 1` ...), per
@@ -90,6 +93,8 @@ public struct TaskExecutor: Sendable {
     public let data: RunData
     /// Resamples given from outside (per-cell row counts), replacing the generator.
     public let importedResamples: [[Int32]]?
+    /// Full-data fits the bootstrap tasks start from, computed once per process.
+    let anchors = AnchorCache()
 
     public init(data: RunData, importedResamples: [[Int32]]? = nil) {
         self.data = data
@@ -314,11 +319,10 @@ public struct TaskExecutor: Sendable {
         let k = data.outcomeCount
         var fits: [[FitOutcome]] = []
         var chosen: [[Double]] = []
+        let debiasing = data.spec.intervals == .debiased
+        var debiased: [[FitOutcome]] = []
         // Warm starts from the full-data fits at the chosen alphas.
-        let warm: [LassoFit?] = (0..<k).map { o in
-            guard let cells = try? data.cells(outcome: o, counts: data.cellCount) else { return nil }
-            return try? LogisticLasso.fit(design: data.design, cells: cells, alpha: input.alphas[o], penalty: data.penalty, options: options)
-        }
+        let anchors = (0..<k).map { anchor(outcome: $0, alpha: input.alphas[$0], debiased: debiasing) }
         for r in start..<end {
             let counts = resampleCounts(r)
             var alphas = input.alphas
@@ -326,21 +330,90 @@ public struct TaskExecutor: Sendable {
                 alphas = nestedChoice(resample: r, counts: counts)
                 chosen.append(alphas)
             }
-            var row: [FitOutcome] = []
+            var row: [FitOutcome] = [], debiasedRow: [FitOutcome] = []
             for o in 0..<k {
+                var fitter: PathFitter?, cells: BinomialCells?, lasso: [Double]?
                 do {
+                    let resampleCells = try data.cells(outcome: o, counts: counts)
+                    cells = resampleCells
                     guard alphas[o].isFinite else { throw NestedCVFailure() }
-                    let cells = try data.cells(outcome: o, counts: counts)
-                    let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: alphas[o], penalty: data.penalty,
-                                                    options: options, warmStart: warm[o])
+                    fitter = try PathFitter(design: data.design, cells: resampleCells, penalty: data.penalty, options: options)
+                    let fit = try fitter!.fit(alpha: alphas[o], warmStart: anchors[o].lasso)
+                    lasso = fit.allCoefficients
                     row.append(.coefficients(fit.allCoefficients))
                 } catch {
                     row.append(.failed(Self.cause(error)))
                 }
+                if debiasing {
+                    debiasedRow.append(debiasedReplicate(anchor: anchors[o], cells: cells, fitter: fitter, lasso: lasso))
+                }
             }
             fits.append(row)
+            if debiasing { debiased.append(debiasedRow) }
         }
-        return .bootstrap(fits: fits, chosenAlphas: data.spec.bootstrap.nested ? chosen : nil)
+        return .bootstrap(fits: fits, chosenAlphas: data.spec.bootstrap.nested ? chosen : nil, debiased: debiasing ? debiased : nil)
+    }
+
+    /// One resample's debiased estimate for one outcome: with converged steps the resample's
+    /// maximum-likelihood fit (the solver at alpha 0, certified by its KKT conditions) from the
+    /// full-data one moved as the lasso fit moved; with a step count, that many Newton steps from
+    /// the resample's lasso fit (the one-step estimator's definition).
+    func debiasedReplicate(anchor: Anchor, cells: BinomialCells?, fitter: PathFitter?, lasso: [Double]?) -> FitOutcome {
+        guard let cells else { return .failed(Self.noResampleCells) }
+        do {
+            if let steps = data.spec.debias.newtonSteps {
+                guard let lasso else { return .failed(Self.noLassoFit) }
+                return .coefficients(try Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false).coefficients)
+            }
+            guard let mle = anchor.mle, let full = anchor.lasso?.allCoefficients else { return .failed(anchor.failure ?? Self.noLassoFit) }
+            let start = lasso.map { l in mle.indices.map { mle[$0] + l[$0] - full[$0] } } ?? mle
+            let solver = try fitter ?? PathFitter(design: data.design, cells: cells, penalty: data.penalty, options: options)
+            return .coefficients(try solver.maximumLikelihood(start: start).allCoefficients)
+        } catch {
+            return .failed(Self.debiasCause(error))
+        }
+    }
+
+    /// The debiased replicate's failure when the resample's lasso fit, which it starts from, failed.
+    static let noLassoFit = "noLassoFit"
+    /// The debiased replicate's failure when the resample's cells could not be formed.
+    static let noResampleCells = "noResampleCells"
+
+    /// A ``Lasso/DebiasFailure/flag`` for an error of Newton steps or of the solver at alpha 0.
+    static func debiasCause(_ error: Error) -> String {
+        switch error {
+        case let f as DebiasFailure: return f.flag
+        case LassoError.notIdentifiable: return DebiasFailure.nearSingularHessian(conditionNumber: .infinity).flag
+        default: return DebiasFailure.notConverged(steps: 0).flag
+        }
+    }
+
+    /// The full-data fits a bootstrap task starts from, for one outcome at one alpha.
+    struct Anchor: Sendable {
+        /// The lasso fit on the full data (warm start of every resample's fit).
+        var lasso: LassoFit?
+        /// The unpenalized maximum-likelihood fit on the full data (start of debiased replicates).
+        var mle: [Double]?
+        /// Why `mle` is missing.
+        var failure: String?
+    }
+
+    /// The full-data fits for `outcome` at `alpha`: computed once per process, the same in every
+    /// process (a pure function of the data and the run), so results do not depend on who runs a task.
+    func anchor(outcome o: Int, alpha: Double, debiased: Bool) -> Anchor {
+        let key = AnchorCache.Key(outcome: o, alpha: alpha.bitPattern, debiased: debiased)
+        if let a = anchors.get(key) { return a }
+        var a = Anchor()
+        if let cells = try? data.cells(outcome: o, counts: data.cellCount),
+           let fitter = try? PathFitter(design: data.design, cells: cells, penalty: data.penalty, options: options) {
+            a.lasso = try? fitter.fit(alpha: alpha)
+            if debiased, let lasso = a.lasso {
+                do { a.mle = try fitter.maximumLikelihood(start: lasso.allCoefficients).allCoefficients }
+                catch { a.failure = Self.debiasCause(error) }
+            }
+        }
+        anchors.put(key, a)
+        return a
     }
 
     struct NestedCVFailure: Error, CustomStringConvertible {
@@ -440,6 +513,15 @@ public struct TaskExecutor: Sendable {
 }
 
 /// A small per-process cache of prepared runs (most recent few).
+/// The bootstrap tasks' full-data fits of one executor (``TaskExecutor/anchor(outcome:alpha:debiased:)``).
+final class AnchorCache: Sendable {
+    struct Key: Hashable { let outcome: Int, alpha: UInt64, debiased: Bool }
+    let entries = Mutex<[Key: TaskExecutor.Anchor]>([:])
+
+    func get(_ key: Key) -> TaskExecutor.Anchor? { entries.withLock { $0[key] } }
+    func put(_ key: Key, _ anchor: TaskExecutor.Anchor) { entries.withLock { $0[key] = anchor } }
+}
+
 final class PreparedCache: Sendable {
     static let shared = PreparedCache()
     let entries = Mutex<[(String, TaskExecutor)]>([])

@@ -70,7 +70,9 @@ public struct Debias: Sendable {
     /// Gradient, Hessian (row-major, full) and, when asked, M at `beta` over the cells.
     ///
     /// One pass over the patterns' nonzero entries (compressed sparse rows): a pattern with q
-    /// nonzero features costs O(q^2), so binary designs cost a fraction of p^2 per pattern.
+    /// nonzero features costs O(q^2), so binary designs cost a fraction of p^2 per pattern. The
+    /// linear predictor and the probabilities come first (the logistic function vectorized), then
+    /// the upper triangles are accumulated row by row and mirrored.
     func derivatives(cells: BinomialCells, beta: [Double], withMeat: Bool)
         -> (g: [Double], h: [Double], m: [Double], pi: [Double]) {
         let n = design.patternCount, p = size
@@ -81,51 +83,86 @@ public struct Debias: Sendable {
         design.sparseStart.withUnsafeBufferPointer { start in
         design.sparseFeature.withUnsafeBufferPointer { feature in
         design.sparseValue.withUnsafeBufferPointer { value in
+        beta.withUnsafeBufferPointer { beta in
+        pi.withUnsafeMutableBufferPointer { pi in
+            // Linear predictor of every pattern (patterns without trials too: cheaper than a branch).
+            for k in 0..<n {
+                var eta = beta[0]
+                for i in Int(start[k])..<Int(start[k + 1]) { eta += beta[Int(feature[i]) + 1] * value[i] }
+                pi[k] = eta
+            }
+            Self.sigmoidInPlace(pi.baseAddress!, n)
+        }}}}}
+        design.sparseStart.withUnsafeBufferPointer { start in
+        design.sparseFeature.withUnsafeBufferPointer { feature in
+        design.sparseValue.withUnsafeBufferPointer { value in
         cells.trials.withUnsafeBufferPointer { trials in
         cells.successes.withUnsafeBufferPointer { successes in
+        pi.withUnsafeBufferPointer { pi in
         g.withUnsafeMutableBufferPointer { g in
         h.withUnsafeMutableBufferPointer { h in
         meat.withUnsafeMutableBufferPointer { meat in
+            let h = h.baseAddress!
             for k in 0..<n where trials[k] > 0 {
                 let lo = Int(start[k]), hi = Int(start[k + 1])
-                var eta = beta[0]
-                for i in lo..<hi { eta += beta[Int(feature[i]) + 1] * value[i] }
-                let q = Kernels.sigmoid(eta)
-                let m = trials[k], e = successes[k]
-                pi[k] = q
+                let q = pi[k], m = trials[k], e = successes[k]
                 let w = m * q * (1 - q), r = e - m * q
-                let v = withMeat ? e * (1 - q) * (1 - q) + (m - e) * q * q : 0
                 g[0] += r
                 h[0] += w
-                if withMeat { meat[0] += v }
                 for i in lo..<hi {
                     let a = Int(feature[i]) + 1, xa = value[i]
                     g[a] += r * xa
                     h[a] += w * xa   // row 0, column a
-                    if withMeat { meat[a] += v * xa }
-                    let wa = w * xa, va = v * xa
-                    for l in i..<hi {
-                        let b = Int(feature[l]) + 1
-                        h[a * p + b] += wa * value[l]
-                        if withMeat { meat[a * p + b] += va * value[l] }
+                    let wa = w * xa, row = h + a * p + 1
+                    for l in i..<hi { row[Int(feature[l])] += wa * value[l] }
+                }
+            }
+            if withMeat {
+                let meat = meat.baseAddress!
+                for k in 0..<n where trials[k] > 0 {
+                    let lo = Int(start[k]), hi = Int(start[k + 1])
+                    let q = pi[k], m = trials[k], e = successes[k]
+                    let v = e * (1 - q) * (1 - q) + (m - e) * q * q
+                    meat[0] += v
+                    for i in lo..<hi {
+                        let a = Int(feature[i]) + 1, xa = value[i]
+                        meat[a] += v * xa
+                        let va = v * xa, row = meat + a * p + 1
+                        for l in i..<hi { row[Int(feature[l])] += va * value[l] }
                     }
                 }
             }
-            // Mirror: row 0 and the upper triangle (features in a pattern are in increasing order).
-            for a in 0..<p {
-                for b in (a + 1)..<max(a + 1, p) {
-                    let upper = h[a * p + b] + h[b * p + a]
-                    h[a * p + b] = upper
-                    h[b * p + a] = upper
-                    if withMeat {
-                        let mu = meat[a * p + b] + meat[b * p + a]
-                        meat[a * p + b] = mu
-                        meat[b * p + a] = mu
-                    }
-                }
-            }
-        }}}}}}}}
+        }}}}}}}}}
+        // Mirror: row 0 and the upper triangle (features in a pattern are in increasing order).
+        Self.mirror(&h, size: p)
+        if withMeat { Self.mirror(&meat, size: p) }
         return (g, h, meat, pi)
+    }
+
+    /// Makes a matrix whose entries (a, b) and (b, a) were accumulated separately symmetric.
+    static func mirror(_ a: inout [Double], size p: Int) {
+        for i in 0..<p {
+            for j in (i + 1)..<max(i + 1, p) {
+                let sum = a[i * p + j] + a[j * p + i]
+                a[i * p + j] = sum
+                a[j * p + i] = sum
+            }
+        }
+    }
+
+    /// Replaces every x by 1 / (1 + e^-x), eight at a time (``SIMDMath``, 1-2 ulp).
+    static func sigmoidInPlace(_ x: UnsafeMutablePointer<Double>, _ n: Int) {
+        typealias V = SIMDMath.V
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self)
+            let e = SIMDMath.expNonPositive(-SIMDMath.abs(v))
+            let one = V(repeating: 1)
+            let s = (one / (one + e)).replacing(with: e / (one + e), where: v .< 0)
+            UnsafeMutableRawPointer(x + i).storeBytes(of: s, as: V.self)
+            i += 8
+        }
+        while i < n { x[i] = Kernels.sigmoid(x[i]); i += 1 }
     }
 
     /// Newton steps from `start` (intercept first).
@@ -155,16 +192,8 @@ public struct Debias: Sendable {
                 throw DebiasFailure.nearSingularHessian(conditionNumber: .infinity)
             }
             factor = l
-            let delta = LinearAlgebra.choleskySolve(factor, last.g, size: p)
-            var largest = 0.0
-            for j in 0..<p {
-                beta[j] += delta[j]
-                largest = max(largest, abs(delta[j]) / max(1, abs(beta[j])))
-            }
+            let largest = try step(&beta, LinearAlgebra.choleskySolve(factor, last.g, size: p), steps: steps + 1)
             steps += 1
-            guard beta.allSatisfy({ $0.isFinite && abs($0) < Self.divergenceLimit }) else {
-                throw DebiasFailure.notConverged(steps: steps)
-            }
             if let n = newtonSteps {
                 if steps >= n { break }
             } else if largest <= tolerance || (quadratic && largest <= 0.1 * tolerance.squareRoot()) {
@@ -192,6 +221,20 @@ public struct Debias: Sendable {
         }
         return DebiasedEstimate(coefficients: beta, standardErrors: se, sandwichStandardErrors: sandwich,
                                 conditionNumber: condition, steps: steps)
+    }
+
+    /// Adds `delta` to `beta`; returns the largest step relative to its coefficient.
+    /// - Throws: ``DebiasFailure/notConverged(steps:)`` when a coefficient leaves the finite range.
+    private func step(_ beta: inout [Double], _ delta: [Double], steps: Int = 0) throws -> Double {
+        var largest = 0.0
+        for j in beta.indices {
+            beta[j] += delta[j]
+            largest = max(largest, abs(delta[j]) / max(1, abs(beta[j])))
+        }
+        guard beta.allSatisfy({ $0.isFinite && abs($0) < Self.divergenceLimit }) else {
+            throw DebiasFailure.notConverged(steps: steps)
+        }
+        return largest
     }
 
     /// Delete-one-row values of the debiased estimate for BCa's acceleration: for each

@@ -296,3 +296,17 @@ public final class PathFitter {
         try solver.solve(alpha: alpha, warmStart: warmStart)
     }
 }
+
+extension PathFitter {
+    /// The unpenalized maximum-likelihood fit (alpha 0) from `start` (intercept first), with the
+    /// solver's certificate: the debiased lasso's converged value on these cells, from a close
+    /// start in a few Newton iterations.
+    ///
+    /// - Throws: ``LassoError`` as ``fit(alpha:warmStart:)``: `notIdentifiable` for a feature
+    ///   constant over the weighted rows, `separation` when a coefficient diverges.
+    public func maximumLikelihood(start: [Double]) throws -> LassoFit {
+        let warm = LassoFit(alpha: 0, penalty: Penalty(), intercept: start[0], coefficients: Array(start.dropFirst()),
+                            objective: .nan, loss: .nan, kktViolation: .nan, iterations: 0, totalWeight: 0)
+        return try fit(alpha: 0, warmStart: warm)
+    }
+}

@@ -116,6 +116,47 @@ struct DebiasedTests {
         #expect(moved > 1e-8, "one step should not already be the converged estimate")
     }
 
+    @Test("bootstrap tasks carry each resample's debiased estimate: converged, the resample's MLE (Newton to 1e-12 agrees to 1e-7); one step, exactly one Newton step from its lasso fit",
+          arguments: [nil, 1] as [Int?])
+    func replicatesInTasks(newtonSteps: Int?) throws {
+        let features = (1...8).map { ["name": "x\($0)", "encoding": "numeric"] }
+        var object: [String: Any] = [
+            "name": "task replicates", "data": ["csv": DebiasFiles.synthetic.path], "outcomes": ["y"], "features": features,
+            "alphas": [40.0], "cv": ["folds": 2], "bootstrap": ["resamples": 12, "batch": 6, "methods": ["percentile"]], "seed": 9,
+        ]
+        if let newtonSteps { object["debiased"] = ["newtonSteps": newtonSteps] }
+        let spec = try RunSpec.parse(try JSONSerialization.data(withJSONObject: object), source: "job.json", baseDirectory: "/")
+        let executor = TaskExecutor(data: try RunData.load(spec: spec))
+        let data = executor.data
+        let input = PhaseTwoInput(alphas: [40.0])
+        guard case let .bootstrap(fits, _, debiased?) = executor.run(.bootstrap(start: 6, end: 12), input: input) else {
+            Issue.record("no debiased replicates in the bootstrap result"); return
+        }
+        #expect(debiased.count == 6 && fits.count == 6)
+        let debias = Debias(design: data.design)
+        for i in 0..<6 {
+            let cells = try data.cells(outcome: 0, counts: executor.resampleCounts(6 + i))
+            guard case let .coefficients(b) = debiased[i][0], case let .coefficients(lasso) = fits[i][0] else {
+                Issue.record("resample \(6 + i): \(debiased[i][0]) / \(fits[i][0])"); continue
+            }
+            let reference = try debias.estimate(cells: cells, start: lasso, newtonSteps: newtonSteps, errors: false, tolerance: 1e-12)
+            for (x, y) in zip(b, reference.coefficients) {
+                #expect(abs(x - y) <= (newtonSteps == nil ? 1e-7 : 1e-12) * max(1, abs(y)), "resample \(6 + i): \(x) vs \(y)")
+            }
+            if newtonSteps == nil { #expect(zip(b, lasso).contains { abs($0 - $1) > 1e-3 }, "the replicate moved away from the lasso fit") }
+        }
+        // The coordinator's certificate accepts the honest result and refuses a moved replicate.
+        let honest = TaskResult.bootstrap(fits: fits, chosenAlphas: nil, debiased: debiased)
+        #expect(executor.validate(honest, key: .bootstrap(start: 6, end: 12)) == nil)
+        #expect(executor.certify(honest, key: .bootstrap(start: 6, end: 12), input: input) == nil)
+        var moved = debiased
+        if case var .coefficients(c) = moved[2][0] { c[3] += 1e-3; moved[2][0] = .coefficients(c) }
+        let forged = TaskResult.bootstrap(fits: fits, chosenAlphas: nil, debiased: moved)
+        #expect(executor.certify(forged, key: .bootstrap(start: 6, end: 12), input: input) != nil)
+        #expect(executor.validate(.bootstrap(fits: fits, chosenAlphas: nil), key: .bootstrap(start: 6, end: 12)) != nil,
+                "a result without debiased replicates is refused in a debiased run")
+    }
+
     @Test("the penalized-only report keeps its old shape: no debiased block, no new settings")
     func penalizedOnly() throws {
         let features = (1...8).map { ["name": "x\($0)", "encoding": "numeric"] }

@@ -23,6 +23,8 @@ struct FastJSONTests {
             .estimate(.failed("singular"), kktViolation: 0, iterations: 0),
             .bootstrap(fits: [fits, [fits[0], fits[0], fits[1]]], chosenAlphas: nil),
             .bootstrap(fits: [[fits[0]]], chosenAlphas: [[0.1, 0.01], [2]]),
+            .bootstrap(fits: [[fits[0], fits[1]]], chosenAlphas: nil, debiased: [[fits[1], fits[0]]]),
+            .bootstrap(fits: [[fits[2]]], chosenAlphas: [[0.5]], debiased: [[.failed("newtonNotConverged")]]),
             .jackknife(fits: fits),
             .jackknife(fits: []),
             .stability(selected: [[[0, 3], nil], [[], [5, 12]]]),

@@ -90,8 +90,9 @@ struct IntakeTests {
         #expect(report == expected)
     }
 
-    @Test("altered coefficients of the right shape fail their certificate: the worker is quarantined, the table is unchanged")
-    func alteredCoefficients() async throws {
+    @Test("altered coefficients of the right shape fail their certificate: the worker is quarantined, the table is unchanged",
+          arguments: [false, true])
+    func alteredCoefficients(debiasedReplicate: Bool) async throws {
         let reference = try CoordinatorService(store: MemoryStore(), software: "test")
         let (refRun, _) = try await newRun(reference)
         let expected = try await finish(reference, refRun)
@@ -122,15 +123,16 @@ struct IntakeTests {
             }
         }
         let t = stolen!
-        guard case let .bootstrap(fits, chosen) = executor.run(t.key, input: t.input) else { Issue.record("not a bootstrap result"); return }
-        var altered = fits
-        if case var .coefficients(c) = altered[0][0] {
-            c[1] += 0.5
-            altered[0][0] = .coefficients(c)
-        }
+        guard case let .bootstrap(fits, chosen, debiased?) = executor.run(t.key, input: t.input) else { Issue.record("not a bootstrap result with debiased replicates"); return }
+        // Either a lasso fit or (with the lasso fits honest) a debiased replicate is moved.
+        var altered = debiasedReplicate ? debiased : fits
+        guard case var .coefficients(c) = altered[0][0] else { Issue.record("the first fit failed"); return }
+        c[1] += 0.5
+        altered[0][0] = .coefficients(c)
+        let forged: TaskResult = debiasedReplicate ? .bootstrap(fits: fits, chosenAlphas: chosen, debiased: altered)
+                                                   : .bootstrap(fits: altered, chosenAlphas: chosen, debiased: debiased)
         await #expect(throws: ServiceError.self) {
-            _ = try await service.submit(Wire.Submission(worker: "evil", run: run, key: t.key, lease: t.lease, dataset: dataset,
-                                                         result: .bootstrap(fits: altered, chosenAlphas: chosen)))
+            _ = try await service.submit(Wire.Submission(worker: "evil", run: run, key: t.key, lease: t.lease, dataset: dataset, result: forged))
         }
         let counters = await service.counters
         #expect(counters.uncertifiedResults == 1 && counters.quarantinedWorkers == 1 && counters.verificationMismatches == 1)

@@ -91,6 +91,8 @@ extension TaskKey {
             w.raw("{\"jackknife\":{\"end\":"); w.int(e); w.raw(",\"outcome\":"); w.int(o); w.raw(",\"start\":"); w.int(s); w.raw("}}")
         case let .stability(s, e):
             w.raw("{\"stability\":{\"end\":"); w.int(e); w.raw(",\"start\":"); w.int(s); w.raw("}}")
+        case let .nodewise(o, s, e):
+            w.raw("{\"nodewise\":{\"end\":"); w.int(e); w.raw(",\"outcome\":"); w.int(o); w.raw(",\"start\":"); w.int(s); w.raw("}}")
         }
     }
 
@@ -114,6 +116,9 @@ extension TaskKey {
             guard let o = int("outcome"), let s = int("start"), let e = int("end") else { return nil }
             self = .jackknife(outcome: o, start: s, end: e)
         case "stability": guard let s = int("start"), let e = int("end") else { return nil }; self = .stability(start: s, end: e)
+        case "nodewise":
+            guard let o = int("outcome"), let s = int("start"), let e = int("end") else { return nil }
+            self = .nodewise(outcome: o, start: s, end: e)
         default: return nil
         }
     }
@@ -202,6 +207,13 @@ extension TaskResult {
                 try f.writeJSON(to: &w)
             }
             w.raw("]}}")
+        case let .nodewise(lambdas, features):
+            w.raw("{\"nodewise\":{\"features\":[")
+            for (i, row) in features.enumerated() {
+                if i > 0 { w.raw(",") }
+                try w.doubles(row)
+            }
+            w.raw("],\"lambdas\":"); try w.doubles(lambdas); w.raw("}}")
         case let .stability(selected):
             w.raw("{\"stability\":{\"selected\":[")
             for (i, half) in selected.enumerated() {
@@ -278,6 +290,11 @@ extension TaskResult {
         case "jackknife":
             guard let f = fits(FastJSON.field(fields, "fits")) else { return nil }
             self = .jackknife(fits: f)
+        case "nodewise":
+            guard case let .array(rows)? = FastJSON.field(fields, "features"), let lambdas = FastJSON.field(fields, "lambdas")?.doubles else { return nil }
+            var features: [[Double]] = []
+            for r in rows { guard let d = r.doubles else { return nil }; features.append(d) }
+            self = .nodewise(lambdas: lambdas, features: features)
         case "stability":
             guard case let .array(halves)? = FastJSON.field(fields, "selected") else { return nil }
             var all: [[[Int]?]] = []

@@ -66,6 +66,10 @@ public struct Report: Codable, Sendable, Equatable {
         public let failures: [Failure]
         /// Why the full-data estimate failed and what was reported instead.
         public let flags: [String]
+        /// `nodewise` for the desparsified lasso (absent: Newton steps).
+        public var method: String? = nil
+        /// The nodewise regressions' lambda (standardized columns, mean scale), with `method`.
+        public var nodewiseLambda: Double? = nil
     }
 
     /// Stability selection of one penalized feature: the fraction of half-samples whose first q
@@ -450,14 +454,32 @@ public enum Aggregation {
         var jackknifeValues: [[Double]]
         var jackknifeRows: [Int]
         var summary: Report.Debiasing
+        /// The desparsified lasso's corrections (method `nodewise`): coefficient j + 1 per entry.
+        var nodewise: NodewiseOutcome? = nil
+        /// The full-data lasso fit the corrections apply to (method `nodewise`).
+        var lasso: [Double] = []
+
+        static func fallback(_ flags: [String], _ fallback: Report.Interval, methods: [CIMethod]) -> Report.Debiased {
+            var ci = ["wald": Report.Interval(low: fallback.low, high: fallback.high, oddsRatioLow: fallback.oddsRatioLow,
+                                              oddsRatioHigh: fallback.oddsRatioHigh, flags: fallback.flags + flags)]
+            for m in methods { ci[m.rawValue] = ci["wald"] }
+            return Report.Debiased(estimate: nil, se: nil, sandwichSE: nil, oddsRatio: nil, ci: ci, flags: flags)
+        }
 
         func feature(_ j: Int, level: Double, methods: [CIMethod], convention: QuantileConvention, fallback: Report.Interval) -> Report.Debiased {
+            if let nodewise {
+                // The desparsified lasso gives Wald intervals for the features (not the intercept).
+                guard j > 0, let q = nodewise.projections[j - 1] else {
+                    return Self.fallback([j == 0 ? "interceptNotDesparsified" : "nodewiseDegenerate", "fallbackPenalizedPercentile"], fallback, methods: [])
+                }
+                let b = lasso[j] + q.shift, z = Normal.quantile(0.5 + level / 2)
+                let wald = Report.Interval(low: finite(b - z * q.se), high: finite(b + z * q.se),
+                                           oddsRatioLow: finite(Foundation.exp(b - z * q.se)), oddsRatioHigh: finite(Foundation.exp(b + z * q.se)), flags: [])
+                return Report.Debiased(estimate: b, se: finite(q.se), sandwichSE: finite(q.sandwichSE), oddsRatio: finite(Foundation.exp(b)),
+                                       ci: ["wald": wald], flags: [])
+            }
             guard let e = estimate else {
-                let flags = [failure?.flag ?? "debiasFailed", "fallbackPenalizedPercentile"]
-                var ci = ["wald": Report.Interval(low: fallback.low, high: fallback.high, oddsRatioLow: fallback.oddsRatioLow,
-                                                  oddsRatioHigh: fallback.oddsRatioHigh, flags: fallback.flags + flags)]
-                for m in methods { ci[m.rawValue] = ci["wald"] }
-                return Report.Debiased(estimate: nil, se: nil, sandwichSE: nil, oddsRatio: nil, ci: ci, flags: flags)
+                return Self.fallback([failure?.flag ?? "debiasFailed", "fallbackPenalizedPercentile"], fallback, methods: methods)
             }
             let b = e.coefficients[j], se = e.standardErrors[j]
             let z = Normal.quantile(0.5 + level / 2)
@@ -480,6 +502,7 @@ public enum Aggregation {
     /// bootstrap tasks) and the delete-one values for BCa, for every outcome. A pure function of
     /// the results, the data and the seed, so every way of running gives the same bytes.
     static func debias(data: RunData, executor: TaskExecutor, results: [TaskKey: TaskResult], keys: [TaskKey]) throws -> [DebiasedOutcome] {
+        if data.debiasMethod == .nodewise { return try desparsify(data: data, results: results) }
         let spec = data.spec
         let steps = spec.debias.newtonSteps
         let debias = Debias(design: data.design)
@@ -538,6 +561,24 @@ public enum Aggregation {
                                           jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary))
         }
         return result
+    }
+
+    /// The desparsified lasso of every outcome from the nodewise task results.
+    static func desparsify(data: RunData, results: [TaskKey: TaskResult]) throws -> [DebiasedOutcome] {
+        try (0..<data.outcomeCount).map { o in
+            guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let lasso = fit.values else {
+                throw AnalysisError.missingResult("estimate/o\(o)")
+            }
+            let nodewise = try NodewiseOutcome(results: results, outcome: o, featureCount: data.design.featureCount)
+            var summary = Report.Debiasing(steps: nil, conditionNumber: nil, resamples: 0, failedResamples: 0, failures: [],
+                                           flags: nodewise == nil ? ["nodewiseFailed", "fallbackPenalizedPercentile"] : [])
+            summary.method = DebiasSpec.Method.nodewise.rawValue
+            summary.nodewiseLambda = nodewise?.lambda
+            var outcome = DebiasedOutcome(estimate: nil, failure: nil, replicates: [], jackknifeValues: [], jackknifeRows: [], summary: summary)
+            outcome.nodewise = nodewise
+            outcome.lasso = lasso
+            return outcome
+        }
     }
 
     /// The jackknife fits behind BCa: `outcome,cell,rows,const,<features>`, one row per

@@ -32,6 +32,17 @@ extension TaskExecutor {
             }
         case let .stability(start, end):
             return stabilityKeyProblem(start: start, end: end)
+        case let .nodewise(o, start, end):
+            return nodewiseKeyProblem(outcome: o, start: start, end: end)
+        }
+        return nil
+    }
+
+    func nodewiseKeyProblem(outcome o: Int, start: Int, end: Int) -> String? {
+        let p = data.design.featureCount, batch = Self.nodewiseBatch
+        guard data.debiasMethod == .nodewise, (0..<data.outcomeCount).contains(o), start >= 0, start < p, start % batch == 0,
+              end == min(start + batch, p) else {
+            return "no nodewise task \(o)/\(start)-\(end) in this run"
         }
         return nil
     }
@@ -97,8 +108,9 @@ extension TaskExecutor {
                 if row.count != outcomes { return "expected \(outcomes) outcomes per resample" }
                 for f in row { if let p = check(f) { return p } }
             }
-            if (data.spec.intervals == .debiased) != (debiased != nil) {
-                return debiased == nil ? "debiased replicates missing (the run asks for debiased intervals)" : "debiased replicates in a run without debiased intervals"
+            if (data.debiasMethod == .newton) != (debiased != nil) {
+                return debiased == nil ? "debiased replicates missing (the run asks for debiased intervals by Newton steps)"
+                                       : "debiased replicates in a run without Newton-step debiased intervals"
             }
             if let debiased {
                 if debiased.count != fits.count { return "expected \(fits.count) resamples of debiased replicates, got \(debiased.count)" }
@@ -124,6 +136,17 @@ extension TaskExecutor {
             }
             if fits.count != end - start { return "expected \(end - start) jackknife fits, got \(fits.count)" }
             for f in fits { if let p = check(f) { return p } }
+            return nil
+        case let (.nodewise(o, start, end), .nodewise(lambdas, features)):
+            if let p = nodewiseKeyProblem(outcome: o, start: start, end: end) { return p }
+            if features.count != end - start { return "expected \(end - start) nodewise features, got \(features.count)" }
+            if lambdas.contains(where: { !($0.isFinite && $0 >= 0) }) { return "nodewise lambdas must be finite and >= 0" }
+            if let fixed = data.spec.debias.nodewiseLambda, !lambdas.isEmpty, lambdas != [fixed] { return "the nodewise lambda is not the spec's \(fixed)" }
+            let width = Self.nodewiseWidth * lambdas.count
+            for row in features {
+                if row.count != width { return "expected \(width) numbers per nodewise feature, got \(row.count)" }
+                if row.contains(where: { $0.isNaN }) { return "NaN in a nodewise row" }
+            }
             return nil
         case let (.stability(start, end), .stability(selected)):
             if let p = stabilityKeyProblem(start: start, end: end) { return p }
@@ -162,6 +185,19 @@ extension TaskExecutor {
         }
         switch (key, result) {
         case (.cv, .cv), (.stability, .stability):
+            return nil
+        case let (.nodewise(o, start, _), .nodewise(lambdas, features)):
+            // Projections carry no optimality condition: the first feature is recomputed.
+            guard let input else { return "no phase-2 input" }
+            guard let prep = nodewisePreparation(outcome: o, alpha: input.alphas[o]) else {
+                return lambdas.isEmpty ? nil : "nodewise results for an outcome whose lasso fit failed"
+            }
+            guard lambdas == prep.lambdas, let first = features.first else { return "nodewise \(o)/\(start): not the run's lambda grid" }
+            let expected = nodewiseRow(prep, feature: start)
+            guard first.count == expected.count,
+                  zip(first, expected).allSatisfy({ $0 == $1 || abs($0 - $1) <= 1e-9 * max(1, abs($1)) }) else {
+                return "nodewise \(o)/\(start): feature \(start) does not match its recomputation"
+            }
             return nil
         case let (.estimate(o), .estimate(fit, _, _)):
             guard let input else { return "no phase-2 input" }

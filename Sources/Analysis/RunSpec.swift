@@ -72,12 +72,28 @@ public enum IntervalKind: String, Sendable, CaseIterable {
 
 /// Settings of the debiased intervals (`debiased` in the spec).
 public struct DebiasSpec: Sendable, Equatable {
+    /// How the lasso fit is debiased.
+    public enum Method: String, Sendable, CaseIterable {
+        /// `newton` while the design has more rows than coefficients, else `nodewise`.
+        case auto
+        /// Newton steps on the unpenalized likelihood (n > p): Wald and bootstrap intervals.
+        case newton
+        /// The desparsified lasso (nodewise regressions; any p, needed where p >= n): Wald intervals.
+        case nodewise
+    }
+
+    public var method: Method
     /// Newton steps from the lasso fit: `nil` until converged (the unpenalized MLE), `1` the
     /// one-step estimator (preferable when p/n is not small).
     public var newtonSteps: Int?
+    /// The nodewise regressions' lambda (standardized columns, mean scale): `nil` chooses it by
+    /// K-fold cross-validation pooled over the features (hdi's default).
+    public var nodewiseLambda: Double?
 
-    public init(newtonSteps: Int? = nil) {
+    public init(method: Method = .auto, newtonSteps: Int? = nil, nodewiseLambda: Double? = nil) {
+        self.method = method
         self.newtonSteps = newtonSteps
+        self.nodewiseLambda = nodewiseLambda
     }
 }
 
@@ -274,7 +290,17 @@ public struct RunSpec: Sendable {
         if let x = o["intervals"] { intervals = IntervalKind(rawValue: try x.choice(IntervalKind.allCases.map(\.rawValue)))! }
         var debias = DebiasSpec()
         if let d = o["debiased"] {
-            let m = try d.object(allowed: ["newtonSteps"])
+            let m = try d.object(allowed: ["method", "newtonSteps", "nodewiseLambda"])
+            if let x = m["method"] { debias.method = DebiasSpec.Method(rawValue: try x.choice(DebiasSpec.Method.allCases.map(\.rawValue)))! }
+            if let x = m["nodewiseLambda"] {
+                if case .string = x.value {
+                    _ = try x.choice(["cv"])
+                } else {
+                    let lambda = try x.double()
+                    guard lambda >= 0 && lambda.isFinite else { throw x.error("nodewiseLambda must be a number >= 0 or \"cv\"") }
+                    debias.nodewiseLambda = lambda
+                }
+            }
             if let x = m["newtonSteps"] {
                 if case .string = x.value {
                     _ = try x.choice(["converged"])

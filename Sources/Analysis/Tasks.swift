@@ -18,6 +18,9 @@ public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConver
     /// Phase 1: stability-selection pairs `start ..< end` (both halves, every outcome). Phase 1
     /// because it does not depend on the chosen alpha.
     case stability(start: Int, end: Int)
+    /// Phase 2: the nodewise regressions of features `start ..< end` of one outcome at its
+    /// chosen alpha (the desparsified lasso, p >= n).
+    case nodewise(outcome: Int, start: Int, end: Int)
 
     public var phase: Int {
         switch self {
@@ -37,6 +40,7 @@ public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConver
         case let .bootstrap(s, e): return (2, s, e, 0)
         case let .jackknife(o, s, e): return (3, o, s, e)
         case let .stability(s, e): return (4, s, e, 0)
+        case let .nodewise(o, s, e): return (5, o, s, e)
         }
     }
 
@@ -49,6 +53,7 @@ public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConver
         case let .bootstrap(s, e): return "bootstrap/\(s)-\(e)"
         case let .jackknife(o, s, e): return "jackknife/o\(o)/\(s)-\(e)"
         case let .stability(s, e): return "stability/\(s)-\(e)"
+        case let .nodewise(o, s, e): return "nodewise/o\(o)/\(s)-\(e)"
         }
     }
 }
@@ -86,6 +91,10 @@ public enum TaskResult: Codable, Sendable, Equatable {
     /// outcome: the penalized features selected (ascending feature indices, at most q), or
     /// `nil` where the path failed on that half.
     case stability(selected: [[[Int]?]])
+    /// The nodewise lambda grid and, per feature (in order), for each lambda the pooled-CV
+    /// held-out error and the full-data projection (numerator, denominator, model variance,
+    /// sandwich variance): five numbers per lambda. Empty rows and grid: no lasso fit to project at.
+    case nodewise(lambdas: [Double], features: [[Double]])
 }
 
 /// Executes tasks: pure functions of (RunData, key, phase-2 input).
@@ -95,6 +104,8 @@ public struct TaskExecutor: Sendable {
     public let importedResamples: [[Int32]]?
     /// Full-data fits the bootstrap tasks start from, computed once per process.
     let anchors = AnchorCache()
+    /// Nodewise preparations (desparsified lasso), computed once per process.
+    let nodewiseCache = NodewiseCache()
 
     public init(data: RunData, importedResamples: [[Int32]]? = nil) {
         self.data = data
@@ -179,6 +190,12 @@ public struct TaskExecutor: Sendable {
                 }
             }
         }
+        if data.debiasMethod == .nodewise {
+            let p = data.design.featureCount, batch = Self.nodewiseBatch
+            for o in 0..<data.outcomeCount {
+                for start in stride(from: 0, to: p, by: batch) { keys.append(.nodewise(outcome: o, start: start, end: min(start + batch, p))) }
+            }
+        }
         return keys
     }
 
@@ -200,6 +217,8 @@ public struct TaskExecutor: Sendable {
             return bootstrap(start: start, end: end, input: input!)
         case let .jackknife(o, start, end):
             return jackknife(outcome: o, start: start, end: end, alpha: input!.alphas[o])
+        case let .nodewise(o, start, end):
+            return nodewise(outcome: o, start: start, end: end, alpha: input!.alphas[o])
         case let .stability(start, end):
             var rows: [[[Int]?]] = []
             let penalty = stabilityPenalty()
@@ -319,7 +338,7 @@ public struct TaskExecutor: Sendable {
         let k = data.outcomeCount
         var fits: [[FitOutcome]] = []
         var chosen: [[Double]] = []
-        let debiasing = data.spec.intervals == .debiased
+        let debiasing = data.debiasMethod == .newton
         var debiased: [[FitOutcome]] = []
         // Warm starts from the full-data fits at the chosen alphas.
         let anchors = (0..<k).map { anchor(outcome: $0, alpha: input.alphas[$0], debiased: debiasing) }

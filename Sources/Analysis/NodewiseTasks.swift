@@ -1,0 +1,126 @@
+import Foundation
+import Lasso
+import Synchronization
+
+extension RunData {
+    /// How this run debiases: the spec's method, with `auto` resolved by shape (the Newton
+    /// estimate needs more rows than coefficients).
+    public var debiasMethod: DebiasSpec.Method? {
+        guard spec.intervals == .debiased else { return nil }
+        switch spec.debias.method {
+        case .auto: return design.featureCount + 1 >= rowCount ? .nodewise : .newton
+        case let m: return m
+        }
+    }
+}
+
+/// The prepared nodewise problem of one outcome at one alpha: the full data at the lasso fit,
+/// and per CV fold the training standardization and the held-out error matrix.
+struct NodewisePreparation: Sendable {
+    let full: Nodewise.FullData
+    let training: [Nodewise.Standardized]
+    let heldOut: [[Double]]
+    let lambdas: [Double]
+}
+
+/// The nodewise preparations of one executor, made once per process.
+final class NodewiseCache: Sendable {
+    struct Key: Hashable { let outcome: Int, alpha: UInt64 }
+    let entries = Mutex<[Key: NodewisePreparation]>([:])
+}
+
+extension TaskExecutor {
+    /// Features per nodewise task.
+    static let nodewiseBatch = 16
+
+    /// Numbers per lambda in a nodewise result row: held-out error, numerator, denominator,
+    /// model variance, sandwich variance.
+    static let nodewiseWidth = 5
+
+    /// The nodewise problem of `outcome` at `alpha` (nil: the full-data lasso fit failed).
+    func nodewisePreparation(outcome o: Int, alpha: Double) -> NodewisePreparation? {
+        let key = NodewiseCache.Key(outcome: o, alpha: alpha.bitPattern)
+        if let p = nodewiseCache.entries.withLock({ $0[key] }) { return p }
+        guard let lasso = anchor(outcome: o, alpha: alpha, debiased: false).lasso,
+              let cells = try? data.cells(outcome: o, counts: data.cellCount) else { return nil }
+        let full = Nodewise.FullData(design: data.design, cells: cells, beta: lasso.allCoefficients)
+        var training: [Nodewise.Standardized] = [], heldOut: [[Double]] = []
+        let lambdas: [Double]
+        if let fixed = data.spec.debias.nodewiseLambda {
+            lambdas = [fixed]
+        } else {
+            lambdas = Nodewise.lambdaGrid(full.standardized)
+            for fold in data.foldCellCount {
+                var weights = [Double](repeating: 0, count: data.design.patternCount)
+                for (c, count) in fold.enumerated() where count > 0 {
+                    weights[data.cellPattern[c]] += Double(count) * full.unitWeight[data.cellPattern[c]]
+                }
+                let held = Nodewise.Moments(design: data.design, weights: weights)
+                let standardized = Nodewise.Standardized(full.moments.subtracting(held))
+                training.append(standardized)
+                heldOut.append(standardized.quadratic(held))
+            }
+        }
+        let prepared = NodewisePreparation(full: full, training: training, heldOut: heldOut, lambdas: lambdas)
+        nodewiseCache.entries.withLock { $0[key] = prepared }
+        return prepared
+    }
+
+    /// The nodewise task: for each feature of `start ..< end` and each lambda of the grid, the
+    /// held-out error summed over the CV folds (0 with a fixed lambda) and the full-data projection.
+    func nodewise(outcome o: Int, start: Int, end: Int, alpha: Double) -> TaskResult {
+        guard let prep = nodewisePreparation(outcome: o, alpha: alpha) else {
+            return .nodewise(lambdas: [], features: Array(repeating: [], count: end - start))
+        }
+        return .nodewise(lambdas: prep.lambdas, features: (start..<end).map { nodewiseRow(prep, feature: $0) })
+    }
+
+    func nodewiseRow(_ prep: NodewisePreparation, feature j: Int) -> [Double] {
+        let p = data.design.featureCount
+        var errors = [Double](repeating: 0, count: prep.lambdas.count)
+        for (training, held) in zip(prep.training, prep.heldOut) {
+            let directions = Nodewise.path(correlation: training.correlation, size: p, feature: j, lambdas: prep.lambdas)
+            for (i, a) in directions.enumerated() { errors[i] += Nodewise.heldOutError(direction: a, quadratic: held) }
+        }
+        let directions = Nodewise.path(correlation: prep.full.standardized.correlation, size: p, feature: j, lambdas: prep.lambdas)
+        var row: [Double] = []
+        row.reserveCapacity(Self.nodewiseWidth * prep.lambdas.count)
+        for (i, a) in directions.enumerated() {
+            let q = prep.full.projection(feature: j, direction: a)
+            row += [errors[i], q.numerator, q.denominator, q.variance, q.sandwichVariance]
+        }
+        return row
+    }
+}
+
+/// The desparsified estimate of one outcome, from its nodewise results.
+struct NodewiseOutcome {
+    /// The lambda chosen (pooled CV, or the spec's).
+    var lambda: Double
+    /// Per design feature: correction, SE and sandwich SE (nil: the denominator vanished).
+    var projections: [(shift: Double, se: Double, sandwichSE: Double)?]
+
+    /// Pools the held-out errors of every feature over the grid and takes the minimizing lambda
+    /// (the first on ties); nil when the task found no lasso fit to project at.
+    init?(results: [TaskKey: TaskResult], outcome o: Int, featureCount p: Int) throws {
+        var lambdas: [Double]?
+        var rows: [[Double]] = []
+        for key in results.keys.sorted() {
+            guard case let .nodewise(ko, _, _) = key, ko == o, case let .nodewise(grid, features)? = results[key] else { continue }
+            if lambdas == nil { lambdas = grid } else if lambdas != grid { throw AnalysisError.missingResult("\(key): a different nodewise lambda grid") }
+            rows += features
+        }
+        guard rows.count == p else { throw AnalysisError.missingResult("nodewise/o\(o): \(rows.count) of \(p) features") }
+        guard let grid = lambdas, !grid.isEmpty else { return nil }
+        let width = TaskExecutor.nodewiseWidth
+        var pooled = [Double](repeating: 0, count: grid.count)
+        for row in rows { for i in grid.indices where row[width * i].isFinite { pooled[i] += row[width * i] } }
+        var best = 0
+        for i in grid.indices where pooled[i] < pooled[best] { best = i }
+        lambda = grid[best]
+        projections = rows.map { row in
+            let b = width * best
+            return Nodewise.Projection(numerator: row[b + 1], denominator: row[b + 2], variance: row[b + 3], sandwichVariance: row[b + 4]).estimate
+        }
+    }
+}

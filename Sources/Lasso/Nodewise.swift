@@ -1,0 +1,279 @@
+import RealModule
+
+/// The desparsified (nodewise) lasso for logistic regression, the estimator of
+/// `hdi::lasso.proj(family = "binomial")` (van de Geer, Buhlmann, Ritov & Dezeure 2014): honest
+/// intervals where p >= n and the maximum-likelihood estimate does not exist.
+///
+/// At the lasso fit beta (probabilities pi_k, weights w_k = m_k pi_k (1 - pi_k)), each feature j
+/// is regressed on the others by a weighted Gaussian lasso on standardized columns,
+/// `min (1/2W) sum_k w_k (z_kj - z_k,-j gamma)^2 + lambda |gamma|_1` (z: columns centered and
+/// scaled by their w-weighted mean and SD, so the intercept drops out). With the residual
+/// direction a = e_j - gamma and u_k = sum_l a_l z_kl,
+///
+///     b_j = beta_j + sum_k u_k (e_k - m_k pi_k) / sum_k w_k u_k x_kj,
+///     SE_j = sqrt(sum_k w_k u_k^2) / |sum_k w_k u_k x_kj|   (model; the sandwich uses
+///            e_k (1 - pi_k)^2 + (m_k - e_k) pi_k^2 in place of w_k in the numerator).
+///
+/// At lambda = 0 with n > p this is exactly one Newton step from beta (u is x_j residualized on
+/// the other columns and the intercept), which the tests use as a certificate. Every quantity is
+/// a quadratic form in p x p moment matrices, so a feature costs O(p |gamma|) per lambda once
+/// the moments (O(patterns q^2)) are made.
+public struct Nodewise: Sendable {
+    /// Weighted moments of the design's columns over the patterns: total weight, sum of w x and
+    /// sum of w x x' (row-major p x p).
+    public struct Moments: Sendable {
+        public var weight: Double
+        public var sum: [Double]
+        public var cross: [Double]
+
+        /// Moments of `design` with one weight per pattern (zero weights skip the pattern).
+        public init(design: CompressedDesign, weights: [Double]) {
+            let p = design.featureCount
+            var sum = [Double](repeating: 0, count: p), cross = [Double](repeating: 0, count: p * p)
+            var total = 0.0
+            design.sparseStart.withUnsafeBufferPointer { start in
+            design.sparseFeature.withUnsafeBufferPointer { feature in
+            design.sparseValue.withUnsafeBufferPointer { value in
+            cross.withUnsafeMutableBufferPointer { cross in
+                let c = cross.baseAddress!
+                for k in 0..<design.patternCount where weights[k] != 0 {
+                    let w = weights[k]
+                    total += w
+                    let lo = Int(start[k]), hi = Int(start[k + 1])
+                    for i in lo..<hi {
+                        let a = Int(feature[i]), wa = w * value[i]
+                        sum[a] += wa
+                        let row = c + a * p
+                        for l in i..<hi { row[Int(feature[l])] += wa * value[l] }
+                    }
+                }
+            }}}}
+            // Features in a pattern are ascending: the upper triangle was filled; mirror it.
+            for a in 0..<p { for b in (a + 1)..<max(a + 1, p) { cross[b * p + a] = cross[a * p + b] } }
+            self.weight = total
+            self.sum = sum
+            self.cross = cross
+        }
+
+        init(weight: Double, sum: [Double], cross: [Double]) {
+            self.weight = weight
+            self.sum = sum
+            self.cross = cross
+        }
+
+        /// These moments without the patterns of `other` (a subset of them).
+        public func subtracting(_ other: Moments) -> Moments {
+            Moments(weight: weight - other.weight, sum: zip(sum, other.sum).map { $0 - $1 },
+                    cross: zip(cross, other.cross).map { $0 - $1 })
+        }
+    }
+
+    /// Columns standardized by weighted moments: means, SDs and the weighted correlation matrix
+    /// (unit diagonal; rows and columns of a constant column are zero).
+    public struct Standardized: Sendable {
+        public let mean: [Double]
+        public let sd: [Double]
+        /// Row-major p x p.
+        public let correlation: [Double]
+        public var size: Int { mean.count }
+
+        public init(_ m: Moments) {
+            let p = m.sum.count, w = m.weight
+            let mean = m.sum.map { w > 0 ? $0 / w : 0 }
+            var sd = [Double](repeating: 0, count: p)
+            for a in 0..<p {
+                let v = w > 0 ? m.cross[a * p + a] / w - mean[a] * mean[a] : 0
+                // Below this relative variance the column is constant up to rounding.
+                sd[a] = v > 1e-13 * max(1, mean[a] * mean[a]) ? v.squareRoot() : 0
+            }
+            var r = [Double](repeating: 0, count: p * p)
+            for a in 0..<p where sd[a] > 0 {
+                for b in 0..<p where sd[b] > 0 {
+                    r[a * p + b] = (m.cross[a * p + b] / w - mean[a] * mean[b]) / (sd[a] * sd[b])
+                }
+                r[a * p + a] = 1
+            }
+            self.mean = mean
+            self.sd = sd
+            self.correlation = r
+        }
+
+        /// `sum_k w_k z_k z_k'` over the patterns of `m` (another weighting or a held-out part),
+        /// with z standardized by these means and SDs: the matrix of held-out errors and of the
+        /// sandwich variance.
+        public func quadratic(_ m: Moments) -> [Double] {
+            let p = size
+            var q = [Double](repeating: 0, count: p * p)
+            for a in 0..<p where sd[a] > 0 {
+                for b in 0..<p where sd[b] > 0 {
+                    let c = m.cross[a * p + b] - m.sum[a] * mean[b] - mean[a] * m.sum[b] + m.weight * mean[a] * mean[b]
+                    q[a * p + b] = c / (sd[a] * sd[b])
+                }
+            }
+            return q
+        }
+    }
+
+    /// The lasso regressions of column `j` on the other columns along `lambdas` (descending,
+    /// warm-started): `min (1/2) a' R a + lambda |gamma|_1`, a = e_j - gamma, by cyclic coordinate
+    /// descent in covariance mode (R the correlation matrix: no pass over the data). Returns the
+    /// residual directions a, one per lambda (a_j = 1). Converged when no coordinate moves by more
+    /// than `tolerance` in a full sweep; the KKT conditions then hold to about that.
+    public static func path(correlation r: [Double], size p: Int, feature j: Int, lambdas: [Double],
+                            tolerance: Double = 1e-8, maxSweeps: Int = 10_000) -> [[Double]] {
+        var gamma = [Double](repeating: 0, count: p)
+        // c = R a = R e_j - R gamma.
+        var c = Array(r[(j * p)..<(j * p + p)])
+        var out: [[Double]] = []
+        out.reserveCapacity(lambdas.count)
+        var active = [Bool](repeating: false, count: p)
+        r.withUnsafeBufferPointer { r in
+            func update(_ l: Int, _ lambda: Double) -> Double {
+                let d = r[l * p + l]
+                guard d > 0 else { return 0 }
+                let rho = c[l] + d * gamma[l]
+                let new = rho > lambda ? (rho - lambda) / d : (rho < -lambda ? (rho + lambda) / d : 0)
+                let delta = new - gamma[l]
+                guard delta != 0 else { return 0 }
+                gamma[l] = new
+                let row = r.baseAddress! + l * p
+                for m in 0..<p { c[m] -= delta * row[m] }
+                if new != 0 { active[l] = true }
+                return abs(delta)
+            }
+            for lambda in lambdas {
+                var sweeps = 0
+                while sweeps < maxSweeps {
+                    // A full sweep, then sweeps over the nonzero coordinates until they settle.
+                    var moved = 0.0
+                    for l in 0..<p where l != j { moved = max(moved, update(l, lambda)) }
+                    sweeps += 1
+                    if moved <= tolerance { break }
+                    while sweeps < maxSweeps {
+                        var inner = 0.0
+                        for l in 0..<p where active[l] && l != j { inner = max(inner, update(l, lambda)) }
+                        sweeps += 1
+                        if inner <= tolerance { break }
+                    }
+                }
+                var a = gamma.map { -$0 }
+                a[j] = 1
+                out.append(a)
+            }
+        }
+        return out
+    }
+
+    /// The one-feature quantities of the desparsified estimate for residual direction `a`
+    /// (standardized units) at the lasso fit: numerator `sum_k u_k r_k`, denominator
+    /// `sum_k w_k u_k x_kj`, and the model and sandwich variances of the numerator.
+    public struct Projection: Sendable, Equatable {
+        public let numerator: Double
+        public let denominator: Double
+        public let variance: Double
+        public let sandwichVariance: Double
+
+        public init(numerator: Double, denominator: Double, variance: Double, sandwichVariance: Double) {
+            self.numerator = numerator
+            self.denominator = denominator
+            self.variance = variance
+            self.sandwichVariance = sandwichVariance
+        }
+
+        /// The desparsified coefficient's correction, model SE and sandwich SE (`nil` when the
+        /// denominator vanishes: the feature is explained away by the others).
+        public var estimate: (shift: Double, se: Double, sandwichSE: Double)? {
+            guard denominator.isFinite, abs(denominator) > 0, variance >= 0 else { return nil }
+            return (numerator / denominator, variance.squareRoot() / abs(denominator), max(sandwichVariance, 0).squareRoot() / abs(denominator))
+        }
+    }
+
+    /// Everything a feature's projection needs from the full data at the lasso fit.
+    public struct FullData: Sendable {
+        /// Standardization and correlation under the weights w.
+        public let standardized: Standardized
+        /// Total weight W.
+        public let weight: Double
+        /// `sum_k z_k s_k z_k'` with the sandwich weights s_k (standardized by the w moments).
+        public let sandwich: [Double]
+        /// `sum_k r_k x_k` and `sum_k r_k`, r_k = e_k - m_k pi_k: the score.
+        public let score: [Double]
+        public let scoreTotal: Double
+        /// The moments under w.
+        public let moments: Moments
+        /// pi_k (1 - pi_k) per pattern: w_k per row, to weigh a subset of the rows (CV folds).
+        public let unitWeight: [Double]
+
+        /// Weights, moments and score at the lasso fit `beta` (intercept first) on `cells`.
+        public init(design: CompressedDesign, cells: BinomialCells, beta: [Double]) {
+            let n = design.patternCount, p = design.featureCount
+            var w = [Double](repeating: 0, count: n), s = [Double](repeating: 0, count: n), r = [Double](repeating: 0, count: n)
+            var unit = [Double](repeating: 0, count: n)
+            for k in 0..<n {
+                var eta = beta[0]
+                for i in Int(design.sparseStart[k])..<Int(design.sparseStart[k + 1]) {
+                    eta += beta[Int(design.sparseFeature[i]) + 1] * design.sparseValue[i]
+                }
+                let q = Kernels.sigmoid(eta), m = cells.trials[k], e = cells.successes[k]
+                unit[k] = q * (1 - q)
+                guard m > 0 else { continue }
+                w[k] = m * q * (1 - q)
+                s[k] = e * (1 - q) * (1 - q) + (m - e) * q * q
+                r[k] = e - m * q
+            }
+            let moments = Moments(design: design, weights: w)
+            let standardized = Standardized(moments)
+            var score = [Double](repeating: 0, count: p)
+            for k in 0..<n where r[k] != 0 {
+                for i in Int(design.sparseStart[k])..<Int(design.sparseStart[k + 1]) {
+                    score[Int(design.sparseFeature[i])] += r[k] * design.sparseValue[i]
+                }
+            }
+            self.standardized = standardized
+            self.moments = moments
+            self.unitWeight = unit
+            self.weight = moments.weight
+            self.sandwich = standardized.quadratic(Moments(design: design, weights: s))
+            self.score = score
+            self.scoreTotal = r.reduce(0, +)
+        }
+
+        /// The projection of feature `j` along residual direction `a`.
+        public func projection(feature j: Int, direction a: [Double]) -> Projection {
+            let p = standardized.size, mean = standardized.mean, sd = standardized.sd, rho = standardized.correlation
+            var numerator = 0.0, ra = 0.0, model = 0.0, meat = 0.0
+            let support = (0..<p).filter { a[$0] != 0 && sd[$0] > 0 }
+            for l in support {
+                numerator += a[l] * (score[l] - mean[l] * scoreTotal) / sd[l]
+                ra += rho[j * p + l] * a[l]
+                for m in support {
+                    model += a[l] * rho[l * p + m] * a[m]
+                    meat += a[l] * sandwich[l * p + m] * a[m]
+                }
+            }
+            // sum_k w u x_j = sd_j * W * (R a)_j, as u is centered under w.
+            return Projection(numerator: numerator, denominator: sd[j] * weight * ra, variance: weight * model, sandwichVariance: meat)
+        }
+    }
+
+    /// The common lambda grid of the nodewise regressions: `count` values geometric from the
+    /// largest absolute correlation between two columns (every regression is zero there) down
+    /// to `minRatio` of it.
+    public static func lambdaGrid(_ s: Standardized, count: Int = 20, minRatio: Double = 0.05) -> [Double] {
+        let p = s.size
+        var top = 0.0
+        for a in 0..<p { for b in 0..<p where a != b { top = max(top, abs(s.correlation[a * p + b])) } }
+        guard top > 0 else { return [0] }
+        return LogisticLasso.geometricGrid(max: top, count: count, minRatio: minRatio)
+    }
+
+    /// Held-out error of residual direction `a` (standardized by the training columns) on the
+    /// held-out quadratic matrix `q` (``Standardized/quadratic(_:)``): `a' q a`.
+    public static func heldOutError(direction a: [Double], quadratic q: [Double]) -> Double {
+        let p = a.count
+        let support = (0..<p).filter { a[$0] != 0 }
+        var e = 0.0
+        for l in support { for m in support { e += a[l] * q[l * p + m] * a[m] } }
+        return e
+    }
+}

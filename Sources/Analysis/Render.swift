@@ -90,7 +90,10 @@ public enum Render {
     }
 
     /// The note under a table saying what its intervals are.
-    static func intervalNote(_ method: String) -> String {
+    static func intervalNote(_ method: String, report: Report) -> String {
+        if method.hasPrefix(Report.debiasedPrefix), report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.nodewise.rawValue }) {
+            return "Odds ratios are exp(b) of the desparsified lasso estimate b (p >= n: the lasso fit corrected by nodewise lasso regressions, as hdi's lasso.proj); intervals are Wald intervals b +/- z SE, which cover the unpenalized coefficient asymptotically; in finite samples they under-cover large coefficients (Benchmarks/README.md). The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
+        }
         if method.hasPrefix(Report.debiasedPrefix) {
             return "Odds ratios are exp(b) of the debiased lasso estimate b (Newton steps on the unpenalized likelihood from the full-data fit); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
         }
@@ -241,7 +244,7 @@ public enum Render {
                 }
             }
         }
-        out += "\n" + intervalNote(method)
+        out += "\n" + intervalNote(method, report: report)
         out += "* zero in most resamples (the interval is not a smooth quantity)   ! see flags in report.json\n"
         if anyUnbounded { out += unboundedNote }
         if fallbackShown(report, method: method) { out += fallbackNote }
@@ -289,7 +292,7 @@ public enum Render {
                 }
             }
         }
-        out += "\n" + intervalNote(method)
+        out += "\n" + intervalNote(method, report: report)
         func note(_ text: String) -> String { "\n" + markdownText(text.trimmingCharacters(in: .newlines)) + "\n" }
         out += note(unboundedNote)
         if fallbackShown(report, method: method) { out += note(fallbackNote) }

@@ -98,6 +98,42 @@ struct DesparsifiedTests {
         }
     }
 
+    @Test("against an independent re-implementation of hdi's lasso.proj (numpy + scikit-learn's Lasso, skglm's lasso fit) at fixed nodewise lambdas",
+          arguments: ["0.05", "0.2"])
+    func againstReference(lambda: String) throws {
+        struct Reference: Decodable {
+            struct Estimates: Decodable { let estimate: [Double], se: [Double], sandwichSE: [Double] }
+            let alpha: Double, intercept: Double, coefficients: [Double]
+            let lambdas: [String: Estimates]
+        }
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: fixtures.appendingPathComponent("desparsified_hdi.json")))
+        let expected = try #require(reference.lambdas[lambda])
+        let spec: [String: Any] = [
+            "name": "hdi reference", "data": ["csv": fixtures.appendingPathComponent("desparsified_wide.csv").path], "outcomes": ["y"],
+            "features": (0..<70).map { ["name": "x\($0)"] }, "penalty": ["scale": "sum", "standardize": false],
+            "alphas": [reference.alpha], "cv": ["folds": 2], "bootstrap": ["resamples": 10, "methods": ["percentile"]],
+            "debiased": ["method": "nodewise", "nodewiseLambda": Double(lambda)!], "seed": 1,
+        ]
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-hdi-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: spec).write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let outcome = try runJob(path.path, threads: 2).report.outcomes[0]
+        // The lasso fits agree first (lassoboot's solver against skglm's).
+        #expect(abs(outcome.features[0].coef - reference.intercept) <= 1e-6)
+        var worst = 0.0
+        for (j, f) in outcome.features.dropFirst().enumerated() {
+            #expect(abs(f.coef - reference.coefficients[j]) <= 1e-6, "\(f.name) lasso")
+            let d = try #require(f.debiased)
+            for (what, got, want) in [("estimate", d.estimate, expected.estimate[j]), ("se", d.se, expected.se[j]), ("sandwichSE", d.sandwichSE, expected.sandwichSE[j])] {
+                let value = try #require(got, "\(f.name) \(what)")
+                worst = max(worst, abs(value - want) / max(1, abs(want)))
+                #expect(abs(value - want) <= 1e-5 * max(1, abs(want)), "\(f.name) \(what): \(value) vs reference \(want)")
+            }
+        }
+        print("desparsified at nodewise lambda \(lambda): max relative difference to the reference \(worst)")
+    }
+
     @Test("spec: method and nodewiseLambda are read and checked")
     func spec() throws {
         func parse(_ debiased: String) throws -> RunSpec {

@@ -2,7 +2,8 @@
 //
 //   lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005]
 //                            [--settings mle,fixed,cv,cv1se] [--methods percentile,debiased-wald,debiased-percentile]
-//                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--seed 20251207]
+//                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--nonzeros k] [--seed 20251207]
+//                            [--debiased '{"newtonSteps": 1}' | '{"method": "nodewise"}']
 //                            [--threads N] [--json]
 //
 // Methods: the penalized bootstrap intervals (percentile, basic, normal, bca: the variability of
@@ -65,9 +66,10 @@ struct CoverageModel {
     init() {}
 
     /// The Toeplitz design with `p` features and latent correlation `rho`.
-    init(toeplitz p: Int, rho: Double) {
+    init(toeplitz p: Int, rho: Double, nonzeros: Int? = nil) {
         self.rho = rho
-        let nLarge = max(2, p / 6), nSmall = max(2, p / 6)
+        // With `nonzeros` k (sparse high-dimensional cells): ceil(k/2) large and floor(k/2) small, the rest zero.
+        let nLarge = nonzeros.map { ($0 + 1) / 2 } ?? max(2, p / 6), nSmall = nonzeros.map { $0 / 2 } ?? max(2, p / 6)
         let large = [1.0, -1.0, 0.8, -0.8], small = [0.3, -0.2, 0.1, 0.25, -0.15]
         let prevalences = [0.5, 0.3, 0.15, 0.4, 0.05, 0.2, 0.1]
         var classes: [String] = []
@@ -194,7 +196,7 @@ func runCoverage(_ args: Arguments) throws {
     let model: CoverageModel
     switch designName {
     case "standard": model = CoverageModel()
-    case "toeplitz": model = CoverageModel(toeplitz: try args.int("p") ?? 20, rho: try args.double("rho") ?? 0.5)
+    case "toeplitz": model = CoverageModel(toeplitz: try args.int("p") ?? 20, rho: try args.double("rho") ?? 0.5, nonzeros: try args.int("nonzeros"))
     default: throw UsageError(description: "--design: standard or toeplitz")
     }
     let all: [CoverageSetting] = [
@@ -213,6 +215,8 @@ func runCoverage(_ args: Arguments) throws {
         return s
     }
     let p = model.names.count
+    // The spec's `debiased` object as given (e.g. {"newtonSteps": 1} or {"method": "nodewise"}).
+    let debiasedJSON = try args.string("debiased")
 
     func spec(_ s: CoverageSetting, repetition: Int) throws -> RunSpec {
         let features = model.features.map { "{\"name\": \"\($0.name)\", \"encoding\": \"numeric\", \"group\": \"\($0.group)\"}" }
@@ -226,6 +230,7 @@ func runCoverage(_ args: Arguments) throws {
              "cv": {"folds": 5, "metric": "auc", "rule": "\(s.rule)", "choose": "per-outcome"},
              "bootstrap": {"resamples": \(resamples), "methods": [\(specMethods.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))],
                            "level": \(level)},
+             \(debiasedJSON.map { "\"debiased\": \($0)," } ?? "")
              "seed": \(seed &+ UInt64(repetition))}
             """
         return try RunSpec.parse(Data(json.utf8), source: "coverage-\(s.name).json", baseDirectory: "/")

@@ -76,7 +76,10 @@ def fake_result(task, cv_score=0.5):
     if "bootstrap" in key:
         n = key["bootstrap"]["end"] - key["bootstrap"]["start"]
         fit = {"coefficients": {"_0": [0.3] * WIDTH}}
-        return {"bootstrap": {"fits": [[fit, fit] for _ in range(n)]}}
+        rows = [[fit, fit] for _ in range(n)]
+        # The run's debiased intervals (Newton steps) need each resample's debiased estimate too:
+        # the same right shape, wrong values, so the certificate (not the shape check) refuses it.
+        return {"bootstrap": {"debiased": rows, "fits": rows}}
     if "estimate" in key:
         return {"estimate": {"_0": {"coefficients": {"_0": [0.3] * WIDTH}}, "iterations": 3, "kktViolation": 0}}
     if "jackknife" in key:

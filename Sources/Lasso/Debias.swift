@@ -225,7 +225,7 @@ public struct Debias: Sendable {
 
     /// Adds `delta` to `beta`; returns the largest step relative to its coefficient.
     /// - Throws: ``DebiasFailure/notConverged(steps:)`` when a coefficient leaves the finite range.
-    private func step(_ beta: inout [Double], _ delta: [Double], steps: Int = 0) throws -> Double {
+    private func step(_ beta: inout [Double], _ delta: [Double], steps: Int) throws -> Double {
         var largest = 0.0
         for j in beta.indices {
             beta[j] += delta[j]

@@ -241,18 +241,16 @@ public struct Nodewise: Sendable {
         /// The projection of feature `j` along residual direction `a`.
         public func projection(feature j: Int, direction a: [Double]) -> Projection {
             let p = standardized.size, mean = standardized.mean, sd = standardized.sd, rho = standardized.correlation
-            var numerator = 0.0, ra = 0.0, model = 0.0, meat = 0.0
+            var numerator = 0.0, ra = 0.0
             let support = (0..<p).filter { a[$0] != 0 && sd[$0] > 0 }
             for l in support {
                 numerator += a[l] * (score[l] - mean[l] * scoreTotal) / sd[l]
                 ra += rho[j * p + l] * a[l]
-                for m in support {
-                    model += a[l] * rho[l * p + m] * a[m]
-                    meat += a[l] * sandwich[l * p + m] * a[m]
-                }
             }
             // sum_k w u x_j = sd_j * W * (R a)_j, as u is centered under w.
-            return Projection(numerator: numerator, denominator: sd[j] * weight * ra, variance: weight * model, sandwichVariance: meat)
+            return Projection(numerator: numerator, denominator: sd[j] * weight * ra,
+                              variance: weight * Nodewise.quadraticForm(a, rho, support: support),
+                              sandwichVariance: Nodewise.quadraticForm(a, sandwich, support: support))
         }
     }
 
@@ -270,10 +268,14 @@ public struct Nodewise: Sendable {
     /// Held-out error of residual direction `a` (standardized by the training columns) on the
     /// held-out quadratic matrix `q` (``Standardized/quadratic(_:)``): `a' q a`.
     public static func heldOutError(direction a: [Double], quadratic q: [Double]) -> Double {
+        quadraticForm(a, q, support: a.indices.filter { a[$0] != 0 })
+    }
+
+    /// `a' m a` (m row-major) over the indices of `support`, where a is nonzero.
+    static func quadraticForm(_ a: [Double], _ m: [Double], support: [Int]) -> Double {
         let p = a.count
-        let support = (0..<p).filter { a[$0] != 0 }
-        var e = 0.0
-        for l in support { for m in support { e += a[l] * q[l * p + m] * a[m] } }
-        return e
+        var sum = 0.0
+        for l in support { for k in support { sum += a[l] * m[l * p + k] * a[k] } }
+        return sum
     }
 }

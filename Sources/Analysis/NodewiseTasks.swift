@@ -3,15 +3,18 @@ import Lasso
 import Synchronization
 
 extension RunData {
-    /// How this run debiases: the spec's method, with `auto` resolved by shape (the Newton
-    /// estimate needs more rows than coefficients).
+    /// How this run debiases: the spec's method, with `auto` resolved by shape (Firth's and the
+    /// Newton estimate need more rows than coefficients).
     public var debiasMethod: DebiasSpec.Method? {
         guard spec.intervals == .debiased else { return nil }
         switch spec.debias.method {
-        case .auto: return design.featureCount + 1 >= rowCount ? .nodewise : .newton
+        case .auto: return design.featureCount + 1 >= rowCount ? .nodewise : .firth
         case let m: return m
         }
     }
+
+    /// Whether bootstrap tasks carry debiased replicates (Newton steps or Firth's estimate per resample).
+    public var debiasesReplicates: Bool { debiasMethod == .newton || debiasMethod == .firth }
 }
 
 /// The prepared nodewise problem of one outcome at one alpha: the full data at the lasso fit,

@@ -94,6 +94,9 @@ public enum Render {
         if method.hasPrefix(Report.debiasedPrefix), report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.nodewise.rawValue }) {
             return "Odds ratios are exp(b) of the desparsified lasso estimate b (p >= n: the lasso fit corrected by nodewise lasso regressions, as hdi's lasso.proj); intervals are Wald intervals b +/- z SE, which cover the unpenalized coefficient asymptotically; in finite samples they under-cover large coefficients (Benchmarks/README.md). The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
         }
+        if method.hasPrefix(Report.debiasedPrefix), report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.firth.rawValue }) {
+            return "Odds ratios are exp(b) of the debiased lasso estimate b (Firth's bias-reduced estimate, reached from the full-data fit: the maximum of the log-likelihood plus 1/2 log det of the Fisher information, which removes the maximum-likelihood estimate's small-sample bias and stays finite under separation); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
+        }
         if method.hasPrefix(Report.debiasedPrefix) {
             return "Odds ratios are exp(b) of the debiased lasso estimate b (Newton steps on the unpenalized likelihood from the full-data fit); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
         }

@@ -66,7 +66,7 @@ public struct Report: Codable, Sendable, Equatable {
         public let failures: [Failure]
         /// Why the full-data estimate failed and what was reported instead.
         public let flags: [String]
-        /// `nodewise` for the desparsified lasso (absent: Newton steps).
+        /// `nodewise` for the desparsified lasso, `firth` for Firth's bias-reduced estimate (absent: Newton steps).
         public var method: String? = nil
         /// The nodewise regressions' lambda (standardized columns, mean scale), with `method`.
         public var nodewiseLambda: Double? = nil
@@ -516,7 +516,7 @@ public enum Aggregation {
             }
             let cells = try data.cells(outcome: o, counts: data.cellCount)
             do {
-                let full = try debias.estimate(cells: cells, start: estimate, newtonSteps: steps)
+                let full = try debias.estimate(cells: cells, start: estimate, newtonSteps: steps, biasReduction: data.debiasMethod == .firth)
                 fulls.append(full)
                 failures0.append(nil)
             } catch let f as DebiasFailure {
@@ -553,10 +553,11 @@ public enum Aggregation {
                 }
             }
             let flags = failure.map { [$0.flag, "fallbackPenalizedPercentile"] } ?? []
-            let summary = Report.Debiasing(
+            var summary = Report.Debiasing(
                 steps: full?.steps, conditionNumber: full.flatMap { finite($0.conditionNumber) },
                 resamples: replicates.count, failedResamples: failures.values.reduce(0, +),
                 failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) }, flags: flags)
+            if data.debiasMethod == .firth { summary.method = DebiasSpec.Method.firth.rawValue }
             result.append(DebiasedOutcome(estimate: full, failure: failure, replicates: replicates,
                                           jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary))
         }

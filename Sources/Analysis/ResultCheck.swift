@@ -108,7 +108,7 @@ extension TaskExecutor {
                 if row.count != outcomes { return "expected \(outcomes) outcomes per resample" }
                 for f in row { if let p = check(f) { return p } }
             }
-            if (data.debiasMethod == .newton) != (debiased != nil) {
+            if data.debiasesReplicates != (debiased != nil) {
                 return debiased == nil ? "debiased replicates missing (the run asks for debiased intervals by Newton steps)"
                                        : "debiased replicates in a run without Newton-step debiased intervals"
             }
@@ -217,6 +217,13 @@ extension TaskExecutor {
                               let expected = try? Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false).coefficients,
                               zip(b, expected).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) }) else {
                             return "\(what): not \(steps) Newton step(s) from the resample's lasso fit"
+                        }
+                    } else if data.debiasMethod == .firth {
+                        // Firth's estimate: one more scoring step from it would move no coefficient.
+                        guard let cells = try? data.cells(outcome: o, counts: counts),
+                              let step = try? Debias(design: data.design).firthScore(cells: cells, beta: b).step,
+                              zip(b, step).allSatisfy({ abs($1) <= 1e-6 * max(1, abs($0)) }) else {
+                            return "\(what): not Firth's bias-reduced estimate on the resample (modified score not zero)"
                         }
                     } else if let p = check(d, outcome: o, counts: counts, alpha: 0, what: what) {
                         // Converged: the unpenalized maximum-likelihood fit, certified like a lasso fit at alpha 0.

@@ -74,10 +74,15 @@ public enum IntervalKind: String, Sendable, CaseIterable {
 public struct DebiasSpec: Sendable, Equatable {
     /// How the lasso fit is debiased.
     public enum Method: String, Sendable, CaseIterable {
-        /// `newton` while the design has more rows than coefficients, else `nodewise`.
+        /// `firth` while the design has more rows than coefficients, else `nodewise`.
         case auto
         /// Newton steps on the unpenalized likelihood (n > p): Wald and bootstrap intervals.
         case newton
+        /// Firth's bias-reduced estimate (n > p): the lasso fit moved to the maximum of the
+        /// log-likelihood plus 1/2 log det H. Removes the maximum-likelihood estimate's O(1/n) bias
+        /// (which spoils Wald coverage once p/n is not small) and stays finite under separation.
+        /// Wald and bootstrap intervals.
+        case firth
         /// The desparsified lasso (nodewise regressions; any p, needed where p >= n): Wald intervals.
         case nodewise
     }
@@ -307,7 +312,10 @@ public struct RunSpec: Sendable {
                 } else {
                     let steps = try x.int()
                     guard steps >= 1 && steps <= 50 else { throw x.error("newtonSteps must be between 1 and 50, or \"converged\"") }
+                    guard debias.method != .firth else { throw x.error("method \"firth\" iterates until converged; newtonSteps applies to method \"newton\"") }
                     debias.newtonSteps = steps
+                    // A step count asks for Newton steps: `auto` resolves to them while n > p.
+                    if debias.method == .auto { debias.method = .newton }
                 }
             }
         }

@@ -338,7 +338,7 @@ public struct TaskExecutor: Sendable {
         let k = data.outcomeCount
         var fits: [[FitOutcome]] = []
         var chosen: [[Double]] = []
-        let debiasing = data.debiasMethod == .newton
+        let debiasing = data.debiasesReplicates
         var debiased: [[FitOutcome]] = []
         // Warm starts from the full-data fits at the chosen alphas.
         let anchors = (0..<k).map { anchor(outcome: $0, alpha: input.alphas[$0], debiased: debiasing) }
@@ -386,6 +386,9 @@ public struct TaskExecutor: Sendable {
             }
             guard let mle = anchor.mle, let full = anchor.lasso?.allCoefficients else { return .failed(anchor.failure ?? Self.noLassoFit) }
             let start = lasso.map { l in mle.indices.map { mle[$0] + l[$0] - full[$0] } } ?? mle
+            if data.debiasMethod == .firth {
+                return .coefficients(try Debias(design: data.design).estimate(cells: cells, start: start, errors: false, biasReduction: true).coefficients)
+            }
             let solver = try fitter ?? PathFitter(design: data.design, cells: cells, penalty: data.penalty, options: options)
             return .coefficients(try solver.maximumLikelihood(start: start).allCoefficients)
         } catch {
@@ -427,7 +430,13 @@ public struct TaskExecutor: Sendable {
            let fitter = try? PathFitter(design: data.design, cells: cells, penalty: data.penalty, options: options) {
             a.lasso = try? fitter.fit(alpha: alpha)
             if debiased, let lasso = a.lasso {
-                do { a.mle = try fitter.maximumLikelihood(start: lasso.allCoefficients).allCoefficients }
+                do {
+                    if data.debiasMethod == .firth {
+                        a.mle = try Debias(design: data.design).estimate(cells: cells, start: lasso.allCoefficients, errors: false, biasReduction: true).coefficients
+                    } else {
+                        a.mle = try fitter.maximumLikelihood(start: lasso.allCoefficients).allCoefficients
+                    }
+                }
                 catch { a.failure = Self.debiasCause(error) }
             }
         }

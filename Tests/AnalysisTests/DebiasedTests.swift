@@ -39,7 +39,7 @@ private struct StatsmodelsWald: Decodable {
 }
 
 /// Writes `spec` (a JSON object) to a temporary directory and runs it in process.
-private func runSpec(_ object: [String: Any]) throws -> Report {
+func runSpec(_ object: [String: Any]) throws -> Report {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-debias-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -80,7 +80,7 @@ struct DebiasedTests {
         let report = try runSpec([
             "name": "synthetic debiased", "data": ["csv": DebiasFiles.synthetic.path], "outcomes": ["y"], "features": features,
             "alphas": [40.0, 10.0], "cv": ["folds": 3], "bootstrap": ["resamples": 100, "methods": ["percentile", "normal"], "level": fixture.level],
-            "seed": 5,
+            "debiased": ["method": "newton"], "seed": 5,
         ])
         let outcome = report.outcomes[0]
         #expect(outcome.features.contains { $0.coef == 0 } || outcome.alpha > 0, "the lasso fit is penalized")
@@ -124,7 +124,7 @@ struct DebiasedTests {
             "name": "task replicates", "data": ["csv": DebiasFiles.synthetic.path], "outcomes": ["y"], "features": features,
             "alphas": [40.0], "cv": ["folds": 2], "bootstrap": ["resamples": 12, "batch": 6, "methods": ["percentile"]], "seed": 9,
         ]
-        if let newtonSteps { object["debiased"] = ["newtonSteps": newtonSteps] }
+        object["debiased"] = newtonSteps.map { ["newtonSteps": $0] } ?? ["method": "newton"]
         let spec = try RunSpec.parse(try JSONSerialization.data(withJSONObject: object), source: "job.json", baseDirectory: "/")
         let executor = TaskExecutor(data: try RunData.load(spec: spec))
         let data = executor.data
@@ -171,7 +171,7 @@ struct DebiasedTests {
         #expect(Render.text(report).contains("variability of the penalized estimator"))
     }
 
-    @Test("a perfectly separating binary feature: flagged, and the intervals fall back to the penalized percentile")
+    @Test("a perfectly separating binary feature with Newton steps: flagged, and the intervals fall back to the penalized percentile")
     func separation() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-separation-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -190,6 +190,7 @@ struct DebiasedTests {
             "name": "separation", "data": ["csv": directory.appendingPathComponent("data.csv").path], "outcomes": ["y"],
             "features": [["name": "x", "encoding": "numeric"], ["name": "rare", "encoding": "binary"]],
             "alphas": [2.0], "cv": ["folds": 2], "bootstrap": ["resamples": 30, "methods": ["percentile"]], "seed": 3,
+            "debiased": ["method": "newton"],
         ])
         let outcome = report.outcomes[0]
         let debiasing = try #require(outcome.debiasing)
@@ -216,6 +217,7 @@ struct DebiasedTests {
         object["alphas"] = [16.7]
         object["cv"] = ["folds": 2, "metric": "auc", "rule": "min", "choose": "joint"]
         object["bootstrap"] = ["resamples": 1000, "methods": ["percentile", "basic", "normal"], "level": fixture.level]
+        object["debiased"] = ["method": "newton"]
         let report = try runSpec(object)
         #expect(report.data.rows == ctdc.rows)
         var worst = 0.0, worstWidth = 0.0, worstThin = 0.0

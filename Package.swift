@@ -41,15 +41,19 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // CSV in, validation with file/line/column errors.
         .target(name: "Tabular", dependencies: ["CZlib"]),
-        // Run specs, the task plan, task execution, aggregation and report rendering.
-        .target(name: "Analysis", dependencies: ["Lasso", "Resampling", "Tabular"]),
+        // The task plan: task keys, phase-2 input and result shapes. No dependencies.
+        .target(name: "Plan"),
+        // Run specs, task execution, aggregation and report rendering.
+        .target(name: "Analysis", dependencies: ["Lasso", "Resampling", "Tabular", "Plan"]),
+        // The coordinator's /v1 protocol: wire bodies and their byte-level JSON codec.
+        .target(name: "CoordinatorAPI", dependencies: ["Plan"]),
         // Lease / attempt / retry state machine: pure, clock injected.
-        .target(name: "Scheduler", dependencies: ["Analysis"]),
+        .target(name: "Scheduler", dependencies: ["Plan"]),
         // Durable runs, tasks, leases and results (SQLite via GRDB) and an in-memory twin.
-        .target(name: "Store", dependencies: ["Scheduler", "Analysis", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Store", dependencies: ["Scheduler", "Plan", "CoordinatorAPI", .product(name: "GRDB", package: "GRDB.swift")]),
         // The coordinator: run logic over Scheduler + Store, and its HTTP API (Hummingbird).
         .target(name: "Coordinator", dependencies: [
-            "Scheduler", "Store", "Analysis", "Tabular", "Lasso",
+            "Scheduler", "Store", "Analysis", "Plan", "CoordinatorAPI", "Tabular", "Lasso",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -59,11 +63,11 @@ let package = Package(
             .embedInCode("openapi.json"),
         ]),
         // The worker: pull loop over HTTP (URLSession), dataset cache, drain.
-        .target(name: "Worker", dependencies: ["Analysis", "Tabular", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Worker", dependencies: ["Analysis", "Plan", "CoordinatorAPI", "Tabular", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [
-                "Lasso", "Tabular", "Analysis", "Scheduler", "Store", "Coordinator", "Worker",
+                "Lasso", "Tabular", "Analysis", "Plan", "CoordinatorAPI", "Scheduler", "Store", "Coordinator", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // HTTPS for the coordinator (`--tls-cert/--tls-key`): swift-nio-ssl, which Hummingbird already resolves.
@@ -76,20 +80,21 @@ let package = Package(
         // Benchmarks: `bash Benchmarks/run.sh` prints figures side by side with the peers.
         .executableTarget(
             name: "lassoboot-bench",
-            dependencies: ["Lasso", "Tabular", "Resampling", "Analysis"],
+            dependencies: ["Lasso", "Tabular", "Resampling", "Analysis", "Plan", "CoordinatorAPI"],
             path: "Benchmarks/LassobootBench"
         ),
         .testTarget(name: "LassoTests", dependencies: ["Lasso", "Tabular"]),
         .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
         .testTarget(name: "ResamplingTests", dependencies: ["Resampling", "Lasso"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Analysis"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Scheduler", "Analysis"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Lasso", "Resampling", "Tabular"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Plan"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Scheduler", "Plan", "CoordinatorAPI"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Plan", "CoordinatorAPI", "Lasso", "Resampling", "Tabular"]),
+        .testTarget(name: "CoordinatorAPITests", dependencies: ["CoordinatorAPI", "Plan"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Analysis", "Scheduler", "Store", "Tabular",
+            "Coordinator", "Analysis", "Plan", "CoordinatorAPI", "Scheduler", "Store", "Tabular",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ],

@@ -16,7 +16,9 @@
 // each request, statuses, and the run's final state.
 import Analysis
 import Dispatch
+import CoordinatorAPI
 import Foundation
+import Plan
 import Synchronization
 import Tabular
 #if canImport(Glibc)

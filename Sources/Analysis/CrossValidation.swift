@@ -1,3 +1,5 @@
+import Plan
+
 /// One row of a cross-validation table.
 public struct CVRow: Codable, Sendable, Equatable {
     public let alpha: Double

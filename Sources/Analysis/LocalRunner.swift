@@ -1,4 +1,5 @@
 import Dispatch
+import Plan
 import Synchronization
 
 /// Progress of a run, for progress bars and logs.

@@ -1,4 +1,5 @@
 import Lasso
+import Plan
 
 /// Checks of a task result handed in by a worker, beside the executor that defines what a
 /// correct result is: shape and range (``TaskExecutor/validate(_:key:)``), then the KKT

@@ -1,5 +1,7 @@
 import Analysis
+import CoordinatorAPI
 import Foundation
+import Plan
 import Logging
 import Lasso
 import Scheduler

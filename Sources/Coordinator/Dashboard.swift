@@ -1,4 +1,5 @@
 import Analysis
+import CoordinatorAPI
 import Foundation
 
 /// The coordinator's web pages: the runs overview at `/` and one run at `/runs/{id}`.

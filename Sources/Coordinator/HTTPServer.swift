@@ -1,4 +1,5 @@
 import Analysis
+import CoordinatorAPI
 import Foundation
 import Hummingbird
 import NIOCore

@@ -1,4 +1,4 @@
-import Analysis
+import CoordinatorAPI
 import Foundation
 import Logging
 

@@ -1,4 +1,4 @@
-import Analysis
+import Plan
 
 /// Identity of one task of one run.
 public struct TaskID: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {

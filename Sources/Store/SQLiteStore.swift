@@ -1,4 +1,4 @@
-import Analysis
+import Plan
 import Foundation
 import GRDB
 import Scheduler

@@ -1,4 +1,4 @@
-import Analysis
+import CoordinatorAPI
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

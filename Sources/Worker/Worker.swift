@@ -1,7 +1,9 @@
 import Analysis
 import Tabular
 import Dispatch
+import CoordinatorAPI
 import Foundation
+import Plan
 import Logging
 import Synchronization
 

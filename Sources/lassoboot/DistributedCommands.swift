@@ -1,6 +1,7 @@
 import Analysis
 import ArgumentParser
 import Coordinator
+import CoordinatorAPI
 import Foundation
 import Hummingbird
 import HummingbirdCore

@@ -4,6 +4,7 @@ import Coordinator
 import Store
 import Tabular
 import Worker
+import CoordinatorAPI
 import Foundation
 import Logging
 import Synchronization

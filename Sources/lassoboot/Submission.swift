@@ -1,5 +1,6 @@
 import Analysis
 import Coordinator
+import CoordinatorAPI
 import Foundation
 import Tabular
 import Worker

@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import Plan
 import Lasso
 import Testing
 

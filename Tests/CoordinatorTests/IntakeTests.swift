@@ -1,6 +1,8 @@
 import Analysis
 import Coordinator
+import CoordinatorAPI
 import Foundation
+import Plan
 import Scheduler
 import Store
 import Testing

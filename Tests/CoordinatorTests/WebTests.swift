@@ -1,6 +1,8 @@
 import Analysis
 @testable import Coordinator
+import CoordinatorAPI
 import Foundation
+import Plan
 import Hummingbird
 import HummingbirdTesting
 import Scheduler

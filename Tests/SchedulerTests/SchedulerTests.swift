@@ -1,4 +1,4 @@
-import Analysis
+import Plan
 import Scheduler
 import Testing
 

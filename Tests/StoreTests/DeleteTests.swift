@@ -1,4 +1,5 @@
-import Analysis
+import CoordinatorAPI
+import Plan
 import Foundation
 import Scheduler
 import Store

@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 
 /// The coordinator's API bodies (`/v1`), shared by the coordinator, workers and the CLI.
 public enum Wire {

@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 
 // Hand-written JSON for the hot path of the coordinator protocol (a lease and a result per task):
 // Foundation's JSONEncoder/JSONDecoder cost tens of microseconds per body through their generic

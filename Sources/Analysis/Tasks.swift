@@ -509,78 +509,8 @@ struct HeldOutScorer {
             }
         }
         switch metric {
-        case .auc:
-            // Mann-Whitney over patterns: ties in the linear predictor count half.
-            let order = radixOrder(eta)
-            var below = 0.0, totalPos = 0.0, totalNeg = 0.0, area = 0.0
-            var i = 0
-            while i < m {
-                var j = i, gp = 0.0, gn = 0.0
-                while j < m && eta[order[j]] == eta[order[i]] {
-                    gp += positive[order[j]]
-                    gn += negative[order[j]]
-                    j += 1
-                }
-                area += gp * (below + 0.5 * gn)
-                below += gn
-                totalPos += gp
-                totalNeg += gn
-                i = j
-            }
-            return totalPos > 0 && totalNeg > 0 ? area / (totalPos * totalNeg) : nil
-        case .deviance:
-            var total = 0.0, weight = 0.0
-            for i in 0..<m {
-                let w = positive[i] + negative[i]
-                total += positive[i] * Kernels.softplus(-eta[i]) + negative[i] * Kernels.softplus(eta[i])
-                weight += w
-            }
-            return weight > 0 ? 2 * total / weight : nil
+        case .auc: return Metrics.auc(scores: eta, positives: positive, negatives: negative)
+        case .deviance: return Metrics.deviance(linearPredictors: eta, positives: positive, negatives: negative)
         }
     }
-}
-
-/// Indices that sort `keys` ascending (LSD radix sort on order-preserving bit patterns: O(n),
-/// no comparisons; equal keys end up adjacent, which is all the AUC needs).
-func radixOrder(_ keys: [Double]) -> [Int] {
-    let n = keys.count
-    var order = [Int](repeating: 0, count: n)
-    guard n > 1 else { return n == 1 ? [0] : [] }
-    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * n) { bitsBuffer in
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * n) { orderBuffer in
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048) { counts in
-                var bits = bitsBuffer.baseAddress!, spareBits = bits + n
-                var idx = orderBuffer.baseAddress!, spareIdx = idx + n
-                for i in 0..<n {
-                    let b = (keys[i] + 0.0).bitPattern
-                    bits[i] = b & (1 << 63) != 0 ? ~b : b | (1 << 63)
-                    idx[i] = Int32(i)
-                }
-                // 11-bit digits: 6 passes cover 64 bits; a pass where every key has the same digit is skipped.
-                let buckets = n < 512 ? 256 : 2048
-                let digitBits: UInt64 = buckets == 256 ? 8 : 11
-                let mask = UInt64(buckets - 1)
-                let passes = buckets == 256 ? 8 : 6
-                for pass in 0..<passes {
-                    let shift = UInt64(pass) * digitBits
-                    for d in 0..<buckets { counts[d] = 0 }
-                    for i in 0..<n { counts[Int(truncatingIfNeeded: (bits[i] >> shift) & mask)] += 1 }
-                    if counts[Int(truncatingIfNeeded: (bits[0] >> shift) & mask)] == n { continue }
-                    var total = 0
-                    for d in 0..<buckets { let c = counts[d]; counts[d] = total; total += c }
-                    for i in 0..<n {
-                        let d = Int(truncatingIfNeeded: (bits[i] >> shift) & mask)
-                        let dst = counts[d]
-                        counts[d] = dst + 1
-                        spareBits[dst] = bits[i]
-                        spareIdx[dst] = idx[i]
-                    }
-                    swap(&bits, &spareBits)
-                    swap(&idx, &spareIdx)
-                }
-                for i in 0..<n { order[i] = Int(idx[i]) }
-            }
-        }
-    }
-    return order
 }

@@ -124,6 +124,34 @@ struct MetricTests {
         // Weights act as repeated rows.
         #expect(Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], outcomes: [0, 0, 1, 1], weights: [1, 2, 1, 1])
                 == Metrics.auc(scores: [0.1, 0.4, 0.4, 0.35, 0.8], outcomes: [0, 0, 0, 1, 1]))
+        // Grouped observations (compressed cells) give the AUC of the rows they stand for.
+        #expect(Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], positives: [0, 0, 1, 1], negatives: [1, 2, 0, 0])
+                == Metrics.auc(scores: [0.1, 0.4, 0.4, 0.35, 0.8], outcomes: [0, 0, 0, 1, 1]))
+        // 1000 distinct scores (the radix sort's 2048-bucket branch) against a quadratic count.
+        var rng = TestRNG(seed: 7)
+        let scores = (0..<1000).map { _ in Double.random(in: -3..<3, using: &rng).rounded(toPlaces: 2) }
+        let outcomes = scores.map { s in Double.random(in: 0..<1, using: &rng) < 1 / (1 + Foundation.exp(-s)) ? 1.0 : 0.0 }
+        var wins = 0.0, pairs = 0.0
+        for i in scores.indices where outcomes[i] == 1 {
+            for j in scores.indices where outcomes[j] == 0 {
+                pairs += 1
+                wins += scores[i] > scores[j] ? 1 : scores[i] == scores[j] ? 0.5 : 0
+            }
+        }
+        #expect(abs(Metrics.auc(scores: scores, outcomes: outcomes)! - wins / pairs) <= 1e-12)
+    }
+
+    @Test("deviance: one scale (mean per row, cv.glmnet's), the same over rows and over grouped cells")
+    func deviance() {
+        // Two rows at pi = 1/2: each contributes 2 log 2.
+        #expect(abs(Metrics.deviance(linearPredictors: [0, 0], outcomes: [1, 0])! - 2 * Foundation.log(2)) <= 1e-15)
+        // y = 1 at eta = 2 and y = 0 at eta = -1: 2 * (log(1 + e^-2) + log(1 + e^-1)) / 2.
+        let expected = Foundation.log(1 + Foundation.exp(-2.0)) + Foundation.log(1 + Foundation.exp(-1.0))
+        #expect(abs(Metrics.deviance(linearPredictors: [2, -1], outcomes: [1, 0])! - expected) <= 1e-15)
+        let rows = Metrics.deviance(linearPredictors: [0.3, 0.3, 0.3, -1.2], outcomes: [1, 0, 1, 0])!
+        let cells = Metrics.deviance(linearPredictors: [0.3, -1.2], positives: [2, 0], negatives: [1, 1])!
+        #expect(abs(rows - cells) <= 1e-15)
+        #expect(Metrics.deviance(linearPredictors: [1], positives: [0], negatives: [0]) == nil)
     }
 
     @Test func normalQuantile() {
@@ -134,5 +162,12 @@ struct MetricTests {
         for p in stride(from: 0.001, to: 0.999, by: 0.0137) {
             #expect(abs(Normal.cdf(Normal.quantile(p)) - p) <= 1e-14)
         }
+    }
+}
+
+private extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let scale = Foundation.pow(10, Double(places))
+        return (self * scale).rounded() / scale
     }
 }

@@ -75,16 +75,18 @@ let package = Package(
             ],
             plugins: ["BuildInfo"]
         ),
+        // Seeded generators for test and benchmark data (never linked into the lassoboot binary).
+        .target(name: "TestSupport"),
         // `lassoboot --version` names the git commit: a generated file, never a tracked one.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         // Benchmarks: `bash Benchmarks/run.sh` prints figures side by side with the peers.
         .executableTarget(
             name: "lassoboot-bench",
-            dependencies: ["Lasso", "Tabular", "Resampling", "Analysis", "Plan", "CoordinatorAPI"],
+            dependencies: ["Lasso", "Tabular", "Resampling", "Analysis", "Plan", "CoordinatorAPI", "TestSupport"],
             path: "Benchmarks/LassobootBench"
         ),
-        .testTarget(name: "LassoTests", dependencies: ["Lasso", "Tabular"]),
-        .testTarget(name: "TabularTests", dependencies: ["Tabular"]),
+        .testTarget(name: "LassoTests", dependencies: ["Lasso", "Tabular", "TestSupport"]),
+        .testTarget(name: "TabularTests", dependencies: ["Tabular", "TestSupport"]),
         .testTarget(name: "ResamplingTests", dependencies: ["Resampling", "Lasso"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "Plan"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Scheduler", "Plan", "CoordinatorAPI"]),

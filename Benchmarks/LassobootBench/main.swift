@@ -7,8 +7,10 @@
 // `bash Benchmarks/run.sh` runs both next to R glmnet and statsmodels and prints the comparison.
 import Foundation
 import Analysis
+import CoordinatorAPI
 import Lasso
 import Tabular
+import TestSupport
 
 // MARK: - Small helpers
 
@@ -93,19 +95,11 @@ struct JSONLine {
     var text: String { "{" + parts.joined(separator: ",") + "}" }
 
     private func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+    /// The coordinator codec's escaping (one JSON string escaper in the project).
     private func quote(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if ch.value < 0x20 { out += String(format: "\\u%04x", ch.value) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
+        var w = JSONWriter(capacity: s.utf8.count + 2)
+        w.string(s)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 }
 
@@ -197,22 +191,11 @@ func runFit(_ args: Arguments) throws {
 
 // MARK: - csv
 
-/// SplitMix64: a fixed seed gives the same file on every machine.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Writes a numeric CSV: header `c1..cK`; odd columns small integers 0..20, even columns
 /// decimals with four places (0.0000..9.9999, every tenth negative).
 func writeNumericCSV(path: String, rows: Int, cols: Int) throws -> Int {
-    var rng = SplitMix64(state: 20_240_601)
+    var rng = SplitMix64(seed: 20_240_601)
     var buf: [UInt8] = []
     buf.reserveCapacity(rows * cols * 6 + 64)
     buf += Array((1...cols).map { "c\($0)" }.joined(separator: ",").utf8)
@@ -396,7 +379,7 @@ func runWarm(_ args: Arguments) throws {
     let options = SolverOptions(tolerance: tolerance)
     let full = try LogisticLasso.fit(design: design, cells: cells, alpha: alpha, penalty: penalty, options: options)
 
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     let n = design.rowCount
     var resampled: [BinomialCells] = []
     for _ in 0..<resamples {

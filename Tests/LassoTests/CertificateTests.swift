@@ -1,5 +1,6 @@
 import Foundation
 import Lasso
+import TestSupport
 import Testing
 
 /// A random logistic problem with a known generating model.
@@ -13,7 +14,7 @@ struct RandomProblem: Sendable, CustomTestStringConvertible {
     let alphaFraction: Double
 
     init(seed: UInt64) {
-        var rng = TestRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         self.seed = seed
         let n = Int.random(in: 20...400, using: &rng)
         let p = Int.random(in: 1...12, using: &rng)
@@ -67,7 +68,7 @@ struct CertificateTests {
             for (j, c) in fit.coefficients.enumerated() where (problem.factors?[j] ?? 1) > 0 { #expect(c == 0) }
         }
         // Convexity: no random perturbation does better.
-        var rng = TestRNG(seed: seed &* 31)
+        var rng = SplitMix64(seed: seed &* 31)
         for _ in 0..<10 {
             let scale = [1e-3, 1e-2, 0.1][Int.random(in: 0..<3, using: &rng)]
             let b0 = fit.intercept + scale * rng.normal()
@@ -82,7 +83,7 @@ struct CertificateTests {
     @Test("weights are row counts: integer weights equal repeated rows")
     func weightsAreCounts() throws {
         let p = RandomProblem(seed: 7)
-        var rng = TestRNG(seed: 99)
+        var rng = SplitMix64(seed: 99)
         let counts = p.outcome.map { _ in Double(Int.random(in: 0...3, using: &rng)) }
         let design = try CompressedDesign(featureNames: p.names, columns: p.columns)
         let weighted = try LogisticLasso.fit(design: design, cells: try design.cells(outcome: p.outcome, weights: counts), alpha: 1)

@@ -1,5 +1,6 @@
 import Foundation
 import Lasso
+import TestSupport
 import Testing
 
 @Suite("Defined behaviour on degenerate input")
@@ -128,7 +129,7 @@ struct MetricTests {
         #expect(Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], positives: [0, 0, 1, 1], negatives: [1, 2, 0, 0])
                 == Metrics.auc(scores: [0.1, 0.4, 0.4, 0.35, 0.8], outcomes: [0, 0, 0, 1, 1]))
         // 1000 distinct scores (the radix sort's 2048-bucket branch) against a quadratic count.
-        var rng = TestRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let scores = (0..<1000).map { _ in Double.random(in: -3..<3, using: &rng).rounded(toPlaces: 2) }
         let outcomes = scores.map { s in Double.random(in: 0..<1, using: &rng) < 1 / (1 + Foundation.exp(-s)) ? 1.0 : 0.0 }
         var wins = 0.0, pairs = 0.0

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Lasso
+import TestSupport
 import Testing
 
 /// The Hessian kernels (dense columns, sparse rows, indicator blocks) against each other:
@@ -16,7 +17,7 @@ struct KernelHessianTests {
         let penalizeIntercept: Bool
 
         init(seed: UInt64, binary: Int, ordinal: Int, continuous: Int, rows: Int) {
-            var rng = TestRNG(seed: seed)
+            var rng = SplitMix64(seed: seed)
             self.seed = seed
             var cols: [[Double]] = []
             for j in 0..<binary {
@@ -55,7 +56,7 @@ struct KernelHessianTests {
     func matrices(design: Design) throws {
         let d = try CompressedDesign(featureNames: design.names, columns: design.columns)
         let cells = try d.cells(outcome: design.outcome, weights: design.weights)
-        var rng = TestRNG(seed: design.seed &* 977)
+        var rng = SplitMix64(seed: design.seed &* 977)
         let weights = (0..<d.patternCount).map { _ in Double.random(in: 0.01...3, using: &rng) }
         var reference: [Double]?
         for kernel in [SolverOptions.HessianKernel.dense, .sparse, .blocked, .automatic] {
@@ -106,7 +107,7 @@ struct KernelHessianTests {
         let d = try CompressedDesign(featureNames: design.names, columns: design.columns)
         let full = try LogisticLasso.fit(design: d, cells: try d.cells(outcome: design.outcome), alpha: 2,
                                          penalty: Penalty(penalizeIntercept: true))
-        var rng = TestRNG(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<10 {
             var counts = [Double](repeating: 0, count: d.rowCount)
             for _ in 0..<d.rowCount { counts[Int.random(in: 0..<d.rowCount, using: &rng)] += 1 }

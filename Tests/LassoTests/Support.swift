@@ -1,6 +1,7 @@
 import Foundation
 import Lasso
 import Tabular
+import TestSupport
 import Testing
 
 /// Paths of the repository, its committed fixtures, and the shared data directory beside it.
@@ -32,23 +33,6 @@ struct LoadedData: Sendable {
     static let synthetic: LoadedData = try! LoadedData(path: Paths.fixture("synthetic_logistic.csv"), outcomes: ["y"])
 }
 
-/// Deterministic generator for property tests (SplitMix64).
-struct TestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func normal() -> Double {
-        let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
-        let v = Double.random(in: 0..<1, using: &self)
-        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
-    }
-}
 
 /// Independent (row-by-row, no compression) evaluation of the objective and KKT conditions,
 /// so solver certificates are checked by code that shares nothing with the solver.

@@ -1,5 +1,6 @@
 import Foundation
 import Lasso
+import TestSupport
 import Testing
 
 /// The working-set strategy against the full Newton system and an independent certificate:
@@ -9,7 +10,7 @@ struct WorkingSetTests {
     /// AR(1)-correlated Gaussian features (rho 0.5), 8 true signals, uncentered and with mixed
     /// units; `binary` thresholds them at 0 so many rows share patterns.
     static func wide(n: Int, p: Int, binary: Bool = false, seed: UInt64 = 7) -> (columns: [[Double]], y: [Double]) {
-        var rng = TestRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var columns = [[Double]](repeating: [Double](repeating: 0, count: n), count: p)
         var y = [Double](repeating: 0, count: n)
         let signals = stride(from: 0, to: p, by: max(1, p / 8)).prefix(8)
@@ -39,7 +40,7 @@ struct WorkingSetTests {
     func matchesFullAlongPath() throws {
         let (columns, y) = Self.wide(n: 300, p: 150)
         let design = try CompressedDesign(featureNames: Self.names(150), columns: columns)
-        var rng = TestRNG(seed: 11)
+        var rng = SplitMix64(seed: 11)
         // A resample's counts: about a third of the rows get weight 0.
         var weights = [Double](repeating: 0, count: 300)
         for _ in 0..<300 { weights[Int.random(in: 0..<300, using: &rng)] += 1 }

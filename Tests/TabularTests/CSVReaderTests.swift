@@ -1,5 +1,6 @@
 import Foundation
 import Tabular
+import TestSupport
 import Testing
 
 @Suite("CSV reading (RFC 4180)")
@@ -79,7 +80,7 @@ struct CSVReaderTests {
 
     @Test("decimal parsing is exact: equals Swift's correctly rounded Double(String)")
     func exactParsing() throws {
-        var rng = SplitMix(state: 42)
+        var rng = SplitMix64(seed: 42)
         var lines = ["v"]
         var expected: [Double] = []
         for _ in 0..<20_000 {
@@ -128,17 +129,5 @@ struct RowIndicesTests {
             try RowIndices.parse("-1\n", source: "r.txt", rowCount: 4)
         }
         #expect(throws: TabularError.self) { try RowIndices.parse("\n\n", source: "r.txt", rowCount: 4) }
-    }
-}
-
-/// Deterministic generator so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

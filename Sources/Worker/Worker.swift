@@ -35,6 +35,9 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
     case http(status: Int, message: String)
     /// The coordinator's address is not a usable URL (the message says why).
     case invalidURL(String)
+    /// Content-addressed bytes (a dataset or resample index matrix) that do not hash to the name
+    /// they were fetched by: corrupted in transit or served wrongly; never used.
+    case hashMismatch(expected: String, actual: String)
 
     /// A refusal that retrying cannot fix: a 4xx other than 408 (timeout) and 429 (too many
     /// requests), e.g. a wrong token or a request the coordinator will never accept.
@@ -48,6 +51,7 @@ public enum ClientError: Error, CustomStringConvertible, Sendable {
         case let .unreachable(m): return "coordinator unreachable: \(m)"
         case let .http(status, m): return "coordinator answered \(status): \(m)"
         case let .invalidURL(m): return m
+        case let .hashMismatch(expected, actual): return "dataset \(expected) arrived with hash \(actual): refusing it"
         }
     }
 }
@@ -349,7 +353,7 @@ public final class WorkerLoop: Sendable {
             // Content-addressed: refuse bytes that do not hash to the name they were fetched by.
             let actual = SHA256.hex(fetched)
             guard actual == task.dataset else {
-                throw ClientError.http(status: 0, message: "dataset \(task.dataset) arrived with hash \(actual): refusing it")
+                throw ClientError.hashMismatch(expected: task.dataset, actual: actual)
             }
             bytes = fetched
             state.withLock { $0.datasets[task.dataset] = fetched }

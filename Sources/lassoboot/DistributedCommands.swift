@@ -466,7 +466,7 @@ struct OutagePatience {
         switch error {
         case .unreachable: return true
         case let .http(status, _): return status == 408 || status == 429 || status >= 500
-        case .invalidURL: return false
+        case .invalidURL, .hashMismatch: return false
         }
     }
 

@@ -237,35 +237,15 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func updateRun(_ run: RunRow, tasks: [TaskRecord]) throws {
-        try pool.write { db in
-            try writeRun(db, run)
-            try writeTasks(db, tasks)
-        }
-    }
-
     public func saveTasks(_ tasks: [TaskRecord]) throws {
         guard !tasks.isEmpty else { return }
         try pool.write { db in try writeTasks(db, tasks) }
-    }
-
-    public func saveResult(_ id: TaskID, result: Data, task: TaskRecord) throws {
-        try pool.write { db in try write(db, .result(id, result, task)) }
     }
 
     public func tasks(run: String) throws -> [TaskRecord] {
         try pool.read { db in
             try Data.fetchAll(db, sql: "SELECT body FROM tasks WHERE run = ?", arguments: [run])
                 .map { try decoder.decode(TaskRecord.self, from: $0) }.sorted { $0.id < $1.id }
-        }
-    }
-
-    public func allUnfinishedTasks() throws -> [TaskRecord] {
-        try pool.read { db in
-            try Data.fetchAll(db, sql: """
-                SELECT tasks.body FROM tasks JOIN runs ON runs.id = tasks.run
-                WHERE runs.state = 'running' AND tasks.state IN ('queued', 'leased')
-                """).map { try decoder.decode(TaskRecord.self, from: $0) }.sorted { $0.id < $1.id }
         }
     }
 
@@ -284,10 +264,6 @@ public final class SQLiteStore: Store {
         try pool.read { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM results WHERE run = ? AND key = ?"), arguments: [id.run, storageKey(id.key)])
         }
-    }
-
-    public func saveWorker(_ worker: WorkerRow) throws {
-        try pool.write { db in try write(db, .worker(worker)) }
     }
 
     public func workers() throws -> [WorkerRow] {

@@ -107,16 +107,10 @@ public protocol Store: Sendable {
     func createRun(_ run: RunRow, tasks: [TaskRecord]) throws
     func runs() throws -> [RunRow]
     func run(id: String) throws -> RunRow?
-    /// Updates a run and adds or updates tasks in one transaction (e.g. phase 2 planned).
-    func updateRun(_ run: RunRow, tasks: [TaskRecord]) throws
     func saveTasks(_ tasks: [TaskRecord]) throws
-    /// Stores the first result of a task together with its new record.
-    func saveResult(_ id: TaskID, result: Data, task: TaskRecord) throws
     func tasks(run: String) throws -> [TaskRecord]
-    func allUnfinishedTasks() throws -> [TaskRecord]
     func results(run: String) throws -> [TaskKey: Data]
     func result(_ id: TaskID) throws -> Data?
-    func saveWorker(_ worker: WorkerRow) throws
     func workers() throws -> [WorkerRow]
     /// Removes a run with its tasks and results (and its report, stored in the run) in one
     /// transaction; returns false if there was no such run.
@@ -222,29 +216,11 @@ public final class MemoryStore: Store {
     }
     public func runs() throws -> [RunRow] { state.withLock { $0.runs.values.sorted { $0.sequence < $1.sequence } } }
     public func run(id: String) throws -> RunRow? { state.withLock { $0.runs[id] } }
-    public func updateRun(_ run: RunRow, tasks: [TaskRecord]) throws {
-        state.withLock { s in
-            s.runs[run.id] = run
-            for t in tasks { s.tasks[t.id] = t }
-        }
-    }
     public func saveTasks(_ tasks: [TaskRecord]) throws {
         state.withLock { s in for t in tasks { s.tasks[t.id] = t } }
     }
-    public func saveResult(_ id: TaskID, result: Data, task: TaskRecord) throws {
-        state.withLock { s in
-            if s.results[id] == nil { s.results[id] = result }
-            s.tasks[id] = task
-        }
-    }
     public func tasks(run: String) throws -> [TaskRecord] {
         state.withLock { s in s.tasks.values.filter { $0.id.run == run }.sorted { $0.id < $1.id } }
-    }
-    public func allUnfinishedTasks() throws -> [TaskRecord] {
-        state.withLock { s in
-            let active = Set(s.runs.values.filter { $0.state == .running }.map(\.id))
-            return s.tasks.values.filter { active.contains($0.id.run) && ($0.state == .queued || $0.state == .leased) }.sorted { $0.id < $1.id }
-        }
     }
     public func results(run: String) throws -> [TaskKey: Data] {
         state.withLock { s in
@@ -254,7 +230,6 @@ public final class MemoryStore: Store {
         }
     }
     public func result(_ id: TaskID) throws -> Data? { state.withLock { $0.results[id] } }
-    public func saveWorker(_ worker: WorkerRow) throws { state.withLock { $0.workers[worker.id] = worker } }
     public func workers() throws -> [WorkerRow] { state.withLock { $0.workers.values.sorted { $0.id < $1.id } } }
     public func deleteRun(id: String) throws -> Bool {
         state.withLock { s in

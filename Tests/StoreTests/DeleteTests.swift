@@ -17,8 +17,8 @@ struct StoreDeleteTests {
         let g = TaskRecord(id: TaskID(run: "gone", key: .cv(outcome: 0, fold: 0)))
         try store.createRun(keep, tasks: [k])
         try store.createRun(gone, tasks: [g])
-        try store.saveResult(k.id, result: Data("k".utf8), task: k)
-        try store.saveResult(g.id, result: Data("g".utf8), task: g)
+        try store.apply([[.result(k.id, Data("k".utf8), k)]])
+        try store.apply([[.result(g.id, Data("g".utf8), g)]])
         #expect(try store.putDataset(hash: "d1", bytes: Data("1".utf8)) && store.putDataset(hash: "d2", bytes: Data("2".utf8)))
         #expect(try store.datasetHashes() == ["d1", "d2"])
         #expect(try store.deleteRun(id: "gone"))
@@ -29,7 +29,7 @@ struct StoreDeleteTests {
         #expect(try store.deleteDataset(hash: "d2"))
         #expect(try !store.deleteDataset(hash: "d2"))
         #expect(try store.datasetHashes() == ["d1"] && !store.hasDataset(hash: "d2"))
-        for id in ["w1", "w2", "w3"] { try store.saveWorker(WorkerRow(id: id, host: "h", threads: 1, lastSeen: 1, tasksDone: 0)) }
+        for id in ["w1", "w2", "w3"] { try store.apply([[.worker(WorkerRow(id: id, host: "h", threads: 1, lastSeen: 1, tasksDone: 0))]]) }
         try store.deleteWorkers(ids: ["w1", "w3", "nope"])
         #expect(try store.workers().map(\.id) == ["w2"])
     }

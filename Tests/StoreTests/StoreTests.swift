@@ -38,21 +38,20 @@ struct StoreTests {
         leased.state = .leased
         leased.leases = [LeaseInfo(id: "L1", worker: "w", issuedAt: 1, expiresAt: 31)]
         try store.saveTasks([leased])
-        #expect(try store.allUnfinishedTasks() == [t1, leased])
         var done = t1
         done.state = .done
-        try store.saveResult(t1.id, result: Data("first".utf8), task: done)
-        try store.saveResult(t1.id, result: Data("second".utf8), task: done)   // the first result is kept
+        try store.apply([[.result(t1.id, Data("first".utf8), done)]])
+        try store.apply([[.result(t1.id, Data("second".utf8), done)]])   // the first result is kept
         #expect(try store.result(t1.id) == Data("first".utf8))
         #expect(try store.results(run: "r1") == [t1.id.key: Data("first".utf8)])
-        #expect(try store.allUnfinishedTasks() == [leased])
+        #expect(try store.tasks(run: "r1") == [done, leased])
         var finished = run
         finished.state = .done
         finished.report = Data("report".utf8)
-        try store.updateRun(finished, tasks: [])
+        try store.apply([[.run(finished, tasks: [])]])
         #expect(try store.run(id: "r1")?.report == Data("report".utf8))
-        #expect(try store.allUnfinishedTasks().isEmpty)            // tasks of finished runs are not resumed
-        try store.saveWorker(WorkerRow(id: "w", host: "h", threads: 2, lastSeen: 5, tasksDone: 3))
+        #expect(try store.runs().map(\.state) == [.done])
+        try store.apply([[.worker(WorkerRow(id: "w", host: "h", threads: 2, lastSeen: 5, tasksDone: 3))]])
         #expect(try store.workers().map(\.tasksDone) == [3])
     }
 
@@ -66,12 +65,12 @@ struct StoreTests {
             try store.createRun(run, tasks: [t1, t2])
             var done = t2
             done.state = .done
-            try store.saveResult(t2.id, result: Data("r".utf8), task: done)
+            try store.apply([[.result(t2.id, Data("r".utf8), done)]])
         }
         let reopened = try SQLiteStore(path: path)
         #expect(try reopened.run(id: "r1") == run)
         #expect(try reopened.results(run: "r1")[t2.id.key] == Data("r".utf8))
-        #expect(try reopened.allUnfinishedTasks() == [t1])
+        #expect(try reopened.tasks(run: "r1").map(\.state) == [t1.state, .done])
         #expect(try reopened.dataset(hash: "abc") == Data([1, 2, 3]))
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
     }

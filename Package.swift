@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Analysis", "Plan", "CoordinatorAPI", "Scheduler", "Store", "Tabular",
+            "Coordinator", "Analysis", "Plan", "CoordinatorAPI", "Scheduler", "Store", "Tabular", "Worker",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
     ],

@@ -7,55 +7,6 @@ import Plan
 import Logging
 import Synchronization
 
-/// What a worker needs from a coordinator: over HTTP (``HTTPCoordinatorClient``) or in the
-/// same process (`lassoboot run`), so both use one worker loop.
-public protocol CoordinatorClient: Sendable {
-    func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask]
-    /// Leases tasks and learns which runs are still running (`running` nil when the
-    /// coordinator does not say; the default leases with ``lease(_:)``).
-    func leaseAnswer(_ request: Wire.LeaseRequest) async throws -> Wire.LeaseResponse
-    func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String]
-    func submit(_ submission: Wire.Submission) async throws -> String
-    func context(run: String) async throws -> Wire.RunContext
-    func dataset(hash: String) async throws -> Data
-}
-
-extension CoordinatorClient {
-    /// Leases without news of running runs.
-    public func leaseAnswer(_ request: Wire.LeaseRequest) async throws -> Wire.LeaseResponse {
-        Wire.LeaseResponse(tasks: try await lease(request))
-    }
-}
-
-/// Errors a client reports: transport problems are retried, the others are not.
-public enum ClientError: Error, CustomStringConvertible, Sendable {
-    /// The coordinator could not be reached (connection refused, timeout, DNS...).
-    case unreachable(String)
-    /// The coordinator answered with an error status.
-    case http(status: Int, message: String)
-    /// The coordinator's address is not a usable URL (the message says why).
-    case invalidURL(String)
-    /// Content-addressed bytes (a dataset or resample index matrix) that do not hash to the name
-    /// they were fetched by: corrupted in transit or served wrongly; never used.
-    case hashMismatch(expected: String, actual: String)
-
-    /// A refusal that retrying cannot fix: a 4xx other than 408 (timeout) and 429 (too many
-    /// requests), e.g. a wrong token or a request the coordinator will never accept.
-    public var isRefusal: Bool {
-        if case let .http(status, _) = self { return (400..<500).contains(status) && status != 408 && status != 429 }
-        return false
-    }
-
-    public var description: String {
-        switch self {
-        case let .unreachable(m): return "coordinator unreachable: \(m)"
-        case let .http(status, m): return "coordinator answered \(status): \(m)"
-        case let .invalidURL(m): return m
-        case let .hashMismatch(expected, actual): return "dataset \(expected) arrived with hash \(actual): refusing it"
-        }
-    }
-}
-
 /// Worker settings.
 public struct WorkerConfig: Sendable {
     public var id: String
@@ -95,6 +46,8 @@ public final class WorkerLoop: Sendable {
     public let config: WorkerConfig
     /// Logs carry run and task ids as metadata (the caller adds the worker's id).
     let logger: Logger
+    /// Seconds on a monotonic clock (injected: tests drive idle exits and timings without waiting).
+    let now: @Sendable () -> Double
 
     struct State {
         var draining = false
@@ -127,11 +80,20 @@ public final class WorkerLoop: Sendable {
     static let targetLeaseSeconds = 0.5
 
     public init(client: CoordinatorClient, config: WorkerConfig,
-                logger: Logger = Logger(label: "lassoboot.worker", factory: { _ in SwiftLogNoOpLogHandler() })) {
+                logger: Logger = Logger(label: "lassoboot.worker", factory: { _ in SwiftLogNoOpLogHandler() }),
+                clock now: @escaping @Sendable () -> Double = WorkerLoop.monotonicSeconds) {
         self.client = client
         self.config = config
         self.logger = logger
+        self.now = now
     }
+
+    /// Seconds since an arbitrary fixed point, never going back (unlike the wall clock).
+    @Sendable public static func monotonicSeconds() -> Double {
+        let d = ContinuousClock.now - origin
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+    private static let origin = ContinuousClock.now
 
     /// Tasks completed so far.
     public var tasksDone: Int { state.withLock { $0.done } }
@@ -173,14 +135,19 @@ public final class WorkerLoop: Sendable {
                                                              dataset: task.dataset, result: nil, released: true))
             }
             if !unstarted.isEmpty { logger.notice("handed back unstarted tasks", metadata: ["tasks": "\(unstarted.count)"]) }
-            while state.withLock({ !$0.inFlight.isEmpty || !$0.queue.isEmpty }) { try? await Task.sleep(for: .milliseconds(10)) }
+            // Until the last result is handed in (each hand-in rings the bell).
+            while true {
+                let ring = bell.generation
+                if state.withLock({ $0.inFlight.isEmpty && $0.queue.isEmpty }) { break }
+                await bell.wait(since: ring)
+            }
             group.cancelAll()
         }
     }
 
     /// Leases so that every thread has about ``targetLeaseSeconds`` of work queued.
     func leaseLoop() async {
-        var lastWork = Date()
+        var lastWork = now()
         var backoff = 0.5
         var reportedOutage = false
         while !draining {
@@ -194,7 +161,7 @@ public final class WorkerLoop: Sendable {
             let want = max(1, config.threads * perThread - queued - running)
             let tasks: [Wire.LeasedTask]
             do {
-                let idleLeft = config.idleExit.map { max(0.05, $0 - Date().timeIntervalSince(lastWork)) }
+                let idleLeft = config.idleExit.map { max(0.05, $0 - (now() - lastWork)) }
                 // Long-poll even with tasks in hand (the coordinator answers as soon as tasks are
                 // queued, e.g. the next phase; an empty queue costs no polling), but briefly then,
                 // so a drain is not held up.
@@ -223,14 +190,14 @@ public final class WorkerLoop: Sendable {
                 continue
             }
             if tasks.isEmpty {
-                if let idle = config.idleExit, Date().timeIntervalSince(lastWork) >= idle,
+                if let idle = config.idleExit, now() - lastWork >= idle,
                    state.withLock({ $0.inFlight.isEmpty && $0.queue.isEmpty }) {
                     logger.notice("idle for \(idle) s: exiting")
                     return
                 }
                 continue
             }
-            lastWork = Date()
+            lastWork = now()
             state.withLock { $0.queue += tasks }
             bell.ring()
         }
@@ -275,6 +242,7 @@ public final class WorkerLoop: Sendable {
                 Task {
                     await self.handIn(submission, task: task)
                     self.state.withLock { _ = $0.inFlight.removeValue(forKey: task.lease) }
+                    self.bell.ring()
                 }
             } else if next != nil {
                 Task { await self.reportStarts() }
@@ -284,9 +252,9 @@ public final class WorkerLoop: Sendable {
                 await bell.wait(since: ring)     // until tasks are queued (or the loop stops)
                 continue
             }
-            let started = Date()
+            let started = now()
             let submission = await compute(task)
-            let seconds = Date().timeIntervalSince(started)
+            let seconds = now() - started
             state.withLock { s in
                 s.secondsPerTask = s.secondsPerTask == 0 ? seconds : 0.8 * s.secondsPerTask + 0.2 * seconds
             }
@@ -345,7 +313,7 @@ public final class WorkerLoop: Sendable {
 
     /// Fetches a run's context and data and prepares its executor (once per run per process).
     func prepareExecutor(for task: Wire.LeasedTask) async throws -> TaskExecutor {
-        let t0 = Date()
+        let t0 = now()
         let context = try await retrying { try await self.client.context(run: task.run) }
         var bytes = state.withLock { $0.datasets[task.dataset] }
         if bytes == nil {
@@ -362,12 +330,12 @@ public final class WorkerLoop: Sendable {
         if let h = context.resampleIndices {
             indices = try await retrying { try await self.client.dataset(hash: h) }
         }
-        let t1 = Date()
+        let t1 = now()
         let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
                                                 resampleIndices: indices, indicesHash: context.resampleIndices)
         keep(executor, run: task.run)
         logger.info("run prepared", metadata: [
-            "run": "\(task.run)", "fetchMs": "\(Int(t1.timeIntervalSince(t0) * 1000))", "prepareMs": "\(Int(Date().timeIntervalSince(t1) * 1000))"])
+            "run": "\(task.run)", "fetchMs": "\(Int((t1 - t0) * 1000))", "prepareMs": "\(Int((now() - t1) * 1000))"])
         return executor
     }
 

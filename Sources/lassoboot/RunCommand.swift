@@ -128,8 +128,9 @@ struct RunCommand: AsyncParsableCommand {
         let progress = ProgressPrinter(enabled: !quiet, resamples: created.resamples)
         var status = created
         while status.state == "running" {
-            try await Task.sleep(for: .milliseconds(20))
-            status = try await service.status(created.id)
+            // A long poll: returns at once when the run changes phase or ends, else after 0.25 s
+            // for the progress line.
+            status = try await service.status(created.id, waitingUpTo: 0.25)
             progress.update(RunProgress(phase: status.phase, done: status.tasks.done, total: status.tasks.total, resamplesDone: status.resamplesDone))
         }
         worker.drain()

@@ -119,17 +119,3 @@ struct PreparedJob {
     }
 }
 
-/// A worker's view of a coordinator in the same process: the same worker loop as over HTTP,
-/// without the sockets (what `lassoboot run` uses).
-struct InProcessClient: CoordinatorClient {
-    let service: CoordinatorService
-
-    func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
-        try await service.lease(request, maxWait: request.wait)
-    }
-
-    func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] { try await service.heartbeat(heartbeat) }
-    func submit(_ submission: Wire.Submission) async throws -> String { try await service.submit(submission) }
-    func context(run: String) async throws -> Wire.RunContext { try await service.context(run) }
-    func dataset(hash: String) async throws -> Data { try await service.dataset(hash) }
-}

@@ -1,0 +1,57 @@
+import Analysis
+import Coordinator
+import CoordinatorAPI
+import Foundation
+import Store
+import Synchronization
+import Testing
+import Worker
+
+/// The worker loop and the coordinator together in one process (``InProcessClient``): leasing,
+/// prefetch, hand-in, drain and idle exit without sockets, with the clock injected.
+@Suite("Worker loop against an in-process coordinator")
+struct WorkerLoopTests {
+    static let spec = #"{"name": "t", "data": {"csv": "x.csv"}, "outcomes": ["labour", "sexual"], "features": [{"name": "age"}, {"name": "female", "encoding": "binary"}, {"name": "debt", "encoding": "binary"}], "alphas": {"count": 4}, "cv": {"folds": 3}, "bootstrap": {"resamples": 40, "batch": 5, "methods": ["percentile", "bca"]}, "seed": 3}"#
+
+    /// Runs the spec on a fresh coordinator with one worker loop per entry of `threads`; returns
+    /// the report bytes and the tasks each worker completed.
+    func run(threads: [Int]) async throws -> (report: String, done: [Int]) {
+        let service = try CoordinatorService(store: MemoryStore(), software: "test")
+        let hash = try await service.putDataset(Data(HTTPTests.csv.utf8)).hash
+        let created = try await service.createRun(Wire.CreateRun(spec: Self.spec, dataset: hash, dataName: "data.csv"))
+        let workers = threads.enumerated().map { i, t in
+            WorkerLoop(client: InProcessClient(service: service),
+                       config: WorkerConfig(id: "w\(i)", host: "test", threads: t, leaseWait: 0.2))
+        }
+        let loops = workers.map { w in Task { await w.run() } }
+        var status = created
+        while status.state == "running" { status = try await service.status(created.id, waitingUpTo: 5) }
+        for w in workers { w.drain() }
+        for l in loops { await l.value }
+        #expect(status.state == "done", "\(status.error ?? status.state)")
+        return (Render.json(try await service.report(created.id)), workers.map(\.tasksDone))
+    }
+
+    @Test("one worker with one thread and three workers with 1-3 threads give byte-identical reports; every task is handed in once")
+    func workersAgree() async throws {
+        let single = try await run(threads: [1])
+        let many = try await run(threads: [1, 2, 3])
+        #expect(single.report == many.report)
+        #expect(many.done.reduce(0, +) == single.done[0], "\(many.done) vs \(single.done)")
+        #expect(single.done[0] > 0)
+    }
+
+    @Test("idle exit follows the injected clock: with nothing to do the loop returns once the clock passes idleExit")
+    func idleExitByClock() async throws {
+        let service = try CoordinatorService(store: MemoryStore(), software: "test")
+        // Each reading of the clock is 40 s later than the last: the 30 s idle limit passes at the
+        // first empty lease, whatever the real time.
+        let ticks = Mutex(0.0)
+        let clock: @Sendable () -> Double = { ticks.withLock { $0 += 40; return $0 } }
+        let worker = WorkerLoop(client: InProcessClient(service: service),
+                                config: WorkerConfig(id: "idle", host: "test", threads: 2, idleExit: 30, leaseWait: 5), clock: clock)
+        await worker.run()
+        #expect(worker.tasksDone == 0 && worker.stopReason == nil)
+        #expect(ticks.withLock { $0 } <= 40 * 4, "the loop read the clock only a few times before exiting")
+    }
+}

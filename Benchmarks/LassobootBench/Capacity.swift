@@ -372,7 +372,7 @@ func runCapacity(_ args: Arguments) throws {
     j.add("tool", "lassoboot")
     j.add("label", try args.string("label") ?? "coordinator capacity")
     j.add("run", run.id)
-    j.add("runState", final?.state ?? "?")
+    j.add("runState", final?.state.rawValue ?? "?")
     j.add("tasks", total)
     j.add("workers", workers)
     j.add("maxPerLease", maxPerLease)

@@ -10,10 +10,29 @@ import Tabular
 
 /// An API error with its HTTP status.
 public struct ServiceError: Error, Sendable, CustomStringConvertible {
-    public let status: Int
+    /// What kind of refusal, in the service's terms (the HTTP layer maps each to a status).
+    public enum Kind: Sendable, Equatable {
+        /// The request is malformed or names something invalid.
+        case invalid
+        /// The caller may not do this (a quarantined worker, a lease of another worker).
+        case forbidden
+        case notFound
+        /// The request conflicts with the current state (a lease no longer held, a run not done).
+        case conflict
+        /// A body over the coordinator's limit.
+        case tooLarge
+        /// Well-formed but refused on its content (a spec that cannot run, a result that fails its checks).
+        case unprocessable
+        /// The disk is full.
+        case storageFull
+        /// A transient failure (storage busy): try again later.
+        case unavailable
+        case internalFailure
+    }
+    public let kind: Kind
     public let message: String
-    public init(_ status: Int, _ message: String) {
-        self.status = status
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
         self.message = message
     }
     public var description: String { message }
@@ -170,10 +189,10 @@ public actor CoordinatorService {
     /// - Parameter maxBytes: larger datasets are refused with 413 (the HTTP edge passes its
     ///   ``BodyLimits/dataset``, below SQLite's blob limit, which GRDB would trap on).
     public func putDataset(_ bytes: Data, expectedHash: String? = nil, maxBytes: Int = .max) async throws -> (hash: String, created: Bool) {
-        guard bytes.count <= maxBytes else { throw ServiceError(413, "dataset of \(bytes.count) bytes is larger than the limit of \(maxBytes) bytes") }
+        guard bytes.count <= maxBytes else { throw ServiceError(.tooLarge, "dataset of \(bytes.count) bytes is larger than the limit of \(maxBytes) bytes") }
         let hash = SHA256.hex(bytes)
         if let expected = expectedHash, expected != hash {
-            throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
+            throw ServiceError(.invalid, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
         }
         let store = self.store
         let created = try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.putDataset(hash: hash, bytes: bytes) }
@@ -194,7 +213,7 @@ public actor CoordinatorService {
                 guard GroupCommitter.isTransient(error) else { throw error }
                 if Date() >= deadline {
                     let full = GroupCommitter.describe(error, path: nil).contains("disk full")
-                    throw ServiceError(full ? 507 : 503, "\(what): \(GroupCommitter.describe(error, path: nil)) for \(Int(seconds)) s; try again later")
+                    throw ServiceError(full ? .storageFull : .unavailable, "\(what): \(GroupCommitter.describe(error, path: nil)) for \(Int(seconds)) s; try again later")
                 }
                 try await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 1)
@@ -213,7 +232,7 @@ public actor CoordinatorService {
     public func finishUpload(upload: String, hash: String, size: Int, expectedHash: String?) async throws -> (hash: String, created: Bool) {
         if let expected = expectedHash, expected != hash {
             await abandonUpload(upload)
-            throw ServiceError(400, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
+            throw ServiceError(.invalid, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
         }
         let store = self.store
         let created = try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.finishUpload(upload: upload, hash: hash, size: size) }
@@ -230,7 +249,7 @@ public actor CoordinatorService {
     public func hasDataset(_ hash: String) throws -> Bool { try store.hasDataset(hash: hash) }
 
     public func dataset(_ hash: String) throws -> Data {
-        guard let d = try store.dataset(hash: hash) else { throw ServiceError(404, "no dataset with hash \(hash)") }
+        guard let d = try store.dataset(hash: hash) else { throw ServiceError(.notFound, "no dataset with hash \(hash)") }
         return d
     }
 
@@ -247,11 +266,11 @@ public actor CoordinatorService {
     /// What preparing a run reads from the store: the spec workers see, the data, the indices.
     func preparationInputs(_ run: RunRow) throws -> (spec: Data, bytes: Data, indices: Data?) {
         guard let bytes = try store.dataset(hash: run.dataset) else {
-            throw ServiceError(409, "run \(run.id): its dataset \(run.dataset) is missing from the store")
+            throw ServiceError(.conflict, "run \(run.id): its dataset \(run.dataset) is missing from the store")
         }
         var indices: Data?
         if let h = run.resampleIndices {
-            guard let b = try store.dataset(hash: h) else { throw ServiceError(409, "run \(run.id): its resample indices \(h) are missing") }
+            guard let b = try store.dataset(hash: h) else { throw ServiceError(.conflict, "run \(run.id): its resample indices \(h) are missing") }
             indices = b
         }
         return (try Self.specForRun(run), bytes, indices)
@@ -262,12 +281,12 @@ public actor CoordinatorService {
             let executor = try TaskExecutor.prepare(spec: String(decoding: spec, as: UTF8.self), source: "spec of run \(run.id)",
                                                     data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
             // Refused at intake rather than failed fold by fold.
-            if let problem = executor.data.singleLevelFoldProblem { throw ServiceError(422, problem) }
+            if let problem = executor.data.singleLevelFoldProblem { throw ServiceError(.unprocessable, problem) }
             return executor
         } catch let e as ServiceError {
             throw e
         } catch {
-            throw ServiceError(422, "\(error)")
+            throw ServiceError(.unprocessable, "\(error)")
         }
     }
 
@@ -276,7 +295,7 @@ public actor CoordinatorService {
     static func specForRun(_ run: RunRow) throws -> Data {
         guard var object = try? JSONSerialization.jsonObject(with: run.spec) as? [String: Any],
               var data = object["data"] as? [String: Any] else {
-            throw ServiceError(400, "the job spec must be a JSON object with a \"data\" object")
+            throw ServiceError(.invalid, "the job spec must be a JSON object with a \"data\" object")
         }
         data["csv"] = run.dataName ?? "sha256:\(run.dataset)"
         object["data"] = data
@@ -287,7 +306,7 @@ public actor CoordinatorService {
         do {
             return try RunSpec.parse(spec, source: "spec of run \(run)", baseDirectory: "/")
         } catch {
-            throw ServiceError(400, "\(error)")
+            throw ServiceError(.invalid, "\(error)")
         }
     }
 
@@ -300,10 +319,10 @@ public actor CoordinatorService {
     /// spec that does not fit the data still gets a 422 (and the run is marked failed).
     public func createRun(_ request: Wire.CreateRun) async throws -> Wire.RunStatus {
         guard try store.hasDataset(hash: request.dataset) else {
-            throw ServiceError(404, "no dataset with hash \(request.dataset): upload it first (PUT /v1/datasets/\(request.dataset))")
+            throw ServiceError(.notFound, "no dataset with hash \(request.dataset): upload it first (PUT /v1/datasets/\(request.dataset))")
         }
         if let h = request.resampleIndices, try !store.hasDataset(hash: h) {
-            throw ServiceError(404, "no dataset with hash \(h) (the resample indices): upload it first")
+            throw ServiceError(.notFound, "no dataset with hash \(h) (the resample indices): upload it first")
         }
         sequence += 1
         let id = "run-\(sequence)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -336,7 +355,7 @@ public actor CoordinatorService {
             throw e
         } catch {
             sequence -= 1
-            throw ServiceError(422, "\(error)")
+            throw ServiceError(.unprocessable, "\(error)")
         }
         run.name = spec.name
         let keys = TaskExecutor.phaseOneKeys(spec: spec)
@@ -355,7 +374,7 @@ public actor CoordinatorService {
         do {
             let executor = try await executor(for: run)
             guard executor.phaseOneKeys() == keys else {
-                throw ServiceError(500, "run \(id): the phase-1 tasks planned from the spec differ from the prepared run's")
+                throw ServiceError(.internalFailure, "run \(id): the phase-1 tasks planned from the spec differ from the prepared run's")
             }
             logger.info("run created", metadata: ["run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)"])
         } catch {
@@ -396,14 +415,14 @@ public actor CoordinatorService {
     }
 
     public func status(_ id: String) throws -> Wire.RunStatus {
-        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
+        guard let run = try runRow(id) else { throw ServiceError(.notFound, "no run \(id)") }
         return try status(of: run)
     }
 
     /// The status once the run changes phase or ends, or after `seconds` (a long poll, so a
     /// client waiting for a run learns of its end at once without polling fast).
     public func status(_ id: String, waitingUpTo seconds: Double) async throws -> Wire.RunStatus {
-        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
+        guard let run = try runRow(id) else { throw ServiceError(.notFound, "no run \(id)") }
         if run.state == .running && seconds > 0 {
             let key = nextWaiter
             nextWaiter += 1
@@ -448,7 +467,7 @@ public actor CoordinatorService {
             if r.state == .done, case let .bootstrap(s, e) = r.id.key { resamplesDone += e - s }
         }
         let resamples = resampleCount(of: run)
-        return Wire.RunStatus(id: run.id, name: run.name, state: run.state.rawValue, phase: run.phase, tasks: counts,
+        return Wire.RunStatus(id: run.id, name: run.name, state: run.state, phase: run.phase, tasks: counts,
                               resamplesDone: resamplesDone, resamples: resamples, error: run.error,
                               created: run.created, finished: run.finished, dataset: run.dataset,
                               alert: run.state == .running ? committer?.alert : nil)
@@ -478,8 +497,8 @@ public actor CoordinatorService {
     }
 
     public func cancel(_ id: String) async throws -> Wire.RunStatus {
-        guard var run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
-        guard run.state == .running else { throw ServiceError(409, "run \(id) is already \(run.state.rawValue)") }
+        guard var run = try runRow(id) else { throw ServiceError(.notFound, "no run \(id)") }
+        guard run.state == .running else { throw ServiceError(.conflict, "run \(id) is already \(run.state.rawValue)") }
         run.state = .cancelled
         run.finished = clock()
         runCache[id] = run
@@ -492,10 +511,10 @@ public actor CoordinatorService {
 
     /// The finished report of a run.
     public func report(_ id: String) throws -> Report {
-        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
+        guard let run = try runRow(id) else { throw ServiceError(.notFound, "no run \(id)") }
         guard let bytes = run.report else {
-            if run.state == .failed { throw ServiceError(409, "run \(id) failed: \(run.error ?? "unknown cause")") }
-            throw ServiceError(409, "run \(id) is \(run.state.rawValue); its report is not ready")
+            if run.state == .failed { throw ServiceError(.conflict, "run \(id) failed: \(run.error ?? "unknown cause")") }
+            throw ServiceError(.conflict, "run \(id) is \(run.state.rawValue); its report is not ready")
         }
         return try JSONDecoder().decode(Report.self, from: bytes)
     }
@@ -513,7 +532,7 @@ public actor CoordinatorService {
     /// The files that replay a finished run elsewhere: replicates.csv, rows.csv and (with BCa)
     /// jackknife.csv; and model.json, which `lassoboot predict` scores new rows with.
     public func exports(_ id: String) throws -> [(name: String, text: String)] {
-        guard let run = try runRow(id), run.state == .done else { throw ServiceError(409, "run \(id) has no finished report") }
+        guard let run = try runRow(id), run.state == .done else { throw ServiceError(.conflict, "run \(id) has no finished report") }
         let executor = try prepare(run)
         let results = try decodedResults(id)
         var files = [("replicates.csv", Aggregation.replicatesCSV(data: executor.data, results: results)),
@@ -524,7 +543,7 @@ public actor CoordinatorService {
     }
 
     public func context(_ id: String) throws -> Wire.RunContext {
-        guard let run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
+        guard let run = try runRow(id) else { throw ServiceError(.notFound, "no run \(id)") }
         return Wire.RunContext(run: id, spec: String(decoding: try Self.specForRun(run), as: UTF8.self), dataset: run.dataset,
                                resampleIndices: run.resampleIndices)
     }
@@ -576,12 +595,12 @@ public actor CoordinatorService {
 
     /// Leases up to `max` tasks without waiting.
     public func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
-        guard !request.worker.isEmpty, request.max >= 1 else { throw ServiceError(400, "worker must be non-empty and max >= 1") }
+        guard !request.worker.isEmpty, request.max >= 1 else { throw ServiceError(.invalid, "worker must be non-empty and max >= 1") }
         guard request.worker.count <= 256, request.host.count <= 256, (1...65536).contains(request.threads) else {
-            throw ServiceError(400, "worker and host must be at most 256 characters and threads between 1 and 65536")
+            throw ServiceError(.invalid, "worker and host must be at most 256 characters and threads between 1 and 65536")
         }
         guard !quarantined.contains(request.worker) else {
-            throw ServiceError(403, "worker \(request.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
+            throw ServiceError(.forbidden, "worker \(request.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
         }
         if !stalledRuns.isEmpty {
             let stalled = stalledRuns
@@ -722,45 +741,45 @@ public actor CoordinatorService {
     /// coordinator's recomputation is byte-identical. A worker whose result disagrees with the
     /// recomputation is quarantined and every unfinished run it contributed to is failed,
     /// loudly, since its earlier results may be wrong too.
-    public func submit(_ s: Wire.Submission) async throws -> String {
+    public func submit(_ s: Wire.Submission) async throws -> Wire.SubmissionStatus {
         let id = TaskID(run: s.run, key: s.key)
         guard !quarantined.contains(s.worker) else {
             counters.rejectedResults += 1
-            throw ServiceError(403, "worker \(s.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
+            throw ServiceError(.forbidden, "worker \(s.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
         }
         if let r = runCache[s.run], r.state == .running, prepared[s.run] == nil {
             _ = try await executor(for: r)     // the run's data is still being prepared (it has just been created)
         }
-        guard let run = try runRow(s.run) else { throw ServiceError(404, "no run \(s.run)") }
+        guard let run = try runRow(s.run) else { throw ServiceError(.notFound, "no run \(s.run)") }
         guard s.dataset == run.dataset else {
             counters.rejectedResults += 1
-            throw ServiceError(422, "result for dataset \(s.dataset) but run \(s.run) uses \(run.dataset)")
+            throw ServiceError(.unprocessable, "result for dataset \(s.dataset) but run \(s.run) uses \(run.dataset)")
         }
         // Checks first: a refused submission changes nothing.
         var bytes = Data()
         let handsInResult = s.released != true && s.error == nil
         if handsInResult {
-            guard let result = s.result else { throw ServiceError(400, "a submission needs a result, an error, or released: true") }
+            guard let result = s.result else { throw ServiceError(.invalid, "a submission needs a result, an error, or released: true") }
             if run.state == .running {
                 let executor = try prepare(run)
                 if let problem = executor.keyProblem(s.key) {
                     counters.rejectedResults += 1
-                    throw ServiceError(422, "invalid result for \(s.key): \(problem)")
+                    throw ServiceError(.unprocessable, "invalid result for \(s.key): \(problem)")
                 }
                 if scheduler.check(id, lease: s.lease, worker: s.worker) == .notLeased {
                     counters.unleasedResults += 1
                     counters.rejectedResults += 1
-                    throw ServiceError(409, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
+                    throw ServiceError(.conflict, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
                 }
                 if let problem = executor.validate(result, key: s.key) {
                     counters.rejectedResults += 1
-                    throw ServiceError(422, "invalid result for \(s.key): \(problem)")
+                    throw ServiceError(.unprocessable, "invalid result for \(s.key): \(problem)")
                 }
                 do {
                     bytes = try result.canonicalJSON()
                 } catch {
                     counters.rejectedResults += 1
-                    throw ServiceError(422, "invalid result for \(s.key): \(error)")
+                    throw ServiceError(.unprocessable, "invalid result for \(s.key): \(error)")
                 }
                 if scheduler.check(id, lease: s.lease, worker: s.worker) == .accepted {
                     try await vouch(for: result, bytes: bytes, key: s.key, run: run, worker: s.worker, executor: executor)
@@ -776,7 +795,7 @@ public actor CoordinatorService {
             writes.append(.tasks(scheduler.fail(id, leaseID: s.lease, worker: s.worker, cause: "released by a draining worker", countsAsAttempt: false, now: clock()).tasks))
             notifyWork()
             try await persist(writes)
-            return "released"
+            return .released
         }
         if let error = s.error {
             if let w = touchWorker(s.worker) { writes.append(w) }
@@ -786,14 +805,14 @@ public actor CoordinatorService {
             for f in changes.failed { writes += failRun(f) }
             notifyWork()
             try await persist(writes)
-            return "failed"
+            return .failed
         }
         let current = try runRow(run.id)
         guard run.state == .running, current?.state == .running else {
             // Late results of finished or cancelled runs are acknowledged and dropped.
             if let w = touchWorker(s.worker) { writes.append(w) }
             try await persist(writes)
-            return "duplicate"
+            return .duplicate
         }
         let (outcome, changes) = scheduler.complete(id, lease: s.lease, worker: s.worker, now: clock())
         if let w = touchWorker(s.worker, done: outcome == .accepted ? 1 : 0) { writes.append(w) }
@@ -803,20 +822,20 @@ public actor CoordinatorService {
             counters.rejectedResults += 1
             try await persist(writes)
             logger.warning("result refused: lease not issued to this worker for this task", metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
-            throw ServiceError(409, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
+            throw ServiceError(.conflict, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
         case .unknownTask, .duplicate:
             // The first result may still be on its way to the disk: compare with it, and answer
             // only once it is committed (the barrier).
             let stored = try pendingResults[id] ?? store.result(id)
             try await persist(writes, barrier: true)
-            if stored == nil && outcome == .unknownTask { throw ServiceError(404, "run \(s.run) has no task \(s.key)") }
+            if stored == nil && outcome == .unknownTask { throw ServiceError(.notFound, "run \(s.run) has no task \(s.key)") }
             counters.duplicateResults += 1
             if let stored, stored != bytes {
                 counters.mismatchedDuplicates += 1
                 logger.error("MISMATCH: duplicate result differs from the stored one", metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
-                return "mismatch"
+                return .mismatch
             }
-            return "duplicate"
+            return .duplicate
         case .accepted:
             writes.append(.result(id, bytes, changes.tasks[0]))
             counters.resultsAccepted += 1
@@ -827,7 +846,7 @@ public actor CoordinatorService {
             try await persist(writes)
             // Every result of the phase was queued before this one, so all are committed now.
             if closesPhase { try await advance(run.id) }
-            return "accepted"
+            return .accepted
         }
     }
 
@@ -869,7 +888,7 @@ public actor CoordinatorService {
         counters.rejectedResults += 1
         try await quarantine(worker, because: "its result for task \(key) of run \(run.id) differs from the coordinator's recomputation"
                              + (certificateProblem.map { " (\($0))" } ?? ""))
-        throw ServiceError(422, "result for \(key) refused: it differs from the coordinator's recomputation\(certificateProblem.map { " (\($0))" } ?? ""); worker \(worker.prefix(64)) is quarantined")
+        throw ServiceError(.unprocessable, "result for \(key) refused: it differs from the coordinator's recomputation\(certificateProblem.map { " (\($0))" } ?? ""); worker \(worker.prefix(64)) is quarantined")
     }
 
     /// The value of `body` and the thread CPU seconds it took.

@@ -117,7 +117,7 @@ public enum Dashboard {
         var rows = ""
         for r in runs.sorted(by: { ($0.created, $0.id) > ($1.created, $1.id) }) {
             rows += "<tr data-run=\"\(escape(r.id))\"><td><a href=\"/runs/\(escape(r.id))\">\(escape(r.id))</a></td>"
-                + "<td>\(escape(r.name))</td><td class=\"state state-\(escape(r.state))\">\(escape(r.state))</td>"
+                + "<td>\(escape(r.name))</td><td class=\"state state-\(escape(r.state.rawValue))\">\(escape(r.state.rawValue))</td>"
                 + "<td>\(progressBar(r.tasks))</td><td class=\"num\">\(r.tasks.done)/\(r.tasks.total)</td>"
                 + "<td class=\"num\">\(r.resamplesDone)/\(r.resamples)</td><td>\(stamp(r.created))</td></tr>\n"
         }
@@ -146,7 +146,7 @@ public enum Dashboard {
         let t = status.tasks
         let facts = """
         <dl class="facts" id="facts">
-        <dt>state</dt><dd class="state state-\(escape(status.state))" id="state">\(escape(status.state))</dd>
+        <dt>state</dt><dd class="state state-\(escape(status.state.rawValue))" id="state">\(escape(status.state.rawValue))</dd>
         <dt>phase</dt><dd id="phase">\(status.phase == 1 ? "1 (cross-validation)" : "2 (bootstrap)")</dd>
         <dt>tasks</dt><dd><span id="tasks-done">\(t.done)</span> done, <span id="tasks-leased">\(t.leased)</span> leased,
           <span id="tasks-queued">\(t.queued)</span> queued, <span id="tasks-failed">\(t.failed)</span> failed
@@ -155,7 +155,7 @@ public enum Dashboard {
         <dt>resamples</dt><dd><span id="resamples-done">\(status.resamplesDone)</span> of <span id="resamples">\(status.resamples)</span>
           (<span id="resamples-pct">\(percent(status.resamplesDone, status.resamples))</span>)</dd>
         <dt>throughput</dt><dd id="throughput">–</dd>
-        <dt>ETA</dt><dd id="eta">\(status.state == "running" ? "–" : "finished")</dd>
+        <dt>ETA</dt><dd id="eta">\(status.state == .running ? "–" : "finished")</dd>
         <dt>created</dt><dd>\(stamp(status.created))</dd>
         <dt>finished</dt><dd id="finished">\(stamp(status.finished))</dd>
         <dt>dataset</dt><dd><code>\(escape(status.dataset))</code></dd>

@@ -129,6 +129,23 @@ func formFields(_ bytes: Data) -> [(name: String, value: String)]? {
 }
 
 /// The coordinator's HTTP API (`/v1`), over a ``CoordinatorService``.
+extension ServiceError.Kind {
+    /// The HTTP status the API answers this refusal with (the only place service errors meet HTTP).
+    public var httpStatus: Int {
+        switch self {
+        case .invalid: return 400
+        case .forbidden: return 403
+        case .notFound: return 404
+        case .conflict: return 409
+        case .tooLarge: return 413
+        case .unprocessable: return 422
+        case .internalFailure: return 500
+        case .unavailable: return 503
+        case .storageFull: return 507
+        }
+    }
+}
+
 public enum CoordinatorHTTP {
     static let decoder = JSONDecoder()
     static let encoder: JSONEncoder = {
@@ -157,13 +174,13 @@ public enum CoordinatorHTTP {
     static func body(_ request: Request, limit: Int) async throws -> Data {
         // Refuse a declared oversized body before reading any of it (nothing is buffered).
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
-            throw ServiceError(413, "request body larger than \(limit) bytes")
+            throw ServiceError(.tooLarge, "request body larger than \(limit) bytes")
         }
         do {
             let buffer = try await request.body.collect(upTo: limit)
             return Data(buffer.readableBytesView)
         } catch {
-            throw ServiceError(413, "request body larger than \(limit) bytes")
+            throw ServiceError(.tooLarge, "request body larger than \(limit) bytes")
         }
     }
 
@@ -175,15 +192,15 @@ public enum CoordinatorHTTP {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ServiceError(400, "malformed \(T.self): missing key '\(key.stringValue)' at \(path(ctx.codingPath))")
+            throw ServiceError(.invalid, "malformed \(T.self): missing key '\(key.stringValue)' at \(path(ctx.codingPath))")
         } catch let DecodingError.typeMismatch(t, ctx) {
-            throw ServiceError(400, "malformed \(T.self): expected \(t) at \(path(ctx.codingPath))")
+            throw ServiceError(.invalid, "malformed \(T.self): expected \(t) at \(path(ctx.codingPath))")
         } catch let DecodingError.valueNotFound(t, ctx) {
-            throw ServiceError(400, "malformed \(T.self): missing \(t) at \(path(ctx.codingPath))")
+            throw ServiceError(.invalid, "malformed \(T.self): missing \(t) at \(path(ctx.codingPath))")
         } catch let DecodingError.dataCorrupted(ctx) {
-            throw ServiceError(400, "malformed \(T.self): \(ctx.debugDescription) at \(path(ctx.codingPath))")
+            throw ServiceError(.invalid, "malformed \(T.self): \(ctx.debugDescription) at \(path(ctx.codingPath))")
         } catch {
-            throw ServiceError(400, "malformed \(T.self): \(error)")
+            throw ServiceError(.invalid, "malformed \(T.self): \(error)")
         }
     }
 
@@ -224,7 +241,7 @@ public enum CoordinatorHTTP {
         do {
             return try await body()
         } catch let e as ServiceError {
-            return error(e.status, e.message)
+            return error(e.kind.httpStatus, e.message)
         } catch let other {
             return error(500, "internal error: \(other)")
         }
@@ -254,7 +271,7 @@ public enum CoordinatorHTTP {
         router.put("v1/datasets/:hash") { request, context in
             await guarded(tokens, .client, request) {
                 let hash = context.parameters.get("hash") ?? ""
-                let tooLarge = ServiceError(413, "dataset larger than this coordinator's limit of \(limits.dataset) bytes (--max-dataset-bytes)")
+                let tooLarge = ServiceError(.tooLarge, "dataset larger than this coordinator's limit of \(limits.dataset) bytes (--max-dataset-bytes)")
                 // Refused before reading when the announced length is already too much.
                 if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.dataset { throw tooLarge }
                 // Streamed into the store in pieces, hashed on the way: never held whole.
@@ -294,7 +311,7 @@ public enum CoordinatorHTTP {
                     // A store failure is an answer, never a crash: 507 when the disk is full.
                     let text = "\(error)"
                     let full = text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full")
-                    throw ServiceError(full ? 507 : 500, "could not store the dataset: \(text)")
+                    throw ServiceError(full ? .storageFull : .internalFailure, "could not store the dataset: \(text)")
                 }
                 return json(["hash": stored.hash, "created": stored.created ? "true" : "false"], status: stored.created ? .created : .ok)
             }
@@ -325,7 +342,7 @@ public enum CoordinatorHTTP {
                 let id = context.parameters.get("id") ?? ""
                 // ?wait=SECONDS: a long poll, answered as soon as a running run changes phase or ends.
                 if let text = request.uri.queryParameters.get("wait") {
-                    guard let wait = Double(text), wait >= 0, wait.isFinite else { throw ServiceError(400, "wait must be a number of seconds >= 0") }
+                    guard let wait = Double(text), wait >= 0, wait.isFinite else { throw ServiceError(.invalid, "wait must be a number of seconds >= 0") }
                     return json(try await service.status(id, waitingUpTo: min(wait, maxLeaseWait)))
                 }
                 return json(try await service.status(id))
@@ -363,7 +380,7 @@ public enum CoordinatorHTTP {
                 case "text", "table": return text(Render.text(report))
                 case "html": return text(Render.html(report), contentType: "text/html; charset=utf-8")
                 case "fragment": return text(Render.htmlFragment(report), contentType: "text/html; charset=utf-8")
-                default: throw ServiceError(400, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment, replicates or model")
+                default: throw ServiceError(.invalid, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment, replicates or model")
                 }
             }
         }
@@ -394,9 +411,9 @@ public enum CoordinatorHTTP {
                 let s = try Wire.Submission.fastDecode(data) ?? decode(Wire.Submission.self, data)
                 try WorkerIdentity.validate(worker: s.worker)
                 let status = try await service.submit(s)
-                if status == "accepted", let seconds = s.seconds { metrics.recordFit(seconds: seconds) }
+                if status == .accepted, let seconds = s.seconds { metrics.recordFit(seconds: seconds) }
                 // {"status": one of a few fixed words}: as JSONEncoder writes it.
-                return jsonBytes(Data("{\"status\":\"\(status)\"}".utf8))
+                return jsonBytes(Data("{\"status\":\"\(status.rawValue)\"}".utf8))
             }
         }
         addDashboard(router, service: service, tokens: tokens, secureCookies: secureCookies)
@@ -429,8 +446,8 @@ public enum CoordinatorHTTP {
             do {
                 return html(try await make())
             } catch let e as ServiceError {
-                return html(Dashboard.page(title: "lassoboot: error", body: "<h1>Error \(e.status)</h1><p class=\"error\">\(Dashboard.escape(e.message))</p><p><a href=\"/\">all runs</a></p>"),
-                            status: HTTPResponse.Status(code: e.status))
+                return html(Dashboard.page(title: "lassoboot: error", body: "<h1>Error \(e.kind.httpStatus)</h1><p class=\"error\">\(Dashboard.escape(e.message))</p><p><a href=\"/\">all runs</a></p>"),
+                            status: HTTPResponse.Status(code: e.kind.httpStatus))
             } catch {
                 return html(Dashboard.page(title: "lassoboot: error", body: "<h1>Internal error</h1><p class=\"error\">\(Dashboard.escape("\(error)"))</p>"),
                             status: .internalServerError)
@@ -443,7 +460,7 @@ public enum CoordinatorHTTP {
             await view(request) {
                 let id = context.parameters.get("id") ?? ""
                 let status = try await service.status(id)
-                let report = status.state == "done" ? try await service.report(id) : nil
+                let report = status.state == .done ? try await service.report(id) : nil
                 return Dashboard.run(status, workers: try await service.list().workers, report: report, now: Date().timeIntervalSince1970)
             }
         }

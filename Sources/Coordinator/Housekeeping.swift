@@ -35,17 +35,17 @@ public enum WorkerIdentity {
     /// (when given) threads in 1...65536.
     public static func validate(worker: String, host: String? = nil, threads: Int? = nil) throws {
         func check(_ value: String, _ what: String, allowEmpty: Bool) throws {
-            if value.isEmpty && !allowEmpty { throw ServiceError(400, "\(what) must be non-empty") }
+            if value.isEmpty && !allowEmpty { throw ServiceError(.invalid, "\(what) must be non-empty") }
             if value.utf8.count > maxLength * 4 || value.count > maxLength {
-                throw ServiceError(400, "\(what) must be at most \(maxLength) characters")
+                throw ServiceError(.invalid, "\(what) must be at most \(maxLength) characters")
             }
             if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
-                throw ServiceError(400, "\(what) must not contain control characters")
+                throw ServiceError(.invalid, "\(what) must not contain control characters")
             }
         }
         try check(worker, "worker", allowEmpty: false)
         if let host { try check(host, "host", allowEmpty: true) }
-        if let threads, !(1...65536).contains(threads) { throw ServiceError(400, "threads must be between 1 and 65536") }
+        if let threads, !(1...65536).contains(threads) { throw ServiceError(.invalid, "threads must be between 1 and 65536") }
     }
 }
 
@@ -182,7 +182,7 @@ extension CoordinatorService {
     /// tasks, results and report. Its dataset stays until housekeeping finds no run using it
     /// (after the grace period, so the data can be submitted again without an upload).
     public func deleteRun(_ id: String) async throws {
-        guard var run = try runRow(id) else { throw ServiceError(404, "no run \(id)") }
+        guard var run = try runRow(id) else { throw ServiceError(.notFound, "no run \(id)") }
         if run.state == .running {
             run.state = .cancelled
             run.finished = clock()
@@ -206,11 +206,11 @@ extension CoordinatorService {
     /// `DELETE /v1/datasets/{hash}`: removes a dataset; 409 while a running run uses it. The
     /// reports of finished runs stay (their exports need the data: upload it again).
     public func deleteDataset(_ hash: String) throws {
-        guard try store.hasDataset(hash: hash) else { throw ServiceError(404, "no dataset with hash \(hash)") }
+        guard try store.hasDataset(hash: hash) else { throw ServiceError(.notFound, "no dataset with hash \(hash)") }
         let users = try store.runs().map { runCache[$0.id] ?? $0 }
             .filter { $0.state == .running && ($0.dataset == hash || $0.resampleIndices == hash) }
         if !users.isEmpty {
-            throw ServiceError(409, "dataset \(hash) is used by running run(s) \(users.prefix(5).map(\.id).joined(separator: ", ")): cancel or delete them first")
+            throw ServiceError(.conflict, "dataset \(hash) is used by running run(s) \(users.prefix(5).map(\.id).joined(separator: ", ")): cancel or delete them first")
         }
         try deleteStoredDataset(hash, reason: "deleted by a client")
     }

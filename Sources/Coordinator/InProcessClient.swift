@@ -14,7 +14,7 @@ public struct InProcessClient: CoordinatorClient {
     }
 
     public func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] { try await service.heartbeat(heartbeat) }
-    public func submit(_ submission: Wire.Submission) async throws -> String { try await service.submit(submission) }
+    public func submit(_ submission: Wire.Submission) async throws -> Wire.SubmissionStatus { try await service.submit(submission) }
     public func context(run: String) async throws -> Wire.RunContext { try await service.context(run) }
     public func dataset(hash: String) async throws -> Data { try await service.dataset(hash) }
 }

@@ -8,7 +8,7 @@ public protocol CoordinatorClient: Sendable {
     /// coordinator does not say; the default leases with ``lease(_:)``).
     func leaseAnswer(_ request: Wire.LeaseRequest) async throws -> Wire.LeaseResponse
     func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String]
-    func submit(_ submission: Wire.Submission) async throws -> String
+    func submit(_ submission: Wire.Submission) async throws -> Wire.SubmissionStatus
     func context(run: String) async throws -> Wire.RunContext
     func dataset(hash: String) async throws -> Data
 }

@@ -40,7 +40,7 @@ public enum Wire {
     public struct RunStatus: Codable, Sendable, Equatable {
         public let id: String
         public let name: String
-        public let state: String
+        public let state: RunState
         public let phase: Int
         public let tasks: TaskCounts
         public let resamplesDone: Int
@@ -52,7 +52,7 @@ public enum Wire {
         /// Why a running run is not progressing, e.g. `stalled: disk full (SQLITE_FULL) ...`: the
         /// coordinator cannot commit results and is retrying (the run resumes by itself).
         public let alert: String?
-        public init(id: String, name: String, state: String, phase: Int, tasks: TaskCounts, resamplesDone: Int, resamples: Int, error: String?, created: Double, finished: Double?, dataset: String, alert: String? = nil) { self.id = id; self.name = name; self.state = state; self.phase = phase; self.tasks = tasks; self.resamplesDone = resamplesDone; self.resamples = resamples; self.error = error; self.created = created; self.finished = finished; self.dataset = dataset; self.alert = alert }
+        public init(id: String, name: String, state: RunState, phase: Int, tasks: TaskCounts, resamplesDone: Int, resamples: Int, error: String?, created: Double, finished: Double?, dataset: String, alert: String? = nil) { self.id = id; self.name = name; self.state = state; self.phase = phase; self.tasks = tasks; self.resamplesDone = resamplesDone; self.resamples = resamples; self.error = error; self.created = created; self.finished = finished; self.dataset = dataset; self.alert = alert }
     }
 
     public struct RunList: Codable, Sendable {
@@ -132,12 +132,36 @@ public enum Wire {
         }
     }
 
+    /// What the coordinator did with a submitted result. Results refused (not leased to this
+    /// worker, invalid, not certified, differing from the coordinator's recomputation) get a 4xx
+    /// error instead.
+    public enum SubmissionStatus: String, Codable, Sendable, CaseIterable {
+        /// Stored: the task is done.
+        case accepted
+        /// The task already had an equal result.
+        case duplicate
+        /// The task already had a result and this one differs (logged and counted).
+        case mismatch
+        /// The worker reported the task failed (it is retried or fails the run).
+        case failed
+        /// The worker handed the lease back unstarted.
+        case released
+    }
+
     public struct SubmissionResponse: Codable, Sendable {
-        /// `accepted`, `duplicate`, `mismatch` (a duplicate that differs: logged and counted), `failed` or `released`.
-        /// Results refused (not leased to this worker, invalid, not certified, differing from the
-        /// coordinator's recomputation) get a 4xx error instead.
-        public let status: String
-        public init(status: String) { self.status = status }
+        public let status: SubmissionStatus
+        public init(status: SubmissionStatus) { self.status = status }
+    }
+
+    /// What became of a run.
+    public enum RunState: String, Codable, Sendable, CaseIterable {
+        /// Tasks of phase 1 or 2 are being worked on.
+        case running
+        /// The report is ready.
+        case done
+        /// A task failed for good, or the analysis could not be completed.
+        case failed
+        case cancelled
     }
 
     /// `GET /v1/runs/{id}/context`: what a worker needs to execute the run's tasks.

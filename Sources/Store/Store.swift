@@ -6,15 +6,7 @@ import Synchronization
 
 /// A run as the coordinator keeps it.
 public struct RunRow: Codable, Sendable, Equatable {
-    public enum State: String, Codable, Sendable {
-        /// Tasks of phase 1 or 2 are being worked on.
-        case running
-        /// The report is ready.
-        case done
-        /// A task failed for good, or the analysis could not be completed.
-        case failed
-        case cancelled
-    }
+    public typealias State = Wire.RunState
     public let id: String
     /// Creation order.
     public let sequence: Int

@@ -111,7 +111,7 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
         return r.valid
     }
 
-    public func submit(_ submission: Wire.Submission) async throws -> String {
+    public func submit(_ submission: Wire.Submission) async throws -> Wire.SubmissionStatus {
         // Results are most of the bytes a worker sends: written by hand (as JSONEncoder would).
         let (_, reply) = try await send("POST", "v1/results", body: try submission.jsonBytes())
         return try JSONDecoder().decode(Wire.SubmissionResponse.self, from: reply).status

@@ -425,7 +425,7 @@ public final class WorkerLoop: Sendable {
                                          error: s.error, released: s.released, started: takeStarts(), seconds: s.seconds)
         do {
             let status = try await retrying { try await self.client.submit(submission) }
-            if status == "mismatch" { logger.error("coordinator reports a differing duplicate result", metadata: ["run": "\(task.run)", "task": "\(task.key)"]) }
+            if status == .mismatch { logger.error("coordinator reports a differing duplicate result", metadata: ["run": "\(task.run)", "task": "\(task.key)"]) }
             state.withLock { $0.done += 1 }
         } catch {
             logger.error("could not hand in a result", metadata: ["run": "\(task.run)", "task": "\(task.key)", "error": "\(error)"])

@@ -440,8 +440,8 @@ struct SubmitCommand: AsyncParsableCommand {
                         "GET", "v1/runs/\(created.id)", query: [URLQueryItem(name: "wait", value: "1")]).body)
                 }
                 progress.update(RunProgress(phase: s.phase, done: s.tasks.done, total: s.tasks.total, resamplesDone: s.resamplesDone))
-                if s.state == "done" { break }
-                if s.state != "running" { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
+                if s.state == .done { break }
+                if s.state != .running { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
             }
             let text = try await patience.retrying {
                 try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: format)]).body

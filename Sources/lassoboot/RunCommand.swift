@@ -127,7 +127,7 @@ struct RunCommand: AsyncParsableCommand {
         let pool = Task { await worker.run() }
         let progress = ProgressPrinter(enabled: !quiet, resamples: created.resamples)
         var status = created
-        while status.state == "running" {
+        while status.state == .running {
             // A long poll: returns at once when the run changes phase or ends, else after 0.25 s
             // for the progress line.
             status = try await service.status(created.id, waitingUpTo: 0.25)
@@ -135,7 +135,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         worker.drain()
         await pool.value
-        guard status.state == "done" else { throw CLIError("run failed: \(status.error ?? status.state)") }
+        guard status.state == .done else { throw CLIError("run failed: \(status.error ?? status.state.rawValue)") }
         let report = try await service.report(created.id)
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -111,7 +111,7 @@ struct HTTPTests {
             let s9 = try await client.execute(uri: "/healthz", method: .get).status
             #expect(s9 == .ok)
             let status = try await service.status(run.id)
-            #expect(status.state == "running" && status.tasks.leased == 1 && status.tasks.done == 0)
+            #expect(status.state == .running && status.tasks.leased == 1 && status.tasks.done == 0)
             let cancel = try await client.execute(uri: "/v1/runs/\(run.id)/cancel", method: .post, headers: auth("client-token"))
             #expect(cancel.status == .ok)
             try await expect4xx("/v1/runs/\(run.id)/cancel", .post, nil, status: .conflict, contains: "already cancelled")

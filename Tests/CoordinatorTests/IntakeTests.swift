@@ -23,7 +23,7 @@ struct IntakeTests {
                                                 dataHash: context.dataset, resampleIndices: nil)
         for _ in 0..<200 {
             let status = try await service.status(run)
-            if status.state != "running" { break }
+            if status.state != .running { break }
             let tasks = try await service.lease(Wire.LeaseRequest(worker: worker, host: "h", threads: 1, max: 4, wait: 0))
             for t in tasks {
                 let result = executor.run(t.key, input: t.input)
@@ -31,7 +31,7 @@ struct IntakeTests {
             }
         }
         let status = try await service.status(run)
-        guard status.state == "done" else { return nil }
+        guard status.state == .done else { return nil }
         return Data(Render.json(try await service.report(run)).utf8)
     }
 
@@ -41,7 +41,7 @@ struct IntakeTests {
         return (run.id, hash)
     }
 
-    func status(of error: Error) -> Int { (error as? ServiceError)?.status ?? -1 }
+    func status(of error: Error) -> Int { (error as? ServiceError)?.kind.httpStatus ?? -1 }
 
     @Test("forged leases, foreign leases, bad keys and out-of-range scores are refused and counted; the table is unchanged")
     func forgedAndInvalid() async throws {
@@ -167,7 +167,7 @@ struct IntakeTests {
             _ = try await service.submit(Wire.Submission(worker: "flaky", run: run, key: tasks[1].key, lease: tasks[1].lease, dataset: dataset, result: forged))
         }
         let status = try await service.status(run)
-        #expect(status.state == "failed")
+        #expect(status.state == .failed)
         #expect(status.error?.contains("quarantined") == true)
     }
 }

@@ -183,7 +183,7 @@ struct WebTests {
             #expect(required.isSubset(of: keys), "\(name): required but not sent \(required.subtracting(keys).sorted())")
         }
         let counts = Wire.TaskCounts(queued: 1, leased: 2, done: 3, failed: 0)
-        let status = Wire.RunStatus(id: "r", name: "n", state: "done", phase: 2, tasks: counts, resamplesDone: 5, resamples: 5, error: "e",
+        let status = Wire.RunStatus(id: "r", name: "n", state: .done, phase: 2, tasks: counts, resamplesDone: 5, resamples: 5, error: "e",
                                     created: 1, finished: 2, dataset: "d")
         try check("TaskCounts", counts)
         try check("RunStatus", status)
@@ -196,7 +196,7 @@ struct WebTests {
         try check("HeartbeatResponse", Wire.HeartbeatResponse(valid: ["l"]))
         try check("Submission", Wire.Submission(worker: "w", run: "r", key: .cv(outcome: 0, fold: 1), lease: "l", dataset: "d",
                                                 result: .cv(scores: [0.5], failures: [nil], heldOutWeight: 1), error: "x", released: false, seconds: 0.1))
-        try check("SubmissionResponse", Wire.SubmissionResponse(status: "accepted"))
+        try check("SubmissionResponse", Wire.SubmissionResponse(status: .accepted))
         try check("RunContext", Wire.RunContext(run: "r", spec: "{}", dataset: "d", resampleIndices: nil))
         try check("Error", Wire.ErrorBody(error: "e"))
     }

@@ -25,10 +25,10 @@ struct WorkerLoopTests {
         }
         let loops = workers.map { w in Task { await w.run() } }
         var status = created
-        while status.state == "running" { status = try await service.status(created.id, waitingUpTo: 5) }
+        while status.state == .running { status = try await service.status(created.id, waitingUpTo: 5) }
         for w in workers { w.drain() }
         for l in loops { await l.value }
-        #expect(status.state == "done", "\(status.error ?? status.state)")
+        #expect(status.state == .done, "\(status.error ?? status.state.rawValue)")
         return (Render.json(try await service.report(created.id)), workers.map(\.tasksDone))
     }
 

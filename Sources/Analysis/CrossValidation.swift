@@ -1,3 +1,4 @@
+import Lasso
 import Plan
 
 /// One row of a cross-validation table.
@@ -83,6 +84,46 @@ public enum CrossValidation {
             }
             let alpha = pick(rows)
             return Array(repeating: alpha, count: table.count)
+        }
+    }
+}
+
+/// Scores fits on one held-out set: its patterns and weights are gathered once, then each fit
+/// costs one linear predictor per pattern and one sort (AUC) or sum (deviance).
+struct HeldOutScorer {
+    let patterns: [Int]
+    let positive: [Double]
+    let negative: [Double]
+    let design: CompressedDesign
+
+    init(data: RunData, cells: BinomialCells) {
+        var p: [Int] = [], pos: [Double] = [], neg: [Double] = []
+        for k in 0..<data.design.patternCount where cells.trials[k] > 0 {
+            p.append(k)
+            pos.append(cells.successes[k])
+            neg.append(cells.trials[k] - cells.successes[k])
+        }
+        patterns = p
+        positive = pos
+        negative = neg
+        design = data.design
+    }
+
+    func score(_ fit: LassoFit, metric: CVSpec.Metric) -> Double? {
+        let m = patterns.count
+        var eta = [Double](repeating: fit.intercept, count: m)
+        let active = (0..<design.featureCount).filter { fit.coefficients[$0] != 0 }
+        eta.withUnsafeMutableBufferPointer { e in
+            patterns.withUnsafeBufferPointer { pk in
+                for j in active {
+                    let b = fit.coefficients[j]
+                    for i in 0..<m { e[i] += b * design.value(pattern: pk[i], feature: j) }
+                }
+            }
+        }
+        switch metric {
+        case .auc: return Metrics.auc(scores: eta, positives: positive, negatives: negative)
+        case .deviance: return Metrics.deviance(linearPredictors: eta, positives: positive, negatives: negative)
         }
     }
 }

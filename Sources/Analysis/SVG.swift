@@ -260,3 +260,17 @@ struct LinearAxis: Sendable {
         a + (v - low) / (high - low) * (b - a)
     }
 }
+
+/// Colours shared by the figures and the HTML (Okabe–Ito, readable by colour-blind readers).
+enum Palette {
+    static let ink = "#1b1f24"
+    static let muted = "#57606a"
+    static let grid = "#e1e5ea"
+    static let stripe = "#f5f7fa"
+    static let estimate = "#0b4f8a"
+    static let wald = "#d55e00"
+    static let reference = "#6e7781"
+    static let selection = "#5b7fa6"
+    static let selectionTrack = "#e3e8ef"
+    static let series = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000", "#8c564b"]
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Lasso
+import Resampling
+
+/// `standard`: the 8 features below, drawn independently. `toeplitz`: p features from a latent
+/// Gaussian with Toeplitz(rho) correlation (an AR(1) chain, corr rho^|i-j|); odd-numbered features
+/// are binary (the latent thresholded at a prevalence from 0.5 down to 0.05), the rest continuous;
+/// classes interleaved large, zero, small, ... with max(2, p/6) large (+1, -1, 0.8, ...),
+/// max(2, p/6) small (0.3, -0.2, 0.1, 0.25, ...) and the rest (at least half) exactly zero.
+struct CoverageModel {
+    struct Feature {
+        let name: String
+        /// Bernoulli(p) when binary, else N(0, 1) rounded to 2 decimals.
+        let binaryP: Double?
+        let beta: Double
+        let group: String
+    }
+
+    let intercept = -0.5
+    /// Latent correlation of neighbouring features (`toeplitz` design; `nil`: independent features).
+    var rho: Double?
+    var features: [Feature] = [
+        .init(name: "x1_bin", binaryP: 0.4, beta: 1.0, group: "large"),
+        .init(name: "x2_bin", binaryP: 0.3, beta: -1.0, group: "large"),
+        .init(name: "x3_cont", binaryP: nil, beta: 0.8, group: "large"),
+        .init(name: "x4_bin", binaryP: 0.5, beta: 0.3, group: "small"),
+        .init(name: "x5_cont", binaryP: nil, beta: -0.2, group: "small"),
+        .init(name: "z6_bin", binaryP: 0.3, beta: 0, group: "zero"),
+        .init(name: "z7_cont", binaryP: nil, beta: 0, group: "zero"),
+        .init(name: "z8_bin", binaryP: 0.2, beta: 0, group: "zero"),
+    ]
+
+    /// The standard 8-feature model.
+    init() {}
+
+    /// The Toeplitz design with `p` features and latent correlation `rho`.
+    init(toeplitz p: Int, rho: Double, nonzeros: Int? = nil) {
+        self.rho = rho
+        // With `nonzeros` k (sparse high-dimensional cells): ceil(k/2) large and floor(k/2) small, the rest zero.
+        let nLarge = nonzeros.map { ($0 + 1) / 2 } ?? max(2, p / 6), nSmall = nonzeros.map { $0 / 2 } ?? max(2, p / 6)
+        let large = [1.0, -1.0, 0.8, -0.8], small = [0.3, -0.2, 0.1, 0.25, -0.15]
+        let prevalences = [0.5, 0.3, 0.15, 0.4, 0.05, 0.2, 0.1]
+        var classes: [String] = []
+        for i in 0..<max(nLarge, nSmall) {
+            if i < nLarge { classes.append("large") }
+            classes.append("zero")
+            if i < nSmall { classes.append("small") }
+        }
+        while classes.count < p { classes.append("zero") }
+        classes = Array(classes.prefix(p))
+        var li = 0, si = 0, bi = 0
+        features = classes.enumerated().map { j, c in
+            let beta: Double
+            switch c {
+            case "large": beta = large[li % large.count]; li += 1
+            case "small": beta = small[si % small.count]; si += 1
+            default: beta = 0
+            }
+            let binary = j % 2 == 1
+            var prevalence: Double?
+            if binary { prevalence = prevalences[bi % prevalences.count]; bi += 1 }
+            let name = "\(c == "zero" ? "z" : "x")\(j + 1)_\(binary ? "bin" : "cont")"
+            return Feature(name: name, binaryP: prevalence, beta: beta, group: c)
+        }
+    }
+
+    /// Names and true values, intercept first (the order of a report's features).
+    var names: [String] { ["const"] + features.map(\.name) }
+    var truth: [Double] { [intercept] + features.map(\.beta) }
+    var groups: [String] { ["intercept"] + features.map(\.group) }
+
+    /// One data set as CSV bytes (header `y,x1_bin,...`), from stream (seed, .simulation, rep).
+    func csv(rows n: Int, seed: UInt64, repetition: Int) -> Data {
+        var stream = RandomStream(seed: seed, purpose: .simulation, index: UInt64(repetition))
+        var text = (["y"] + features.map(\.name)).joined(separator: ",") + "\n"
+        text.reserveCapacity(n * 40)
+        var spare: Double?
+        func normal() -> Double {
+            if let s = spare { spare = nil; return s }
+            // Box-Muller on (0, 1] uniforms.
+            let u1 = 1 - stream.nextUniform(), u2 = stream.nextUniform()
+            let r = (-2 * Foundation.log(u1)).squareRoot()
+            spare = r * Foundation.sin(2 * Double.pi * u2)
+            return r * Foundation.cos(2 * Double.pi * u2)
+        }
+        let thresholds = features.map { f in f.binaryP.map { Normal.quantile($0) } }
+        for _ in 0..<n {
+            var eta = intercept
+            var fields: [String] = []
+            var latent = 0.0
+            for (j, f) in features.enumerated() {
+                let s: String
+                if let rho {
+                    // AR(1) latent chain: corr(z_i, z_j) = rho^|i-j|.
+                    latent = j == 0 ? normal() : rho * latent + (1 - rho * rho).squareRoot() * normal()
+                    if let t = thresholds[j] {
+                        s = latent < t ? "1" : "0"
+                    } else {
+                        s = String(format: "%.2f", latent)
+                    }
+                } else if let p = f.binaryP {
+                    s = stream.nextUniform() < p ? "1" : "0"
+                } else {
+                    s = String(format: "%.2f", normal())
+                }
+                // The truth uses exactly the value the CSV holds.
+                eta += f.beta * Double(s)!
+                fields.append(s)
+            }
+            let y = stream.nextUniform() < 1 / (1 + Foundation.exp(-eta)) ? "1" : "0"
+            text += y + "," + fields.joined(separator: ",") + "\n"
+        }
+        return Data(text.utf8)
+    }
+}

@@ -70,20 +70,14 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Wait for the run, show progress, print the table.")
     var wait = false
 
-    @Option(name: .long, help: "With --wait: what to print (table, json, csv, markdown, cv, html).")
-    var format: String = "table"
+    @OptionGroup var output: FormatOptions
 
-    @Option(name: .long, help: "Override the spec's number of bootstrap resamples.")
-    var resamples: Int?
-
-    @Option(name: .long, help: "Override the spec's seed.")
-    var seed: UInt64?
-
-    @Option(name: .customLong("resample-indices"), help: "Replay resamples given as 0-based kept-row indices, one resample per line.")
-    var resampleIndices: String?
+    @OptionGroup var overrides: OverrideOptions
 
     func run() async throws {
-        let prepared = try PreparedJob(job: job, resamples: resamples, seed: seed, resampleIndices: resampleIndices)
+        let prepared = try PreparedJob(source: .job(job), overrides: PreparedJob.JobOverrides(resamples: overrides.resamples, seed: overrides.seed,
+                                                                                              folds: overrides.folds),
+                                       resampleIndices: overrides.resampleIndices)
         let client = try remote.client()
         try await oneLine {
             for (hash, bytes, what) in [(prepared.create.dataset, prepared.data, prepared.create.dataName ?? "data")]
@@ -116,7 +110,7 @@ struct SubmitCommand: AsyncParsableCommand {
                 if s.state != .running { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
             }
             let text = try await patience.retrying {
-                try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: format)]).body
+                try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: output.format.query)]).body
             }
             FileHandle.standardOutput.write(text)
         }
@@ -206,8 +200,7 @@ struct ResultsCommand: AsyncParsableCommand {
 
     @OptionGroup var remote: CoordinatorOptions
 
-    @Option(name: .long, help: "table, json, csv, markdown, cv, replicates or html (a self-contained page with plots).")
-    var format: String = "table"
+    @OptionGroup var output: FormatOptions
 
     @Option(name: .long, help: "Also write report.json, report.csv, report.md, cv.csv, replicates.csv, model.json, report.html, cv.svg and forest-<outcome>.svg here.")
     var out: String?
@@ -237,7 +230,7 @@ struct ResultsCommand: AsyncParsableCommand {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
             }
         }
-        FileHandle.standardOutput.write(try await fetch(format == "table" ? "text" : format))
+        FileHandle.standardOutput.write(try await fetch(output.format.query))
     }
 }
 

@@ -27,8 +27,6 @@ struct RunCommand: AsyncParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv, markdown, cv, html }
-
     @Argument(help: "Job spec (JSON), e.g. jobs/ctdc-north-america.json; omit it to run --data with --outcome.")
     var job: String?
 
@@ -56,20 +54,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Directory to write report.json, report.csv, report.md, cv.csv, replicates.csv, rows.csv, jackknife.csv, report.html, cv.svg and forest-<outcome>.svg into.")
     var out: String?
 
-    @Option(name: .long, help: "What to print: table, json, csv, markdown, cv or html (a self-contained page with plots).")
-    var format: Format = .table
+    @OptionGroup var output: FormatOptions
 
-    @Option(name: .long, help: "Override the spec's number of bootstrap resamples.")
-    var resamples: Int?
-
-    @Option(name: .long, help: "Override the spec's number of cross-validation folds (2-100).")
-    var folds: Int?
-
-    @Option(name: .long, help: "Override the spec's seed.")
-    var seed: UInt64?
-
-    @Option(name: .customLong("resample-indices"), help: "Replay resamples given as 0-based kept-row indices, one resample per line (e.g. from scipy or R).")
-    var resampleIndices: String?
+    @OptionGroup var overrides: OverrideOptions
 
     @Option(name: .long, help: "Significant digits of odds ratios in the printed table and report.md (1-10).")
     var digits: Int = 3
@@ -81,7 +68,6 @@ struct RunCommand: AsyncParsableCommand {
         guard (1...WorkerConfig.maximumThreads).contains(threads) else {
             throw ValidationError("--threads must be between 1 and \(WorkerConfig.maximumThreads) (got \(threads))")
         }
-        if let r = resamples, r < 1 { throw ValidationError("--resamples must be >= 1") }
         guard (1...10).contains(digits) else { throw ValidationError("--digits must be between 1 and 10 (got \(digits))") }
         if job == nil {
             guard data != nil, !outcome.isEmpty else {
@@ -101,9 +87,9 @@ struct RunCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let source: PreparedJob.Source = job.map { .job($0) } ?? .data(path: data!, outcomes: outcome, exclude: exclude)
-        let overrides = PreparedJob.JobOverrides(resamples: resamples, seed: seed, data: job == nil ? nil : data, positive: positive,
-                                                 delimiter: delimiter, standardize: standardize, folds: folds)
-        let prepared = try PreparedJob(source: source, overrides: overrides, resampleIndices: resampleIndices)
+        let settings = PreparedJob.JobOverrides(resamples: overrides.resamples, seed: overrides.seed, data: job == nil ? nil : data,
+                                                positive: positive, delimiter: delimiter, standardize: standardize, folds: overrides.folds)
+        let prepared = try PreparedJob(source: source, overrides: settings, resampleIndices: overrides.resampleIndices)
         // The in-process worker shares the coordinator's prepared data (TaskExecutor's per-process
         // cache), so the run's tasks are queued only once it is prepared (else both would parse it).
         let service = try CoordinatorService(store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)",
@@ -149,8 +135,9 @@ struct RunCommand: AsyncParsableCommand {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))
             }
         }
-        switch format {
+        switch output.format {
         case .table: print(Render.text(report, digits: digits), terminator: "")
+        case .replicates: print(try await service.replicatesCSV(created.id), terminator: "")
         case .json: print(Render.json(report), terminator: "")
         case .csv: print(Render.csv(report), terminator: "")
         case .markdown: print(Render.markdown(report, digits: digits), terminator: "")

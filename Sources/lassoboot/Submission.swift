@@ -12,11 +12,6 @@ struct PreparedJob {
     let data: Data
     let indices: Data?
 
-    /// Reads `job` (validating it fully) and its data; `resamples` and `seed` override the spec.
-    init(job: String, resamples: Int? = nil, seed: UInt64? = nil, resampleIndices: String? = nil) throws {
-        try self.init(source: .job(job), overrides: JobOverrides(resamples: resamples, seed: seed), resampleIndices: resampleIndices)
-    }
-
     /// Where the spec comes from: a job file, or a CSV alone (`run --data FILE --outcome Y`).
     enum Source {
         case job(String)

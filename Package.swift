@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         // The coordinator's HTTP server (and its in-process test client).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // The coordinator's background duties as a Service in the server's service group (already
+        // resolved and built for Hummingbird: no new build time).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         // `/metrics`: swift-metrics handles backed by a Prometheus registry (small: atomics only).
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
@@ -55,6 +58,7 @@ let package = Package(
         .target(name: "Coordinator", dependencies: [
             "Scheduler", "Store", "Analysis", "Plan", "CoordinatorAPI", "Tabular", "Lasso",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),

@@ -254,20 +254,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 let bound = channel.localAddress?.port ?? port
                 FileHandle.standardOutput.write(Data("listening on \(scheme)://\(host):\(bound)\n".utf8))
             }, logger: logger)
-        // Expire leases even when no worker is asking; forget silent workers and unused datasets.
-        let ticker = Task {
-            var ticks = 0
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                try? await service.expireLeases()
-                ticks += 1
-                if ticks % 30 == 0 {
-                    do { try await service.housekeep() } catch { logger.error("housekeeping failed", metadata: ["error": "\(error)"]) }
-                }
-            }
-        }
-        defer { ticker.cancel() }
-        try await app.runService()
+        var server = app
+        server.addServices(CoordinatorTicker(service: service, logger: logger))
+        try await server.runService()
     }
 }
 

@@ -2,6 +2,7 @@ import Analysis
 import Coordinator
 import CoordinatorAPI
 import Foundation
+import Logging
 import Store
 import Synchronization
 import Testing
@@ -53,5 +54,31 @@ struct WorkerLoopTests {
         await worker.run()
         #expect(worker.tasksDone == 0 && worker.stopReason == nil)
         #expect(ticks.withLock { $0 } <= 40 * 4, "the loop read the clock only a few times before exiting")
+    }
+}
+
+@Suite("The coordinator's ticker service")
+struct TickerTests {
+    @Test("the ticker expires a lease nobody renews, by the service's injected clock, and stops when cancelled")
+    func expiresLeases() async throws {
+        let now = Mutex(1000.0)
+        let service = try CoordinatorService(store: MemoryStore(), software: "test", clock: { now.withLock { $0 } })
+        let hash = try await service.putDataset(Data(HTTPTests.csv.utf8)).hash
+        _ = try await service.createRun(Wire.CreateRun(spec: WorkerLoopTests.spec, dataset: hash, dataName: "data.csv"))
+        let leased = try await service.lease(Wire.LeaseRequest(worker: "gone", host: "h", threads: 1, max: 1, wait: 0))
+        #expect(leased.count == 1)
+        now.withLock { $0 += 3600 }   // far past any lease duration
+        let ticker = Task { try await CoordinatorTicker(service: service, logger: Logger(label: "test"), interval: .milliseconds(5)).run() }
+        var expired = 0
+        for _ in 0..<2000 where expired == 0 {
+            try await Task.sleep(for: .milliseconds(5))
+            expired = await service.counters.leasesExpired
+        }
+        ticker.cancel()
+        try await ticker.value
+        #expect(expired == 1)
+        // The task is leasable again, by another worker.
+        let again = try await service.lease(Wire.LeaseRequest(worker: "other", host: "h", threads: 1, max: 8, wait: 0))
+        #expect(again.contains { $0.key == leased[0].key })
     }
 }

@@ -108,23 +108,6 @@ public enum CoordinatorHTTP {
         return false
     }
 
-    /// Runs a handler, mapping errors to JSON error responses (never a 5xx for bad input).
-    /// - Parameter cookie: also accept the dashboard cookie (read-only GET endpoints only, so a
-    ///   cross-site form can never change state with it).
-    static func guarded(_ tokens: Tokens?, _ scope: Tokens.Scope, _ request: Request, cookie: Bool = false,
-                        _ body: () async throws -> Response) async -> Response {
-        if !authorized(tokens, scope, request, cookie: cookie) {
-            return error(401, "missing or wrong bearer token")
-        }
-        do {
-            return try await body()
-        } catch let e as ServiceError {
-            return error(e.kind.httpStatus, e.message)
-        } catch let other {
-            return error(500, "internal error: \(other)")
-        }
-    }
-
     /// The router with every endpoint.
     /// - Parameter allowAnonymous: serve without checking tokens (loopback development only).
     public static func router(service: CoordinatorService, tokens: Tokens, allowAnonymous: Bool = false,
@@ -133,166 +116,148 @@ public enum CoordinatorHTTP {
         let tokens: Tokens? = allowAnonymous ? nil : tokens
         let router = Router()
         router.get("healthz") { _, _ in text("ok\n") }
-        router.get("openapi.json") { request, _ in
-            await guarded(tokens, .client, request, cookie: true) {
-                Response(status: .ok, headers: [.contentType: "application/json"],
-                         body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
-            }
+        // Every other route: domain errors become JSON error responses here, and each group
+        // admits its callers (the cookie only for read-only client views, so a cross-site form
+        // can never change state with it).
+        let api = router.group().add(middleware: ServiceErrorMiddleware())
+        let client = api.group().add(middleware: TokenMiddleware(tokens: tokens, scope: .client))
+        let clientReads = api.group().add(middleware: TokenMiddleware(tokens: tokens, scope: .client, cookie: true))
+        let workers = api.group().add(middleware: TokenMiddleware(tokens: tokens, scope: .worker))
+        let shared = api.group().add(middleware: TokenMiddleware(tokens: tokens, scope: .either))
+        clientReads.get("openapi.json") { request, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
         }
-        router.get("metrics") { request, _ in
-            await guarded(tokens, .client, request) {
-                let snapshot = await service.metricsSnapshot(aliveWithin: metrics.aliveWithin)
-                return text(metrics.render(snapshot), contentType: "text/plain; version=0.0.4; charset=utf-8")
-            }
+        client.get("metrics") { request, _ in
+            let snapshot = await service.metricsSnapshot(aliveWithin: metrics.aliveWithin)
+            return text(metrics.render(snapshot), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
 
-        router.put("v1/datasets/:hash") { request, context in
-            await guarded(tokens, .client, request) {
-                let hash = context.parameters.get("hash") ?? ""
-                let tooLarge = ServiceError(.tooLarge, "dataset larger than this coordinator's limit of \(limits.dataset) bytes (--max-dataset-bytes)")
-                // Refused before reading when the announced length is already too much.
-                if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.dataset { throw tooLarge }
-                // Streamed into the store in pieces, hashed on the way: never held whole.
-                let upload = UUID().uuidString
-                let stored: (hash: String, created: Bool)
-                do {
-                    var hasher = SHA256()
-                    var piece = Data()
-                    piece.reserveCapacity(limits.uploadPiece)
-                    var size = 0, index = 0
-                    for try await buffer in request.body {
-                        size += buffer.readableBytes
-                        if size > limits.dataset { throw tooLarge }
-                        var rest = buffer
-                        while rest.readableBytes > 0 {
-                            let take = min(rest.readableBytes, limits.uploadPiece - piece.count)
-                            rest.readWithUnsafeReadableBytes { raw in
-                                let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<take])
-                                hasher.update(buffer: bytes.bindMemory(to: UInt8.self))
-                                piece.append(contentsOf: bytes)
-                                return take
-                            }
-                            if piece.count == limits.uploadPiece {
-                                try await service.putUploadPiece(upload: upload, index: index, bytes: piece)
-                                index += 1
-                                piece.removeAll(keepingCapacity: true)
-                            }
+        client.put("v1/datasets/:hash") { request, context in
+            let hash = context.parameters.get("hash") ?? ""
+            let tooLarge = ServiceError(.tooLarge, "dataset larger than this coordinator's limit of \(limits.dataset) bytes (--max-dataset-bytes)")
+            // Refused before reading when the announced length is already too much.
+            if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.dataset { throw tooLarge }
+            // Streamed into the store in pieces, hashed on the way: never held whole.
+            let upload = UUID().uuidString
+            let stored: (hash: String, created: Bool)
+            do {
+                var hasher = SHA256()
+                var piece = Data()
+                piece.reserveCapacity(limits.uploadPiece)
+                var size = 0, index = 0
+                for try await buffer in request.body {
+                    size += buffer.readableBytes
+                    if size > limits.dataset { throw tooLarge }
+                    var rest = buffer
+                    while rest.readableBytes > 0 {
+                        let take = min(rest.readableBytes, limits.uploadPiece - piece.count)
+                        rest.readWithUnsafeReadableBytes { raw in
+                            let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<take])
+                            hasher.update(buffer: bytes.bindMemory(to: UInt8.self))
+                            piece.append(contentsOf: bytes)
+                            return take
+                        }
+                        if piece.count == limits.uploadPiece {
+                            try await service.putUploadPiece(upload: upload, index: index, bytes: piece)
+                            index += 1
+                            piece.removeAll(keepingCapacity: true)
                         }
                     }
-                    if !piece.isEmpty || index == 0 { try await service.putUploadPiece(upload: upload, index: index, bytes: piece) }
-                    stored = try await service.finishUpload(upload: upload, hash: hasher.finalizeHex(), size: size, expectedHash: hash)
-                } catch let e as ServiceError {
-                    await service.abandonUpload(upload)
-                    throw e
-                } catch {
-                    await service.abandonUpload(upload)
-                    // A store failure is an answer, never a crash: 507 when the disk is full.
-                    let text = "\(error)"
-                    let full = text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full")
-                    throw ServiceError(full ? .storageFull : .internalFailure, "could not store the dataset: \(text)")
                 }
-                return json(["hash": stored.hash, "created": stored.created ? "true" : "false"], status: stored.created ? .created : .ok)
+                if !piece.isEmpty || index == 0 { try await service.putUploadPiece(upload: upload, index: index, bytes: piece) }
+                stored = try await service.finishUpload(upload: upload, hash: hasher.finalizeHex(), size: size, expectedHash: hash)
+            } catch let e as ServiceError {
+                await service.abandonUpload(upload)
+                throw e
+            } catch {
+                await service.abandonUpload(upload)
+                // A store failure is an answer, never a crash: 507 when the disk is full.
+                let text = "\(error)"
+                let full = text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full")
+                throw ServiceError(full ? .storageFull : .internalFailure, "could not store the dataset: \(text)")
+            }
+            return json(["hash": stored.hash, "created": stored.created ? "true" : "false"], status: stored.created ? .created : .ok)
+        }
+        shared.head("v1/datasets/:hash") { request, context in
+            let exists = try await service.hasDataset(context.parameters.get("hash") ?? "")
+            return Response(status: exists ? .ok : .notFound)
+        }
+        shared.get("v1/datasets/:hash") { request, context in
+            let bytes = try await service.dataset(context.parameters.get("hash") ?? "")
+            return Response(status: .ok, headers: [.contentType: "text/csv"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        client.post("v1/runs") { request, _ in
+            let create = try await decode(Wire.CreateRun.self, request, limit: limits.json)
+            return json(try await service.createRun(create), status: .created)
+        }
+        clientReads.get("v1/runs") { request, _ in
+            json(try await service.list())
+        }
+        clientReads.get("v1/runs/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            // ?wait=SECONDS: a long poll, answered as soon as a running run changes phase or ends.
+            if let text = request.uri.queryParameters.get("wait") {
+                guard let wait = Double(text), wait >= 0, wait.isFinite else { throw ServiceError(.invalid, "wait must be a number of seconds >= 0") }
+                return json(try await service.status(id, waitingUpTo: min(wait, maxLeaseWait)))
+            }
+            return json(try await service.status(id))
+        }
+        client.delete("v1/runs/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            try await service.deleteRun(id)
+            return json(["deleted": id])
+        }
+        client.delete("v1/datasets/:hash") { request, context in
+            let hash = context.parameters.get("hash") ?? ""
+            try await service.deleteDataset(hash)
+            return json(["deleted": hash])
+        }
+        client.post("v1/runs/:id/cancel") { request, context in
+            json(try await service.cancel(context.parameters.get("id") ?? ""))
+        }
+        clientReads.get("v1/runs/:id/report") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            let format = request.uri.queryParameters.get("format") ?? "json"
+            if format == "replicates" { return text(try await service.replicatesCSV(id), contentType: "text/csv") }
+            if format == "model" { return text(try await service.modelJSON(id), contentType: "application/vnd.lassoboot.model+json") }
+            let report = try await service.report(id)
+            switch format {
+            case "json": return text(Render.json(report), contentType: "application/json")
+            case "csv": return text(Render.csv(report), contentType: "text/csv")
+            case "cv": return text(Render.cvCSV(report), contentType: "text/csv")
+            case "markdown": return text(Render.markdown(report), contentType: "text/markdown")
+            case "text", "table": return text(Render.text(report))
+            case "html": return text(Render.html(report), contentType: "text/html; charset=utf-8")
+            case "fragment": return text(Render.htmlFragment(report), contentType: "text/html; charset=utf-8")
+            default: throw ServiceError(.invalid, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment, replicates or model")
             }
         }
-        router.head("v1/datasets/:hash") { request, context in
-            await guarded(tokens, .either, request) {
-                let exists = try await service.hasDataset(context.parameters.get("hash") ?? "")
-                return Response(status: exists ? .ok : .notFound)
-            }
-        }
-        router.get("v1/datasets/:hash") { request, context in
-            await guarded(tokens, .either, request) {
-                let bytes = try await service.dataset(context.parameters.get("hash") ?? "")
-                return Response(status: .ok, headers: [.contentType: "text/csv"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-            }
-        }
-        router.post("v1/runs") { request, _ in
-            await guarded(tokens, .client, request) {
-                let create = try await decode(Wire.CreateRun.self, request, limit: limits.json)
-                return json(try await service.createRun(create), status: .created)
-            }
-        }
-        router.get("v1/runs") { request, _ in
-            await guarded(tokens, .client, request, cookie: true) { json(try await service.list()) }
-        }
-        router.get("v1/runs/:id") { request, context in
-            await guarded(tokens, .client, request, cookie: true) {
-                let id = context.parameters.get("id") ?? ""
-                // ?wait=SECONDS: a long poll, answered as soon as a running run changes phase or ends.
-                if let text = request.uri.queryParameters.get("wait") {
-                    guard let wait = Double(text), wait >= 0, wait.isFinite else { throw ServiceError(.invalid, "wait must be a number of seconds >= 0") }
-                    return json(try await service.status(id, waitingUpTo: min(wait, maxLeaseWait)))
-                }
-                return json(try await service.status(id))
-            }
-        }
-        router.delete("v1/runs/:id") { request, context in
-            await guarded(tokens, .client, request) {
-                let id = context.parameters.get("id") ?? ""
-                try await service.deleteRun(id)
-                return json(["deleted": id])
-            }
-        }
-        router.delete("v1/datasets/:hash") { request, context in
-            await guarded(tokens, .client, request) {
-                let hash = context.parameters.get("hash") ?? ""
-                try await service.deleteDataset(hash)
-                return json(["deleted": hash])
-            }
-        }
-        router.post("v1/runs/:id/cancel") { request, context in
-            await guarded(tokens, .client, request) { json(try await service.cancel(context.parameters.get("id") ?? "")) }
-        }
-        router.get("v1/runs/:id/report") { request, context in
-            await guarded(tokens, .client, request, cookie: true) {
-                let id = context.parameters.get("id") ?? ""
-                let format = request.uri.queryParameters.get("format") ?? "json"
-                if format == "replicates" { return text(try await service.replicatesCSV(id), contentType: "text/csv") }
-                if format == "model" { return text(try await service.modelJSON(id), contentType: "application/vnd.lassoboot.model+json") }
-                let report = try await service.report(id)
-                switch format {
-                case "json": return text(Render.json(report), contentType: "application/json")
-                case "csv": return text(Render.csv(report), contentType: "text/csv")
-                case "cv": return text(Render.cvCSV(report), contentType: "text/csv")
-                case "markdown": return text(Render.markdown(report), contentType: "text/markdown")
-                case "text", "table": return text(Render.text(report))
-                case "html": return text(Render.html(report), contentType: "text/html; charset=utf-8")
-                case "fragment": return text(Render.htmlFragment(report), contentType: "text/html; charset=utf-8")
-                default: throw ServiceError(.invalid, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment, replicates or model")
-                }
-            }
-        }
-        router.get("v1/runs/:id/context") { request, context in
-            await guarded(tokens, .worker, request) { json(try await service.context(context.parameters.get("id") ?? "")) }
+        workers.get("v1/runs/:id/context") { request, context in
+            json(try await service.context(context.parameters.get("id") ?? ""))
         }
         // The two requests of every task (lease, result) read and write their JSON by hand
         // (Wire fast paths, byte-identical to JSONEncoder; anything unusual goes to JSONDecoder).
-        router.post("v1/lease") { request, _ in
-            await guarded(tokens, .worker, request) {
-                let data = try await body(request, limit: limits.json)
-                let lease = try Wire.LeaseRequest.fastDecode(data) ?? decode(Wire.LeaseRequest.self, data)
-                try WorkerIdentity.validate(worker: lease.worker, host: lease.host, threads: lease.threads)
-                let tasks = try await service.lease(lease, maxWait: maxLeaseWait)
-                // With the runs still running, so the worker drops the preparations of the others.
-                return jsonBytes(try Wire.LeaseResponse(tasks: tasks, running: await service.runningRunIDs()).jsonBytes())
-            }
+        workers.post("v1/lease") { request, _ in
+            let data = try await body(request, limit: limits.json)
+            let lease = try Wire.LeaseRequest.fastDecode(data) ?? decode(Wire.LeaseRequest.self, data)
+            try WorkerIdentity.validate(worker: lease.worker, host: lease.host, threads: lease.threads)
+            let tasks = try await service.lease(lease, maxWait: maxLeaseWait)
+            // With the runs still running, so the worker drops the preparations of the others.
+            return jsonBytes(try Wire.LeaseResponse(tasks: tasks, running: await service.runningRunIDs()).jsonBytes())
         }
-        router.post("v1/heartbeat") { request, _ in
-            await guarded(tokens, .worker, request) {
-                let h = try await decode(Wire.Heartbeat.self, request, limit: limits.json)
-                return json(Wire.HeartbeatResponse(valid: try await service.heartbeat(h)))
-            }
+        workers.post("v1/heartbeat") { request, _ in
+            let h = try await decode(Wire.Heartbeat.self, request, limit: limits.json)
+            return json(Wire.HeartbeatResponse(valid: try await service.heartbeat(h)))
         }
-        router.post("v1/results") { request, _ in
-            await guarded(tokens, .worker, request) {
-                let data = try await body(request, limit: limits.json)
-                let s = try Wire.Submission.fastDecode(data) ?? decode(Wire.Submission.self, data)
-                try WorkerIdentity.validate(worker: s.worker)
-                let status = try await service.submit(s)
-                if status == .accepted, let seconds = s.seconds { metrics.recordFit(seconds: seconds) }
-                // {"status": one of a few fixed words}: as JSONEncoder writes it.
-                return jsonBytes(Data("{\"status\":\"\(status.rawValue)\"}".utf8))
-            }
+        workers.post("v1/results") { request, _ in
+            let data = try await body(request, limit: limits.json)
+            let s = try Wire.Submission.fastDecode(data) ?? decode(Wire.Submission.self, data)
+            try WorkerIdentity.validate(worker: s.worker)
+            let status = try await service.submit(s)
+            if status == .accepted, let seconds = s.seconds { metrics.recordFit(seconds: seconds) }
+            // {"status": one of a few fixed words}: as JSONEncoder writes it.
+            return jsonBytes(Data("{\"status\":\"\(status.rawValue)\"}".utf8))
         }
         addDashboard(router, service: service, tokens: tokens, secureCookies: secureCookies)
         return router

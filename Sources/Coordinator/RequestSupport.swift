@@ -126,3 +126,33 @@ func formFields(_ bytes: Data) -> [(name: String, value: String)]? {
     }
     return fields
 }
+
+/// Admits a request carrying the scope's bearer token (or, with `cookie`, the dashboard's cookie
+/// holding the client token); any other gets 401 before its body is read.
+struct TokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// `nil`: anonymous access (loopback development only).
+    let tokens: Tokens?
+    let scope: Tokens.Scope
+    var cookie = false
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard CoordinatorHTTP.authorized(tokens, scope, request, cookie: cookie) else {
+            return CoordinatorHTTP.error(401, "missing or wrong bearer token")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// The one place service errors meet HTTP: a ``ServiceError`` becomes its kind's status with a
+/// JSON body, anything else a 500 that names it (never a 5xx for bad input: that is a ServiceError).
+struct ServiceErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as ServiceError {
+            return CoordinatorHTTP.error(e.kind.httpStatus, e.message)
+        } catch {
+            return CoordinatorHTTP.error(500, "internal error: \(error)")
+        }
+    }
+}

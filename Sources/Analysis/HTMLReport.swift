@@ -120,7 +120,7 @@ struct HTMLReport {
             s += " with the Wald interval b ± z·SE and bootstrap intervals of the same step taken in every resample."
             s += " They cover the unpenalized coefficient at their nominal level when n is well above p (Benchmarks/README.md:"
             s += " the coverage grid, R = 1000); at p/n = 0.05-0.1 the maximum-likelihood estimate's own bias makes them"
-            s += " under-cover large coefficients, which method \"firth\" (the default) corrects.</p>\n"
+            s += " under-cover large coefficients, which Firth's estimate (method firth, auto below 50 rows per coefficient) corrects.</p>\n"
         }
         if report.outcomes.contains(where: { $0.stability != nil }) {
             s += "<p class=\"lb-note\">\(e(Render.stabilityNote))</p>\n"

@@ -74,7 +74,8 @@ public enum IntervalKind: String, Sendable, CaseIterable {
 public struct DebiasSpec: Sendable, Equatable {
     /// How the lasso fit is debiased.
     public enum Method: String, Sendable, CaseIterable {
-        /// `firth` while the design has more rows than coefficients, else `nodewise`.
+        /// `nodewise` where p + 1 >= n, `firth` while n < 50 (p + 1), `newton` beyond
+        /// (``RunData/debiasMethod``).
         case auto
         /// Newton steps on the unpenalized likelihood (n > p): Wald and bootstrap intervals.
         case newton

@@ -57,12 +57,12 @@ private func firthJob(_ fit: Brglm2Firth.Fit, alpha: Double, extra: [String: Any
 
 @Suite("Firth's bias-reduced debiased estimate against R brglm2")
 struct FirthTests {
-    @Test("the default debiased estimate (auto: Firth while n > p) equals brglm2's Firth fit, SEs and Wald ends to 1e-6, from a penalized start",
+    @Test("method firth equals brglm2's Firth fit, SEs and Wald ends to 1e-6, from a penalized start",
           arguments: ["synthetic_logistic", "separated", "p20"])
     func brglm2(dataset: String) throws {
         let fixture = try Brglm2Firth.load()
         let reference = try #require(fixture.fits[dataset])
-        let report = try runSpec(firthJob(reference, alpha: dataset == "separated" ? 2.0 : 10.0))
+        let report = try runSpec(firthJob(reference, alpha: dataset == "separated" ? 2.0 : 10.0, extra: ["debiased": ["method": "firth"]]))
         let outcome = report.outcomes[0]
         #expect(report.data.rows == reference.rows)
         #expect(outcome.debiasing?.method == "firth")
@@ -129,6 +129,16 @@ struct FirthTests {
         var moved = debiased
         if case var .coefficients(c) = moved[1][0] { c[5] += 1e-4; moved[1][0] = .coefficients(c) }
         #expect(executor.certify(.bootstrap(fits: fits, chosenAlphas: nil, debiased: moved), key: key, input: input) != nil)
+    }
+
+    @Test("auto resolves by shape: Firth below 50 rows per coefficient (200 x 20, 80 x 3), Newton steps above (1500 x 8)",
+          arguments: [("p20", DebiasSpec.Method.firth), ("separated", .firth), ("synthetic_logistic", .newton)])
+    func autoByShape(dataset: String, expected: DebiasSpec.Method) throws {
+        let reference = try #require(try Brglm2Firth.load().fits[dataset])
+        let spec = try RunSpec.parse(try JSONSerialization.data(withJSONObject: firthJob(reference, alpha: 10.0)), source: "job.json", baseDirectory: "/")
+        let data = try RunData.load(spec: spec)
+        #expect(spec.debias.method == .auto && data.debiasMethod == expected)
+        #expect((data.rowCount < RunData.firthRowsPerCoefficient * (data.design.featureCount + 1)) == (expected == .firth))
     }
 
     @Test("spec: method firth with a step count is refused, naming the field; a step count alone means Newton steps")

@@ -13,6 +13,7 @@
 #   CAP_WORKERS  concurrent fake workers, one connection each (default 64; a space-separated
 #                list runs one capacity run per value, e.g. "1 8 64")
 #   CAP_MAX      tasks per lease (default 1: one round trip per task)
+#   CAP_JOB      the job whose tasks the capacity run serves (default scripts/reference/run/replay.json)
 #   CTDC_REPEAT  timings of each side of the CTDC comparison, interleaved (default 3; the
 #                median is compared)
 #   CTDC_CSV     the data (default <repo>/../shared/data/madiforman_CTDC_analysis_final_data.csv)
@@ -26,6 +27,7 @@ cd "$REPO"
 CAP_TASKS=${CAP_TASKS:-5000}
 CAP_WORKERS=${CAP_WORKERS-64}
 CAP_MAX=${CAP_MAX:-1}
+CAP_JOB=${CAP_JOB:-scripts/reference/run/replay.json}
 CTDC_REPEAT=${CTDC_REPEAT:-3}
 CTDC=${CTDC_CSV:-"$REPO/../shared/data/madiforman_CTDC_analysis_final_data.csv"}
 KEEP=${BENCH_OUT:+1}
@@ -107,7 +109,7 @@ for workers in $CAP_WORKERS; do
         perf_pid=$!
     fi
     cpu0=$(cpu_seconds "$CPID")
-    "$BENCH" capacity --coordinator "$CURL" --token "$TOKEN" --job scripts/reference/run/replay.json \
+    "$BENCH" capacity --coordinator "$CURL" --token "$TOKEN" --job "$CAP_JOB" \
         --tasks "$CAP_TASKS" --workers "$workers" --max "$CAP_MAX" >"$OUT/cap-$workers.json" 2>"$OUT/cap-$workers.err" \
         || die "capacity run failed: $(tail -n 5 "$OUT/cap-$workers.err")"
     cpu1=$(cpu_seconds "$CPID")

@@ -55,17 +55,20 @@ let package = Package(
         // Durable runs, tasks, leases and results (SQLite via GRDB) and an in-memory twin.
         .target(name: "Store", dependencies: ["Scheduler", "Plan", "CoordinatorAPI", .product(name: "GRDB", package: "GRDB.swift")]),
         // The coordinator: run logic over Scheduler + Store, and its HTTP API (Hummingbird).
-        .target(name: "Coordinator", dependencies: [
-            "Scheduler", "Store", "Analysis", "Plan", "CoordinatorAPI", "Tabular", "Lasso",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "CoreMetrics", package: "swift-metrics"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Logging", package: "swift-log"),
-        ], resources: [
-            // Served at /openapi.json; embedded so the static binary needs no resource bundle.
-            .embedInCode("openapi.json"),
-        ]),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Scheduler", "Store", "Analysis", "Plan", "CoordinatorAPI", "Tabular", "Lasso",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [
+                // Served at /openapi.json; embedded so the static binary needs no resource bundle.
+                .embedInCode("openapi.json")
+            ]),
         // The worker: pull loop over HTTP (URLSession), dataset cache, drain.
         .target(name: "Worker", dependencies: ["Analysis", "Plan", "CoordinatorAPI", "Tabular", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
@@ -99,10 +102,12 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
         .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
-        .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Analysis", "Plan", "CoordinatorAPI", "Scheduler", "Store", "Tabular", "Worker",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ]),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: [
+                "Coordinator", "Analysis", "Plan", "CoordinatorAPI", "Scheduler", "Store", "Tabular", "Worker",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

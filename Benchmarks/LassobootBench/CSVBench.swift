@@ -1,12 +1,11 @@
-import Foundation
 import Analysis
 import CoordinatorAPI
+import Foundation
 import Lasso
 import Tabular
 import TestSupport
 
 // MARK: - csv
-
 
 /// Writes a numeric CSV: header `c1..cK`; odd columns small integers 0..20, even columns
 /// decimals with four places (0.0000..9.9999, every tenth negative).
@@ -27,7 +26,7 @@ func writeNumericCSV(path: String, rows: Int, cols: Int) throws -> Int {
                 buf.append(zero + UInt8(v % 10))
             } else {
                 if (r >> 32) % 10 == 0 { buf.append(UInt8(ascii: "-")) }
-                let v = Int((r >> 8) % 100_000)   // d.dddd
+                let v = Int((r >> 8) % 100_000)  // d.dddd
                 buf.append(zero + UInt8(v / 10_000))
                 buf.append(UInt8(ascii: "."))
                 buf.append(zero + UInt8(v / 1000 % 10))

@@ -15,12 +15,13 @@
 // completions), p50/p99/max of a round trip (lease sent -> last result acknowledged) and of
 // each request, statuses, and the run's final state.
 import Analysis
-import Dispatch
 import CoordinatorAPI
+import Dispatch
 import Foundation
 import Plan
 import Synchronization
 import Tabular
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,8 +35,9 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 }
 
 func runCapacity(_ args: Arguments) throws {
-    let target = try HTTPTarget(url: try args.required("coordinator"),
-                                token: try args.string("token") ?? ProcessInfo.processInfo.environment["LASSOBOOT_TOKEN"] ?? "")
+    let target = try HTTPTarget(
+        url: try args.required("coordinator"),
+        token: try args.string("token") ?? ProcessInfo.processInfo.environment["LASSOBOOT_TOKEN"] ?? "")
     let jobPath = try args.required("job")
     let resamples = try args.int("tasks") ?? 20000
     let workers = try args.int("workers") ?? 64
@@ -46,12 +48,13 @@ func runCapacity(_ args: Arguments) throws {
 
     // The spec: the job with one resample per task, percentile intervals only.
     guard let specBytes = FileManager.default.contents(atPath: jobPath),
-          var object = try JSONSerialization.jsonObject(with: specBytes) as? [String: Any],
-          var dataObject = object["data"] as? [String: Any], let csv = dataObject["csv"] as? String else {
+        var object = try JSONSerialization.jsonObject(with: specBytes) as? [String: Any],
+        var dataObject = object["data"] as? [String: Any], let csv = dataObject["csv"] as? String
+    else {
         throw UsageError(description: "cannot read the job spec \(jobPath) (a JSON object with data.csv)")
     }
     _ = csv
-    let csvPath = try RunSpec.load(path: jobPath).data.csv   // resolved against the spec's directory
+    let csvPath = try RunSpec.load(path: jobPath).data.csv  // resolved against the spec's directory
     guard let data = FileManager.default.contents(atPath: csvPath) else { throw UsageError(description: "cannot read the data \(csvPath)") }
     let hash = SHA256.hex(data)
     dataObject["csv"] = "sha256:\(hash)"
@@ -95,7 +98,9 @@ func runCapacity(_ args: Arguments) throws {
         byKeyText[Array(try keyEncoder.encode(k))] = b
     }
     let total = results.count
-    note("\(total) tasks (\(executor.phaseOneKeys().count) phase 1, \(two.count) phase 2) precomputed in \(String(format: "%.1f", (precompute + precompute2).seconds)) s")
+    note(
+        "\(total) tasks (\(executor.phaseOneKeys().count) phase 1, \(two.count) phase 2) precomputed in \(String(format: "%.1f", (precompute + precompute2).seconds)) s"
+    )
 
     // The run.
     let (putStatus, putBody) = try target.call("PUT", "/v1/datasets/\(hash)", body: Array(data), contentType: "text/csv")
@@ -118,7 +123,7 @@ func runCapacity(_ args: Arguments) throws {
         var sent = 0
         var parser = ResponseParser()
         var phase = Phase.leasing
-        var pending: [[UInt8]] = []   // submission bodies still to send for the current lease
+        var pending: [[UInt8]] = []  // submission bodies still to send for the current lease
         var tripStart: UInt64 = 0
         var requestStart: UInt64 = 0
     }
@@ -214,7 +219,9 @@ func runCapacity(_ args: Arguments) throws {
             guard let (status, body) = try c.parser.next() else { conns[i] = c; continue }
             let t = now()
             guard status == 200 else {
-                throw UsageError(description: "\(c.phase == .leasing ? "lease" : "result") answered \(status): \(String(decoding: body.prefix(300), as: UTF8.self))")
+                throw UsageError(
+                    description:
+                        "\(c.phase == .leasing ? "lease" : "result") answered \(status): \(String(decoding: body.prefix(300), as: UTF8.self))")
             }
             switch c.phase {
             case .leasing:
@@ -225,7 +232,8 @@ func runCapacity(_ args: Arguments) throws {
                     startLease(&c)
                 } else {
                     c.pending = try tasks.map { key, lease in
-                        guard let result = byKeyText[key] ?? (try? JSONDecoder().decode(TaskKey.self, from: Data(key))).flatMap({ resultBytes[$0] }) else {
+                        guard let result = byKeyText[key] ?? (try? JSONDecoder().decode(TaskKey.self, from: Data(key))).flatMap({ resultBytes[$0] })
+                        else {
                             throw UsageError(description: "leased an unknown task \(String(decoding: key, as: UTF8.self))")
                         }
                         return submission(worker: c.worker, key: key, lease: lease, result: result)

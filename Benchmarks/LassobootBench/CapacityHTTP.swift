@@ -1,6 +1,6 @@
 import Analysis
-import Dispatch
 import CoordinatorAPI
+import Dispatch
 import Foundation
 
 // MARK: - tiny HTTP/1.1 client over a socket
@@ -82,7 +82,8 @@ struct ResponseParser {
         let head = String(decoding: buffer[0..<end], as: UTF8.self)
         let lines = head.split(separator: "\r\n")
         guard let first = lines.first, first.hasPrefix("HTTP/1."), first.count >= 12,
-              let status = Int(first.dropFirst(9).prefix(3)) else {
+            let status = Int(first.dropFirst(9).prefix(3))
+        else {
             throw UsageError(description: "bad HTTP response head: \(head.prefix(200))")
         }
         var length = 0

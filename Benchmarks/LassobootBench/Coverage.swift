@@ -73,7 +73,8 @@ func runCoverage(_ args: Arguments) throws {
         if name == "debiased-wald" { return Method(name: name, key: Report.debiasedPrefix + "wald", base: nil) }
         let baseName = name.hasPrefix("debiased-") ? String(name.dropFirst("debiased-".count)) : name
         guard let m = CIMethod(rawValue: baseName) else {
-            throw UsageError(description: "--methods: unknown CI method '\(name)' (percentile, basic, normal, bca, debiased-wald, debiased-percentile, ...)")
+            throw UsageError(
+                description: "--methods: unknown CI method '\(name)' (percentile, basic, normal, bca, debiased-wald, debiased-percentile, ...)")
         }
         return Method(name: name, key: name.hasPrefix("debiased-") ? Report.debiasedPrefix + baseName : baseName, base: m)
     }
@@ -90,10 +91,12 @@ func runCoverage(_ args: Arguments) throws {
     let all: [CoverageSetting] = [
         .init(name: "mle", label: "alpha = 0 (unpenalized MLE, control)", alphasJSON: "\"alphas\": [0]", rule: "min"),
         .init(name: "fixed", label: "fixed alpha = \(fixedAlpha) (glmnet lambda scale)", alphasJSON: "\"alphas\": [\(fixedAlpha)]", rule: "min"),
-        .init(name: "cv", label: "alpha by 5-fold CV (AUC, rule min, 30 alphas to 1e-3 alpha_max)",
-              alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "min"),
-        .init(name: "cv1se", label: "alpha by 5-fold CV, rule 1se (largest alpha within 1 SE of the best AUC)",
-              alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "1se"),
+        .init(
+            name: "cv", label: "alpha by 5-fold CV (AUC, rule min, 30 alphas to 1e-3 alpha_max)",
+            alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "min"),
+        .init(
+            name: "cv1se", label: "alpha by 5-fold CV, rule 1se (largest alpha within 1 SE of the best AUC)",
+            alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "1se"),
     ]
     let wanted = (try args.string("settings") ?? "mle,fixed,cv,cv1se").split(separator: ",").map(String.init)
     let settings = try wanted.map { w -> CoverageSetting in
@@ -152,15 +155,18 @@ func runCoverage(_ args: Arguments) throws {
                             f.debiased?.se.map { 2 * Normal.quantile(0.5 + level / 2) * $0 } ?? .nan
                         },
                         alpha: outcome.alpha,
-                        alphaMax: try LogisticLasso.alphaMax(design: data.design, cells: data.cells(outcome: 0, counts: data.cellCount),
-                                                             penalty: data.penalty),
+                        alphaMax: try LogisticLasso.alphaMax(
+                            design: data.design, cells: data.cells(outcome: 0, counts: data.cellCount),
+                            penalty: data.penalty),
                         failedResamples: outcome.failedResamples)
                     store.withLock { $0[si][rep] = cell }
                 } catch {
                     errors.withLock { $0.append("\(settings[si].name) repetition \(rep): \(error)") }
                 }
             }
-            let done = progress.withLock { d -> Int in d += 1; return d }
+            let done = progress.withLock { d -> Int in
+                d += 1; return d
+            }
             if interactive {
                 FileHandle.standardError.write(Data("\rcoverage: \(done)/\(reps) repetitions   ".utf8))
             } else if done % max(1, reps / 10) == 0 {
@@ -180,12 +186,17 @@ func runCoverage(_ args: Arguments) throws {
     }
 
     print("Design: \(designName)" + (model.rho.map { ", latent Toeplitz rho = \($0)" } ?? "") + ", \(p - 1) features")
-    print("Coverage of \(Int(level * 100))% intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s")
+    print(
+        "Coverage of \(Int(level * 100))% intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s"
+    )
     print("Model: logit P(y=1) = \(model.intercept) + " + model.features.map { "\($0.beta) * \($0.name)" }.joined(separator: " + "))
-    print("       x*_bin ~ Bernoulli(p) (p = " + model.features.compactMap { f in f.binaryP.map { "\(f.name): \($0)" } }.joined(separator: ", ")
-          + "), x*_cont ~ N(0,1) rounded to 0.01; features not standardized; intercept unpenalized")
+    print(
+        "       x*_bin ~ Bernoulli(p) (p = " + model.features.compactMap { f in f.binaryP.map { "\(f.name): \($0)" } }.joined(separator: ", ")
+            + "), x*_cont ~ N(0,1) rounded to 0.01; features not standardized; intercept unpenalized")
     print("Columns: cover = fraction of repetitions whose interval contains the true value (endpoints included) +- binomial SE;")
-    print("         miss0 / missAway = misses with the truth farther from / closer to zero than the interval (shrinkage shows as miss0 for large coefficients);")
+    print(
+        "         miss0 / missAway = misses with the truth farther from / closer to zero than the interval (shrinkage shows as miss0 for large coefficients);"
+    )
     print("         [0,0] = interval exactly [0, 0]; width = mean interval width; est = mean estimate\n")
 
     var json: [String] = []
@@ -200,7 +211,8 @@ func runCoverage(_ args: Arguments) throws {
         var head = "\(s.name): \(s.label); \(cells.count)/\(reps) repetitions"
         if s.name.hasPrefix("cv") {
             let sorted = alphas.sorted()
-            head += "; chosen alpha median \(String(format: "%.4g", sorted[sorted.count / 2])) (mean \(String(format: "%.4g", meanAlpha)), mean alpha_max \(String(format: "%.4g", meanMax)))"
+            head +=
+                "; chosen alpha median \(String(format: "%.4g", sorted[sorted.count / 2])) (mean \(String(format: "%.4g", meanAlpha)), mean alpha_max \(String(format: "%.4g", meanMax)))"
         } else if s.name == "fixed" {
             head += "; alpha = \(String(format: "%.3g", fixedAlpha / meanMax)) x mean alpha_max"
         }
@@ -208,8 +220,9 @@ func runCoverage(_ args: Arguments) throws {
         print(head)
         for (mi, m) in methods.enumerated() {
             print("  \(m.name) intervals")
-            print("  " + pad("coefficient", 10, left: true) + pad("group", 10) + pad("true", 7) + pad("est", 8) + pad("cover", 8) + pad("+-SE", 7)
-                  + pad("miss0", 7) + pad("missAway", 9) + pad("[0,0]", 7) + pad("width", 7) + pad("/oracle", 8))
+            print(
+                "  " + pad("coefficient", 10, left: true) + pad("group", 10) + pad("true", 7) + pad("est", 8) + pad("cover", 8) + pad("+-SE", 7)
+                    + pad("miss0", 7) + pad("missAway", 9) + pad("[0,0]", 7) + pad("width", 7) + pad("/oracle", 8))
             var classCover: [String: (covered: Double, total: Double)] = [:]
             var minCover = 1.0
             var widthRatios: [Double] = []
@@ -223,7 +236,9 @@ func runCoverage(_ args: Arguments) throws {
                     let (lo, hi) = c.intervals[mi][j]
                     est += c.estimate[j]
                     let covered = lo.isFinite && hi.isFinite && lo <= truth && truth <= hi
-                    if covered { cover += 1 } else if lo.isFinite && hi.isFinite {
+                    if covered {
+                        cover += 1
+                    } else if lo.isFinite && hi.isFinite {
                         // Toward zero: the interval lies on zero's side of a nonzero truth (shrinkage).
                         // A zero coefficient's misses all count as away (the interval excludes 0).
                         let towardZero = (truth > 0 && hi < truth) || (truth < 0 && lo > truth)
@@ -246,10 +261,13 @@ func runCoverage(_ args: Arguments) throws {
                 classCover[model.groups[j], default: (0, 0)].total += R
                 minCover = min(minCover, cov)
                 if meanRatio.isFinite { widthRatios.append(meanRatio) }
-                print("  " + pad(model.names[j], 10, left: true) + pad(model.groups[j], 10) + pad(f(truth, 2), 7) + pad(f(est / R), 8)
-                      + pad(f(cov), 8) + pad(f(se), 7) + pad(f(missIn / R), 7) + pad(f(missOut / R), 9)
-                      + pad(f(exactZero / R), 7) + pad(f(widthN > 0 ? width / widthN : .nan), 7) + pad(f(meanRatio, 2), 8))
-                json.append("{\"setting\":\"\(s.name)\",\"method\":\"\(m.name)\",\"coefficient\":\"\(model.names[j])\",\"group\":\"\(model.groups[j])\",\"truth\":\(truth),\"coverage\":\(cov),\"se\":\(se),\"missTowardZero\":\(missIn / R),\"missAway\":\(missOut / R),\"exactlyZero\":\(exactZero / R),\"meanEstimate\":\(est / R),\"meanWidth\":\(widthN > 0 ? width / widthN : 0)}")
+                print(
+                    "  " + pad(model.names[j], 10, left: true) + pad(model.groups[j], 10) + pad(f(truth, 2), 7) + pad(f(est / R), 8)
+                        + pad(f(cov), 8) + pad(f(se), 7) + pad(f(missIn / R), 7) + pad(f(missOut / R), 9)
+                        + pad(f(exactZero / R), 7) + pad(f(widthN > 0 ? width / widthN : .nan), 7) + pad(f(meanRatio, 2), 8))
+                json.append(
+                    "{\"setting\":\"\(s.name)\",\"method\":\"\(m.name)\",\"coefficient\":\"\(model.names[j])\",\"group\":\"\(model.groups[j])\",\"truth\":\(truth),\"coverage\":\(cov),\"se\":\(se),\"missTowardZero\":\(missIn / R),\"missAway\":\(missOut / R),\"exactlyZero\":\(exactZero / R),\"meanEstimate\":\(est / R),\"meanWidth\":\(widthN > 0 ? width / widthN : 0)}"
+                )
             }
             // Group rows: the per-repetition mean over the group's coefficients, averaged over
             // repetitions; SE from the spread of those per-repetition means (coefficients of one
@@ -261,8 +279,9 @@ func runCoverage(_ args: Arguments) throws {
                 let mean = perRep.reduce(0, +) / R
                 let v = perRep.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / max(R - 1, 1)
                 let zeroMean = perRepZero.reduce(0, +) / R
-                print("  " + pad("all " + g, 10, left: true) + pad("(\(members.count))", 10) + pad("", 7) + pad("", 8)
-                      + pad(f(mean), 8) + pad(f((v / R).squareRoot()), 7) + pad("", 7) + pad("", 9) + pad(f(zeroMean), 7))
+                print(
+                    "  " + pad("all " + g, 10, left: true) + pad("(\(members.count))", 10) + pad("", 7) + pad("", 8)
+                        + pad(f(mean), 8) + pad(f((v / R).squareRoot()), 7) + pad("", 7) + pad("", 9) + pad(f(zeroMean), 7))
             }
             // The issue's pass criterion: every class (coverage pooled over its coefficients)
             // within 2 MC SE of 0.95, MC SE = sqrt(c (1 - c) / R) at c = 0.95; no coefficient
@@ -277,9 +296,10 @@ func runCoverage(_ args: Arguments) throws {
             }
             let meanWidth = widthRatios.isEmpty ? Double.nan : widthRatios.reduce(0, +) / Double(widthRatios.count)
             let pass = classCover.values.allSatisfy { abs($0.covered / $0.total - 0.95) <= 2 * mcse } && minCover >= 0.93 && meanWidth <= 1.15
-            print("  criterion (MC SE \(f(mcse, 4)) at 0.95, R = \(cells.count)): " + verdict.joined(separator: ", ")
-                  + "; min coefficient \(f(minCover)) (\(minCover >= 0.93 ? "ok" : "FAIL")); mean width/oracle \(f(meanWidth, 2)) (\(meanWidth <= 1.15 ? "ok" : "FAIL"))"
-                  + " => \(pass ? "PASS" : "FAIL")")
+            print(
+                "  criterion (MC SE \(f(mcse, 4)) at 0.95, R = \(cells.count)): " + verdict.joined(separator: ", ")
+                    + "; min coefficient \(f(minCover)) (\(minCover >= 0.93 ? "ok" : "FAIL")); mean width/oracle \(f(meanWidth, 2)) (\(meanWidth <= 1.15 ? "ok" : "FAIL"))"
+                    + " => \(pass ? "PASS" : "FAIL")")
         }
         print("")
     }

@@ -1,3 +1,5 @@
+import Analysis
+import CoordinatorAPI
 // lassoboot-bench: timings of the solver and the CSV reader, printed as one JSON line each.
 //
 //   lassoboot-bench fit --data CSV --outcome COL [--exclude COL...] (--alpha A | --alpha-fraction F)
@@ -6,8 +8,6 @@
 //
 // `bash Benchmarks/run.sh` runs both next to R glmnet and statsmodels and prints the comparison.
 import Foundation
-import Analysis
-import CoordinatorAPI
 import Lasso
 import Tabular
 import TestSupport
@@ -141,10 +141,11 @@ func runFit(_ args: Arguments) throws {
     var designTimes: [Double] = []
     var built: (CompressedDesign, BinomialCells)?
     for _ in 0..<5 {
-        designTimes.append(try clock.measure {
-            let d = try CompressedDesign(featureNames: features, columns: columns)
-            built = (d, try d.cells(outcome: y))
-        }.seconds)
+        designTimes.append(
+            try clock.measure {
+                let d = try CompressedDesign(featureNames: features, columns: columns)
+                built = (d, try d.cells(outcome: y))
+            }.seconds)
     }
     let (design, cells) = built!
 
@@ -158,9 +159,10 @@ func runFit(_ args: Arguments) throws {
     var times: [Double] = []
     times.reserveCapacity(repeats)
     for _ in 0..<repeats {
-        times.append(try clock.measure {
-            fit = try LogisticLasso.fit(design: design, cells: cells, alpha: alpha, penalty: penalty, options: options)
-        }.seconds)
+        times.append(
+            try clock.measure {
+                fit = try LogisticLasso.fit(design: design, cells: cells, alpha: alpha, penalty: penalty, options: options)
+            }.seconds)
         blackHole += fit.objective
     }
 
@@ -255,10 +257,10 @@ do {
     switch argv[1] {
     case "fit": try runFit(Arguments(argv[2...], flags: ["penalize-intercept"]))
     case "csv": try runCSV(Arguments(argv[2...], flags: []))
-    case "coverage": try runCoverage(Arguments(argv[2...], flags: ["json"]))   // Coverage.swift
+    case "coverage": try runCoverage(Arguments(argv[2...], flags: ["json"]))  // Coverage.swift
     case "job": try runJob(Arguments(argv[2...], flags: []))
     case "warm": try runWarm(Arguments(argv[2...], flags: ["penalize-intercept"]))
-    case "capacity": try runCapacity(Arguments(argv[2...], flags: []))   // Capacity.swift
+    case "capacity": try runCapacity(Arguments(argv[2...], flags: []))  // Capacity.swift
     case "-h", "--help", "help": print(usage)
     default: throw UsageError(description: "unknown subcommand '\(argv[1])'")
     }
@@ -319,14 +321,16 @@ func runWarm(_ args: Arguments) throws {
     for c in resampled {
         var warm: [Double] = [], cold: [Double] = []
         for _ in 0..<repeats {
-            warm.append(try clock.measure {
-                let f = try LogisticLasso.fit(design: design, cells: c, alpha: alpha, penalty: penalty, options: options, warmStart: full)
-                blackHole += f.objective
-            }.seconds)
-            cold.append(try clock.measure {
-                let f = try LogisticLasso.fit(design: design, cells: c, alpha: alpha, penalty: penalty, options: options)
-                blackHole += f.objective
-            }.seconds)
+            warm.append(
+                try clock.measure {
+                    let f = try LogisticLasso.fit(design: design, cells: c, alpha: alpha, penalty: penalty, options: options, warmStart: full)
+                    blackHole += f.objective
+                }.seconds)
+            cold.append(
+                try clock.measure {
+                    let f = try LogisticLasso.fit(design: design, cells: c, alpha: alpha, penalty: penalty, options: options)
+                    blackHole += f.objective
+                }.seconds)
         }
         warmMedian.append(median(warm)); warmMin.append(warm.min()!)
         coldMedian.append(median(cold)); coldMin.append(cold.min()!)

@@ -1,6 +1,6 @@
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Resampling
 
 /// Collected task results, sorted by key, turned into a report.
@@ -9,14 +9,18 @@ public enum Aggregation {
     public static func phaseTwoInput(data: RunData, results: [TaskKey: TaskResult]) throws -> (PhaseTwoInput, [[CVRow]]) {
         let cvKeys = (0..<data.outcomeCount).flatMap { o in (0..<data.spec.cv.folds).map { TaskKey.cv(outcome: o, fold: $0) } }
         let missing = cvKeys.filter { results[$0] == nil }
-        if !missing.isEmpty { throw AnalysisError.incompleteResults("no result for \(missing.count) cross-validation task(s): \(missing.prefix(5).map(\.description).joined(separator: ", "))") }
+        if !missing.isEmpty {
+            throw AnalysisError.incompleteResults(
+                "no result for \(missing.count) cross-validation task(s): \(missing.prefix(5).map(\.description).joined(separator: ", "))")
+        }
         let table = cvTable(data: data, results: results)
         let alphas = CrossValidation.choose(table: table, spec: data.spec.cv)
         for (o, a) in alphas.enumerated() where !a.isFinite {
-            let causes = Set(results.compactMap { key, value -> String? in
-                guard case let .cv(outcome, _) = key, outcome == o, case let .cv(_, failures, _) = value else { return nil }
-                return failures.compactMap { $0 }.first
-            })
+            let causes = Set(
+                results.compactMap { key, value -> String? in
+                    guard case let .cv(outcome, _) = key, outcome == o, case let .cv(_, failures, _) = value else { return nil }
+                    return failures.compactMap { $0 }.first
+                })
             throw AnalysisError.crossValidationFailed(outcome: data.encoded.outcomeNames[o], causes: causes.sorted())
         }
         return (PhaseTwoInput(alphas: alphas), table)
@@ -34,7 +38,10 @@ public enum Aggregation {
         let (input, table) = try phaseTwoInput(data: data, results: results)
         // Built only from a complete result set: every task of the plan has its result.
         let missing = executor.phaseTwoKeys().filter { results[$0] == nil }
-        if !missing.isEmpty { throw AnalysisError.incompleteResults("no result for \(missing.count) task(s): \(missing.prefix(5).map(\.description).joined(separator: ", "))") }
+        if !missing.isEmpty {
+            throw AnalysisError.incompleteResults(
+                "no result for \(missing.count) task(s): \(missing.prefix(5).map(\.description).joined(separator: ", "))")
+        }
         let spec = data.spec
         let names = ["const"] + data.encoded.featureNames
         let groups = ["Intercept"] + data.encoded.featureGroups
@@ -70,7 +77,8 @@ public enum Aggregation {
             // The report checks its own counts: every resample is a replicate or a counted failure.
             let accounted = replicates.count + failures.values.reduce(0, +)
             if accounted != executor.resampleCount {
-                throw AnalysisError.incompleteResults("outcome \(data.encoded.outcomeNames[o]): \(accounted) bootstrap fits for \(executor.resampleCount) resamples")
+                throw AnalysisError.incompleteResults(
+                    "outcome \(data.encoded.outcomeNames[o]): \(accounted) bootstrap fits for \(executor.resampleCount) resamples")
             }
             // Jackknife (BCa), in cell order.
             var jackknifeValues: [[Double]] = []
@@ -104,33 +112,37 @@ public enum Aggregation {
                 if jackknifeOK { jackknife = try? Jackknife(values: jackknifeValues.map { $0[j] }, multiplicities: jackknifeRows) }
                 var ci: [String: Report.Interval] = [:]
                 for method in spec.bootstrap.methods {
-                    let r = BootstrapCI.interval(method: method, distribution: distribution, estimate: estimate[j],
-                                                 level: spec.bootstrap.level, jackknife: jackknife, convention: spec.bootstrap.quantiles)
+                    let r = BootstrapCI.interval(
+                        method: method, distribution: distribution, estimate: estimate[j],
+                        level: spec.bootstrap.level, jackknife: jackknife, convention: spec.bootstrap.quantiles)
                     var flags = r.flags.names
                     if method == .bca && !jackknifeOK { flags.append("jackknifeUnavailable") }
                     ci[method.rawValue] = Report.Interval(
                         low: finite(r.low), high: finite(r.high),
                         oddsRatioLow: finite(Foundation.exp(r.low)), oddsRatioHigh: finite(Foundation.exp(r.high)), flags: flags)
                 }
-                features.append(Report.Feature(
-                    name: names[j], group: groups[j], coef: estimate[j], oddsRatio: Foundation.exp(estimate[j]),
-                    selectionFrequency: finite(summary.selectionFrequency), zeroFraction: finite(summary.zeroFraction),
-                    probPositive: finite(summary.positiveFraction), probNegative: finite(summary.negativeFraction),
-                    bootstrapMean: finite(summary.mean), bootstrapMedian: finite(summary.median),
-                    standardError: finite(summary.standardError), bias: finite(summary.bias),
-                    mcseLow: finite(summary.monteCarloSELow), mcseHigh: finite(summary.monteCarloSEHigh),
-                    ci: ci, flags: summary.flags.names,
-                    wald: wald[j].map { w in
-                        Report.WaldInterval(standardError: w.standardError, low: w.low, high: w.high,
-                                            oddsRatioLow: finite(Foundation.exp(w.low)), oddsRatioHigh: finite(Foundation.exp(w.high)))
-                    },
-                    debiased: debiased.map { d in
-                        d.feature(j, level: spec.bootstrap.level, methods: spec.bootstrap.methods, convention: spec.bootstrap.quantiles,
-                                  fallback: ci[CIMethod.percentile.rawValue] ?? percentileFallback(column: column, estimate: estimate[j], spec: spec))
-                    },
-                    stability: stable.flatMap { s in
-                        s.probabilities[j].map { Report.Stability(probability: $0, selected: $0 >= s.summary.threshold) }
-                    }))
+                features.append(
+                    Report.Feature(
+                        name: names[j], group: groups[j], coef: estimate[j], oddsRatio: Foundation.exp(estimate[j]),
+                        selectionFrequency: finite(summary.selectionFrequency), zeroFraction: finite(summary.zeroFraction),
+                        probPositive: finite(summary.positiveFraction), probNegative: finite(summary.negativeFraction),
+                        bootstrapMean: finite(summary.mean), bootstrapMedian: finite(summary.median),
+                        standardError: finite(summary.standardError), bias: finite(summary.bias),
+                        mcseLow: finite(summary.monteCarloSELow), mcseHigh: finite(summary.monteCarloSEHigh),
+                        ci: ci, flags: summary.flags.names,
+                        wald: wald[j].map { w in
+                            Report.WaldInterval(
+                                standardError: w.standardError, low: w.low, high: w.high,
+                                oddsRatioLow: finite(Foundation.exp(w.low)), oddsRatioHigh: finite(Foundation.exp(w.high)))
+                        },
+                        debiased: debiased.map { d in
+                            d.feature(
+                                j, level: spec.bootstrap.level, methods: spec.bootstrap.methods, convention: spec.bootstrap.quantiles,
+                                fallback: ci[CIMethod.percentile.rawValue] ?? percentileFallback(column: column, estimate: estimate[j], spec: spec))
+                        },
+                        stability: stable.flatMap { s in
+                            s.probabilities[j].map { Report.Stability(probability: $0, selected: $0 >= s.summary.threshold) }
+                        }))
             }
             for j in 0..<data.design.featureCount { features[j + 1].sd = sds[j] }
             var outcome = Report.Outcome(
@@ -140,8 +152,9 @@ public enum Aggregation {
                 chosenAlphas: spec.bootstrap.nested ? chosen.keys.sorted(by: >).map { Report.AlphaCount(alpha: $0, resamples: chosen[$0]!) } : nil,
                 estimateKKT: kkt, estimateIterations: iterations, cv: table[o], features: features,
                 debiasing: debiased?.summary, stability: stable?.summary)
-            let warnings = Warnings.make(data: data, outcome: o, alpha: input.alphas[o], estimate: estimate,
-                                         debiasFlags: debiased?.summary.flags ?? [])
+            let warnings = Warnings.make(
+                data: data, outcome: o, alpha: input.alphas[o], estimate: estimate,
+                debiasFlags: debiased?.summary.flags ?? [])
             outcome.warnings = warnings.isEmpty ? nil : warnings
             outcomes.append(outcome)
         }
@@ -149,9 +162,10 @@ public enum Aggregation {
         for g in data.encoded.featureGroups where !groupOrder.contains(g) { groupOrder.append(g) }
         var report = Report(
             name: spec.name, software: software, seed: spec.seed, dataHash: data.dataHash,
-            data: Report.DataSummary(csv: URL(fileURLWithPath: spec.data.csv).lastPathComponent, rowsRead: data.encoded.rowsRead,
-                                     rows: data.rowCount, patterns: data.design.patternCount, cells: data.cellCount.count,
-                                     dropped: data.encoded.dropped.map { .init(reason: $0.reason, rows: $0.rows) }),
+            data: Report.DataSummary(
+                csv: URL(fileURLWithPath: spec.data.csv).lastPathComponent, rowsRead: data.encoded.rowsRead,
+                rows: data.rowCount, patterns: data.design.patternCount, cells: data.cellCount.count,
+                dropped: data.encoded.dropped.map { .init(reason: $0.reason, rows: $0.rows) }),
             settings: Report.Settings(
                 scale: spec.penalty.scale.rawValue, penalizeIntercept: spec.penalty.penalizeIntercept, folds: spec.cv.folds,
                 metric: spec.cv.metric.rawValue, rule: spec.cv.rule.rawValue, choose: spec.cv.choice.rawValue,
@@ -205,7 +219,9 @@ public enum Aggregation {
     /// and its bootstrap replicates, with the feature recipe (``PredictionModel``).
     public static func model(data: RunData, results: [TaskKey: TaskResult], software: String) throws -> String {
         let (input, _) = try phaseTwoInput(data: data, results: results)
-        let keys = results.keys.filter { if case .bootstrap = $0 { return true }; return false }.sorted()
+        let keys = results.keys.filter {
+            if case .bootstrap = $0 { return true }; return false
+        }.sorted()
         var outcomes: [PredictionModel.Outcome] = []
         for o in 0..<data.outcomeCount {
             guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let c = fit.values else {
@@ -216,8 +232,10 @@ public enum Aggregation {
                 guard case let .bootstrap(fits, _, _)? = results[key] else { continue }
                 for row in fits { if let r = row[o].values { replicates.append(r) } }
             }
-            outcomes.append(PredictionModel.Outcome(name: data.encoded.outcomeNames[o], alpha: input.alphas[o], intercept: c[0],
-                                                    coefficients: Array(c.dropFirst()), replicates: replicates))
+            outcomes.append(
+                PredictionModel.Outcome(
+                    name: data.encoded.outcomeNames[o], alpha: input.alphas[o], intercept: c[0],
+                    coefficients: Array(c.dropFirst()), replicates: replicates))
         }
         let spec = data.spec
         let model = PredictionModel(
@@ -231,7 +249,9 @@ public enum Aggregation {
     public static func replicatesCSV(data: RunData, results: [TaskKey: TaskResult]) -> String {
         let names = ["const"] + data.encoded.featureNames
         var out = (["outcome", "resample"] + names).map(csvField).joined(separator: ",") + "\n"
-        let keys = results.keys.filter { if case .bootstrap = $0 { return true }; return false }.sorted()
+        let keys = results.keys.filter {
+            if case .bootstrap = $0 { return true }; return false
+        }.sorted()
         for o in 0..<data.outcomeCount {
             for key in keys {
                 guard case let .bootstrap(start, _) = key, case let .bootstrap(fits, _, _)? = results[key] else { continue }

@@ -1,6 +1,6 @@
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Resampling
 
 // The per-outcome pieces of a report beyond the penalized bootstrap: stability selection,
@@ -40,21 +40,25 @@ extension Aggregation {
             var probabilities = [Double?](repeating: nil, count: data.design.featureCount + 1)
             for j in penalized where !valid.isEmpty { probabilities[j + 1] = Double(counts[j]) / Double(valid.count) }
             let selected = penalized.filter { j in probabilities[j + 1].map { $0 >= st.threshold } ?? false }.map { names[$0] }
-            return StabilityOutcome(probabilities: probabilities, summary: Report.StabilitySelection(
-                pairs: st.pairs, halves: valid.count, failedHalves: halves.count - valid.count, q: q, threshold: st.threshold,
-                penalizedFeatures: penalized.count, pferBound: bound, selected: selected))
+            return StabilityOutcome(
+                probabilities: probabilities,
+                summary: Report.StabilitySelection(
+                    pairs: st.pairs, halves: valid.count, failedHalves: halves.count - valid.count, q: q, threshold: st.threshold,
+                    penalizedFeatures: penalized.count, pferBound: bound, selected: selected))
         }
     }
 
     static func interval(_ r: CIResult, extraFlags: [String] = []) -> Report.Interval {
-        Report.Interval(low: finite(r.low), high: finite(r.high),
-                        oddsRatioLow: finite(Foundation.exp(r.low)), oddsRatioHigh: finite(Foundation.exp(r.high)),
-                        flags: r.flags.names + extraFlags)
+        Report.Interval(
+            low: finite(r.low), high: finite(r.high),
+            oddsRatioLow: finite(Foundation.exp(r.low)), oddsRatioHigh: finite(Foundation.exp(r.high)),
+            flags: r.flags.names + extraFlags)
     }
 
     static func percentileFallback(column: [Double], estimate: Double, spec: RunSpec) -> Report.Interval {
-        let r = BootstrapCI.interval(method: .percentile, distribution: BootstrapDistribution(replicates: column), estimate: estimate,
-                                     level: spec.bootstrap.level, jackknife: nil, convention: spec.bootstrap.quantiles)
+        let r = BootstrapCI.interval(
+            method: .percentile, distribution: BootstrapDistribution(replicates: column), estimate: estimate,
+            level: spec.bootstrap.level, jackknife: nil, convention: spec.bootstrap.quantiles)
         return interval(r)
     }
 
@@ -72,8 +76,11 @@ extension Aggregation {
         var lasso: [Double] = []
 
         static func fallback(_ flags: [String], _ fallback: Report.Interval, methods: [CIMethod]) -> Report.Debiased {
-            var ci = ["wald": Report.Interval(low: fallback.low, high: fallback.high, oddsRatioLow: fallback.oddsRatioLow,
-                                              oddsRatioHigh: fallback.oddsRatioHigh, flags: fallback.flags + flags)]
+            var ci = [
+                "wald": Report.Interval(
+                    low: fallback.low, high: fallback.high, oddsRatioLow: fallback.oddsRatioLow,
+                    oddsRatioHigh: fallback.oddsRatioHigh, flags: fallback.flags + flags)
+            ]
             for m in methods { ci[m.rawValue] = ci["wald"] }
             return Report.Debiased(estimate: nil, se: nil, sandwichSE: nil, oddsRatio: nil, ci: ci, flags: flags)
         }
@@ -82,13 +89,16 @@ extension Aggregation {
             if let nodewise {
                 // The desparsified lasso gives Wald intervals for the features (not the intercept).
                 guard j > 0, let q = nodewise.projections[j - 1] else {
-                    return Self.fallback([j == 0 ? "interceptNotDesparsified" : "nodewiseDegenerate", "fallbackPenalizedPercentile"], fallback, methods: [])
+                    return Self.fallback(
+                        [j == 0 ? "interceptNotDesparsified" : "nodewiseDegenerate", "fallbackPenalizedPercentile"], fallback, methods: [])
                 }
                 let b = lasso[j] + q.shift, z = Normal.quantile(0.5 + level / 2)
-                let wald = Report.Interval(low: finite(b - z * q.se), high: finite(b + z * q.se),
-                                           oddsRatioLow: finite(Foundation.exp(b - z * q.se)), oddsRatioHigh: finite(Foundation.exp(b + z * q.se)), flags: [])
-                return Report.Debiased(estimate: b, se: finite(q.se), sandwichSE: finite(q.sandwichSE), oddsRatio: finite(Foundation.exp(b)),
-                                       ci: ["wald": wald], flags: [])
+                let wald = Report.Interval(
+                    low: finite(b - z * q.se), high: finite(b + z * q.se),
+                    oddsRatioLow: finite(Foundation.exp(b - z * q.se)), oddsRatioHigh: finite(Foundation.exp(b + z * q.se)), flags: [])
+                return Report.Debiased(
+                    estimate: b, se: finite(q.se), sandwichSE: finite(q.sandwichSE), oddsRatio: finite(Foundation.exp(b)),
+                    ci: ["wald": wald], flags: [])
             }
             guard let e = estimate else {
                 return Self.fallback([failure?.flag ?? "debiasFailed", "fallbackPenalizedPercentile"], fallback, methods: methods)
@@ -96,17 +106,20 @@ extension Aggregation {
             let b = e.coefficients[j], se = e.standardErrors[j]
             let z = Normal.quantile(0.5 + level / 2)
             var ci: [String: Report.Interval] = [
-                "wald": Report.Interval(low: finite(b - z * se), high: finite(b + z * se),
-                                        oddsRatioLow: finite(Foundation.exp(b - z * se)), oddsRatioHigh: finite(Foundation.exp(b + z * se)), flags: []),
+                "wald": Report.Interval(
+                    low: finite(b - z * se), high: finite(b + z * se),
+                    oddsRatioLow: finite(Foundation.exp(b - z * se)), oddsRatioHigh: finite(Foundation.exp(b + z * se)), flags: [])
             ]
             let distribution = BootstrapDistribution(replicates: replicates.map { $0[j] })
             let jack = jackknifeValues.isEmpty ? nil : try? Jackknife(values: jackknifeValues.map { $0[j] }, multiplicities: jackknifeRows)
             for m in methods {
-                let r = BootstrapCI.interval(method: m, distribution: distribution, estimate: b, level: level, jackknife: jack, convention: convention)
+                let r = BootstrapCI.interval(
+                    method: m, distribution: distribution, estimate: b, level: level, jackknife: jack, convention: convention)
                 ci[m.rawValue] = Aggregation.interval(r, extraFlags: m == .bca && jack == nil ? ["jackknifeUnavailable"] : [])
             }
-            return Report.Debiased(estimate: b, se: finite(se), sandwichSE: finite(e.sandwichStandardErrors[j]),
-                                   oddsRatio: finite(Foundation.exp(b)), ci: ci, flags: [])
+            return Report.Debiased(
+                estimate: b, se: finite(se), sandwichSE: finite(e.sandwichStandardErrors[j]),
+                oddsRatio: finite(Foundation.exp(b)), ci: ci, flags: [])
         }
     }
 
@@ -170,8 +183,10 @@ extension Aggregation {
                 resamples: replicates.count, failedResamples: failures.values.reduce(0, +),
                 failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) }, flags: flags)
             if data.debiasMethod == .firth { summary.method = DebiasSpec.Method.firth.rawValue }
-            result.append(DebiasedOutcome(estimate: full, failure: failure, replicates: replicates,
-                                          jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary))
+            result.append(
+                DebiasedOutcome(
+                    estimate: full, failure: failure, replicates: replicates,
+                    jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary))
         }
         return result
     }
@@ -183,8 +198,9 @@ extension Aggregation {
                 throw AnalysisError.missingResult("estimate/o\(o)")
             }
             let nodewise = try NodewiseOutcome(results: results, outcome: o, featureCount: data.design.featureCount)
-            var summary = Report.Debiasing(steps: nil, conditionNumber: nil, resamples: 0, failedResamples: 0, failures: [],
-                                           flags: nodewise == nil ? ["nodewiseFailed", "fallbackPenalizedPercentile"] : [])
+            var summary = Report.Debiasing(
+                steps: nil, conditionNumber: nil, resamples: 0, failedResamples: 0, failures: [],
+                flags: nodewise == nil ? ["nodewiseFailed", "fallbackPenalizedPercentile"] : [])
             summary.method = DebiasSpec.Method.nodewise.rawValue
             summary.nodewiseLambda = nodewise?.lambda
             var outcome = DebiasedOutcome(estimate: nil, failure: nil, replicates: [], jackknifeValues: [], jackknifeRows: [], summary: summary)

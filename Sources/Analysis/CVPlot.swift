@@ -9,8 +9,10 @@ struct CVPlot {
         let metric = higherIsBetter ? "AUC" : "deviance"
         let pad = 16.0
         let series = report.outcomes.enumerated().map { i, o in
-            (outcome: o, colour: Palette.series[i % Palette.series.count],
-             points: o.cv.filter { $0.alpha > 0 && $0.alpha.isFinite })
+            (
+                outcome: o, colour: Palette.series[i % Palette.series.count],
+                points: o.cv.filter { $0.alpha > 0 && $0.alpha.isFinite }
+            )
         }
         let alphas = series.flatMap { $0.points.map(\.alpha) }
         var scores: [Double] = []
@@ -25,10 +27,11 @@ struct CVPlot {
         let legendEntries = series.map { "\($0.outcome.name)" }
         let legendWidth = min(max((legendEntries.map { SVG.textWidth($0, size: 12) }.max() ?? 0) + 40, 190), 280)
         let width = 760.0
-        let subtitle = SVG.flow([
-            "\(report.settings.folds)-fold cross-validation, mean ± 1 SE across folds", "rule \(report.settings.rule)",
-            "\(report.settings.choose) choice", "\(higherIsBetter ? "higher" : "lower") is better",
-        ], width: width - 2 * pad, size: 11)
+        let subtitle = SVG.flow(
+            [
+                "\(report.settings.folds)-fold cross-validation, mean ± 1 SE across folds", "rule \(report.settings.rule)",
+                "\(report.settings.choose) choice", "\(higherIsBetter ? "higher" : "lower") is better",
+            ], width: width - 2 * pad, size: 11)
         let plotLeft = 72.0, plotTop = 64.0 + Double(subtitle.count - 1) * 15
         // Tall enough for the legend: 40 px per outcome and 80 px of keys.
         let height = max(440, plotTop + Double(series.count) * 40 + 80 + 58)
@@ -66,8 +69,9 @@ struct CVPlot {
             s += "</g>\n"
         }
         s += SVG.rect(plotLeft, plotTop, plotRight - plotLeft, plotBottom - plotTop, fill: "none", stroke: Palette.ink)
-        s += SVG.text("alpha (penalty on the \(report.settings.scale) scale, log axis)", x: (plotLeft + plotRight) / 2,
-                      y: plotBottom + 40, anchor: "middle", fill: Palette.muted)
+        s += SVG.text(
+            "alpha (penalty on the \(report.settings.scale) scale, log axis)", x: (plotLeft + plotRight) / 2,
+            y: plotBottom + 40, anchor: "middle", fill: Palette.muted)
         let yMid = (plotTop + plotBottom) / 2
         s += "<text x=\"18\" y=\"\(SVG.n(yMid))\" text-anchor=\"middle\" fill=\"\(Palette.muted)\" transform=\"rotate(-90 18 \(SVG.n(yMid)))\">"
         s += SVG.escape("mean held-out \(metric)") + "</text>\n"
@@ -120,8 +124,9 @@ struct CVPlot {
             s += SVG.line(lx, ly, lx + 22, ly, stroke: sr.colour, width: 2)
             s += "<circle cx=\"\(SVG.n(lx + 11))\" cy=\"\(SVG.n(ly))\" r=\"2.6\" fill=\"\(sr.colour)\"/>\n"
             s += SVG.text(SVG.fit(sr.outcome.name, width: legendWidth - 30, size: 12), x: lx + 30, y: SVG.baseline(ly))
-            s += SVG.text("chosen alpha \(String(format: "%.4g", sr.outcome.alpha))", x: lx + 30, y: SVG.baseline(ly + 16, size: 11),
-                          size: 11, fill: Palette.muted)
+            s += SVG.text(
+                "chosen alpha \(String(format: "%.4g", sr.outcome.alpha))", x: lx + 30, y: SVG.baseline(ly + 16, size: 11),
+                size: 11, fill: Palette.muted)
             ly += 40
         }
         ly += 4

@@ -16,12 +16,14 @@ extension TaskExecutor {
         do {
             if let steps = data.spec.debias.newtonSteps {
                 guard let lasso else { return .failed(Self.noLassoFit) }
-                return .coefficients(try Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false).coefficients)
+                return .coefficients(
+                    try Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false).coefficients)
             }
             guard let mle = anchor.mle, let full = anchor.lasso?.allCoefficients else { return .failed(anchor.failure ?? Self.noLassoFit) }
             let start = lasso.map { l in mle.indices.map { mle[$0] + l[$0] - full[$0] } } ?? mle
             if data.debiasMethod == .firth {
-                return .coefficients(try Debias(design: data.design).estimate(cells: cells, start: start, errors: false, biasReduction: true).coefficients)
+                return .coefficients(
+                    try Debias(design: data.design).estimate(cells: cells, start: start, errors: false, biasReduction: true).coefficients)
             }
             let solver = try fitter ?? PathFitter(design: data.design, cells: cells, penalty: data.penalty, options: options)
             return .coefficients(try solver.maximumLikelihood(start: start).allCoefficients)
@@ -61,17 +63,19 @@ extension TaskExecutor {
         if let a = anchors.get(key) { return a }
         var a = Anchor()
         if let cells = try? data.cells(outcome: o, counts: data.cellCount),
-           let fitter = try? PathFitter(design: data.design, cells: cells, penalty: data.penalty, options: options) {
+            let fitter = try? PathFitter(design: data.design, cells: cells, penalty: data.penalty, options: options)
+        {
             a.lasso = try? fitter.fit(alpha: alpha)
             if debiased, let lasso = a.lasso {
                 do {
                     if data.debiasMethod == .firth {
-                        a.mle = try Debias(design: data.design).estimate(cells: cells, start: lasso.allCoefficients, errors: false, biasReduction: true).coefficients
+                        a.mle = try Debias(design: data.design).estimate(
+                            cells: cells, start: lasso.allCoefficients, errors: false, biasReduction: true
+                        ).coefficients
                     } else {
                         a.mle = try fitter.maximumLikelihood(start: lasso.allCoefficients).allCoefficients
                     }
-                }
-                catch { a.failure = Self.debiasCause(error) }
+                } catch { a.failure = Self.debiasCause(error) }
             }
         }
         anchors.put(key, a)

@@ -25,33 +25,33 @@ extension Render {
 
     /// The CSS ``htmlFragment(_:)`` needs, every rule scoped under `.lb-report`.
     public static let htmlStyle = """
-    .lb-report { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-      color: #1b1f24; background: #ffffff; max-width: 1280px; margin: 0 auto; padding: 24px 28px 48px; line-height: 1.45; }
-    .lb-report h1 { font-size: 1.55em; margin: 0 0 0.2em; }
-    .lb-report h2 { font-size: 1.25em; margin: 2em 0 0.6em; padding-bottom: 0.25em; border-bottom: 1px solid #d0d7de; }
-    .lb-report h3 { font-size: 1.05em; margin: 1.4em 0 0.5em; }
-    .lb-report p { margin: 0.4em 0; }
-    .lb-report code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.92em;
-      background: #f3f5f8; padding: 0 0.25em; border-radius: 3px; overflow-wrap: anywhere; }
-    .lb-report .lb-note { color: #57606a; font-size: 0.9em; }
-    .lb-report .lb-warning { border-left: 4px solid #bf8700; padding: 0.3em 0.6em; background: #fff8c5; }
-    .lb-report figure { margin: 0.8em 0 1.2em; overflow-x: auto; }
-    .lb-report figure svg { display: block; max-width: 100%; height: auto; }
-    .lb-report figcaption { color: #57606a; font-size: 0.88em; margin-top: 0.3em; }
-    .lb-report .lb-scroll { overflow-x: auto; }
-    .lb-report table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; }
-    .lb-report th, .lb-report td { padding: 4px 9px; border-bottom: 1px solid #e5e9ef; text-align: left; vertical-align: top; }
-    .lb-report thead th { border-bottom: 2px solid #c9d1d9; font-weight: 600; white-space: nowrap; background: #ffffff; }
-    .lb-report td.num, .lb-report th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-    .lb-report tr.lb-group th { background: #f3f5f8; font-weight: 600; }
-    .lb-report tbody tr:hover td { background: #fafbfc; }
-    .lb-report table.lb-kv th { font-weight: 600; color: #424a53; white-space: nowrap; }
-    .lb-report table.lb-table td:first-child { white-space: nowrap; }
-    .lb-report td.lb-flags { color: #9a6700; font-size: 0.92em; }
-    .lb-report .lb-wald { color: #b34700; }
-    .lb-report .lb-zero { color: #6e7781; }
+        .lb-report { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+          color: #1b1f24; background: #ffffff; max-width: 1280px; margin: 0 auto; padding: 24px 28px 48px; line-height: 1.45; }
+        .lb-report h1 { font-size: 1.55em; margin: 0 0 0.2em; }
+        .lb-report h2 { font-size: 1.25em; margin: 2em 0 0.6em; padding-bottom: 0.25em; border-bottom: 1px solid #d0d7de; }
+        .lb-report h3 { font-size: 1.05em; margin: 1.4em 0 0.5em; }
+        .lb-report p { margin: 0.4em 0; }
+        .lb-report code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.92em;
+          background: #f3f5f8; padding: 0 0.25em; border-radius: 3px; overflow-wrap: anywhere; }
+        .lb-report .lb-note { color: #57606a; font-size: 0.9em; }
+        .lb-report .lb-warning { border-left: 4px solid #bf8700; padding: 0.3em 0.6em; background: #fff8c5; }
+        .lb-report figure { margin: 0.8em 0 1.2em; overflow-x: auto; }
+        .lb-report figure svg { display: block; max-width: 100%; height: auto; }
+        .lb-report figcaption { color: #57606a; font-size: 0.88em; margin-top: 0.3em; }
+        .lb-report .lb-scroll { overflow-x: auto; }
+        .lb-report table { border-collapse: collapse; font-size: 13px; margin: 0.4em 0 1em; }
+        .lb-report th, .lb-report td { padding: 4px 9px; border-bottom: 1px solid #e5e9ef; text-align: left; vertical-align: top; }
+        .lb-report thead th { border-bottom: 2px solid #c9d1d9; font-weight: 600; white-space: nowrap; background: #ffffff; }
+        .lb-report td.num, .lb-report th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+        .lb-report tr.lb-group th { background: #f3f5f8; font-weight: 600; }
+        .lb-report tbody tr:hover td { background: #fafbfc; }
+        .lb-report table.lb-kv th { font-weight: 600; color: #424a53; white-space: nowrap; }
+        .lb-report table.lb-table td:first-child { white-space: nowrap; }
+        .lb-report td.lb-flags { color: #9a6700; font-size: 0.92em; }
+        .lb-report .lb-wald { color: #b34700; }
+        .lb-report .lb-zero { color: #6e7781; }
 
-    """
+        """
 }
 
 /// The sections of the HTML report.
@@ -93,9 +93,11 @@ struct HTMLReport {
             s += "</section>\n"
         }
         s += "<h2>Notes</h2>\n"
-        s += "<p class=\"lb-note\">" + (debiased
-            ? "The debiased odds ratio is exp(b) of the debiased estimate; the odds ratio column beside coef is exp(coef) of the penalized full-data fit at the chosen alpha."
-            : "Odds ratios are exp(coef) of the full-data fit at the chosen alpha.")
+        s +=
+            "<p class=\"lb-note\">"
+            + (debiased
+                ? "The debiased odds ratio is exp(b) of the debiased estimate; the odds ratio column beside coef is exp(coef) of the penalized full-data fit at the chosen alpha."
+                : "Odds ratios are exp(coef) of the full-data fit at the chosen alpha.")
         s += " Bootstrap intervals are computed on the"
         s += " coefficient scale and exponentiated. * zero in most resamples: the interval is not a smooth quantity there."
         s += " ! the interval has flags (listed in the table and in report.json).</p>\n"
@@ -145,9 +147,13 @@ struct HTMLReport {
         var kept = "\(d.rows) of \(d.rowsRead) rows kept · \(d.patterns) covariate patterns"
         for x in d.dropped where x.rows > 0 { kept += "<br/>dropped \(x.rows): \(e(x.reason))" }
         rows.append(("Rows", kept))
-        rows.append(("Model", "L1 penalty on the \(e(st.scale)) scale, intercept \(st.penalizeIntercept ? "penalized" : "not penalized")"
-                     + (st.standardize == true ? " · standardized (penalty per SD of each feature, as glmnet; odds ratios per unit and per SD)" : "")
-                     + " · solver tolerance \(e(String(format: "%g", st.tolerance)))"))
+        rows.append(
+            (
+                "Model",
+                "L1 penalty on the \(e(st.scale)) scale, intercept \(st.penalizeIntercept ? "penalized" : "not penalized")"
+                    + (st.standardize == true ? " · standardized (penalty per SD of each feature, as glmnet; odds ratios per unit and per SD)" : "")
+                    + " · solver tolerance \(e(String(format: "%g", st.tolerance)))"
+            ))
         let metric = st.metric == "auc" ? "AUC" : e(st.metric)
         rows.append(("Cross-validation", "\(st.folds) folds · \(metric) · rule \(e(st.rule)) · \(e(st.choose)) choice"))
         var boot = "\(st.resamples) resamples · \(pct)% intervals: \(e(st.methods.joined(separator: ", "))) · quantiles \(e(st.quantiles))"
@@ -168,7 +174,9 @@ struct HTMLReport {
         for o in report.outcomes {
             let chosen = o.cv.first { $0.alpha == o.alpha }
             let score = chosen?.mean.map { String(format: "%.4f", $0) + (chosen?.se.map { String(format: " ± %.4f", $0) } ?? "") } ?? "–"
-            let failed = o.failedResamples == 0 ? "0"
+            let failed =
+                o.failedResamples == 0
+                ? "0"
                 : "\(o.failedResamples): " + o.failures.map { "\(e($0.cause)) ×\($0.resamples)" }.joined(separator: "; ")
             s += "<tr><td>\(e(o.name))</td><td class=\"num\">\(String(format: "%.6g", o.alpha))</td><td class=\"num\">\(score)</td>"
             s += "<td class=\"num\">\(o.resamples)</td><td>\(failed)</td>"
@@ -234,7 +242,9 @@ struct HTMLReport {
                     s += "<td class=\"num\">\(interval(low, high))\(e(Render.marker(f, method: m)))</td>"
                 }
                 if wald {
-                    s += "<td class=\"num lb-wald\">" + (f.wald.map { interval($0.oddsRatioLow ?? .infinity, $0.oddsRatioHigh ?? .infinity) } ?? "–") + "</td>"
+                    s +=
+                        "<td class=\"num lb-wald\">" + (f.wald.map { interval($0.oddsRatioLow ?? .infinity, $0.oddsRatioHigh ?? .infinity) } ?? "–")
+                        + "</td>"
                 }
                 s += "<td class=\"num\">\(pct1(f.selectionFrequency))</td><td class=\"num\">\(pct1(f.zeroFraction))</td>"
                 s += "<td class=\"num\">\(Render.fixed(f.probPositive, 3))</td><td class=\"num\">\(Render.fixed(f.probNegative, 3))</td>"
@@ -259,9 +269,11 @@ extension Render {
         var files: [(name: String, text: String)] = [("report.html", html(report)), ("cv.svg", cvSVG(report))]
         var used: Set<String> = []
         for o in report.outcomes {
-            var base = String(String.UnicodeScalarView(o.name.unicodeScalars.map { c in
-                (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_" || c == ".")) ? c : "_"
-            }))
+            var base = String(
+                String.UnicodeScalarView(
+                    o.name.unicodeScalars.map { c in
+                        (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "-" || c == "_" || c == ".")) ? c : "_"
+                    }))
             while base.hasPrefix(".") { base.removeFirst() }
             if base.isEmpty { base = "outcome" }
             var name = "forest-\(base).svg"

@@ -41,8 +41,10 @@ public struct LocalRunner: Sendable {
     }
 
     /// Runs `keys` in parallel and returns their results by key.
-    public func execute(_ keys: [TaskKey], phase: Int, input: PhaseTwoInput?,
-                        progress: @escaping @Sendable (RunProgress) -> Void) -> [TaskKey: TaskResult] {
+    public func execute(
+        _ keys: [TaskKey], phase: Int, input: PhaseTwoInput?,
+        progress: @escaping @Sendable (RunProgress) -> Void
+    ) -> [TaskKey: TaskResult] {
         struct State { var next = 0; var done = 0; var resamples = 0; var results: [TaskKey: TaskResult] = [:] }
         let state = Mutex(State())
         let executor = self.executor

@@ -1,6 +1,6 @@
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Synchronization
 
 extension RunData {
@@ -55,7 +55,8 @@ extension TaskExecutor {
         let key = NodewiseCache.Key(outcome: o, alpha: alpha.bitPattern)
         if let p = nodewiseCache.entries.withLock({ $0[key] }) { return p }
         guard let lasso = anchor(outcome: o, alpha: alpha, debiased: false).lasso,
-              let cells = try? data.cells(outcome: o, counts: data.cellCount) else { return nil }
+            let cells = try? data.cells(outcome: o, counts: data.cellCount)
+        else { return nil }
         let full = Nodewise.FullData(design: data.design, cells: cells, beta: lasso.allCoefficients)
         var training: [Nodewise.Standardized] = [], heldOut: [[Double]] = []
         let lambdas: [Double]
@@ -120,7 +121,11 @@ struct NodewiseOutcome {
         var rows: [[Double]] = []
         for key in results.keys.sorted() {
             guard case let .nodewise(ko, _, _) = key, ko == o, case let .nodewise(grid, features)? = results[key] else { continue }
-            if lambdas == nil { lambdas = grid } else if lambdas != grid { throw AnalysisError.missingResult("\(key): a different nodewise lambda grid") }
+            if lambdas == nil {
+                lambdas = grid
+            } else if lambdas != grid {
+                throw AnalysisError.missingResult("\(key): a different nodewise lambda grid")
+            }
             rows += features
         }
         guard rows.count == p else { throw AnalysisError.missingResult("nodewise/o\(o): \(rows.count) of \(p) features") }

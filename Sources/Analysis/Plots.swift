@@ -103,8 +103,9 @@ struct ForestPlot {
 
     func svg(standalone: Bool) -> String {
         guard let outcome = report.outcomes.first(where: { $0.name == outcomeName }) else {
-            return message("No outcome named \u{201C}\(outcomeName)\u{201D} in this report (outcomes: "
-                           + report.outcomes.map(\.name).joined(separator: ", ") + ").", standalone: standalone)
+            return message(
+                "No outcome named \u{201C}\(outcomeName)\u{201D} in this report (outcomes: "
+                    + report.outcomes.map(\.name).joined(separator: ", ") + ").", standalone: standalone)
         }
         let groups = Render.groupedFeatures(report, outcome)
         let rows = groups.flatMap { g in
@@ -128,10 +129,11 @@ struct ForestPlot {
         let waldTexts = rows.map { waldText($0) }
         let orHeader = "odds ratio [\(pct)% CI]"
         let waldHeader = "Wald \(pct)% CI"
-        let labelWidth = min(max(
-            (rows.map { SVG.textWidth($0.feature.name, size: font) + 14 }
-             + groups.map { SVG.textWidth($0.group, size: font, bold: true) }).max() ?? 0,
-            120) + pad, 340)
+        let labelWidth = min(
+            max(
+                (rows.map { SVG.textWidth($0.feature.name, size: font) + 14 }
+                    + groups.map { SVG.textWidth($0.group, size: font, bold: true) }).max() ?? 0,
+                120) + pad, 340)
         let orWidth = ((orTexts + [orHeader]).map { SVG.textWidth($0, size: font) }.max() ?? 0) + 20
         let waldWidth = showWald ? ((waldTexts + [waldHeader]).map { SVG.textWidth($0, size: font) }.max() ?? 0) + 20 : 0
         let selectionWidth = 100.0
@@ -168,11 +170,12 @@ struct ForestPlot {
         // Vertical layout.
         let titleY = 24.0
         let subtitleY = 43.0
-        let subtitle = SVG.flow([
-            "alpha \(String(format: "%.4g", outcome.alpha)) chosen by \(report.settings.folds)-fold CV",
-            "\(outcome.resamples) bootstrap resamples", "\(method) intervals",
-            "selected: share of resamples with a nonzero coefficient", "intercept not shown",
-        ], width: width - 2 * pad, size: 11)
+        let subtitle = SVG.flow(
+            [
+                "alpha \(String(format: "%.4g", outcome.alpha)) chosen by \(report.settings.folds)-fold CV",
+                "\(outcome.resamples) bootstrap resamples", "\(method) intervals",
+                "selected: share of resamples with a nonzero coefficient", "intercept not shown",
+            ], width: width - 2 * pad, size: 11)
         let legendTop = subtitleY + Double(subtitle.count - 1) * 15 + 15
         let headerY = legendTop + Double(legendLines.count) * 18 + 14
         let rowsTop = headerY + 8
@@ -241,15 +244,17 @@ struct ForestPlot {
         var rowIndex = 0
         for g in groups {
             s += "<g class=\"forest-group\" data-group=\"\(SVG.escape(g.group))\">\n"
-            s += SVG.text(SVG.fit(g.group, width: labelWidth, size: font, bold: true), x: pad, y: SVG.baseline(y + rowH / 2),
-                          weight: "600")
+            s += SVG.text(
+                SVG.fit(g.group, width: labelWidth, size: font, bold: true), x: pad, y: SVG.baseline(y + rowH / 2),
+                weight: "600")
             s += "</g>\n"
             y += rowH
             for _ in g.features {
                 let r = rows[rowIndex]
-                s += row(r, top: y, axis: axis, plotLeft: plotLeft, plotRight: plotRight, labelWidth: labelWidth,
-                         orLeft: orLeft, orText: orTexts[rowIndex], waldLeft: showWald ? waldLeft : nil, waldText: waldTexts[rowIndex],
-                         selectionLeft: selectionLeft, outcome: outcome.name)
+                s += row(
+                    r, top: y, axis: axis, plotLeft: plotLeft, plotRight: plotRight, labelWidth: labelWidth,
+                    orLeft: orLeft, orText: orTexts[rowIndex], waldLeft: showWald ? waldLeft : nil, waldText: waldTexts[rowIndex],
+                    selectionLeft: selectionLeft, outcome: outcome.name)
                 rowIndex += 1
                 y += rowH
             }
@@ -263,8 +268,9 @@ struct ForestPlot {
             s += SVG.text(t.label, x: x, y: plotBottom + 18, anchor: "middle", size: 11).dropLast()
             s += "</g>\n"
         }
-        s += SVG.text("odds ratio (log scale)", x: (plotLeft + plotRight) / 2, y: plotBottom + 38, anchor: "middle",
-                      fill: Palette.muted)
+        s += SVG.text(
+            "odds ratio (log scale)", x: (plotLeft + plotRight) / 2, y: plotBottom + 38, anchor: "middle",
+            fill: Palette.muted)
         s += SVG.text("← lower odds", x: plotLeft, y: plotBottom + 38, size: 10, fill: Palette.muted)
         s += SVG.text("higher odds →", x: plotRight, y: plotBottom + 38, anchor: "end", size: 10, fill: Palette.muted)
         s += "</svg>\n"
@@ -286,9 +292,11 @@ struct ForestPlot {
         return "[\(Render.ratioLabel(w.oddsRatioLow)), \(Render.ratioLabel(w.oddsRatioHigh))]"
     }
 
-    func row(_ r: Row, top: Double, axis: LogAxis, plotLeft: Double, plotRight: Double, labelWidth: Double,
-             orLeft: Double, orText: String, waldLeft: Double?, waldText: String, selectionLeft: Double,
-             outcome: String) -> String {
+    func row(
+        _ r: Row, top: Double, axis: LogAxis, plotLeft: Double, plotRight: Double, labelWidth: Double,
+        orLeft: Double, orText: String, waldLeft: Double?, waldText: String, selectionLeft: Double,
+        outcome: String
+    ) -> String {
         let f = r.feature
         let rowH = Self.rowHeight
         let cy = top + rowH / 2
@@ -305,8 +313,9 @@ struct ForestPlot {
         var s = "<g \(attributes)>\n"
         let selected = f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "–"
         s += "<title>\(SVG.escape("\(f.name): \(orText); selected in \(selected) of resamples"))</title>\n"
-        s += SVG.text(SVG.fit(f.name, width: labelWidth - 14, size: Self.font), x: Self.pad + 14, y: SVG.baseline(cy),
-                      extra: " class=\"feature-label\"")
+        s += SVG.text(
+            SVG.fit(f.name, width: labelWidth - 14, size: Self.font), x: Self.pad + 14, y: SVG.baseline(cy),
+            extra: " class=\"feature-label\"")
 
         // Maps a value onto the plot, clamped to the axis; `side` is -1/+1 when clamped.
         func place(_ v: Double) -> (x: Double, side: Int)? {
@@ -338,8 +347,9 @@ struct ForestPlot {
             s += interval(low, high, y: ciY, colour: Palette.estimate, width: 2, diamonds: false)
         }
         if hasWald, let w = f.wald {
-            s += interval(w.oddsRatioLow ?? .infinity, w.oddsRatioHigh ?? .infinity, y: waldY, colour: Palette.wald, width: 1.5,
-                          diamonds: true)
+            s += interval(
+                w.oddsRatioLow ?? .infinity, w.oddsRatioHigh ?? .infinity, y: waldY, colour: Palette.wald, width: 1.5,
+                diamonds: true)
         }
         // A note in the plot goes right of everything drawn in the row, or left of it if it does not fit.
         let drawn = ([r.drawLow, r.drawHigh, r.point] + (hasWald ? [f.wald?.oddsRatioLow ?? .infinity, f.wald?.oddsRatioHigh ?? .infinity] : []))
@@ -349,15 +359,17 @@ struct ForestPlot {
             let right = (drawn.max() ?? (plotLeft + plotRight) / 2) + 8
             let left = (drawn.min() ?? (plotLeft + plotRight) / 2) - 8
             let (x, anchor) = right + w <= plotRight ? (right, "start") : (left - w >= plotLeft ? (left, "end") : (plotLeft + 2, "start"))
-            return SVG.text(text, x: x, y: SVG.baseline(y, size: 10), anchor: anchor, size: 10, fill: Palette.muted, style: "italic",
-                            extra: " class=\"note\"")
+            return SVG.text(
+                text, x: x, y: SVG.baseline(y, size: 10), anchor: anchor, size: 10, fill: Palette.muted, style: "italic",
+                extra: " class=\"note\"")
         }
         if let p = place(r.point) {
             if p.side != 0 {
                 s += SVG.arrow(tipX: p.x, y: ciY, direction: p.side, size: 10, fill: Palette.estimate)
             } else if f.coef == 0 {
-                s += SVG.rect(p.x - 4, ciY - 4, 8, 8, fill: "#ffffff", stroke: Palette.estimate, strokeWidth: 1.5,
-                              extra: " class=\"estimate zero\"")
+                s += SVG.rect(
+                    p.x - 4, ciY - 4, 8, 8, fill: "#ffffff", stroke: Palette.estimate, strokeWidth: 1.5,
+                    extra: " class=\"estimate zero\"")
             } else {
                 s += SVG.rect(p.x - 4, ciY - 4, 8, 8, fill: Palette.estimate, extra: " class=\"estimate\"")
             }
@@ -367,8 +379,9 @@ struct ForestPlot {
         }
         s += SVG.text(orText, x: orLeft, y: SVG.baseline(cy), extra: " class=\"odds-ratio-label\"")
         if let waldLeft {
-            s += SVG.text(waldText, x: waldLeft, y: SVG.baseline(cy), fill: f.wald == nil ? Palette.muted : Palette.ink,
-                          extra: " class=\"wald-label\"")
+            s += SVG.text(
+                waldText, x: waldLeft, y: SVG.baseline(cy), fill: f.wald == nil ? Palette.muted : Palette.ink,
+                extra: " class=\"wald-label\"")
         }
         s += SVG.text(selected, x: selectionLeft + 34, y: SVG.baseline(cy), anchor: "end", extra: " class=\"selection-label\"")
         if let frequency = f.selectionFrequency {

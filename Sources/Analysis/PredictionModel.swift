@@ -48,7 +48,9 @@ public struct PredictionModel: Codable, Sendable, Equatable {
             case "binary": e = .binary
             case "ordinal": e = .ordinal(levels: levels ?? [], start: start ?? 1)
             case "onehot":
-                guard let reference else { throw TabularError(file: source, message: "feature '\(name)': a onehot encoding needs its reference level") }
+                guard let reference else {
+                    throw TabularError(file: source, message: "feature '\(name)': a onehot encoding needs its reference level")
+                }
                 e = .onehot(reference: reference, levels: levels)
             case "equals": e = .equals(otherColumn: other, value: value)
             default: throw TabularError(file: source, message: "feature '\(name)': unknown encoding '\(encoding)'")
@@ -108,8 +110,10 @@ public struct PredictionModel: Codable, Sendable, Equatable {
 
     public static let formatName = "lassoboot-model/1"
 
-    public init(source: String, software: String, data: String, dataHash: String, encoded: EncodedData, standardize: Bool, scale: String,
-                level: Double, missingTokens: [String], delimiter: String?, outcomes: [Outcome]) {
+    public init(
+        source: String, software: String, data: String, dataHash: String, encoded: EncodedData, standardize: Bool, scale: String,
+        level: Double, missingTokens: [String], delimiter: String?, outcomes: [Outcome]
+    ) {
         self.source = source; self.software = software; self.data = data; self.dataHash = dataHash
         trainingRows = encoded.rowCount
         self.standardize = standardize; self.scale = scale; self.level = level
@@ -138,9 +142,11 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         do {
             model = try JSONDecoder().decode(PredictionModel.self, from: bytes)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw TabularError(file: path, message: "not a lassoboot model file: no '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
+            throw TabularError(
+                file: path, message: "not a lassoboot model file: no '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'")
         } catch let DecodingError.typeMismatch(_, context) {
-            throw TabularError(file: path, message: "not a lassoboot model file: wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'")
+            throw TabularError(
+                file: path, message: "not a lassoboot model file: wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'")
         } catch {
             throw TabularError(file: path, message: "not a lassoboot model file (expected JSON written by run --out or fit --save-model)")
         }
@@ -171,8 +177,9 @@ public struct PredictionModel: Codable, Sendable, Equatable {
     /// The feature recipe as a data spec without outcomes: what to read from new rows (its
     /// `textColumns` and `usedColumns`) and how to encode them.
     public func recipe(source: String) throws -> DataSpec {
-        DataSpec(csv: source, missingTokens: missingTokens, features: try features.map { try $0.spec(source: source) }, outcomes: [],
-                 separator: delimiter.flatMap { CSVReader.separator(named: $0) })
+        DataSpec(
+            csv: source, missingTokens: missingTokens, features: try features.map { try $0.spec(source: source) }, outcomes: [],
+            separator: delimiter.flatMap { CSVReader.separator(named: $0) })
     }
 
     /// Encodes `table` with the training recipe and scores every row.
@@ -183,7 +190,11 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         guard encoded.featureNames == columns.map(\.name) else {
             let missing = columns.map(\.name).filter { !encoded.featureNames.contains($0) }
             let extra = encoded.featureNames.filter { n in !columns.contains { $0.name == n } }
-            throw TabularError(file: table.source, message: "the new rows encode to different columns than the model's (missing: \(missing.joined(separator: ", ")); new: \(extra.joined(separator: ", ")))")
+            throw TabularError(
+                file: table.source,
+                message:
+                    "the new rows encode to different columns than the model's (missing: \(missing.joined(separator: ", ")); new: \(extra.joined(separator: ", ")))"
+            )
         }
         let n = table.rowCount
         var position = [Int?](repeating: nil, count: n)
@@ -214,9 +225,10 @@ public struct PredictionModel: Codable, Sendable, Equatable {
             }
         }
         let withIntervals = !lows.isEmpty && lows.count == outcomes.count
-        return Predictions(rows: Array(0..<n), lines: table.rowLines.map { Int($0) }, probability: probability,
-                           low: withIntervals ? lows : nil, high: withIntervals ? highs : nil,
-                           dropped: encoded.dropped.filter { $0.rows > 0 })
+        return Predictions(
+            rows: Array(0..<n), lines: table.rowLines.map { Int($0) }, probability: probability,
+            low: withIntervals ? lows : nil, high: withIntervals ? highs : nil,
+            dropped: encoded.dropped.filter { $0.rows > 0 })
     }
 
     /// 1 / (1 + e^-eta), without overflow.

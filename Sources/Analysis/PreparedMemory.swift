@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,10 +11,10 @@ extension TaskExecutor {
     public var estimatedBytes: Int {
         let n = data.rowCount, p = data.design.featureCount, o = data.outcomeCount
         let cells = data.cellCount.count, patterns = data.design.patternCount
-        var bytes = n * (p + o) * 8          // encoded columns and outcomes
-        bytes += n * (8 + 4 + 8 + 4)         // source rows, row cell, fold, row pattern
-        bytes += patterns * p * 8 * 2        // dense design and the solver's layout
-        bytes += cells * (8 + 8 + o * 8)     // cell pattern, count, outcomes
+        var bytes = n * (p + o) * 8  // encoded columns and outcomes
+        bytes += n * (8 + 4 + 8 + 4)  // source rows, row cell, fold, row pattern
+        bytes += patterns * p * 8 * 2  // dense design and the solver's layout
+        bytes += cells * (8 + 8 + o * 8)  // cell pattern, count, outcomes
         bytes += data.foldCellCount.count * cells * 8
         bytes += data.grids.reduce(0) { $0 + $1.count * 8 }
         bytes += (importedResamples?.count ?? 0) * cells * 4

@@ -15,9 +15,11 @@ public enum Render {
     /// method (and `waldLow,waldHigh` when the spec asked for Wald intervals).
     public static func csv(_ report: Report) -> String {
         let methods = report.settings.methods
-        var header = ["outcome", "group", "feature", "alpha", "coef", "oddsRatio", "selectionFrequency", "zeroFraction",
-                      "probPositive", "probNegative", "bootstrapMean", "bootstrapMedian", "standardError", "bias",
-                      "mcseLow", "mcseHigh"]
+        var header = [
+            "outcome", "group", "feature", "alpha", "coef", "oddsRatio", "selectionFrequency", "zeroFraction",
+            "probPositive", "probNegative", "bootstrapMean", "bootstrapMedian", "standardError", "bias",
+            "mcseLow", "mcseHigh",
+        ]
         for m in methods { header += ["\(m)Low", "\(m)High"] }
         let wald = report.settings.wald == true
         if wald { header += ["waldLow", "waldHigh"] }
@@ -36,10 +38,12 @@ public enum Render {
         var out = header.joined(separator: ",") + "\n"
         for o in report.outcomes {
             for f in o.features {
-                var row = [csvField(o.name), csvField(f.group), csvField(f.name), number(o.alpha), number(f.coef), number(f.oddsRatio),
-                           number(f.selectionFrequency), number(f.zeroFraction), number(f.probPositive), number(f.probNegative),
-                           number(f.bootstrapMean), number(f.bootstrapMedian), number(f.standardError), number(f.bias),
-                           number(f.mcseLow), number(f.mcseHigh)]
+                var row = [
+                    csvField(o.name), csvField(f.group), csvField(f.name), number(o.alpha), number(f.coef), number(f.oddsRatio),
+                    number(f.selectionFrequency), number(f.zeroFraction), number(f.probPositive), number(f.probNegative),
+                    number(f.bootstrapMean), number(f.bootstrapMedian), number(f.standardError), number(f.bias),
+                    number(f.mcseLow), number(f.mcseHigh),
+                ]
                 for m in methods { row += [number(f.ci[m]?.low), number(f.ci[m]?.high)] }
                 if wald { row += [number(f.wald?.low), number(f.wald?.high)] }
                 var flags = f.flags + methods.flatMap { m in (f.ci[m]?.flags ?? []).map { "\(m):\($0)" } }
@@ -92,15 +96,19 @@ public enum Render {
     /// The note under a table saying what its intervals are.
     static func intervalNote(_ method: String, report: Report) -> String {
         if method.hasPrefix(Report.debiasedPrefix), report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.nodewise.rawValue }) {
-            return "Odds ratios are exp(b) of the desparsified lasso estimate b (p >= n: the lasso fit corrected by nodewise lasso regressions, as hdi's lasso.proj); intervals are Wald intervals b +/- z SE, which cover the unpenalized coefficient asymptotically; in finite samples they under-cover large coefficients (Benchmarks/README.md). The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
+            return
+                "Odds ratios are exp(b) of the desparsified lasso estimate b (p >= n: the lasso fit corrected by nodewise lasso regressions, as hdi's lasso.proj); intervals are Wald intervals b +/- z SE, which cover the unpenalized coefficient asymptotically; in finite samples they under-cover large coefficients (Benchmarks/README.md). The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
         }
         if method.hasPrefix(Report.debiasedPrefix), report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.firth.rawValue }) {
-            return "Odds ratios are exp(b) of the debiased lasso estimate b (Firth's bias-reduced estimate, reached from the full-data fit: the maximum of the log-likelihood plus 1/2 log det of the Fisher information, which removes the maximum-likelihood estimate's small-sample bias and stays finite under separation); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
+            return
+                "Odds ratios are exp(b) of the debiased lasso estimate b (Firth's bias-reduced estimate, reached from the full-data fit: the maximum of the log-likelihood plus 1/2 log det of the Fisher information, which removes the maximum-likelihood estimate's small-sample bias and stays finite under separation); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
         }
         if method.hasPrefix(Report.debiasedPrefix) {
-            return "Odds ratios are exp(b) of the debiased lasso estimate b (Newton steps on the unpenalized likelihood from the full-data fit); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
+            return
+                "Odds ratios are exp(b) of the debiased lasso estimate b (Newton steps on the unpenalized likelihood from the full-data fit); intervals are \(shortName(method)) intervals, which cover the unpenalized coefficient. The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
         }
-        return "Odds ratios are exp(coef) of the full-data fit at the chosen alpha; intervals are bootstrap \(method) intervals on the coefficient scale, exponentiated: the variability of the penalized estimator, not a confidence interval for the unpenalized coefficient (shrinkage biases them toward zero).\n"
+        return
+            "Odds ratios are exp(coef) of the full-data fit at the chosen alpha; intervals are bootstrap \(method) intervals on the coefficient scale, exponentiated: the variability of the penalized estimator, not a confidence interval for the unpenalized coefficient (shrinkage biases them toward zero).\n"
     }
 
     /// `cv.csv`: the cross-validation table of every outcome.
@@ -109,8 +117,9 @@ public enum Render {
         var out = (["outcome", "alpha", "mean", "se", "chosen"] + (1...k).map { "fold\($0)" }).joined(separator: ",") + "\n"
         for o in report.outcomes {
             for row in o.cv {
-                out += ([csvField(o.name), number(row.alpha), number(row.mean), number(row.se), row.alpha == o.alpha ? "1" : "0"]
-                        + row.folds.map { number($0) }).joined(separator: ",") + "\n"
+                out +=
+                    ([csvField(o.name), number(row.alpha), number(row.mean), number(row.se), row.alpha == o.alpha ? "1" : "0"]
+                    + row.folds.map { number($0) }).joined(separator: ",") + "\n"
             }
         }
         return out
@@ -140,7 +149,9 @@ public enum Render {
         let score = chosen.flatMap { c in c.mean.map { String(format: "%.4f", $0) + (c.se.map { String(format: " ± %.4f", $0) } ?? "") } } ?? "-"
         var line = "alpha \(String(format: "%.6g", o.alpha)) (\(report.settings.folds)-fold CV, \(metric) \(score), rule \(report.settings.rule))"
         line += "; \(o.resamples) bootstrap resamples"
-        if o.failedResamples > 0 { line += " (\(o.failedResamples) failed: \(o.failures.map { "\($0.cause) x\($0.resamples)" }.joined(separator: ", ")))" }
+        if o.failedResamples > 0 {
+            line += " (\(o.failedResamples) failed: \(o.failures.map { "\($0.cause) x\($0.resamples)" }.joined(separator: ", ")))"
+        }
         return line
     }
 
@@ -202,9 +213,11 @@ public enum Render {
     public static func text(_ report: Report, method: String? = nil, digits: Int = 3) -> String {
         let method = method ?? report.defaultMethod
         let pct = String(format: "%g", report.settings.level * 100)
-        var out = "\(terminalSafe(report.name)): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
+        var out =
+            "\(terminalSafe(report.name)): \(report.data.rows) rows (\(report.data.patterns) covariate patterns), seed \(report.seed), data sha256 \(report.dataHash.prefix(12))\n"
         if report.settings.standardize == true {
-            out += "penalty per SD of each feature (standardized, as glmnet); odds ratios per unit of the data, and per SD where a feature is not 0/1\n"
+            out +=
+                "penalty per SD of each feature (standardized, as glmnet); odds ratios per unit of the data, and per SD where a feature is not 0/1\n"
         }
         var anyUnbounded = false, anyPerSD = false
         for o in report.outcomes {
@@ -220,13 +233,16 @@ public enum Render {
                 var mark = marker(f, method: method)
                 if unbounded(ci) {
                     mark += "^"
-                    if report.groups.contains(f.group) { anyUnbounded = true }   // a printed row
+                    if report.groups.contains(f.group) { anyUnbounded = true }  // a printed row
                 }
-                cells.append((terminalSafe(f.name), odds(point(f, method: method), digits: digits),
-                              "[\(odds(ci?.oddsRatioLow, digits: digits)), \(odds(ci?.oddsRatioHigh, digits: digits))]" + mark,
-                              perSD(f, method: method, digits: digits),
-                              f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
-                              stabilityCell(f), f.group))
+                cells.append(
+                    (
+                        terminalSafe(f.name), odds(point(f, method: method), digits: digits),
+                        "[\(odds(ci?.oddsRatioLow, digits: digits)), \(odds(ci?.oddsRatioHigh, digits: digits))]" + mark,
+                        perSD(f, method: method, digits: digits),
+                        f.selectionFrequency.map { String(format: "%.0f%%", $0 * 100) } ?? "-",
+                        stabilityCell(f), f.group
+                    ))
             }
             let intervalTitle = "\(pct)% CI (\(shortName(method)))", sdTitle = "per SD [\(pct)% CI]"
             let intervalWidth = max(intervalTitle.count, cells.map(\.interval.count).max() ?? 0) + 2
@@ -258,40 +274,50 @@ public enum Render {
 
     /// Whether a debiased column shows a penalized fallback interval for some printed feature.
     static func fallbackShown(_ report: Report, method: String) -> Bool {
-        method.hasPrefix(Report.debiasedPrefix) && report.outcomes.contains { o in
-            o.features.contains { report.groups.contains($0.group) && ($0.debiased?.flags.contains("fallbackPenalizedPercentile") ?? false) }
-        }
+        method.hasPrefix(Report.debiasedPrefix)
+            && report.outcomes.contains { o in
+                o.features.contains { report.groups.contains($0.group) && ($0.debiased?.flags.contains("fallbackPenalizedPercentile") ?? false) }
+            }
     }
 
-    static let fallbackNote = "! with flag fallbackPenalizedPercentile (the warning says why): no debiased estimate could be made, and the row shows the penalized fit's odds ratio and percentile interval instead; that interval is not a confidence interval, do not report it as one\n"
+    static let fallbackNote =
+        "! with flag fallbackPenalizedPercentile (the warning says why): no debiased estimate could be made, and the row shows the penalized fit's odds ratio and percentile interval instead; that interval is not a confidence interval, do not report it as one\n"
 
-    static let unboundedNote = "^ an interval end beyond 10^4 or below 10^-4 per unit of the feature: the data do not bound this odds ratio per unit (read it per SD, or see the flags)\n"
-    static let perSDNote = "per SD: exp(b x SD), the odds ratio for one population standard deviation of the feature (features that are not 0/1 indicators)\n"
+    static let unboundedNote =
+        "^ an interval end beyond 10^4 or below 10^-4 per unit of the feature: the data do not bound this odds ratio per unit (read it per SD, or see the flags)\n"
+    static let perSDNote =
+        "per SD: exp(b x SD), the odds ratio for one population standard deviation of the feature (features that are not 0/1 indicators)\n"
 
-    static let stabilityNote = "stability: the fraction of half-samples whose first q features on the lasso path included the feature; + selected (at or above the threshold). The bound on expected false selections holds for features whose half-sample selection probability is at most q/p (Shah & Samworth 2013).\n"
+    static let stabilityNote =
+        "stability: the fraction of half-samples whose first q features on the lasso path included the feature; + selected (at or above the threshold). The bound on expected false selections holds for features whose half-sample selection probability is at most q/p (Shah & Samworth 2013).\n"
 
     /// `report.md`: the same tables in Markdown.
     public static func markdown(_ report: Report, digits: Int = 3) -> String {
         let method = report.defaultMethod
         let pct = String(format: "%g", report.settings.level * 100)
         var out = "# \(markdownText(report.name))\n\n"
-        out += "- data: `\(report.data.csv)` (sha256 `\(report.dataHash)`), \(report.data.rows) of \(report.data.rowsRead) rows, \(report.data.patterns) covariate patterns\n"
+        out +=
+            "- data: `\(report.data.csv)` (sha256 `\(report.dataHash)`), \(report.data.rows) of \(report.data.rowsRead) rows, \(report.data.patterns) covariate patterns\n"
         for d in report.data.dropped where d.rows > 0 { out += "- dropped \(d.rows) rows: \(d.reason)\n" }
-        out += "- seed \(report.seed); \(report.settings.resamples) resamples; CI methods \(report.settings.methods.joined(separator: ", ")); software \(report.software)\n"
+        out +=
+            "- seed \(report.seed); \(report.settings.resamples) resamples; CI methods \(report.settings.methods.joined(separator: ", ")); software \(report.software)\n"
         for o in report.outcomes {
             out += "\n## \(markdownText(o.name))\n\n\(markdownText(summaryLine(report, o)))\n\n"
             for w in o.warnings ?? [] { out += "> **Warning:** \(markdownText(w))\n\n" }
             if let st = o.stability { out += markdownText(stabilityLine(st)) + "\n\n" }
             let stab = o.stability != nil
             let showSD = o.features.contains { $0.sd != nil }
-            out += "| group | feature | odds ratio | \(pct)% CI (\(shortName(method))) |\(showSD ? " per SD [CI] |" : "") selected |\(stab ? " stability |" : "") P(β>0) | P(β<0) | flags |\n"
+            out +=
+                "| group | feature | odds ratio | \(pct)% CI (\(shortName(method))) |\(showSD ? " per SD [CI] |" : "") selected |\(stab ? " stability |" : "") P(β>0) | P(β<0) | flags |\n"
             out += "|---|---|---:|---|\(showSD ? "---|" : "")---:|\(stab ? "---:|" : "")---:|---:|---|\n"
             for group in report.groups {
                 for f in o.features where f.group == group {
                     let ci = f.interval(method)
                     let flags = (f.flags + (ci?.flags ?? []) + (f.debiased?.flags ?? [])).joined(separator: ", ")
-                    out += "| \(markdownText(group)) | \(markdownText(f.name)) | \(odds(point(f, method: method), digits: digits)) | [\(odds(ci?.oddsRatioLow, digits: digits)), \(odds(ci?.oddsRatioHigh, digits: digits))]\(unbounded(ci) ? "^" : "") | \(showSD ? perSD(f, method: method, digits: digits) + " | " : "")"
-                    out += "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(stab ? stabilityCell(f) + " | " : "")\(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
+                    out +=
+                        "| \(markdownText(group)) | \(markdownText(f.name)) | \(odds(point(f, method: method), digits: digits)) | [\(odds(ci?.oddsRatioLow, digits: digits)), \(odds(ci?.oddsRatioHigh, digits: digits))]\(unbounded(ci) ? "^" : "") | \(showSD ? perSD(f, method: method, digits: digits) + " | " : "")"
+                    out +=
+                        "\(f.selectionFrequency.map { String(format: "%.1f%%", $0 * 100) } ?? "-") | \(stab ? stabilityCell(f) + " | " : "")\(fixed(f.probPositive, 3)) | \(fixed(f.probNegative, 3)) | \(flags) |\n"
                 }
             }
         }

@@ -1,6 +1,6 @@
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Resampling
 
 /// The result of a run: what `report.json` holds and every other format is rendered from.

@@ -28,7 +28,9 @@ extension TaskExecutor {
                 return "no bootstrap task \(start)-\(end) in this run (\(resampleCount) resamples)"
             }
         case let .jackknife(o, start, end):
-            guard (0..<outcomes).contains(o), data.spec.bootstrap.methods.contains(.bca), start >= 0, start % 256 == 0, end > start, end - start <= 256 else {
+            guard (0..<outcomes).contains(o), data.spec.bootstrap.methods.contains(.bca), start >= 0, start % 256 == 0, end > start,
+                end - start <= 256
+            else {
                 return "no jackknife task \(o)/\(start)-\(end) in this run"
             }
         case let .stability(start, end):
@@ -42,7 +44,8 @@ extension TaskExecutor {
     func nodewiseKeyProblem(outcome o: Int, start: Int, end: Int) -> String? {
         let p = data.design.featureCount, batch = Self.nodewiseBatch
         guard data.debiasMethod == .nodewise, (0..<data.outcomeCount).contains(o), start >= 0, start < p, start % batch == 0,
-              end == min(start + batch, p) else {
+            end == min(start + batch, p)
+        else {
             return "no nodewise task \(o)/\(start)-\(end) in this run"
         }
         return nil
@@ -110,8 +113,9 @@ extension TaskExecutor {
                 for f in row { if let p = check(f) { return p } }
             }
             if data.debiasesReplicates != (debiased != nil) {
-                return debiased == nil ? "debiased replicates missing (the run asks for debiased intervals by Newton steps)"
-                                       : "debiased replicates in a run without Newton-step debiased intervals"
+                return debiased == nil
+                    ? "debiased replicates missing (the run asks for debiased intervals by Newton steps)"
+                    : "debiased replicates in a run without Newton-step debiased intervals"
             }
             if let debiased {
                 if debiased.count != fits.count { return "expected \(fits.count) resamples of debiased replicates, got \(debiased.count)" }
@@ -132,7 +136,9 @@ extension TaskExecutor {
             }
             return nil
         case let (.jackknife(o, start, end), .jackknife(fits)):
-            guard (0..<outcomes).contains(o), data.spec.bootstrap.methods.contains(.bca), start >= 0, start % 256 == 0, end > start, end - start <= 256 else {
+            guard (0..<outcomes).contains(o), data.spec.bootstrap.methods.contains(.bca), start >= 0, start % 256 == 0, end > start,
+                end - start <= 256
+            else {
                 return "no jackknife task \(o)/\(start)-\(end) in this run"
             }
             if fits.count != end - start { return "expected \(end - start) jackknife fits, got \(fits.count)" }
@@ -142,7 +148,9 @@ extension TaskExecutor {
             if let p = nodewiseKeyProblem(outcome: o, start: start, end: end) { return p }
             if features.count != end - start { return "expected \(end - start) nodewise features, got \(features.count)" }
             if lambdas.contains(where: { !($0.isFinite && $0 >= 0) }) { return "nodewise lambdas must be finite and >= 0" }
-            if let fixed = data.spec.debias.nodewiseLambda, !lambdas.isEmpty, lambdas != [fixed] { return "the nodewise lambda is not the spec's \(fixed)" }
+            if let fixed = data.spec.debias.nodewiseLambda, !lambdas.isEmpty, lambdas != [fixed] {
+                return "the nodewise lambda is not the spec's \(fixed)"
+            }
             let width = Self.nodewiseWidth * lambdas.count
             for row in features {
                 if row.count != width { return "expected \(width) numbers per nodewise feature, got \(row.count)" }
@@ -159,7 +167,9 @@ extension TaskExecutor {
                 for case let set? in row {
                     if set.count > q { return "a half-sample selected \(set.count) features, more than q = \(q)" }
                     if zip(set, set.dropFirst()).contains(where: { $0 >= $1 }) { return "selected features must be ascending and distinct" }
-                    if let bad = set.first(where: { !penalized.contains($0) }) { return "selected feature \(bad) is not a penalized feature of this run" }
+                    if let bad = set.first(where: { !penalized.contains($0) }) {
+                        return "selected feature \(bad) is not a penalized feature of this run"
+                    }
                 }
             }
             return nil
@@ -196,7 +206,8 @@ extension TaskExecutor {
             guard lambdas == prep.lambdas, let first = features.first else { return "nodewise \(o)/\(start): not the run's lambda grid" }
             let expected = nodewiseRow(prep, feature: start)
             guard first.count == expected.count,
-                  zip(first, expected).allSatisfy({ $0 == $1 || abs($0 - $1) <= 1e-9 * max(1, abs($1)) }) else {
+                zip(first, expected).allSatisfy({ $0 == $1 || abs($0 - $1) <= 1e-9 * max(1, abs($1)) })
+            else {
                 return "nodewise \(o)/\(start): feature \(start) does not match its recomputation"
             }
             return nil
@@ -215,15 +226,18 @@ extension TaskExecutor {
                     if let steps = data.spec.debias.newtonSteps {
                         // A fixed number of Newton steps has no optimality condition: recompute it.
                         guard case let .coefficients(lasso) = fit, let cells = try? data.cells(outcome: o, counts: counts),
-                              let expected = try? Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false).coefficients,
-                              zip(b, expected).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) }) else {
+                            let expected = try? Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false)
+                                .coefficients,
+                            zip(b, expected).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) })
+                        else {
                             return "\(what): not \(steps) Newton step(s) from the resample's lasso fit"
                         }
                     } else if data.debiasMethod == .firth {
                         // Firth's estimate: one more scoring step from it would move no coefficient.
                         guard let cells = try? data.cells(outcome: o, counts: counts),
-                              let step = try? Debias(design: data.design).firthScore(cells: cells, beta: b).step,
-                              zip(b, step).allSatisfy({ abs($1) <= 1e-6 * max(1, abs($0)) }) else {
+                            let step = try? Debias(design: data.design).firthScore(cells: cells, beta: b).step,
+                            zip(b, step).allSatisfy({ abs($1) <= 1e-6 * max(1, abs($0)) })
+                        else {
                             return "\(what): not Firth's bias-reduced estimate on the resample (modified score not zero)"
                         }
                     } else if let p = check(d, outcome: o, counts: counts, alpha: 0, what: what) {
@@ -245,12 +259,17 @@ extension TaskExecutor {
                 // The delete-one counts: one row of the (pattern, outcome) cell removed.
                 let (pattern, y, _) = cells[start + i]
                 var counts = data.cellCount
-                guard let c = counts.indices.first(where: { data.cellPattern[$0] == pattern && data.cellOutcomes[$0][o] == y && counts[$0] > 0 }) else {
+                guard let c = counts.indices.first(where: { data.cellPattern[$0] == pattern && data.cellOutcomes[$0][o] == y && counts[$0] > 0 })
+                else {
                     return "jackknife cell \(start + i) has no rows"
                 }
                 counts[c] -= 1
-                if let p = check(fit, outcome: o, counts: counts, alpha: data.scaledAlpha(input.alphas[o], weight: n),
-                                 what: "jackknife o\(o) cell \(start + i)") { return p }
+                if let p = check(
+                    fit, outcome: o, counts: counts, alpha: data.scaledAlpha(input.alphas[o], weight: n),
+                    what: "jackknife o\(o) cell \(start + i)")
+                {
+                    return p
+                }
             }
             return nil
         default:

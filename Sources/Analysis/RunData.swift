@@ -49,10 +49,12 @@ public struct RunData: Sendable {
         dataHash = hash ?? SHA256.hex(csvBytes)
         var hints: [String: String] = [:]
         for o in spec.data.outcomes where o.positive == nil {
-            hints[o.column] = "outcome '\(o.name)' is 0/1 or true/false; for a text outcome name the level that counts as 1 (\"positive\" in the spec, --positive LEVEL on the command line)"
+            hints[o.column] =
+                "outcome '\(o.name)' is 0/1 or true/false; for a text outcome name the level that counts as 1 (\"positive\" in the spec, --positive LEVEL on the command line)"
         }
-        var reader = CSVReader(textColumns: spec.data.textColumns, separator: spec.data.separator,
-                               missingTokens: Set(spec.data.missingTokens), usedColumns: spec.data.usedColumns, hints: hints)
+        var reader = CSVReader(
+            textColumns: spec.data.textColumns, separator: spec.data.separator,
+            missingTokens: Set(spec.data.missingTokens), usedColumns: spec.data.usedColumns, hints: hints)
         reader.ignoredColumns = Set(spec.data.allFeaturesExcept ?? [])
         // The table is handed over (not kept), so the encoder can release its columns as it goes.
         let encoded = try DataEncoder.encode(reader.parse(csvBytes, source: spec.data.csv), spec: spec.data)
@@ -60,7 +62,8 @@ public struct RunData: Sendable {
         let design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
         if let group = design.duplicateFeatureGroups().first {
             let names = group.map { "'\(encoded.featureNames[$0])'" }.joined(separator: " and ")
-            throw TabularError(file: spec.source, message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one")
+            throw TabularError(
+                file: spec.source, message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one")
         }
         self.design = design
 
@@ -74,7 +77,9 @@ public struct RunData: Sendable {
         }
         for key in spec.penaltyFactors.keys.sorted()
         where !encoded.featureNames.contains(where: { $0 == key || $0.hasPrefix(key + ": ") }) {
-            throw TabularError(file: spec.source, message: "penalty.factors.\(key): no encoded feature column is named so; columns are \(encoded.featureNames.joined(separator: ", "))")
+            throw TabularError(
+                file: spec.source,
+                message: "penalty.factors.\(key): no encoded feature column is named so; columns are \(encoded.featureNames.joined(separator: ", "))")
         }
         var penalty = spec.penalty
         penalty.factors = spec.penaltyFactors.isEmpty ? nil : factors
@@ -117,7 +122,9 @@ public struct RunData: Sendable {
 
         // Alpha grids (joint choice needs one common grid).
         var grids: [[Double]] = []
-        let full = try (0..<k).map { o in try Self.cells(design: design, cellPattern: cellPattern, cellOutcomes: cellOutcomes, counts: cellCount, outcome: o) }
+        let full = try (0..<k).map { o in
+            try Self.cells(design: design, cellPattern: cellPattern, cellOutcomes: cellOutcomes, counts: cellCount, outcome: o)
+        }
         switch spec.alphas {
         case let .values(v):
             grids = Array(repeating: v, count: k)
@@ -149,7 +156,8 @@ public struct RunData: Sendable {
             if lacking > 0 {
                 let total = encoded.outcomes[o].reduce(0, +)
                 let rarer = Int(min(total, Double(n) - total))
-                return "outcome '\(encoded.outcomeNames[o])': only \(rarer) rows have its rarer level, so \(lacking) of the \(spec.cv.folds) cross-validation folds hold a single outcome level and their AUC is undefined; use at most \(max(2, rarer)) folds (cv.folds, --folds) or \"metric\": \"deviance\" (and expect unreliable estimates with so few events)"
+                return
+                    "outcome '\(encoded.outcomeNames[o])': only \(rarer) rows have its rarer level, so \(lacking) of the \(spec.cv.folds) cross-validation folds hold a single outcome level and their AUC is undefined; use at most \(max(2, rarer)) folds (cv.folds, --folds) or \"metric\": \"deviance\" (and expect unreliable estimates with so few events)"
             }
         }
         return nil

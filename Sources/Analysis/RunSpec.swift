@@ -183,10 +183,13 @@ public struct RunSpec: Sendable {
     /// Parses a job spec; relative data paths resolve against `baseDirectory`.
     public static func parse(_ bytes: Data, source: String, baseDirectory: String) throws -> RunSpec {
         let root = try JSONNode.parse(bytes, source: source)
-        let o = try root.object(allowed: ["name", "description", "data", "features", "outcomes", "penalty", "alphas",
-                                          "cv", "bootstrap", "seed", "solver", "report", "intervals", "debiased", "stability", "exclude"])
-        let data = try DataSpec.parse(data: try o.required("data", in: root), features: try o.required("features", in: root),
-                                      outcomes: try o.required("outcomes", in: root), exclude: o["exclude"], baseDirectory: baseDirectory)
+        let o = try root.object(allowed: [
+            "name", "description", "data", "features", "outcomes", "penalty", "alphas",
+            "cv", "bootstrap", "seed", "solver", "report", "intervals", "debiased", "stability", "exclude",
+        ])
+        let data = try DataSpec.parse(
+            data: try o.required("data", in: root), features: try o.required("features", in: root),
+            outcomes: try o.required("outcomes", in: root), exclude: o["exclude"], baseDirectory: baseDirectory)
         // Standardized by default, as glmnet: the selection does not depend on the features' units.
         var penalty = Penalty(standardize: true)
         var factors: [String: Double] = [:]
@@ -210,7 +213,9 @@ public struct RunSpec: Sendable {
                     let v = try node.double()
                     guard v.isFinite, v >= 0 else { throw node.error("a penalty factor must be a finite number >= 0") }
                     guard data.allFeaturesExcept != nil || data.features.contains(where: { $0.name == key || key.hasPrefix($0.name + ": ") }) else {
-                        throw node.error("no feature named '\(key)' (a spec feature name, or one of its expanded columns such as 'gender: Female'); features are \(data.features.map(\.name).joined(separator: ", "))")
+                        throw node.error(
+                            "no feature named '\(key)' (a spec feature name, or one of its expanded columns such as 'gender: Female'); features are \(data.features.map(\.name).joined(separator: ", "))"
+                        )
                     }
                     factors[key] = v
                 }
@@ -247,8 +252,9 @@ public struct RunSpec: Sendable {
             if let x = m["rule"] { cv.rule = CVSpec.Rule(rawValue: try x.choice(CVSpec.Rule.allCases.map(\.rawValue)))! }
             if let x = m["choose"] { cv.choice = CVSpec.Choice(rawValue: try x.choice(CVSpec.Choice.allCases.map(\.rawValue)))! }
         }
-        var boot = BootstrapSpec(resamples: 1999, methods: [.percentile, .basic, .normal, .bca], level: 0.95, nested: false,
-                                 quantiles: .scipy, batch: 25)
+        var boot = BootstrapSpec(
+            resamples: 1999, methods: [.percentile, .basic, .normal, .bca], level: 0.95, nested: false,
+            quantiles: .scipy, batch: 25)
         if let b = o["bootstrap"] {
             let m = try b.object(allowed: ["resamples", "methods", "level", "nested", "quantiles", "batch"])
             if let x = m["resamples"] {
@@ -313,7 +319,9 @@ public struct RunSpec: Sendable {
                 } else {
                     let steps = try x.int()
                     guard steps >= 1 && steps <= 50 else { throw x.error("newtonSteps must be between 1 and 50, or \"converged\"") }
-                    guard debias.method != .firth else { throw x.error("method \"firth\" iterates until converged; newtonSteps applies to method \"newton\"") }
+                    guard debias.method != .firth else {
+                        throw x.error("method \"firth\" iterates until converged; newtonSteps applies to method \"newton\"")
+                    }
                     debias.newtonSteps = steps
                     // A step count asks for Newton steps: `auto` resolves to them while n > p.
                     if debias.method == .auto { debias.method = .newton }
@@ -333,7 +341,9 @@ public struct RunSpec: Sendable {
                 }
                 if let v = m["threshold"] {
                     st.threshold = try v.double()
-                    guard st.threshold > 0.5 && st.threshold <= 1 else { throw v.error("threshold must be above 0.5 and at most 1 (the error bound needs pi_thr > 1/2), e.g. 0.75") }
+                    guard st.threshold > 0.5 && st.threshold <= 1 else {
+                        throw v.error("threshold must be above 0.5 and at most 1 (the error bound needs pi_thr > 1/2), e.g. 0.75")
+                    }
                 }
                 if let v = m["q"] {
                     let q = try v.int()
@@ -343,7 +353,9 @@ public struct RunSpec: Sendable {
                 if let v = m["pfer"] {
                     guard m["q"] == nil else { throw v.error("give q or pfer, not both: q follows from pfer and threshold") }
                     st.pfer = try v.double()
-                    guard st.pfer > 0 && st.pfer.isFinite else { throw v.error("pfer must be a positive number (the bound on expected false selections), e.g. 1") }
+                    guard st.pfer > 0 && st.pfer.isFinite else {
+                        throw v.error("pfer must be a positive number (the bound on expected false selections), e.g. 1")
+                    }
                 }
                 if let v = m["batch"] {
                     st.batch = try v.int()
@@ -352,9 +364,10 @@ public struct RunSpec: Sendable {
                 stability = st
             }
         }
-        return RunSpec(name: try o["name"]?.string() ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent,
-                       description: try o["description"]?.string() ?? "", data: data, penalty: penalty,
-                       penaltyFactors: factors, alphas: alphas, cv: cv, bootstrap: boot, seed: seed,
-                       tolerance: tolerance, report: report, intervals: intervals, debias: debias, stability: stability, source: source)
+        return RunSpec(
+            name: try o["name"]?.string() ?? URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent,
+            description: try o["description"]?.string() ?? "", data: data, penalty: penalty,
+            penaltyFactors: factors, alphas: alphas, cv: cv, bootstrap: boot, seed: seed,
+            tolerance: tolerance, report: report, intervals: intervals, debias: debias, stability: stability, source: source)
     }
 }

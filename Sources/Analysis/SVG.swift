@@ -59,9 +59,7 @@ public enum SVG {
             case "A"..."Z", "&": em += 0.72
             case "0"..."9", "<", ">", "=", "+", "~", "#", "$", "_", "?", "*", "±": em += 0.64
             default:
-                if c.value < 0x80 { em += 0.61 }
-                else if c.value >= 0x2E80 { em += 1.0 }
-                else { em += 0.66 }
+                if c.value < 0x80 { em += 0.61 } else if c.value >= 0x2E80 { em += 1.0 } else { em += 0.66 }
             }
         }
         return em * size * (bold ? 1.08 : 1)
@@ -110,8 +108,10 @@ public enum SVG {
     /// Baseline offset that centres 12 px text on a row's middle line.
     static func baseline(_ cy: Double, size: Double = 12) -> Double { cy + size * 0.35 }
 
-    static func text(_ s: String, x: Double, y: Double, anchor: String = "start", size: Double? = nil,
-                     weight: String? = nil, fill: String = "#1b1f24", style: String? = nil, extra: String = "") -> String {
+    static func text(
+        _ s: String, x: Double, y: Double, anchor: String = "start", size: Double? = nil,
+        weight: String? = nil, fill: String = "#1b1f24", style: String? = nil, extra: String = ""
+    ) -> String {
         var t = "<text x=\"\(n(x))\" y=\"\(n(y))\""
         if anchor != "start" { t += " text-anchor=\"\(anchor)\"" }
         if let size { t += " font-size=\"\(n(size))\"" }
@@ -121,22 +121,28 @@ public enum SVG {
         return t
     }
 
-    static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String, width: Double = 1,
-                     dash: String? = nil, extra: String = "") -> String {
+    static func line(
+        _ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String, width: Double = 1,
+        dash: String? = nil, extra: String = ""
+    ) -> String {
         var t = "<line x1=\"\(n(x1))\" y1=\"\(n(y1))\" x2=\"\(n(x2))\" y2=\"\(n(y2))\" stroke=\"\(stroke)\" stroke-width=\"\(n(width))\""
         if let dash { t += " stroke-dasharray=\"\(dash)\"" }
         return t + "\(extra)/>\n"
     }
 
-    static func rect(_ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String, stroke: String? = nil,
-                     strokeWidth: Double = 1, extra: String = "") -> String {
+    static func rect(
+        _ x: Double, _ y: Double, _ w: Double, _ h: Double, fill: String, stroke: String? = nil,
+        strokeWidth: Double = 1, extra: String = ""
+    ) -> String {
         var t = "<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(max(w, 0)))\" height=\"\(n(max(h, 0)))\" fill=\"\(fill)\""
         if let stroke { t += " stroke=\"\(stroke)\" stroke-width=\"\(n(strokeWidth))\"" }
         return t + "\(extra)/>\n"
     }
 
-    static func polygon(_ points: [(Double, Double)], fill: String, stroke: String? = nil, strokeWidth: Double = 1,
-                        extra: String = "") -> String {
+    static func polygon(
+        _ points: [(Double, Double)], fill: String, stroke: String? = nil, strokeWidth: Double = 1,
+        extra: String = ""
+    ) -> String {
         var t = "<polygon points=\"" + points.map { "\(n($0.0)),\(n($0.1))" }.joined(separator: " ") + "\" fill=\"\(fill)\""
         if let stroke { t += " stroke=\"\(stroke)\" stroke-width=\"\(n(strokeWidth))\"" }
         return t + "\(extra)/>\n"
@@ -185,7 +191,8 @@ struct LogAxis: Sendable {
                 for m in set.mantissas { candidates.append(AxisTick(value: Double("\(m)e\(e)")!, label: Self.label(m, e))) }
             }
             guard let first = candidates.lastIndex(where: { $0.value <= lo * (1 + 1e-12) }),
-                  let last = candidates.firstIndex(where: { $0.value >= hi * (1 - 1e-12) }) else { continue }
+                let last = candidates.firstIndex(where: { $0.value >= hi * (1 - 1e-12) })
+            else { continue }
             let ticks = Array(candidates[first...last])
             chosen = (ticks.first!.value, ticks.last!.value, ticks)
             if ticks.count <= maxTicks { break }

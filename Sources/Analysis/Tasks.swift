@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import Lasso
 import Plan
 import Resampling
+import Synchronization
 import Tabular
 
 /// Executes tasks: pure functions of (RunData, key, phase-2 input).
@@ -28,8 +28,10 @@ public struct TaskExecutor: Sendable {
     ///
     /// Executors are cached per process by (spec, data hash, indices hash), so a coordinator and
     /// a worker in the same process (`lassoboot run`) prepare the data once.
-    public static func prepare(spec: String, source: String, data: Data, dataHash: String? = nil,
-                               resampleIndices: Data?, indicesHash: String? = nil) throws -> TaskExecutor {
+    public static func prepare(
+        spec: String, source: String, data: Data, dataHash: String? = nil,
+        resampleIndices: Data?, indicesHash: String? = nil
+    ) throws -> TaskExecutor {
         let key = dataHash.map { "\($0)|\(indicesHash ?? (resampleIndices == nil ? "-" : "?"))|\(spec)" }
         if let key, !key.contains("|?|"), let cached = PreparedCache.shared.get(key) { return cached }
         let runSpec = try RunSpec.parse(Data(spec.utf8), source: source, baseDirectory: "/")
@@ -55,8 +57,9 @@ public struct TaskExecutor: Sendable {
             var counts = [Int32](repeating: 0, count: data.cellCount.count)
             for (column, f) in fields.enumerated() {
                 guard let i = Int(f), i >= 0, i < data.rowCount else {
-                    throw TabularError(file: source, line: line, column: column + 1,
-                                       message: "expected a row index in 0...\(data.rowCount - 1) (rows kept by the spec), found '\(f.prefix(20))'")
+                    throw TabularError(
+                        file: source, line: line, column: column + 1,
+                        message: "expected a row index in 0...\(data.rowCount - 1) (rows kept by the spec), found '\(f.prefix(20))'")
                 }
                 counts[Int(data.rowCell[i])] += 1
             }
@@ -222,7 +225,8 @@ public struct TaskExecutor: Sendable {
                         failures.append(nil)
                     } else {
                         scores.append(nil)
-                        failures.append("the held-out fold has only one outcome level: its \(data.spec.cv.metric == .auc ? "AUC" : "score") is undefined")
+                        failures.append(
+                            "the held-out fold has only one outcome level: its \(data.spec.cv.metric == .auc ? "AUC" : "score") is undefined")
                     }
                 } catch {
                     scores.append(nil)
@@ -324,10 +328,11 @@ public struct TaskExecutor: Sendable {
         }
         var results: [[TaskResult]] = []
         for o in 0..<data.outcomeCount {
-            results.append((0..<K).map { f in
-                let train = counts.indices.map { counts[$0] - foldCounts[f][$0] }
-                return crossValidate(outcome: o, trainingCounts: train, heldOutCounts: foldCounts[f])
-            })
+            results.append(
+                (0..<K).map { f in
+                    let train = counts.indices.map { counts[$0] - foldCounts[f][$0] }
+                    return crossValidate(outcome: o, trainingCounts: train, heldOutCounts: foldCounts[f])
+                })
         }
         let table = CrossValidation.summarize(results: results, grids: data.grids, metric: data.spec.cv.metric)
         return CrossValidation.choose(table: table, spec: data.spec.cv)
@@ -364,8 +369,9 @@ public struct TaskExecutor: Sendable {
             cells.successes[pattern] -= y
             do {
                 let n = Double(data.rowCount - 1)
-                let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: data.scaledAlpha(alpha, weight: n),
-                                                penalty: data.penalty, options: options, warmStart: warm)
+                let fit = try LogisticLasso.fit(
+                    design: data.design, cells: cells, alpha: data.scaledAlpha(alpha, weight: n),
+                    penalty: data.penalty, options: options, warmStart: warm)
                 fits.append(.coefficients(fit.allCoefficients))
             } catch {
                 fits.append(.failed(Self.cause(error)))

@@ -36,7 +36,9 @@ enum Warnings {
             }
             out.append("the chosen alpha is the smallest on the grid: the cross-validation score may still improve below it; \(how)")
         } else if grid.count > 1, let largest = grid.first, alpha == largest {
-            out.append("the chosen alpha is the largest on the grid (every penalized coefficient is 0 there): cross-validation found no signal worth a feature")
+            out.append(
+                "the chosen alpha is the largest on the grid (every penalized coefficient is 0 there): cross-validation found no signal worth a feature"
+            )
         }
         let names = data.encoded.featureNames
         let constant = data.encoded.columns.indices.filter { j in
@@ -46,7 +48,8 @@ enum Warnings {
         if !constant.isEmpty {
             var line = "constant in the data (coefficient 0, no information): \(constant.map { names[$0] }.joined(separator: ", "))"
             if data.spec.intervals == .debiased && constant.contains(where: { j in data.encoded.columns[j].first != 0 }) {
-                line += "; a constant feature repeats the intercept, so no debiased interval can be made for any feature: leave it out (--exclude, or remove it from the spec)"
+                line +=
+                    "; a constant feature repeats the intercept, so no debiased interval can be made for any feature: leave it out (--exclude, or remove it from the spec)"
             }
             out.append(line)
         }
@@ -55,7 +58,9 @@ enum Warnings {
         let nonEvents = Double(y.count) - events
         let rarer = min(events, nonEvents)
         if rarer < 10 {
-            out.append("only \(Int(rarer)) rows have \(data.encoded.outcomeNames[o]) = \(events <= nonEvents ? 1 : 0) (fewer than 10 per outcome level): every estimate and interval here is unreliable")
+            out.append(
+                "only \(Int(rarer)) rows have \(data.encoded.outcomeNames[o]) = \(events <= nonEvents ? 1 : 0) (fewer than 10 per outcome level): every estimate and interval here is unreliable"
+            )
         }
         // Separation: the fitted linear predictor orders every event above every non-event.
         var maxNegative = -Double.infinity, minPositive = Double.infinity
@@ -67,9 +72,13 @@ enum Warnings {
         }
         if events > 0 && nonEvents > 0 && maxNegative <= minPositive {
             let kind = maxNegative < minPositive ? "perfect" : "quasi-complete"
-            out.append("\(kind) separation at the chosen alpha: the fitted linear predictor puts every event at or above every non-event, so the unpenalized model on the selected features has no finite estimate")
+            out.append(
+                "\(kind) separation at the chosen alpha: the fitted linear predictor puts every event at or above every non-event, so the unpenalized model on the selected features has no finite estimate"
+            )
         } else if debiasFlags.contains("newtonNotConverged") {
-            out.append("the unpenalized model does not converge (separation or near-separation with all features): the debiased intervals fall back to the penalized percentile interval (flagged)")
+            out.append(
+                "the unpenalized model does not converge (separation or near-separation with all features): the debiased intervals fall back to the penalized percentile interval (flagged)"
+            )
         }
         return out
     }

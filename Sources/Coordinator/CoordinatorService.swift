@@ -145,12 +145,14 @@ public actor CoordinatorService {
     var checkSeconds: [String: (certify: Double, recompute: Double)] = [:]
 
     /// Opens a coordinator on `store`, resuming every unfinished run.
-    public init(store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
-                clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-                logger: Logger = Logger(label: "lassoboot.coordinator", factory: { _ in SwiftLogNoOpLogHandler() }),
-                queueBeforePreparing: Bool = true, verifyFraction: Double = 0.02, certifyResults: Bool = true,
-                housekeeping: Housekeeping = Housekeeping(),
-                onFatalStorageError: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal) throws {
+    public init(
+        store: Store, policy: SchedulerPolicy = SchedulerPolicy(), software: String,
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        logger: Logger = Logger(label: "lassoboot.coordinator", factory: { _ in SwiftLogNoOpLogHandler() }),
+        queueBeforePreparing: Bool = true, verifyFraction: Double = 0.02, certifyResults: Bool = true,
+        housekeeping: Housekeeping = Housekeeping(),
+        onFatalStorageError: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal
+    ) throws {
         self.store = store
         self.housekeeping = housekeeping
         self.verifyFraction = min(max(verifyFraction, 0), 1)
@@ -159,13 +161,18 @@ public actor CoordinatorService {
         self.clock = clock
         self.logger = logger
         self.software = software
-        committer = store is MemoryStore ? nil : GroupCommitter(store: store, onAlert: { [logger] alert in
-            if let alert {
-                logger.error("storage: \(alert)")
-            } else {
-                logger.notice("storage: commits succeed again; stalled runs resume")
-            }
-        }, onFatal: onFatalStorageError)
+        committer =
+            store is MemoryStore
+            ? nil
+            : GroupCommitter(
+                store: store,
+                onAlert: { [logger] alert in
+                    if let alert {
+                        logger.error("storage: \(alert)")
+                    } else {
+                        logger.notice("storage: commits succeed again; stalled runs resume")
+                    }
+                }, onFatal: onFatalStorageError)
         // Lease ids differ across restarts, so a lease from before a crash can't be mistaken for a new one.
         scheduler = Scheduler(policy: policy, leasePrefix: "L\(UInt32.random(in: 0...UInt32.max))-")
         let runs = try store.runs()
@@ -189,14 +196,16 @@ public actor CoordinatorService {
     /// - Parameter maxBytes: larger datasets are refused with 413 (the HTTP edge passes its
     ///   ``BodyLimits/dataset``, below SQLite's blob limit, which GRDB would trap on).
     public func putDataset(_ bytes: Data, expectedHash: String? = nil, maxBytes: Int = .max) async throws -> (hash: String, created: Bool) {
-        guard bytes.count <= maxBytes else { throw ServiceError(.tooLarge, "dataset of \(bytes.count) bytes is larger than the limit of \(maxBytes) bytes") }
+        guard bytes.count <= maxBytes else {
+            throw ServiceError(.tooLarge, "dataset of \(bytes.count) bytes is larger than the limit of \(maxBytes) bytes")
+        }
         let hash = SHA256.hex(bytes)
         if let expected = expectedHash, expected != hash {
             throw ServiceError(.invalid, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
         }
         let store = self.store
         let created = try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.putDataset(hash: hash, bytes: bytes) }
-        datasetSeen[hash] = clock()      // the grace period of an unreferenced upload starts (again)
+        datasetSeen[hash] = clock()  // the grace period of an unreferenced upload starts (again)
         return (hash, created)
     }
 
@@ -213,7 +222,9 @@ public actor CoordinatorService {
                 guard GroupCommitter.isTransient(error) else { throw error }
                 if Date() >= deadline {
                     let full = GroupCommitter.describe(error, path: nil).contains("disk full")
-                    throw ServiceError(full ? .storageFull : .unavailable, "\(what): \(GroupCommitter.describe(error, path: nil)) for \(Int(seconds)) s; try again later")
+                    throw ServiceError(
+                        full ? .storageFull : .unavailable,
+                        "\(what): \(GroupCommitter.describe(error, path: nil)) for \(Int(seconds)) s; try again later")
                 }
                 try await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 1)
@@ -235,7 +246,9 @@ public actor CoordinatorService {
             throw ServiceError(.invalid, "dataset hash mismatch: the body hashes to \(hash), the URL says \(expected)")
         }
         let store = self.store
-        let created = try await Self.retryingStorage("storing dataset \(hash.prefix(12))") { try store.finishUpload(upload: upload, hash: hash, size: size) }
+        let created = try await Self.retryingStorage("storing dataset \(hash.prefix(12))") {
+            try store.finishUpload(upload: upload, hash: hash, size: size)
+        }
         datasetSeen[hash] = clock()
         return (hash, created)
     }

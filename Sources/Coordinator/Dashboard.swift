@@ -25,29 +25,29 @@ public enum Dashboard {
     }
 
     static let style = """
-    :root { --fg:#1d2330; --muted:#5b6473; --line:#d8dce3; --bg:#ffffff; --accent:#2f6fb0; --ok:#2e8b57; --bad:#c0392b; --warn:#c98a00; }
-    * { box-sizing: border-box; }
-    body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: var(--fg);
-           background: var(--bg); margin: 0; }
-    header.bar { background: #1d2330; color: #fff; padding: 10px 24px; display: flex; gap: 24px; align-items: baseline; }
-    header.bar a { color: #fff; text-decoration: none; font-weight: 600; }
-    header.bar span { color: #b8c0cc; font-size: 13px; }
-    main.dash { padding: 16px 24px 48px; max-width: 1280px; }
-    h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 17px; margin: 24px 0 8px; }
-    table.grid { border-collapse: collapse; font-size: 13px; margin: 4px 0 12px; }
-    table.grid th, table.grid td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }
-    table.grid th { color: var(--muted); font-weight: 600; }
-    td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-    .state { font-weight: 600; } .state-done { color: var(--ok); } .state-failed { color: var(--bad); }
-    .state-running { color: var(--accent); } .state-cancelled { color: var(--warn); }
-    .progress { width: 220px; height: 12px; background: #eef0f4; border-radius: 6px; overflow: hidden; display: flex; }
-    .progress .done { background: var(--ok); } .progress .leased { background: var(--accent); } .progress .failed { background: var(--bad); }
-    dl.facts { display: grid; grid-template-columns: max-content auto; gap: 4px 16px; font-size: 14px; margin: 8px 0; }
-    dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; font-variant-numeric: tabular-nums; }
-    .error { color: var(--bad); white-space: pre-wrap; }
-    .muted { color: var(--muted); font-size: 13px; }
-    form.login { margin-top: 24px; display: flex; gap: 8px; } form.login input { font-size: 14px; padding: 6px; width: 360px; }
-    """
+        :root { --fg:#1d2330; --muted:#5b6473; --line:#d8dce3; --bg:#ffffff; --accent:#2f6fb0; --ok:#2e8b57; --bad:#c0392b; --warn:#c98a00; }
+        * { box-sizing: border-box; }
+        body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: var(--fg);
+               background: var(--bg); margin: 0; }
+        header.bar { background: #1d2330; color: #fff; padding: 10px 24px; display: flex; gap: 24px; align-items: baseline; }
+        header.bar a { color: #fff; text-decoration: none; font-weight: 600; }
+        header.bar span { color: #b8c0cc; font-size: 13px; }
+        main.dash { padding: 16px 24px 48px; max-width: 1280px; }
+        h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 17px; margin: 24px 0 8px; }
+        table.grid { border-collapse: collapse; font-size: 13px; margin: 4px 0 12px; }
+        table.grid th, table.grid td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }
+        table.grid th { color: var(--muted); font-weight: 600; }
+        td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+        .state { font-weight: 600; } .state-done { color: var(--ok); } .state-failed { color: var(--bad); }
+        .state-running { color: var(--accent); } .state-cancelled { color: var(--warn); }
+        .progress { width: 220px; height: 12px; background: #eef0f4; border-radius: 6px; overflow: hidden; display: flex; }
+        .progress .done { background: var(--ok); } .progress .leased { background: var(--accent); } .progress .failed { background: var(--bad); }
+        dl.facts { display: grid; grid-template-columns: max-content auto; gap: 4px 16px; font-size: 14px; margin: 8px 0; }
+        dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; font-variant-numeric: tabular-nums; }
+        .error { color: var(--bad); white-space: pre-wrap; }
+        .muted { color: var(--muted); font-size: 13px; }
+        form.login { margin-top: 24px; display: flex; gap: 8px; } form.login input { font-size: 14px; padding: 6px; width: 360px; }
+        """
 
     static func page(title: String, body: String, script: String = "", extraStyle: String = "") -> String {
         """
@@ -76,16 +76,18 @@ public enum Dashboard {
 
     /// The page shown instead of a view when the request carries no valid client token.
     static func login(next: String, failed: Bool) -> String {
-        page(title: "lassoboot: sign in", body: """
-        <h1>Sign in</h1>
-        <p class="muted">The dashboard needs the coordinator's client token (the worker token is not accepted).</p>
-        \(failed ? "<p class=\"error\">That token was not accepted.</p>" : "")
-        <form class="login" method="post" action="/login">
-        <input type="hidden" name="next" value="\(escape(next))">
-        <input type="password" name="token" autocomplete="current-password" placeholder="client token" aria-label="client token">
-        <button type="submit">Sign in</button>
-        </form>
-        """)
+        page(
+            title: "lassoboot: sign in",
+            body: """
+                <h1>Sign in</h1>
+                <p class="muted">The dashboard needs the coordinator's client token (the worker token is not accepted).</p>
+                \(failed ? "<p class=\"error\">That token was not accepted.</p>" : "")
+                <form class="login" method="post" action="/login">
+                <input type="hidden" name="next" value="\(escape(next))">
+                <input type="password" name="token" autocomplete="current-password" placeholder="client token" aria-label="client token">
+                <button type="submit">Sign in</button>
+                </form>
+                """)
     }
 
     static func progressBar(_ t: Wire.TaskCounts) -> String {
@@ -100,185 +102,194 @@ public enum Dashboard {
     static func workersTable(_ workers: [Wire.WorkerInfo], now: Double) -> String {
         var rows = ""
         for w in workers {
-            rows += "<tr data-worker=\"\(escape(w.id))\"><td>\(escape(w.id))</td><td>\(escape(w.host))</td>"
+            rows +=
+                "<tr data-worker=\"\(escape(w.id))\"><td>\(escape(w.id))</td><td>\(escape(w.host))</td>"
                 + "<td class=\"num\">\(w.threads)</td><td class=\"num\">\(w.tasksDone)</td>"
                 + "<td class=\"num\" data-last-seen=\"\(w.lastSeen)\">\(String(format: "%.0f", max(0, now - w.lastSeen))) s ago</td></tr>\n"
         }
         if workers.isEmpty { rows = "<tr><td colspan=\"5\" class=\"muted\">no worker has connected yet</td></tr>" }
         return """
-        <table class="grid" id="workers">
-        <thead><tr><th>worker</th><th>host</th><th class="num">threads</th><th class="num">tasks done</th><th class="num">last heartbeat</th></tr></thead>
-        <tbody>\(rows)</tbody>
-        </table>
-        """
+            <table class="grid" id="workers">
+            <thead><tr><th>worker</th><th>host</th><th class="num">threads</th><th class="num">tasks done</th><th class="num">last heartbeat</th></tr></thead>
+            <tbody>\(rows)</tbody>
+            </table>
+            """
     }
 
     static func runsTable(_ runs: [Wire.RunStatus]) -> String {
         var rows = ""
         for r in runs.sorted(by: { ($0.created, $0.id) > ($1.created, $1.id) }) {
-            rows += "<tr data-run=\"\(escape(r.id))\"><td><a href=\"/runs/\(escape(r.id))\">\(escape(r.id))</a></td>"
+            rows +=
+                "<tr data-run=\"\(escape(r.id))\"><td><a href=\"/runs/\(escape(r.id))\">\(escape(r.id))</a></td>"
                 + "<td>\(escape(r.name))</td><td class=\"state state-\(escape(r.state.rawValue))\">\(escape(r.state.rawValue))</td>"
                 + "<td>\(progressBar(r.tasks))</td><td class=\"num\">\(r.tasks.done)/\(r.tasks.total)</td>"
                 + "<td class=\"num\">\(r.resamplesDone)/\(r.resamples)</td><td>\(stamp(r.created))</td></tr>\n"
         }
-        if runs.isEmpty { rows = "<tr><td colspan=\"7\" class=\"muted\">no runs yet: <code>lassoboot submit JOB.json --coordinator URL</code></td></tr>" }
+        if runs.isEmpty {
+            rows = "<tr><td colspan=\"7\" class=\"muted\">no runs yet: <code>lassoboot submit JOB.json --coordinator URL</code></td></tr>"
+        }
         return """
-        <table class="grid" id="runs">
-        <thead><tr><th>run</th><th>name</th><th>state</th><th>progress</th><th class="num">tasks</th><th class="num">resamples</th><th>created</th></tr></thead>
-        <tbody>\(rows)</tbody>
-        </table>
-        """
+            <table class="grid" id="runs">
+            <thead><tr><th>run</th><th>name</th><th>state</th><th>progress</th><th class="num">tasks</th><th class="num">resamples</th><th>created</th></tr></thead>
+            <tbody>\(rows)</tbody>
+            </table>
+            """
     }
 
     /// `/`: every run and every worker.
     static func overview(_ list: Wire.RunList, now: Double) -> String {
-        page(title: "lassoboot: runs", body: """
-        <h1>Runs</h1>
-        <div id="runs-box">\(runsTable(list.runs))</div>
-        <h2>Workers</h2>
-        <div id="workers-box">\(workersTable(list.workers, now: now))</div>
-        <p class="muted" id="refreshed">updated on load</p>
-        """, script: overviewScript)
+        page(
+            title: "lassoboot: runs",
+            body: """
+                <h1>Runs</h1>
+                <div id="runs-box">\(runsTable(list.runs))</div>
+                <h2>Workers</h2>
+                <div id="workers-box">\(workersTable(list.workers, now: now))</div>
+                <p class="muted" id="refreshed">updated on load</p>
+                """, script: overviewScript)
     }
 
     /// `/runs/{id}`: progress while running, the report with plots when done.
     static func run(_ status: Wire.RunStatus, workers: [Wire.WorkerInfo], report: Report?, now: Double) -> String {
         let t = status.tasks
         let facts = """
-        <dl class="facts" id="facts">
-        <dt>state</dt><dd class="state state-\(escape(status.state.rawValue))" id="state">\(escape(status.state.rawValue))</dd>
-        <dt>phase</dt><dd id="phase">\(status.phase == 1 ? "1 (cross-validation)" : "2 (bootstrap)")</dd>
-        <dt>tasks</dt><dd><span id="tasks-done">\(t.done)</span> done, <span id="tasks-leased">\(t.leased)</span> leased,
-          <span id="tasks-queued">\(t.queued)</span> queued, <span id="tasks-failed">\(t.failed)</span> failed
-          (<span id="tasks-total">\(t.total)</span> so far)</dd>
-        <dt>progress</dt><dd id="bar">\(progressBar(t))</dd>
-        <dt>resamples</dt><dd><span id="resamples-done">\(status.resamplesDone)</span> of <span id="resamples">\(status.resamples)</span>
-          (<span id="resamples-pct">\(percent(status.resamplesDone, status.resamples))</span>)</dd>
-        <dt>throughput</dt><dd id="throughput">–</dd>
-        <dt>ETA</dt><dd id="eta">\(status.state == .running ? "–" : "finished")</dd>
-        <dt>created</dt><dd>\(stamp(status.created))</dd>
-        <dt>finished</dt><dd id="finished">\(stamp(status.finished))</dd>
-        <dt>dataset</dt><dd><code>\(escape(status.dataset))</code></dd>
-        </dl>
-        \(status.error.map { "<p class=\"error\" id=\"run-error\">\(escape($0))</p>" } ?? "")
-        """
+            <dl class="facts" id="facts">
+            <dt>state</dt><dd class="state state-\(escape(status.state.rawValue))" id="state">\(escape(status.state.rawValue))</dd>
+            <dt>phase</dt><dd id="phase">\(status.phase == 1 ? "1 (cross-validation)" : "2 (bootstrap)")</dd>
+            <dt>tasks</dt><dd><span id="tasks-done">\(t.done)</span> done, <span id="tasks-leased">\(t.leased)</span> leased,
+              <span id="tasks-queued">\(t.queued)</span> queued, <span id="tasks-failed">\(t.failed)</span> failed
+              (<span id="tasks-total">\(t.total)</span> so far)</dd>
+            <dt>progress</dt><dd id="bar">\(progressBar(t))</dd>
+            <dt>resamples</dt><dd><span id="resamples-done">\(status.resamplesDone)</span> of <span id="resamples">\(status.resamples)</span>
+              (<span id="resamples-pct">\(percent(status.resamplesDone, status.resamples))</span>)</dd>
+            <dt>throughput</dt><dd id="throughput">–</dd>
+            <dt>ETA</dt><dd id="eta">\(status.state == .running ? "–" : "finished")</dd>
+            <dt>created</dt><dd>\(stamp(status.created))</dd>
+            <dt>finished</dt><dd id="finished">\(stamp(status.finished))</dd>
+            <dt>dataset</dt><dd><code>\(escape(status.dataset))</code></dd>
+            </dl>
+            \(status.error.map { "<p class=\"error\" id=\"run-error\">\(escape($0))</p>" } ?? "")
+            """
         let reportBox: String
         if let report {
             reportBox = Render.htmlFragment(report)
         } else {
             reportBox = "<p class=\"muted\">The report appears here when the run is done.</p>"
         }
-        return page(title: "lassoboot: \(status.name) (\(status.id))", body: """
-        <h1>\(escape(status.name)) <span class="muted">\(escape(status.id))</span></h1>
-        \(facts)
-        <h2>Workers</h2>
-        <div id="workers-box">\(workersTable(workers, now: now))</div>
-        <div id="report" data-loaded="\(report == nil ? "false" : "true")">\(reportBox)</div>
-        """, script: runScript(id: status.id), extraStyle: Render.htmlStyle)
+        return page(
+            title: "lassoboot: \(status.name) (\(status.id))",
+            body: """
+                <h1>\(escape(status.name)) <span class="muted">\(escape(status.id))</span></h1>
+                \(facts)
+                <h2>Workers</h2>
+                <div id="workers-box">\(workersTable(workers, now: now))</div>
+                <div id="report" data-loaded="\(report == nil ? "false" : "true")">\(reportBox)</div>
+                """, script: runScript(id: status.id), extraStyle: Render.htmlStyle)
     }
 
     static let commonScript = """
-    function esc(s) { return String(s).replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'})[c]); }
-    function bar(t) {
-      const total = Math.max(t.queued + t.leased + t.done + t.failed, 1);
-      const seg = (cls, n) => n > 0 ? `<div class="${cls}" style="width:${(100 * n / total).toFixed(2)}%"></div>` : '';
-      return `<div class="progress" title="${t.done} done, ${t.leased} leased, ${t.queued} queued, ${t.failed} failed">`
-        + seg('done', t.done) + seg('leased', t.leased) + seg('failed', t.failed) + '</div>';
-    }
-    function workersTable(ws) {
-      const now = Date.now() / 1000;
-      const rows = ws.length === 0 ? '<tr><td colspan="5" class="muted">no worker has connected yet</td></tr>' : ws.map(w =>
-        `<tr data-worker="${esc(w.id)}"><td>${esc(w.id)}</td><td>${esc(w.host)}</td><td class="num">${w.threads}</td>`
-        + `<td class="num">${w.tasksDone}</td><td class="num" data-last-seen="${w.lastSeen}">${Math.max(0, now - w.lastSeen).toFixed(0)} s ago</td></tr>`).join('');
-      return '<table class="grid" id="workers"><thead><tr><th>worker</th><th>host</th><th class="num">threads</th>'
-        + '<th class="num">tasks done</th><th class="num">last heartbeat</th></tr></thead><tbody>' + rows + '</tbody></table>';
-    }
-    async function getJSON(url) {
-      const r = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
-      if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
-      return r.json();
-    }
-    function stamp() { document.getElementById('refreshed') && (document.getElementById('refreshed').textContent = 'updated ' + new Date().toLocaleTimeString()); }
-    """
+        function esc(s) { return String(s).replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'})[c]); }
+        function bar(t) {
+          const total = Math.max(t.queued + t.leased + t.done + t.failed, 1);
+          const seg = (cls, n) => n > 0 ? `<div class="${cls}" style="width:${(100 * n / total).toFixed(2)}%"></div>` : '';
+          return `<div class="progress" title="${t.done} done, ${t.leased} leased, ${t.queued} queued, ${t.failed} failed">`
+            + seg('done', t.done) + seg('leased', t.leased) + seg('failed', t.failed) + '</div>';
+        }
+        function workersTable(ws) {
+          const now = Date.now() / 1000;
+          const rows = ws.length === 0 ? '<tr><td colspan="5" class="muted">no worker has connected yet</td></tr>' : ws.map(w =>
+            `<tr data-worker="${esc(w.id)}"><td>${esc(w.id)}</td><td>${esc(w.host)}</td><td class="num">${w.threads}</td>`
+            + `<td class="num">${w.tasksDone}</td><td class="num" data-last-seen="${w.lastSeen}">${Math.max(0, now - w.lastSeen).toFixed(0)} s ago</td></tr>`).join('');
+          return '<table class="grid" id="workers"><thead><tr><th>worker</th><th>host</th><th class="num">threads</th>'
+            + '<th class="num">tasks done</th><th class="num">last heartbeat</th></tr></thead><tbody>' + rows + '</tbody></table>';
+        }
+        async function getJSON(url) {
+          const r = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
+          if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
+          return r.json();
+        }
+        function stamp() { document.getElementById('refreshed') && (document.getElementById('refreshed').textContent = 'updated ' + new Date().toLocaleTimeString()); }
+        """
 
-    static let overviewScript = commonScript + """
+    static let overviewScript =
+        commonScript + """
 
-    function runsTable(runs) {
-      runs = runs.slice().sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : -1));
-      const rows = runs.length === 0 ? '<tr><td colspan="7" class="muted">no runs yet</td></tr>' : runs.map(r => {
-        const t = r.tasks, total = t.queued + t.leased + t.done + t.failed;
-        return `<tr data-run="${esc(r.id)}"><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.name)}</td>`
-          + `<td class="state state-${esc(r.state)}">${esc(r.state)}</td><td>${bar(t)}</td><td class="num">${t.done}/${total}</td>`
-          + `<td class="num">${r.resamplesDone}/${r.resamples}</td><td>${new Date(r.created * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z')}</td></tr>`;
-      }).join('');
-      return '<table class="grid" id="runs"><thead><tr><th>run</th><th>name</th><th>state</th><th>progress</th>'
-        + '<th class="num">tasks</th><th class="num">resamples</th><th>created</th></tr></thead><tbody>' + rows + '</tbody></table>';
-    }
-    async function refresh() {
-      try {
-        const list = await getJSON('/v1/runs');
-        document.getElementById('runs-box').innerHTML = runsTable(list.runs);
-        document.getElementById('workers-box').innerHTML = workersTable(list.workers);
-        stamp();
-      } catch (e) {
-        document.getElementById('refreshed').textContent = 'could not refresh: ' + e.message;
-      }
-    }
-    setInterval(refresh, 2000);
-    """
+            function runsTable(runs) {
+              runs = runs.slice().sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : -1));
+              const rows = runs.length === 0 ? '<tr><td colspan="7" class="muted">no runs yet</td></tr>' : runs.map(r => {
+                const t = r.tasks, total = t.queued + t.leased + t.done + t.failed;
+                return `<tr data-run="${esc(r.id)}"><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.name)}</td>`
+                  + `<td class="state state-${esc(r.state)}">${esc(r.state)}</td><td>${bar(t)}</td><td class="num">${t.done}/${total}</td>`
+                  + `<td class="num">${r.resamplesDone}/${r.resamples}</td><td>${new Date(r.created * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z')}</td></tr>`;
+              }).join('');
+              return '<table class="grid" id="runs"><thead><tr><th>run</th><th>name</th><th>state</th><th>progress</th>'
+                + '<th class="num">tasks</th><th class="num">resamples</th><th>created</th></tr></thead><tbody>' + rows + '</tbody></table>';
+            }
+            async function refresh() {
+              try {
+                const list = await getJSON('/v1/runs');
+                document.getElementById('runs-box').innerHTML = runsTable(list.runs);
+                document.getElementById('workers-box').innerHTML = workersTable(list.workers);
+                stamp();
+              } catch (e) {
+                document.getElementById('refreshed').textContent = 'could not refresh: ' + e.message;
+              }
+            }
+            setInterval(refresh, 2000);
+            """
 
     static func runScript(id: String) -> String {
         // The id is a run id the service made (hex and dashes); JSON-encode it anyway.
         let idLiteral = String(decoding: (try? JSONEncoder().encode([id])) ?? Data("[\"\"]".utf8), as: UTF8.self)
         return commonScript + """
 
-        const RUN = \(idLiteral)[0];
-        const samples = [];
-        function fmtDuration(s) {
-          if (!isFinite(s) || s < 0) return '–';
-          if (s < 90) return s.toFixed(0) + ' s';
-          if (s < 5400) return (s / 60).toFixed(1) + ' min';
-          return (s / 3600).toFixed(1) + ' h';
-        }
-        function set(id, text) { const e = document.getElementById(id); if (e) e.textContent = text; }
-        async function loadReport() {
-          const box = document.getElementById('report');
-          if (box.dataset.loaded === 'true') return;
-          const r = await fetch('/v1/runs/' + encodeURIComponent(RUN) + '/report?format=fragment', { credentials: 'same-origin', cache: 'no-store' });
-          if (r.ok) { box.innerHTML = await r.text(); box.dataset.loaded = 'true'; }
-        }
-        let timer = null;
-        async function refresh() {
-          try {
-            const [s, list] = await Promise.all([getJSON('/v1/runs/' + encodeURIComponent(RUN)), getJSON('/v1/runs')]);
-            const t = s.tasks;
-            set('state', s.state); document.getElementById('state').className = 'state state-' + s.state;
-            set('phase', s.phase === 1 ? '1 (cross-validation)' : '2 (bootstrap)');
-            set('tasks-done', t.done); set('tasks-leased', t.leased); set('tasks-queued', t.queued); set('tasks-failed', t.failed);
-            set('tasks-total', t.queued + t.leased + t.done + t.failed);
-            document.getElementById('bar').innerHTML = bar(t);
-            set('resamples-done', s.resamplesDone); set('resamples', s.resamples);
-            set('resamples-pct', (s.resamples > 0 ? 100 * s.resamplesDone / s.resamples : 0).toFixed(1) + '%');
-            if (s.finished) set('finished', new Date(s.finished * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z'));
-            const now = Date.now() / 1000;
-            samples.push([now, s.resamplesDone, t.done]);
-            while (samples.length > 2 && now - samples[0][0] > 30) samples.shift();
-            if (s.state === 'running' && samples.length >= 2) {
-              const [t0, r0, d0] = samples[0], dt = now - t0;
-              const rate = dt > 0 ? (s.resamplesDone - r0) / dt : 0, taskRate = dt > 0 ? (t.done - d0) / dt : 0;
-              set('throughput', rate.toFixed(1) + ' resamples/s, ' + taskRate.toFixed(1) + ' tasks/s');
-              set('eta', rate > 0 ? fmtDuration((s.resamples - s.resamplesDone) / rate) : '–');
-            } else if (s.state !== 'running') {
-              set('eta', 'finished'); set('throughput', '–');
+            const RUN = \(idLiteral)[0];
+            const samples = [];
+            function fmtDuration(s) {
+              if (!isFinite(s) || s < 0) return '–';
+              if (s < 90) return s.toFixed(0) + ' s';
+              if (s < 5400) return (s / 60).toFixed(1) + ' min';
+              return (s / 3600).toFixed(1) + ' h';
             }
-            document.getElementById('workers-box').innerHTML = workersTable(list.workers);
-            if (s.state === 'done') { await loadReport(); clearInterval(timer); }
-            if (s.state === 'failed' || s.state === 'cancelled') clearInterval(timer);
-          } catch (e) {
-            set('eta', 'could not refresh: ' + e.message);
-          }
-        }
-        if (document.getElementById('report').dataset.loaded !== 'true') { timer = setInterval(refresh, 1500); refresh(); }
-        """
+            function set(id, text) { const e = document.getElementById(id); if (e) e.textContent = text; }
+            async function loadReport() {
+              const box = document.getElementById('report');
+              if (box.dataset.loaded === 'true') return;
+              const r = await fetch('/v1/runs/' + encodeURIComponent(RUN) + '/report?format=fragment', { credentials: 'same-origin', cache: 'no-store' });
+              if (r.ok) { box.innerHTML = await r.text(); box.dataset.loaded = 'true'; }
+            }
+            let timer = null;
+            async function refresh() {
+              try {
+                const [s, list] = await Promise.all([getJSON('/v1/runs/' + encodeURIComponent(RUN)), getJSON('/v1/runs')]);
+                const t = s.tasks;
+                set('state', s.state); document.getElementById('state').className = 'state state-' + s.state;
+                set('phase', s.phase === 1 ? '1 (cross-validation)' : '2 (bootstrap)');
+                set('tasks-done', t.done); set('tasks-leased', t.leased); set('tasks-queued', t.queued); set('tasks-failed', t.failed);
+                set('tasks-total', t.queued + t.leased + t.done + t.failed);
+                document.getElementById('bar').innerHTML = bar(t);
+                set('resamples-done', s.resamplesDone); set('resamples', s.resamples);
+                set('resamples-pct', (s.resamples > 0 ? 100 * s.resamplesDone / s.resamples : 0).toFixed(1) + '%');
+                if (s.finished) set('finished', new Date(s.finished * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z'));
+                const now = Date.now() / 1000;
+                samples.push([now, s.resamplesDone, t.done]);
+                while (samples.length > 2 && now - samples[0][0] > 30) samples.shift();
+                if (s.state === 'running' && samples.length >= 2) {
+                  const [t0, r0, d0] = samples[0], dt = now - t0;
+                  const rate = dt > 0 ? (s.resamplesDone - r0) / dt : 0, taskRate = dt > 0 ? (t.done - d0) / dt : 0;
+                  set('throughput', rate.toFixed(1) + ' resamples/s, ' + taskRate.toFixed(1) + ' tasks/s');
+                  set('eta', rate > 0 ? fmtDuration((s.resamples - s.resamplesDone) / rate) : '–');
+                } else if (s.state !== 'running') {
+                  set('eta', 'finished'); set('throughput', '–');
+                }
+                document.getElementById('workers-box').innerHTML = workersTable(list.workers);
+                if (s.state === 'done') { await loadReport(); clearInterval(timer); }
+                if (s.state === 'failed' || s.state === 'cancelled') clearInterval(timer);
+              } catch (e) {
+                set('eta', 'could not refresh: ' + e.message);
+              }
+            }
+            if (document.getElementById('report').dataset.loaded !== 'true') { timer = setInterval(refresh, 1500); refresh(); }
+            """
     }
 }

@@ -11,7 +11,8 @@ import Tabular
 extension CoordinatorHTTP {
     static func html(_ s: String, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
-        headers[.init("Content-Security-Policy")!] = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        headers[.init("Content-Security-Policy")!] =
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
         headers[.init("X-Content-Type-Options")!] = "nosniff"
         headers.append(contentsOf: extra)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: s)))
@@ -20,7 +21,8 @@ extension CoordinatorHTTP {
     /// A local path to return to after signing in (never another site).
     static func safeNext(_ next: String?) -> String {
         guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\"),
-              next.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value < 0x7f }) else { return "/" }
+            next.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value < 0x7f })
+        else { return "/" }
         return next
     }
 
@@ -35,11 +37,17 @@ extension CoordinatorHTTP {
             do {
                 return html(try await make())
             } catch let e as ServiceError {
-                return html(Dashboard.page(title: "lassoboot: error", body: "<h1>Error \(e.kind.httpStatus)</h1><p class=\"error\">\(Dashboard.escape(e.message))</p><p><a href=\"/\">all runs</a></p>"),
-                            status: HTTPResponse.Status(code: e.kind.httpStatus))
+                return html(
+                    Dashboard.page(
+                        title: "lassoboot: error",
+                        body:
+                            "<h1>Error \(e.kind.httpStatus)</h1><p class=\"error\">\(Dashboard.escape(e.message))</p><p><a href=\"/\">all runs</a></p>"
+                    ),
+                    status: HTTPResponse.Status(code: e.kind.httpStatus))
             } catch {
-                return html(Dashboard.page(title: "lassoboot: error", body: "<h1>Internal error</h1><p class=\"error\">\(Dashboard.escape("\(error)"))</p>"),
-                            status: .internalServerError)
+                return html(
+                    Dashboard.page(title: "lassoboot: error", body: "<h1>Internal error</h1><p class=\"error\">\(Dashboard.escape("\(error)"))</p>"),
+                    status: .internalServerError)
             }
         }
         router.get("/") { request, _ in
@@ -58,10 +66,13 @@ extension CoordinatorHTTP {
         }
         router.post("login") { request, _ in
             let bytes: Data
-            do { bytes = try await body(request, limit: 64 << 10) } catch { return CoordinatorHTTP.error(413, "request body larger than 65536 bytes") }
+            do { bytes = try await body(request, limit: 64 << 10) } catch {
+                return CoordinatorHTTP.error(413, "request body larger than 65536 bytes")
+            }
             // Parsed by hand: Foundation's URLComponents traps on some malformed percent-encoding.
             guard let items = formFields(bytes) else {
-                return CoordinatorHTTP.error(400, "malformed form body: expected name=value pairs in application/x-www-form-urlencoded percent-encoding")
+                return CoordinatorHTTP.error(
+                    400, "malformed form body: expected name=value pairs in application/x-www-form-urlencoded percent-encoding")
             }
             let token = items.first { $0.name == "token" }?.value ?? ""
             let next = safeNext(items.first { $0.name == "next" }?.value)
@@ -69,13 +80,17 @@ extension CoordinatorHTTP {
                 return html(Dashboard.login(next: next, failed: true), status: .unauthorized)
             }
             let value = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-            return Response(status: .seeOther, headers: [
-                .location: next,
-                .setCookie: "\(Dashboard.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000\(secure)",
-            ])
+            return Response(
+                status: .seeOther,
+                headers: [
+                    .location: next,
+                    .setCookie: "\(Dashboard.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000\(secure)",
+                ])
         }
         router.post("logout") { _, _ in
-            Response(status: .seeOther, headers: [.location: "/login", .setCookie: "\(Dashboard.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\(secure)"])
+            Response(
+                status: .seeOther,
+                headers: [.location: "/login", .setCookie: "\(Dashboard.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\(secure)"])
         }
     }
 }

@@ -110,9 +110,11 @@ public enum CoordinatorHTTP {
 
     /// The router with every endpoint.
     /// - Parameter allowAnonymous: serve without checking tokens (loopback development only).
-    public static func router(service: CoordinatorService, tokens: Tokens, allowAnonymous: Bool = false,
-                              limits: BodyLimits = BodyLimits(), maxLeaseWait: Double = 20,
-                              metrics: CoordinatorMetrics = CoordinatorMetrics(), secureCookies: Bool = false) -> Router<BasicRequestContext> {
+    public static func router(
+        service: CoordinatorService, tokens: Tokens, allowAnonymous: Bool = false,
+        limits: BodyLimits = BodyLimits(), maxLeaseWait: Double = 20,
+        metrics: CoordinatorMetrics = CoordinatorMetrics(), secureCookies: Bool = false
+    ) -> Router<BasicRequestContext> {
         let tokens: Tokens? = allowAnonymous ? nil : tokens
         let router = Router()
         router.get("healthz") { _, _ in text("ok\n") }
@@ -125,8 +127,9 @@ public enum CoordinatorHTTP {
         let workers = api.group().add(middleware: TokenMiddleware(tokens: tokens, scope: .worker))
         let shared = api.group().add(middleware: TokenMiddleware(tokens: tokens, scope: .either))
         clientReads.get("openapi.json") { request, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
         }
         client.get("metrics") { request, _ in
             let snapshot = await service.metricsSnapshot(aliveWithin: metrics.aliveWithin)
@@ -230,7 +233,8 @@ public enum CoordinatorHTTP {
             case "text", "table": return text(Render.text(report))
             case "html": return text(Render.html(report), contentType: "text/html; charset=utf-8")
             case "fragment": return text(Render.htmlFragment(report), contentType: "text/html; charset=utf-8")
-            default: throw ServiceError(.invalid, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment, replicates or model")
+            default:
+                throw ServiceError(.invalid, "unknown format '\(format)': use json, csv, markdown, text, cv, html, fragment, replicates or model")
             }
         }
         workers.get("v1/runs/:id/context") { request, context in

@@ -68,7 +68,8 @@ extension CoordinatorService {
         }
         var total = preparedUse.values.reduce(0) { $0 + $1.bytes }
         while total > housekeeping.preparedBudget, preparedUse.count > 1,
-              let victim = preparedUse.filter({ $0.key != id }).min(by: { $0.value.tick < $1.value.tick }) {
+            let victim = preparedUse.filter({ $0.key != id }).min(by: { $0.value.tick < $1.value.tick })
+        {
             total -= victim.value.bytes
             logger.info("prepared run evicted (over the budget)", metadata: ["run": "\(victim.key)", "bytes": "\(victim.value.bytes)"])
             dropPreparation(victim.key, trim: false)
@@ -210,7 +211,9 @@ extension CoordinatorService {
         let users = try store.runs().map { runCache[$0.id] ?? $0 }
             .filter { $0.state == .running && ($0.dataset == hash || $0.resampleIndices == hash) }
         if !users.isEmpty {
-            throw ServiceError(.conflict, "dataset \(hash) is used by running run(s) \(users.prefix(5).map(\.id).joined(separator: ", ")): cancel or delete them first")
+            throw ServiceError(
+                .conflict,
+                "dataset \(hash) is used by running run(s) \(users.prefix(5).map(\.id).joined(separator: ", ")): cancel or delete them first")
         }
         try deleteStoredDataset(hash, reason: "deleted by a client")
     }

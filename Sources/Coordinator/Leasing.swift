@@ -63,7 +63,8 @@ extension CoordinatorService {
             throw ServiceError(.invalid, "worker and host must be at most 256 characters and threads between 1 and 65536")
         }
         guard !quarantined.contains(request.worker) else {
-            throw ServiceError(.forbidden, "worker \(request.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
+            throw ServiceError(
+                .forbidden, "worker \(request.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
         }
         if !stalledRuns.isEmpty {
             let stalled = stalledRuns
@@ -82,8 +83,10 @@ extension CoordinatorService {
         var out: [Wire.LeasedTask] = []
         for (id, info) in leases {
             guard let run = try runRow(id.run) else { continue }
-            out.append(Wire.LeasedTask(run: id.run, key: id.key, lease: info.id, dataset: run.dataset,
-                                       input: id.key.phase == 2 ? run.phaseTwo : nil))
+            out.append(
+                Wire.LeasedTask(
+                    run: id.run, key: id.key, lease: info.id, dataset: run.dataset,
+                    input: id.key.phase == 2 ? run.phaseTwo : nil))
         }
         try await persist(writes)
         return out
@@ -117,7 +120,8 @@ extension CoordinatorService {
             let now = clock()
             if !tasks.isEmpty || now >= deadline || Task.isCancelled { return tasks }
             if request.started != nil {
-                request = Wire.LeaseRequest(worker: request.worker, host: request.host, threads: request.threads, max: request.max, wait: request.wait)
+                request = Wire.LeaseRequest(
+                    worker: request.worker, host: request.host, threads: request.threads, max: request.max, wait: request.wait)
             }
             // Re-check at least twice a second (retry backoffs end without a wake-up).
             await waitForWork(seconds: min(deadline - now, 0.5))
@@ -175,7 +179,11 @@ extension CoordinatorService {
         counters.retries += changes.tasks.filter { $0.state == .queued }.count
         var writes: [StoreWrite] = [.tasks(changes.tasks)]
         for id in changes.failed { writes += failRun(id) }
-        logger.warning("\(changes.tasks.count) lease(s) expired", metadata: ["tasks": "\(changes.tasks.count)", "ids": "\(changes.tasks.prefix(8).map { "\($0.id.run)/\($0.id.key)" }.joined(separator: ","))"])
+        logger.warning(
+            "\(changes.tasks.count) lease(s) expired",
+            metadata: [
+                "tasks": "\(changes.tasks.count)", "ids": "\(changes.tasks.prefix(8).map { "\($0.id.run)/\($0.id.key)" }.joined(separator: ","))",
+            ])
         notifyWork()
         return writes
     }

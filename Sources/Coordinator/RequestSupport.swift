@@ -33,7 +33,8 @@ public struct Tokens: Sendable {
         let utf8 = Array(header.utf8)
         let scheme = Array("bearer".utf8)
         guard utf8.count > scheme.count, utf8[scheme.count] == UInt8(ascii: " "),
-              zip(utf8, scheme).allSatisfy({ ($0 | 0x20) == $1 }) else { return nil }
+            zip(utf8, scheme).allSatisfy({ ($0 | 0x20) == $1 })
+        else { return nil }
         var start = scheme.count
         while start < utf8.count, utf8[start] == UInt8(ascii: " ") { start += 1 }
         return String(decoding: utf8[start...], as: UTF8.self)
@@ -112,7 +113,7 @@ func formFields(_ bytes: Data) -> [(name: String, value: String)]? {
                 out.append(c)
                 i += 1
             default:
-                return nil      // a space, a backslash, a quote, a control or non-ASCII byte: not encoded
+                return nil  // a space, a backslash, a quote, a control or non-ASCII byte: not encoded
             }
         }
         return String(validating: out, as: UTF8.self)
@@ -121,7 +122,8 @@ func formFields(_ bytes: Data) -> [(name: String, value: String)]? {
     for pair in Array(bytes).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
         let eq = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
         guard let name = decode(pair[pair.startIndex..<eq]),
-              let value = decode(eq < pair.endIndex ? pair[(eq + 1)...] : []) else { return nil }
+            let value = decode(eq < pair.endIndex ? pair[(eq + 1)...] : [])
+        else { return nil }
         fields.append((name, value))
     }
     return fields

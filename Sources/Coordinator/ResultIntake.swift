@@ -28,7 +28,7 @@ extension CoordinatorService {
             throw ServiceError(.forbidden, "worker \(s.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
         }
         if let r = runCache[s.run], r.state == .running, prepared[s.run] == nil {
-            _ = try await executor(for: r)     // the run's data is still being prepared (it has just been created)
+            _ = try await executor(for: r)  // the run's data is still being prepared (it has just been created)
         }
         guard let run = try runRow(s.run) else { throw ServiceError(.notFound, "no run \(s.run)") }
         guard s.dataset == run.dataset else {
@@ -49,7 +49,10 @@ extension CoordinatorService {
                 if scheduler.check(id, lease: s.lease, worker: s.worker) == .notLeased {
                     counters.unleasedResults += 1
                     counters.rejectedResults += 1
-                    throw ServiceError(.conflict, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
+                    throw ServiceError(
+                        .conflict,
+                        "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused"
+                    )
                 }
                 if let problem = executor.validate(result, key: s.key) {
                     counters.rejectedResults += 1
@@ -72,7 +75,11 @@ extension CoordinatorService {
         }
         if s.released == true {
             if let w = touchWorker(s.worker) { writes.append(w) }
-            writes.append(.tasks(scheduler.fail(id, leaseID: s.lease, worker: s.worker, cause: "released by a draining worker", countsAsAttempt: false, now: clock()).tasks))
+            writes.append(
+                .tasks(
+                    scheduler.fail(
+                        id, leaseID: s.lease, worker: s.worker, cause: "released by a draining worker", countsAsAttempt: false, now: clock()
+                    ).tasks))
             notifyWork()
             try await persist(writes)
             return .released
@@ -101,8 +108,13 @@ extension CoordinatorService {
             counters.unleasedResults += 1
             counters.rejectedResults += 1
             try await persist(writes)
-            logger.warning("result refused: lease not issued to this worker for this task", metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
-            throw ServiceError(.conflict, "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused")
+            logger.warning(
+                "result refused: lease not issued to this worker for this task",
+                metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
+            throw ServiceError(
+                .conflict,
+                "lease \(s.lease.prefix(64)) was not issued to worker \(s.worker.prefix(64)) for task \(s.key) of run \(s.run) (or the coordinator restarted since): result refused"
+            )
         case .unknownTask, .duplicate:
             // The first result may still be on its way to the disk: compare with it, and answer
             // only once it is committed (the barrier).
@@ -112,7 +124,9 @@ extension CoordinatorService {
             counters.duplicateResults += 1
             if let stored, stored != bytes {
                 counters.mismatchedDuplicates += 1
-                logger.error("MISMATCH: duplicate result differs from the stored one", metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
+                logger.error(
+                    "MISMATCH: duplicate result differs from the stored one",
+                    metadata: ["run": "\(id.run)", "task": "\(id.key)", "worker": "\(s.worker.prefix(64))"])
                 return .mismatch
             }
             return .duplicate
@@ -147,7 +161,8 @@ extension CoordinatorService {
     /// Both run off the actor. Throws (refusing the result) when the result is not vouched for.
     func vouch(for result: TaskResult, bytes: Data, key: TaskKey, run: RunRow, worker: String, executor: TaskExecutor) async throws {
         let input = run.phaseTwo
-        let (certificateProblem, certifySeconds): (String?, Double) = key.isCertifiable && certifyResults
+        let (certificateProblem, certifySeconds): (String?, Double) =
+            key.isCertifiable && certifyResults
             ? await Task.detached(priority: .userInitiated) { Self.timed { executor.certify(result, key: key, input: input) } }.value : (nil, 0)
         checkSeconds[run.id, default: (0, 0)].certify += certifySeconds
         guard certificateProblem != nil || sampledForVerification(run.id, key) else { return }
@@ -159,16 +174,23 @@ extension CoordinatorService {
         if recomputed == bytes {
             if let certificateProblem {
                 // The worker's fit is what this coordinator computes too: the check was too strict.
-                logger.warning("certificate check failed but the recomputation agrees; accepted", metadata: ["run": "\(run.id)", "task": "\(key)", "problem": "\(certificateProblem)"])
+                logger.warning(
+                    "certificate check failed but the recomputation agrees; accepted",
+                    metadata: ["run": "\(run.id)", "task": "\(key)", "problem": "\(certificateProblem)"])
             }
             return
         }
         if certificateProblem != nil { counters.uncertifiedResults += 1 }
         counters.verificationMismatches += 1
         counters.rejectedResults += 1
-        try await quarantine(worker, because: "its result for task \(key) of run \(run.id) differs from the coordinator's recomputation"
-                             + (certificateProblem.map { " (\($0))" } ?? ""))
-        throw ServiceError(.unprocessable, "result for \(key) refused: it differs from the coordinator's recomputation\(certificateProblem.map { " (\($0))" } ?? ""); worker \(worker.prefix(64)) is quarantined")
+        try await quarantine(
+            worker,
+            because: "its result for task \(key) of run \(run.id) differs from the coordinator's recomputation"
+                + (certificateProblem.map { " (\($0))" } ?? ""))
+        throw ServiceError(
+            .unprocessable,
+            "result for \(key) refused: it differs from the coordinator's recomputation\(certificateProblem.map { " (\($0))" } ?? ""); worker \(worker.prefix(64)) is quarantined"
+        )
     }
 
     /// The value of `body` and the thread CPU seconds it took.
@@ -191,7 +213,8 @@ extension CoordinatorService {
         for (runID, workers) in contributors where workers.contains(worker) {
             guard var r = runCache[runID], r.state == .running else { continue }
             r.state = .failed
-            r.error = "worker \(worker.prefix(64)) was quarantined (\(cause)); it had handed in results for this run, which may be wrong: resubmit the run"
+            r.error =
+                "worker \(worker.prefix(64)) was quarantined (\(cause)); it had handed in results for this run, which may be wrong: resubmit the run"
             r.finished = clock()
             runCache[runID] = r
             scheduler.remove(run: runID)
@@ -222,8 +245,11 @@ extension CoordinatorService {
             if !missing.isEmpty {
                 let records = missing.map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
                 _ = scheduler.add(records)
-                logger.error("results missing from the store for tasks marked done: queued again", metadata: [
-                    "run": "\(run.id)", "tasks": "\(missing.count)", "keys": "\(missing.prefix(8).map(\.description).joined(separator: ","))"])
+                logger.error(
+                    "results missing from the store for tasks marked done: queued again",
+                    metadata: [
+                        "run": "\(run.id)", "tasks": "\(missing.count)", "keys": "\(missing.prefix(8).map(\.description).joined(separator: ","))",
+                    ])
                 try await persist([.tasks(records)])
                 notifyWork()
                 return
@@ -240,7 +266,9 @@ extension CoordinatorService {
                 run.state = .done
                 run.finished = clock()
                 let check = checkSeconds[run.id] ?? (0, 0)
-                logger.info("run done", metadata: ["run": "\(run.id)", "certifyMs": "\(Int(check.certify * 1000))", "recomputeMs": "\(Int(check.recompute * 1000))"])
+                logger.info(
+                    "run done",
+                    metadata: ["run": "\(run.id)", "certifyMs": "\(Int(check.certify * 1000))", "recomputeMs": "\(Int(check.recompute * 1000))"])
             }
         } catch let e as ServiceError {
             throw e

@@ -37,8 +37,9 @@ extension CoordinatorService {
 
     static func prepare(run: RunRow, spec: Data, bytes: Data, indices: Data?) throws -> TaskExecutor {
         do {
-            let executor = try TaskExecutor.prepare(spec: String(decoding: spec, as: UTF8.self), source: "spec of run \(run.id)",
-                                                    data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
+            let executor = try TaskExecutor.prepare(
+                spec: String(decoding: spec, as: UTF8.self), source: "spec of run \(run.id)",
+                data: bytes, dataHash: run.dataset, resampleIndices: indices, indicesHash: run.resampleIndices)
             // Refused at intake rather than failed fold by fold.
             if let problem = executor.data.singleLevelFoldProblem { throw ServiceError(.unprocessable, problem) }
             return executor
@@ -53,7 +54,8 @@ extension CoordinatorService {
     /// the data file's name (reports show it; the bytes come by hash).
     static func specForRun(_ run: RunRow) throws -> Data {
         guard var object = try? JSONSerialization.jsonObject(with: run.spec) as? [String: Any],
-              var data = object["data"] as? [String: Any] else {
+            var data = object["data"] as? [String: Any]
+        else {
             throw ServiceError(.invalid, "the job spec must be a JSON object with a \"data\" object")
         }
         data["csv"] = run.dataName ?? "sha256:\(run.dataset)"
@@ -85,8 +87,9 @@ extension CoordinatorService {
         }
         sequence += 1
         let id = "run-\(sequence)-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        var run = RunRow(id: id, sequence: sequence, name: "", spec: Data(request.spec.utf8), dataset: request.dataset,
-                         created: clock(), resampleIndices: request.resampleIndices, dataName: request.dataName)
+        var run = RunRow(
+            id: id, sequence: sequence, name: "", spec: Data(request.spec.utf8), dataset: request.dataset,
+            created: clock(), resampleIndices: request.resampleIndices, dataName: request.dataName)
         if !queueBeforePreparing {
             let executor: TaskExecutor
             do {
@@ -103,7 +106,11 @@ extension CoordinatorService {
             runningIDsAt = -Double.infinity
             _ = scheduler.add(tasks)
             notifyWork()
-            logger.info("run created", metadata: ["run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)"])
+            logger.info(
+                "run created",
+                metadata: [
+                    "run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)",
+                ])
             return try status(id)
         }
         let spec: RunSpec
@@ -135,7 +142,11 @@ extension CoordinatorService {
             guard executor.phaseOneKeys() == keys else {
                 throw ServiceError(.internalFailure, "run \(id): the phase-1 tasks planned from the spec differ from the prepared run's")
             }
-            logger.info("run created", metadata: ["run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)"])
+            logger.info(
+                "run created",
+                metadata: [
+                    "run": "\(id)", "tasks": "\(tasks.count)", "dataset": "\(request.dataset.prefix(12))", "rows": "\(executor.data.rowCount)",
+                ])
         } catch {
             guard var failed = runCache[id], failed.state == .running else { throw error }
             failed.state = .failed
@@ -214,7 +225,8 @@ extension CoordinatorService {
     func status(of run: RunRow) throws -> Wire.RunStatus {
         var counts = Wire.TaskCounts()
         var resamplesDone = 0
-        let records = scheduler.tasks.values.contains(where: { $0.id.run == run.id })
+        let records =
+            scheduler.tasks.values.contains(where: { $0.id.run == run.id })
             ? scheduler.tasks.values.filter { $0.id.run == run.id } : try store.tasks(run: run.id)
         for r in records {
             switch r.state {
@@ -226,10 +238,11 @@ extension CoordinatorService {
             if r.state == .done, case let .bootstrap(s, e) = r.id.key { resamplesDone += e - s }
         }
         let resamples = resampleCount(of: run)
-        return Wire.RunStatus(id: run.id, name: run.name, state: run.state, phase: run.phase, tasks: counts,
-                              resamplesDone: resamplesDone, resamples: resamples, error: run.error,
-                              created: run.created, finished: run.finished, dataset: run.dataset,
-                              alert: run.state == .running ? committer?.alert : nil)
+        return Wire.RunStatus(
+            id: run.id, name: run.name, state: run.state, phase: run.phase, tasks: counts,
+            resamplesDone: resamplesDone, resamples: resamples, error: run.error,
+            created: run.created, finished: run.finished, dataset: run.dataset,
+            alert: run.state == .running ? committer?.alert : nil)
     }
 
     public func list() throws -> Wire.RunList {
@@ -250,9 +263,10 @@ extension CoordinatorService {
         let now = clock()
         var counters = self.counters
         counters.storageRetries = committer?.retries ?? 0
-        return MetricsSnapshot(counters: counters, tasks: tasks, runs: runs,
-                               workersAlive: workers.values.filter { now - $0.lastSeen <= aliveWithin }.count,
-                               workersSeen: workers.count, storageAlert: committer?.alert)
+        return MetricsSnapshot(
+            counters: counters, tasks: tasks, runs: runs,
+            workersAlive: workers.values.filter { now - $0.lastSeen <= aliveWithin }.count,
+            workersSeen: workers.count, storageAlert: committer?.alert)
     }
 
     public func cancel(_ id: String) async throws -> Wire.RunStatus {
@@ -294,8 +308,10 @@ extension CoordinatorService {
         guard let run = try runRow(id), run.state == .done else { throw ServiceError(.conflict, "run \(id) has no finished report") }
         let executor = try prepare(run)
         let results = try decodedResults(id)
-        var files = [("replicates.csv", Aggregation.replicatesCSV(data: executor.data, results: results)),
-                     ("rows.csv", Aggregation.rowCellsCSV(data: executor.data, executor: executor))]
+        var files = [
+            ("replicates.csv", Aggregation.replicatesCSV(data: executor.data, results: results)),
+            ("rows.csv", Aggregation.rowCellsCSV(data: executor.data, executor: executor)),
+        ]
         if let j = Aggregation.jackknifeCSV(data: executor.data, executor: executor, results: results) { files.append(("jackknife.csv", j)) }
         files.append(("model.json", try Aggregation.model(data: executor.data, results: results, software: software)))
         return files.map { (name: $0.0, text: $0.1) }
@@ -303,7 +319,8 @@ extension CoordinatorService {
 
     public func context(_ id: String) throws -> Wire.RunContext {
         guard let run = try runRow(id) else { throw ServiceError(.notFound, "no run \(id)") }
-        return Wire.RunContext(run: id, spec: String(decoding: try Self.specForRun(run), as: UTF8.self), dataset: run.dataset,
-                               resampleIndices: run.resampleIndices)
+        return Wire.RunContext(
+            run: id, spec: String(decoding: try Self.specForRun(run), as: UTF8.self), dataset: run.dataset,
+            resampleIndices: run.resampleIndices)
     }
 }

@@ -135,7 +135,8 @@ extension FitOutcome {
 
     init?(json v: FastJSON.Value) {
         guard case let .object(o) = v, o.count == 1, case let .object(fields) = o[0].1,
-              let payload = FastJSON.field(fields, "_0") else { return nil }
+            let payload = FastJSON.field(fields, "_0")
+        else { return nil }
         switch o[0].0 {
         case "coefficients": guard let c = payload.doubles else { return nil }; self = .coefficients(c)
         case "failed": guard case let .string(s) = payload else { return nil }; self = .failed(s)
@@ -247,7 +248,8 @@ extension TaskResult {
         switch o[0].0 {
         case "cv":
             guard case let .array(s)? = FastJSON.field(fields, "scores"), case let .array(f)? = FastJSON.field(fields, "failures"),
-                  let weight = FastJSON.field(fields, "heldOutWeight")?.double else { return nil }
+                let weight = FastJSON.field(fields, "heldOutWeight")?.double
+            else { return nil }
             var scores: [Double?] = [], failures: [String?] = []
             for x in s {
                 if case .null = x { scores.append(nil) } else if let d = x.double { scores.append(d) } else { return nil }
@@ -262,7 +264,8 @@ extension TaskResult {
             self = .cv(scores: scores, failures: failures, heldOutWeight: weight)
         case "estimate":
             guard let fitValue = FastJSON.field(fields, "_0"), let fit = FitOutcome(json: fitValue),
-                  let kkt = FastJSON.field(fields, "kktViolation")?.double, let it = FastJSON.field(fields, "iterations")?.int else { return nil }
+                let kkt = FastJSON.field(fields, "kktViolation")?.double, let it = FastJSON.field(fields, "iterations")?.int
+            else { return nil }
             self = .estimate(fit, kktViolation: kkt, iterations: it)
         case "bootstrap":
             func table(_ v: FastJSON.Value?) -> [[FitOutcome]]? {
@@ -292,7 +295,9 @@ extension TaskResult {
             guard let f = fits(FastJSON.field(fields, "fits")) else { return nil }
             self = .jackknife(fits: f)
         case "nodewise":
-            guard case let .array(rows)? = FastJSON.field(fields, "features"), let lambdas = FastJSON.field(fields, "lambdas")?.doubles else { return nil }
+            guard case let .array(rows)? = FastJSON.field(fields, "features"), let lambdas = FastJSON.field(fields, "lambdas")?.doubles else {
+                return nil
+            }
             var features: [[Double]] = []
             for r in rows { guard let d = r.doubles else { return nil }; features.append(d) }
             self = .nodewise(lambdas: lambdas, features: features)

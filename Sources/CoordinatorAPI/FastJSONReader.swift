@@ -154,7 +154,7 @@ public enum FastJSON {
             guard i < bytes.count, isDigit(bytes[i]) else { return nil }
             if bytes[i] == UInt8(ascii: "0") {
                 i += 1
-                if i < bytes.count && isDigit(bytes[i]) { return nil }   // no leading zeros
+                if i < bytes.count && isDigit(bytes[i]) { return nil }  // no leading zeros
             } else {
                 while i < bytes.count && isDigit(bytes[i]) { i += 1 }
             }

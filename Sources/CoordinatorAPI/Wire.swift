@@ -33,7 +33,9 @@ public enum Wire {
         public let threads: Int
         public let tasksDone: Int
         public let lastSeen: Double
-        public init(id: String, host: String, threads: Int, tasksDone: Int, lastSeen: Double) { self.id = id; self.host = host; self.threads = threads; self.tasksDone = tasksDone; self.lastSeen = lastSeen }
+        public init(id: String, host: String, threads: Int, tasksDone: Int, lastSeen: Double) {
+            self.id = id; self.host = host; self.threads = threads; self.tasksDone = tasksDone; self.lastSeen = lastSeen
+        }
     }
 
     /// `GET /v1/runs/{id}`: a run and its progress.
@@ -52,7 +54,14 @@ public enum Wire {
         /// Why a running run is not progressing, e.g. `stalled: disk full (SQLITE_FULL) ...`: the
         /// coordinator cannot commit results and is retrying (the run resumes by itself).
         public let alert: String?
-        public init(id: String, name: String, state: RunState, phase: Int, tasks: TaskCounts, resamplesDone: Int, resamples: Int, error: String?, created: Double, finished: Double?, dataset: String, alert: String? = nil) { self.id = id; self.name = name; self.state = state; self.phase = phase; self.tasks = tasks; self.resamplesDone = resamplesDone; self.resamples = resamples; self.error = error; self.created = created; self.finished = finished; self.dataset = dataset; self.alert = alert }
+        public init(
+            id: String, name: String, state: RunState, phase: Int, tasks: TaskCounts, resamplesDone: Int, resamples: Int, error: String?,
+            created: Double, finished: Double?, dataset: String, alert: String? = nil
+        ) {
+            self.id = id; self.name = name; self.state = state; self.phase = phase; self.tasks = tasks; self.resamplesDone = resamplesDone;
+            self.resamples = resamples; self.error = error; self.created = created; self.finished = finished; self.dataset = dataset;
+            self.alert = alert
+        }
     }
 
     public struct RunList: Codable, Sendable {
@@ -84,7 +93,9 @@ public enum Wire {
         public let lease: String
         public let dataset: String
         public let input: PhaseTwoInput?
-        public init(run: String, key: TaskKey, lease: String, dataset: String, input: PhaseTwoInput?) { self.run = run; self.key = key; self.lease = lease; self.dataset = dataset; self.input = input }
+        public init(run: String, key: TaskKey, lease: String, dataset: String, input: PhaseTwoInput?) {
+            self.run = run; self.key = key; self.lease = lease; self.dataset = dataset; self.input = input
+        }
     }
 
     public struct LeaseResponse: Codable, Sendable {
@@ -125,8 +136,10 @@ public enum Wire {
         public let started: [String]?
         /// Compute time of the task on the worker (for the fit-time metric; not part of the result).
         public let seconds: Double?
-        public init(worker: String, run: String, key: TaskKey, lease: String, dataset: String,
-                    result: TaskResult?, error: String? = nil, released: Bool? = nil, started: [String]? = nil, seconds: Double? = nil) {
+        public init(
+            worker: String, run: String, key: TaskKey, lease: String, dataset: String,
+            result: TaskResult?, error: String? = nil, released: Bool? = nil, started: [String]? = nil, seconds: Double? = nil
+        ) {
             self.worker = worker; self.run = run; self.key = key; self.lease = lease; self.dataset = dataset
             self.result = result; self.error = error; self.released = released; self.started = started; self.seconds = seconds
         }
@@ -171,7 +184,9 @@ public enum Wire {
         public let dataset: String
         /// Dataset hash of an imported resample index matrix, if the run replays one.
         public let resampleIndices: String?
-        public init(run: String, spec: String, dataset: String, resampleIndices: String?) { self.run = run; self.spec = spec; self.dataset = dataset; self.resampleIndices = resampleIndices }
+        public init(run: String, spec: String, dataset: String, resampleIndices: String?) {
+            self.run = run; self.spec = spec; self.dataset = dataset; self.resampleIndices = resampleIndices
+        }
     }
 
     /// Every error body.

@@ -25,33 +25,37 @@ extension Wire.Submission {
     public static func fastDecode(_ data: Data) -> Wire.Submission? {
         guard case let .object(o)? = FastJSON.parse(data) else { return nil }
         guard case let .string(worker)? = FastJSON.field(o, "worker"), case let .string(run)? = FastJSON.field(o, "run"),
-              let keyValue = FastJSON.field(o, "key"), let key = TaskKey(json: keyValue),
-              case let .string(lease)? = FastJSON.field(o, "lease"), case let .string(dataset)? = FastJSON.field(o, "dataset") else { return nil }
+            let keyValue = FastJSON.field(o, "key"), let key = TaskKey(json: keyValue),
+            case let .string(lease)? = FastJSON.field(o, "lease"), case let .string(dataset)? = FastJSON.field(o, "dataset")
+        else { return nil }
         var result: TaskResult?
         switch FastJSON.field(o, "result") {
         case nil, .null?: result = nil
         case let v?: guard let r = TaskResult(json: v) else { return nil }; result = r
         }
         guard let error = FastJSON.optionalString(FastJSON.field(o, "error")),
-              let released = FastJSON.optionalBool(FastJSON.field(o, "released")),
-              let started = FastJSON.optionalStrings(FastJSON.field(o, "started")) else { return nil }
+            let released = FastJSON.optionalBool(FastJSON.field(o, "released")),
+            let started = FastJSON.optionalStrings(FastJSON.field(o, "started"))
+        else { return nil }
         var seconds: Double?
         switch FastJSON.field(o, "seconds") {
         case nil, .null?: seconds = nil
         case let v?: guard let d = v.double else { return nil }; seconds = d
         }
-        return Wire.Submission(worker: worker, run: run, key: key, lease: lease, dataset: dataset, result: result,
-                               error: error, released: released, started: started, seconds: seconds)
+        return Wire.Submission(
+            worker: worker, run: run, key: key, lease: lease, dataset: dataset, result: result,
+            error: error, released: released, started: started, seconds: seconds)
     }
 }
 
 extension Wire.LeaseRequest {
     public static func fastDecode(_ data: Data) -> Wire.LeaseRequest? {
         guard case let .object(o)? = FastJSON.parse(data),
-              case let .string(worker)? = FastJSON.field(o, "worker"), case let .string(host)? = FastJSON.field(o, "host"),
-              let threads = FastJSON.field(o, "threads")?.int, let max = FastJSON.field(o, "max")?.int,
-              let wait = FastJSON.field(o, "wait")?.double,
-              let started = FastJSON.optionalStrings(FastJSON.field(o, "started")) else { return nil }
+            case let .string(worker)? = FastJSON.field(o, "worker"), case let .string(host)? = FastJSON.field(o, "host"),
+            let threads = FastJSON.field(o, "threads")?.int, let max = FastJSON.field(o, "max")?.int,
+            let wait = FastJSON.field(o, "wait")?.double,
+            let started = FastJSON.optionalStrings(FastJSON.field(o, "started"))
+        else { return nil }
         return Wire.LeaseRequest(worker: worker, host: host, threads: threads, max: max, wait: wait, started: started)
     }
 }
@@ -85,12 +89,14 @@ extension Wire.LeaseResponse {
 
     public static func fastDecode(_ data: Data) -> Wire.LeaseResponse? {
         guard case let .object(o)? = FastJSON.parse(data), case let .array(list)? = FastJSON.field(o, "tasks"),
-              let running = FastJSON.optionalStrings(FastJSON.field(o, "running")) else { return nil }
+            let running = FastJSON.optionalStrings(FastJSON.field(o, "running"))
+        else { return nil }
         var tasks: [Wire.LeasedTask] = []
         for item in list {
             guard case let .object(t) = item, case let .string(run)? = FastJSON.field(t, "run"),
-                  let kv = FastJSON.field(t, "key"), let key = TaskKey(json: kv),
-                  case let .string(lease)? = FastJSON.field(t, "lease"), case let .string(dataset)? = FastJSON.field(t, "dataset") else { return nil }
+                let kv = FastJSON.field(t, "key"), let key = TaskKey(json: kv),
+                case let .string(lease)? = FastJSON.field(t, "lease"), case let .string(dataset)? = FastJSON.field(t, "dataset")
+            else { return nil }
             var input: PhaseTwoInput?
             switch FastJSON.field(t, "input") {
             case nil, .null?: input = nil

@@ -46,8 +46,10 @@ extension LogisticLasso {
         return r
     }
 
-    public static func kktViolation(design: CompressedDesign, cells: BinomialCells, alpha: Double,
-                                    penalty: Penalty = Penalty(), coefficients: [Double]) throws -> Double {
+    public static func kktViolation(
+        design: CompressedDesign, cells: BinomialCells, alpha: Double,
+        penalty: Penalty = Penalty(), coefficients: [Double]
+    ) throws -> Double {
         let p = design.featureCount
         guard coefficients.count == p + 1 else {
             throw LassoError.lengthMismatch(what: "coefficients", expected: p + 1, found: coefficients.count)

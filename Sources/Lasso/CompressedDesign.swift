@@ -62,7 +62,7 @@ public struct CompressedDesign: Sendable {
         while capacity < 2 * max(n, 1) { capacity <<= 1 }
         let mask = capacity - 1
         var slots = [Int32](repeating: -1, count: capacity)
-        var firstRow: [Int32] = []   // representative row of each pattern
+        var firstRow: [Int32] = []  // representative row of each pattern
         var rowPattern = [Int32](repeating: 0, count: n)
 
         @inline(__always) func same(_ a: Int, _ b: Int) -> Bool {

@@ -73,66 +73,81 @@ public struct Debias: Sendable {
     /// nonzero features costs O(q^2), so binary designs cost a fraction of p^2 per pattern. The
     /// linear predictor and the probabilities come first (the logistic function vectorized), then
     /// the upper triangles are accumulated row by row and mirrored.
-    func derivatives(cells: BinomialCells, beta: [Double], withMeat: Bool)
-        -> (g: [Double], h: [Double], m: [Double], pi: [Double]) {
+    func derivatives(
+        cells: BinomialCells, beta: [Double], withMeat: Bool
+    )
+        -> (g: [Double], h: [Double], m: [Double], pi: [Double])
+    {
         let n = design.patternCount, p = size
         var pi = [Double](repeating: 0, count: n)
         var g = [Double](repeating: 0, count: p)
         var h = [Double](repeating: 0, count: p * p)
         var meat = [Double](repeating: 0, count: withMeat ? p * p : 0)
         design.sparseStart.withUnsafeBufferPointer { start in
-        design.sparseFeature.withUnsafeBufferPointer { feature in
-        design.sparseValue.withUnsafeBufferPointer { value in
-        beta.withUnsafeBufferPointer { beta in
-        pi.withUnsafeMutableBufferPointer { pi in
-            // Linear predictor of every pattern (patterns without trials too: cheaper than a branch).
-            for k in 0..<n {
-                var eta = beta[0]
-                for i in Int(start[k])..<Int(start[k + 1]) { eta += beta[Int(feature[i]) + 1] * value[i] }
-                pi[k] = eta
-            }
-            Self.sigmoidInPlace(pi.baseAddress!, n)
-        }}}}}
-        design.sparseStart.withUnsafeBufferPointer { start in
-        design.sparseFeature.withUnsafeBufferPointer { feature in
-        design.sparseValue.withUnsafeBufferPointer { value in
-        cells.trials.withUnsafeBufferPointer { trials in
-        cells.successes.withUnsafeBufferPointer { successes in
-        pi.withUnsafeBufferPointer { pi in
-        g.withUnsafeMutableBufferPointer { g in
-        h.withUnsafeMutableBufferPointer { h in
-        meat.withUnsafeMutableBufferPointer { meat in
-            let h = h.baseAddress!
-            for k in 0..<n where trials[k] > 0 {
-                let lo = Int(start[k]), hi = Int(start[k + 1])
-                let q = pi[k], m = trials[k], e = successes[k]
-                let w = m * q * (1 - q), r = e - m * q
-                g[0] += r
-                h[0] += w
-                for i in lo..<hi {
-                    let a = Int(feature[i]) + 1, xa = value[i]
-                    g[a] += r * xa
-                    h[a] += w * xa   // row 0, column a
-                    let wa = w * xa, row = h + a * p + 1
-                    for l in i..<hi { row[Int(feature[l])] += wa * value[l] }
-                }
-            }
-            if withMeat {
-                let meat = meat.baseAddress!
-                for k in 0..<n where trials[k] > 0 {
-                    let lo = Int(start[k]), hi = Int(start[k + 1])
-                    let q = pi[k], m = trials[k], e = successes[k]
-                    let v = e * (1 - q) * (1 - q) + (m - e) * q * q
-                    meat[0] += v
-                    for i in lo..<hi {
-                        let a = Int(feature[i]) + 1, xa = value[i]
-                        meat[a] += v * xa
-                        let va = v * xa, row = meat + a * p + 1
-                        for l in i..<hi { row[Int(feature[l])] += va * value[l] }
+            design.sparseFeature.withUnsafeBufferPointer { feature in
+                design.sparseValue.withUnsafeBufferPointer { value in
+                    beta.withUnsafeBufferPointer { beta in
+                        pi.withUnsafeMutableBufferPointer { pi in
+                            // Linear predictor of every pattern (patterns without trials too: cheaper than a branch).
+                            for k in 0..<n {
+                                var eta = beta[0]
+                                for i in Int(start[k])..<Int(start[k + 1]) { eta += beta[Int(feature[i]) + 1] * value[i] }
+                                pi[k] = eta
+                            }
+                            Self.sigmoidInPlace(pi.baseAddress!, n)
+                        }
                     }
                 }
             }
-        }}}}}}}}}
+        }
+        design.sparseStart.withUnsafeBufferPointer { start in
+            design.sparseFeature.withUnsafeBufferPointer { feature in
+                design.sparseValue.withUnsafeBufferPointer { value in
+                    cells.trials.withUnsafeBufferPointer { trials in
+                        cells.successes.withUnsafeBufferPointer { successes in
+                            pi.withUnsafeBufferPointer { pi in
+                                g.withUnsafeMutableBufferPointer { g in
+                                    h.withUnsafeMutableBufferPointer { h in
+                                        meat.withUnsafeMutableBufferPointer { meat in
+                                            let h = h.baseAddress!
+                                            for k in 0..<n where trials[k] > 0 {
+                                                let lo = Int(start[k]), hi = Int(start[k + 1])
+                                                let q = pi[k], m = trials[k], e = successes[k]
+                                                let w = m * q * (1 - q), r = e - m * q
+                                                g[0] += r
+                                                h[0] += w
+                                                for i in lo..<hi {
+                                                    let a = Int(feature[i]) + 1, xa = value[i]
+                                                    g[a] += r * xa
+                                                    h[a] += w * xa  // row 0, column a
+                                                    let wa = w * xa, row = h + a * p + 1
+                                                    for l in i..<hi { row[Int(feature[l])] += wa * value[l] }
+                                                }
+                                            }
+                                            if withMeat {
+                                                let meat = meat.baseAddress!
+                                                for k in 0..<n where trials[k] > 0 {
+                                                    let lo = Int(start[k]), hi = Int(start[k + 1])
+                                                    let q = pi[k], m = trials[k], e = successes[k]
+                                                    let v = e * (1 - q) * (1 - q) + (m - e) * q * q
+                                                    meat[0] += v
+                                                    for i in lo..<hi {
+                                                        let a = Int(feature[i]) + 1, xa = value[i]
+                                                        meat[a] += v * xa
+                                                        let va = v * xa, row = meat + a * p + 1
+                                                        for l in i..<hi { row[Int(feature[l])] += va * value[l] }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         // Mirror: row 0 and the upper triangle (features in a pattern are in increasing order).
         Self.mirror(&h, size: p)
         if withMeat { Self.mirror(&meat, size: p) }
@@ -180,8 +195,10 @@ public struct Debias: Sendable {
     ///     0.1 sqrt(tolerance): Newton converges quadratically, so the next step (the error left)
     ///     would be of order that step squared, below `tolerance`; saves the last Hessian.
     /// - Throws: ``DebiasFailure``.
-    public func estimate(cells: BinomialCells, start: [Double], newtonSteps: Int? = nil, errors: Bool = true,
-                         tolerance: Double = 1e-10, quadratic: Bool = false, biasReduction: Bool = false) throws -> DebiasedEstimate {
+    public func estimate(
+        cells: BinomialCells, start: [Double], newtonSteps: Int? = nil, errors: Bool = true,
+        tolerance: Double = 1e-10, quadratic: Bool = false, biasReduction: Bool = false
+    ) throws -> DebiasedEstimate {
         precondition(start.count == size, "one coefficient per feature plus the intercept")
         precondition(newtonSteps.map { $0 >= 1 } ?? true, "at least one Newton step")
         precondition(!biasReduction || newtonSteps == nil, "bias reduction iterates until converged")
@@ -211,8 +228,10 @@ public struct Debias: Sendable {
     }
 
     /// The estimate at `beta` with, when asked, its errors from the derivatives `last` at `beta`.
-    func finish(beta: [Double], at last: (g: [Double], h: [Double], m: [Double], pi: [Double]), factor: [Double],
-                        steps: Int, errors: Bool) throws -> DebiasedEstimate {
+    func finish(
+        beta: [Double], at last: (g: [Double], h: [Double], m: [Double], pi: [Double]), factor: [Double],
+        steps: Int, errors: Bool
+    ) throws -> DebiasedEstimate {
         let p = size
         guard errors else {
             return DebiasedEstimate(coefficients: beta, standardErrors: [], sandwichStandardErrors: [], conditionNumber: .nan, steps: steps)
@@ -232,8 +251,9 @@ public struct Debias: Sendable {
             }
             sandwich[j] = max(s, 0).squareRoot()
         }
-        return DebiasedEstimate(coefficients: beta, standardErrors: se, sandwichStandardErrors: sandwich,
-                                conditionNumber: condition, steps: steps)
+        return DebiasedEstimate(
+            coefficients: beta, standardErrors: se, sandwichStandardErrors: sandwich,
+            conditionNumber: condition, steps: steps)
     }
 
     /// Adds `delta` to `beta`; returns the largest step relative to its coefficient.

@@ -38,7 +38,10 @@ extension Debias {
                     throw DebiasFailure.notConverged(steps: steps + 1)
                 }
                 if let t = try? firthPoint(cells: cells, beta: trial, withMeat: errors),
-                   !guarded || penalizedLogLikelihood(cells: cells, t) >= penalizedLogLikelihood(cells: cells, point) - 1e-12 * max(1, abs(penalizedLogLikelihood(cells: cells, point))) {
+                    !guarded
+                        || penalizedLogLikelihood(cells: cells, t) >= penalizedLogLikelihood(cells: cells, point) - 1e-12
+                            * max(1, abs(penalizedLogLikelihood(cells: cells, point)))
+                {
                     next = t
                     break
                 }
@@ -83,7 +86,7 @@ extension Debias {
     func penalizedLogLikelihood(cells: BinomialCells, _ point: FirthPoint) -> Double {
         let p = size
         var value = 0.0
-        for i in 0..<p { value += Double.log(point.factor[i * p + i]) }   // 1/2 log det H
+        for i in 0..<p { value += Double.log(point.factor[i * p + i]) }  // 1/2 log det H
         for k in 0..<design.patternCount where cells.trials[k] > 0 {
             let q = point.derivatives.pi[k], e = cells.successes[k], f = cells.trials[k] - e
             if e > 0 { value += e * Double.log(q) }
@@ -95,41 +98,47 @@ extension Debias {
     /// The modified score g + sum_k h_k (1/2 - pi_k) x_k, with h_k = m_k pi_k (1 - pi_k) x_k' H^{-1} x_k
     /// the summed leverage of cell k's rows, and sum_k h_k pi_k (1 - pi_k) x_k x_k' (full, row-major;
     /// intercept first).
-    func modifiedScore(cells: BinomialCells, d: (g: [Double], h: [Double], m: [Double], pi: [Double]),
-                       inverse: [Double]) -> (score: [Double], extra: [Double]) {
+    func modifiedScore(
+        cells: BinomialCells, d: (g: [Double], h: [Double], m: [Double], pi: [Double]),
+        inverse: [Double]
+    ) -> (score: [Double], extra: [Double]) {
         let p = size
         var score = d.g
         var extra = [Double](repeating: 0, count: p * p)
         design.sparseStart.withUnsafeBufferPointer { start in
-        design.sparseFeature.withUnsafeBufferPointer { feature in
-        design.sparseValue.withUnsafeBufferPointer { value in
-        inverse.withUnsafeBufferPointer { inv in
-        extra.withUnsafeMutableBufferPointer { extra in
-            let a0 = extra.baseAddress!
-            for k in 0..<design.patternCount where cells.trials[k] > 0 {
-                let lo = Int(start[k]), hi = Int(start[k + 1])
-                // x' H^-1 x over the pattern's nonzeros and the intercept.
-                var quad = inv[0]
-                for i in lo..<hi {
-                    let a = Int(feature[i]) + 1, xa = value[i]
-                    var t = 2 * inv[a]   // (0, a) and (a, 0)
-                    for l in lo..<hi { t += inv[a * p + Int(feature[l]) + 1] * value[l] }
-                    quad += xa * t
-                }
-                let q = d.pi[k], w = q * (1 - q)
-                let h = cells.trials[k] * w * quad
-                let c = h * (0.5 - q), v = h * w
-                score[0] += c
-                a0[0] += v
-                for i in lo..<hi {
-                    let a = Int(feature[i]) + 1, xa = value[i]
-                    score[a] += c * xa
-                    a0[a] += v * xa   // row 0, column a
-                    let va = v * xa, row = a0 + a * p + 1
-                    for l in i..<hi { row[Int(feature[l])] += va * value[l] }
+            design.sparseFeature.withUnsafeBufferPointer { feature in
+                design.sparseValue.withUnsafeBufferPointer { value in
+                    inverse.withUnsafeBufferPointer { inv in
+                        extra.withUnsafeMutableBufferPointer { extra in
+                            let a0 = extra.baseAddress!
+                            for k in 0..<design.patternCount where cells.trials[k] > 0 {
+                                let lo = Int(start[k]), hi = Int(start[k + 1])
+                                // x' H^-1 x over the pattern's nonzeros and the intercept.
+                                var quad = inv[0]
+                                for i in lo..<hi {
+                                    let a = Int(feature[i]) + 1, xa = value[i]
+                                    var t = 2 * inv[a]  // (0, a) and (a, 0)
+                                    for l in lo..<hi { t += inv[a * p + Int(feature[l]) + 1] * value[l] }
+                                    quad += xa * t
+                                }
+                                let q = d.pi[k], w = q * (1 - q)
+                                let h = cells.trials[k] * w * quad
+                                let c = h * (0.5 - q), v = h * w
+                                score[0] += c
+                                a0[0] += v
+                                for i in lo..<hi {
+                                    let a = Int(feature[i]) + 1, xa = value[i]
+                                    score[a] += c * xa
+                                    a0[a] += v * xa  // row 0, column a
+                                    let va = v * xa, row = a0 + a * p + 1
+                                    for l in i..<hi { row[Int(feature[l])] += va * value[l] }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-        }}}}}
+        }
         Self.mirror(&extra, size: p)
         return (score, extra)
     }

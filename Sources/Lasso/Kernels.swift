@@ -94,8 +94,9 @@ public enum Kernels {
 
     /// Eight values gathered through an index vector.
     @inline(__always) static func gather(_ values: UnsafePointer<Double>, _ index: UnsafePointer<Int32>, _ i: Int) -> V {
-        V(values[Int(index[i])], values[Int(index[i + 1])], values[Int(index[i + 2])], values[Int(index[i + 3])],
-          values[Int(index[i + 4])], values[Int(index[i + 5])], values[Int(index[i + 6])], values[Int(index[i + 7])])
+        V(
+            values[Int(index[i])], values[Int(index[i + 1])], values[Int(index[i + 2])], values[Int(index[i + 3])],
+            values[Int(index[i + 4])], values[Int(index[i + 5])], values[Int(index[i + 6])], values[Int(index[i + 7])])
     }
 
     /// Summary of a linear predictor pass: `max |out|`, and with weights `v`, `sum v out^2` and
@@ -208,8 +209,10 @@ public enum Kernels {
     }
 
     /// `out[g * width ..< (g + 1) * width] = sum over group g of v_k * rows[k]` (width a multiple of 4).
-    static func groupRowSums(v: UnsafePointer<Double>, rows: UnsafePointer<Double>, width: Int,
-                             groupStart: UnsafePointer<Int32>, groupCount: Int, into out: UnsafeMutablePointer<Double>) {
+    static func groupRowSums(
+        v: UnsafePointer<Double>, rows: UnsafePointer<Double>, width: Int,
+        groupStart: UnsafePointer<Int32>, groupCount: Int, into out: UnsafeMutablePointer<Double>
+    ) {
         if width == 8 {
             for g in 0..<groupCount {
                 var acc = V(repeating: 0)
@@ -255,8 +258,9 @@ public enum Kernels {
             let far = (y .<= -0.5) .& (tt .> 0)
             if any(far) {
                 let z = (load(omu, i) + m * SIMDMath.exp(x, table: expTable)).replacing(with: .leastNormalMagnitude, where: .!(far))
-                let direct = SIMDMath.log(z.replacing(with: .leastNormalMagnitude, where: z .< .leastNormalMagnitude),
-                                          table: logTable)
+                let direct = SIMDMath.log(
+                    z.replacing(with: .leastNormalMagnitude, where: z .< .leastNormalMagnitude),
+                    table: logTable)
                 l.replace(with: direct, where: far)
             }
             let term = tt * l - load(s, i) * x
@@ -269,8 +273,10 @@ public enum Kernels {
     /// Binomial negative log-likelihood `sum_k t_k softplus(eta_k) - s_k eta_k` over entries with
     /// `t > 0`, from `mu` and `omu = 1 - mu` as evaluated at `eta`: one logarithm of a number in
     /// [1/2, 1] per pattern (absolute error ~1e-16 per unit weight).
-    static func loss(eta: UnsafePointer<Double>, mu: UnsafePointer<Double>, omu: UnsafePointer<Double>, s: UnsafePointer<Double>,
-                     t: UnsafePointer<Double>, _ n: Int) -> Double {
+    static func loss(
+        eta: UnsafePointer<Double>, mu: UnsafePointer<Double>, omu: UnsafePointer<Double>, s: UnsafePointer<Double>,
+        t: UnsafePointer<Double>, _ n: Int
+    ) -> Double {
         var acc = V(repeating: 0)
         let table = SIMDMath.logTable
         var i = 0

@@ -53,7 +53,8 @@ public enum LassoError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .notIdentifiable(feature, reason):
             return "the coefficient of '\(feature)' is not identifiable: \(reason); penalize it or drop the column"
         case let .separation(features):
-            return "perfect or quasi-complete separation: the unpenalized coefficients of \(features.joined(separator: ", ")) diverge; use alpha > 0 or drop the separating columns"
+            return
+                "perfect or quasi-complete separation: the unpenalized coefficients of \(features.joined(separator: ", ")) diverge; use alpha > 0 or drop the separating columns"
         case let .notConverged(iterations, kkt, tol):
             return "the solver did not converge in \(iterations) iterations: KKT violation \(kkt) > tolerance \(tol)"
         case let .warmStartMismatch(expected, found):

@@ -87,8 +87,10 @@ public struct SolverOptions: Sendable, Equatable {
         case blocked
     }
 
-    public init(tolerance: Double = 1e-12, maxIterations: Int = 100, maxInnerSweeps: Int = 100_000,
-                hessian: HessianKernel = .automatic) {
+    public init(
+        tolerance: Double = 1e-12, maxIterations: Int = 100, maxInnerSweeps: Int = 100_000,
+        hessian: HessianKernel = .automatic
+    ) {
         self.tolerance = tolerance
         self.maxIterations = maxIterations
         self.maxInnerSweeps = maxInnerSweeps
@@ -148,8 +150,10 @@ public enum LogisticLasso {
     public static let workingSetThreshold = 64
 
     /// The solver `options.strategy` picks for this design.
-    static func engine(design: CompressedDesign, cells: BinomialCells, penalty: Penalty,
-                       options: SolverOptions) throws -> Engine {
+    static func engine(
+        design: CompressedDesign, cells: BinomialCells, penalty: Penalty,
+        options: SolverOptions
+    ) throws -> Engine {
         let wide: Bool
         switch options.strategy {
         case .automatic: wide = design.featureCount >= workingSetThreshold
@@ -305,8 +309,9 @@ extension PathFitter {
     /// - Throws: ``LassoError`` as ``fit(alpha:warmStart:)``: `notIdentifiable` for a feature
     ///   constant over the weighted rows, `separation` when a coefficient diverges.
     public func maximumLikelihood(start: [Double]) throws -> LassoFit {
-        let warm = LassoFit(alpha: 0, penalty: Penalty(), intercept: start[0], coefficients: Array(start.dropFirst()),
-                            objective: .nan, loss: .nan, kktViolation: .nan, iterations: 0, totalWeight: 0)
+        let warm = LassoFit(
+            alpha: 0, penalty: Penalty(), intercept: start[0], coefficients: Array(start.dropFirst()),
+            objective: .nan, loss: .nan, kktViolation: .nan, iterations: 0, totalWeight: 0)
         return try fit(alpha: 0, warmStart: warm)
     }
 }

@@ -33,8 +33,9 @@ public enum Metrics {
     public static func auc(scores: [Double], outcomes: [Double], weights: [Double]? = nil) -> Double? {
         precondition(scores.count == outcomes.count && (weights?.count ?? scores.count) == scores.count)
         let w = weights ?? [Double](repeating: 1, count: scores.count)
-        return auc(scores: scores, positives: scores.indices.map { outcomes[$0] == 1 ? w[$0] : 0 },
-                   negatives: scores.indices.map { outcomes[$0] == 1 ? 0 : w[$0] })
+        return auc(
+            scores: scores, positives: scores.indices.map { outcomes[$0] == 1 ? w[$0] : 0 },
+            negatives: scores.indices.map { outcomes[$0] == 1 ? 0 : w[$0] })
     }
 
     /// Mean binomial deviance per row, 2 sum_i w_i [y_i log(1/pi_i) + (1 - y_i) log(1/(1 - pi_i))] / sum_i w_i,
@@ -56,8 +57,9 @@ public enum Metrics {
     public static func deviance(linearPredictors eta: [Double], outcomes: [Double], weights: [Double]? = nil) -> Double? {
         precondition(eta.count == outcomes.count && (weights?.count ?? eta.count) == eta.count)
         let w = weights ?? [Double](repeating: 1, count: eta.count)
-        return deviance(linearPredictors: eta, positives: eta.indices.map { outcomes[$0] == 1 ? w[$0] : 0 },
-                        negatives: eta.indices.map { outcomes[$0] == 1 ? 0 : w[$0] })
+        return deviance(
+            linearPredictors: eta, positives: eta.indices.map { outcomes[$0] == 1 ? w[$0] : 0 },
+            negatives: eta.indices.map { outcomes[$0] == 1 ? 0 : w[$0] })
     }
 
     /// Indices that sort `keys` ascending (LSD radix sort on order-preserving bit patterns: O(n),

@@ -32,22 +32,25 @@ public struct Nodewise: Sendable {
             var sum = [Double](repeating: 0, count: p), cross = [Double](repeating: 0, count: p * p)
             var total = 0.0
             design.sparseStart.withUnsafeBufferPointer { start in
-            design.sparseFeature.withUnsafeBufferPointer { feature in
-            design.sparseValue.withUnsafeBufferPointer { value in
-            cross.withUnsafeMutableBufferPointer { cross in
-                let c = cross.baseAddress!
-                for k in 0..<design.patternCount where weights[k] != 0 {
-                    let w = weights[k]
-                    total += w
-                    let lo = Int(start[k]), hi = Int(start[k + 1])
-                    for i in lo..<hi {
-                        let a = Int(feature[i]), wa = w * value[i]
-                        sum[a] += wa
-                        let row = c + a * p
-                        for l in i..<hi { row[Int(feature[l])] += wa * value[l] }
+                design.sparseFeature.withUnsafeBufferPointer { feature in
+                    design.sparseValue.withUnsafeBufferPointer { value in
+                        cross.withUnsafeMutableBufferPointer { cross in
+                            let c = cross.baseAddress!
+                            for k in 0..<design.patternCount where weights[k] != 0 {
+                                let w = weights[k]
+                                total += w
+                                let lo = Int(start[k]), hi = Int(start[k + 1])
+                                for i in lo..<hi {
+                                    let a = Int(feature[i]), wa = w * value[i]
+                                    sum[a] += wa
+                                    let row = c + a * p
+                                    for l in i..<hi { row[Int(feature[l])] += wa * value[l] }
+                                }
+                            }
+                        }
                     }
                 }
-            }}}}
+            }
             // Features in a pattern are ascending: the upper triangle was filled; mirror it.
             for a in 0..<p { for b in (a + 1)..<max(a + 1, p) { cross[b * p + a] = cross[a * p + b] } }
             self.weight = total
@@ -63,8 +66,9 @@ public struct Nodewise: Sendable {
 
         /// These moments without the patterns of `other` (a subset of them).
         public func subtracting(_ other: Moments) -> Moments {
-            Moments(weight: weight - other.weight, sum: zip(sum, other.sum).map { $0 - $1 },
-                    cross: zip(cross, other.cross).map { $0 - $1 })
+            Moments(
+                weight: weight - other.weight, sum: zip(sum, other.sum).map { $0 - $1 },
+                cross: zip(cross, other.cross).map { $0 - $1 })
         }
     }
 
@@ -119,8 +123,10 @@ public struct Nodewise: Sendable {
     /// descent in covariance mode (R the correlation matrix: no pass over the data). Returns the
     /// residual directions a, one per lambda (a_j = 1). Converged when no coordinate moves by more
     /// than `tolerance` in a full sweep; the KKT conditions then hold to about that.
-    public static func path(correlation r: [Double], size p: Int, feature j: Int, lambdas: [Double],
-                            tolerance: Double = 1e-8, maxSweeps: Int = 10_000) -> [[Double]] {
+    public static func path(
+        correlation r: [Double], size p: Int, feature j: Int, lambdas: [Double],
+        tolerance: Double = 1e-8, maxSweeps: Int = 10_000
+    ) -> [[Double]] {
         var gamma = [Double](repeating: 0, count: p)
         // c = R a = R e_j - R gamma.
         var c = Array(r[(j * p)..<(j * p + p)])
@@ -248,9 +254,10 @@ public struct Nodewise: Sendable {
                 ra += rho[j * p + l] * a[l]
             }
             // sum_k w u x_j = sd_j * W * (R a)_j, as u is centered under w.
-            return Projection(numerator: numerator, denominator: sd[j] * weight * ra,
-                              variance: weight * Nodewise.quadraticForm(a, rho, support: support),
-                              sandwichVariance: Nodewise.quadraticForm(a, sandwich, support: support))
+            return Projection(
+                numerator: numerator, denominator: sd[j] * weight * ra,
+                variance: weight * Nodewise.quadraticForm(a, rho, support: support),
+                sandwichVariance: Nodewise.quadraticForm(a, sandwich, support: support))
         }
     }
 

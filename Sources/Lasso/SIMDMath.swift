@@ -54,8 +54,9 @@ enum SIMDMath {
         // kb = k + 2^17 >= 0 keeps the shifts logical; j = k mod 64, e = floor(k / 64).
         let kb = bits(shifted) &- U(repeating: shifterBits &- 131_072)
         let j = kb & U(repeating: 63)
-        let t = V(table[Int(j[0])], table[Int(j[1])], table[Int(j[2])], table[Int(j[3])],
-                  table[Int(j[4])], table[Int(j[5])], table[Int(j[6])], table[Int(j[7])])
+        let t = V(
+            table[Int(j[0])], table[Int(j[1])], table[Int(j[2])], table[Int(j[3])],
+            table[Int(j[4])], table[Int(j[5])], table[Int(j[6])], table[Int(j[7])])
         var p = V(repeating: 1.0 / 720.0)
         p = p * r + V(repeating: 1.0 / 120.0)
         p = p * r + V(repeating: 1.0 / 24.0)
@@ -68,9 +69,9 @@ enum SIMDMath {
     @inline(__always) static func exp(_ x: V, table: UnsafePointer<Double> = exp2Table) -> V {
         let (t, em, eb) = expParts(clamp(x, -746, 710), table)
         // 2^e = 2^e1 * 2^e2 with e1 = floor(e / 2): both factors normal over the whole range.
-        let e1b = eb &>> 1                                                      // e1 + 1024
-        let scaled = double(bits(t) &+ ((e1b &- U(repeating: 1024)) &<< 52))    // 2^(j/64 + e1)
-        let s2 = double((eb &- e1b &- U(repeating: 1)) &<< 52)                  // 2^e2
+        let e1b = eb &>> 1  // e1 + 1024
+        let scaled = double(bits(t) &+ ((e1b &- U(repeating: 1024)) &<< 52))  // 2^(j/64 + e1)
+        let s2 = double((eb &- e1b &- U(repeating: 1)) &<< 52)  // 2^e2
         return (scaled + scaled * em) * s2
     }
 
@@ -86,18 +87,18 @@ enum SIMDMath {
 
     /// `e^r - 1` for |r| <= ln2/2 by its Taylor series to r^13 (truncation < 0.05 ulp).
     @inline(__always) static func expm1Core(_ r: V) -> V {
-        var p = V(repeating: 1.0 / 6_227_020_800.0)          // 1/13!
-        p = p * r + V(repeating: 1.0 / 479_001_600.0)         // 1/12!
-        p = p * r + V(repeating: 1.0 / 39_916_800.0)          // 1/11!
-        p = p * r + V(repeating: 1.0 / 3_628_800.0)           // 1/10!
-        p = p * r + V(repeating: 1.0 / 362_880.0)             // 1/9!
-        p = p * r + V(repeating: 1.0 / 40_320.0)              // 1/8!
-        p = p * r + V(repeating: 1.0 / 5_040.0)               // 1/7!
-        p = p * r + V(repeating: 1.0 / 720.0)                 // 1/6!
-        p = p * r + V(repeating: 1.0 / 120.0)                 // 1/5!
-        p = p * r + V(repeating: 1.0 / 24.0)                  // 1/4!
-        p = p * r + V(repeating: 1.0 / 6.0)                   // 1/3!
-        p = p * r + V(repeating: 0.5)                         // 1/2!
+        var p = V(repeating: 1.0 / 6_227_020_800.0)  // 1/13!
+        p = p * r + V(repeating: 1.0 / 479_001_600.0)  // 1/12!
+        p = p * r + V(repeating: 1.0 / 39_916_800.0)  // 1/11!
+        p = p * r + V(repeating: 1.0 / 3_628_800.0)  // 1/10!
+        p = p * r + V(repeating: 1.0 / 362_880.0)  // 1/9!
+        p = p * r + V(repeating: 1.0 / 40_320.0)  // 1/8!
+        p = p * r + V(repeating: 1.0 / 5_040.0)  // 1/7!
+        p = p * r + V(repeating: 1.0 / 720.0)  // 1/6!
+        p = p * r + V(repeating: 1.0 / 120.0)  // 1/5!
+        p = p * r + V(repeating: 1.0 / 24.0)  // 1/4!
+        p = p * r + V(repeating: 1.0 / 6.0)  // 1/3!
+        p = p * r + V(repeating: 0.5)  // 1/2!
         return r + (r * r) * p
     }
 
@@ -142,11 +143,14 @@ enum SIMDMath {
         let tmp = b &- U(repeating: 0x3FE6_0000_0000_0000)
         let i = (tmp &>> 45) & U(repeating: 127)
         // k = tmp >> 52 (arithmetic): biased by 2^63 so the shift can be logical.
-        let kd = double(((tmp &+ U(repeating: 0x8000_0000_0000_0000)) &>> 52) &+ U(repeating: shifterBits &- 2048))
+        let kd =
+            double(((tmp &+ U(repeating: 0x8000_0000_0000_0000)) &>> 52) &+ U(repeating: shifterBits &- 2048))
             - V(repeating: shifter)
         let z = double(b &- (tmp & U(repeating: 0xFFF0_0000_0000_0000)))
-        let (i0, i1, i2, i3, i4, i5, i6, i7) = (Int(i[0]), Int(i[1]), Int(i[2]), Int(i[3]),
-                                               Int(i[4]), Int(i[5]), Int(i[6]), Int(i[7]))
+        let (i0, i1, i2, i3, i4, i5, i6, i7) = (
+            Int(i[0]), Int(i[1]), Int(i[2]), Int(i[3]),
+            Int(i[4]), Int(i[5]), Int(i[6]), Int(i[7])
+        )
         let c = V(table[i0], table[i1], table[i2], table[i3], table[i4], table[i5], table[i6], table[i7])
         let t1 = table + 128, t2 = table + 256
         let invc = V(t1[i0], t1[i1], t1[i2], t1[i3], t1[i4], t1[i5], t1[i6], t1[i7])
@@ -199,7 +203,7 @@ enum SIMDMath {
         let ub = bits(u)
         // High word adjusted so that the mantissa lands in [sqrt(2)/2, sqrt(2)).
         let hu = (ub &>> 32) &+ U(repeating: 0x3FF0_0000 - 0x3FE6_A09E)
-        let kRaw = hu &>> 20                                   // k + 1023
+        let kRaw = hu &>> 20  // k + 1023
         let mant = ((hu & U(repeating: 0x000F_FFFF)) &+ U(repeating: 0x3FE6_A09E)) &<< 32
         var f = double(mant | (ub & U(repeating: 0xFFFF_FFFF))) - 1
         var dk = double(kRaw &+ U(repeating: shifterBits &- 1023)) - V(repeating: shifter)

@@ -132,15 +132,17 @@ final class Solver {
         self.codeOffset = codeOffset
         let G = layout.groupCount
         let maxTableWidth = layout.chunkCount > 0 ? layout.tableWidth(0) : 0
-        let sizes = [n, n, n, n, n, n, n, n,                       // t s eta deta mu omu r v
-                     layout.identity ? 0 : n, n,                  // vDesign vx
-                     q * q, q * q, q * q,                          // H chol reduced
-                     q, q, q, q, q, q, q, q, q,                    // g gq d lam beta trial dPolish rhs sign
-                     G, G * layout.rowWidth, layout.rowWidth, 8 * max(maxTableWidth, 8), tableTotal, codeTotal, 64]
+        let sizes = [
+            n, n, n, n, n, n, n, n,  // t s eta deta mu omu r v
+            layout.identity ? 0 : n, n,  // vDesign vx
+            q * q, q * q, q * q,  // H chol reduced
+            q, q, q, q, q, q, q, q, q,  // g gq d lam beta trial dPolish rhs sign
+            G, G * layout.rowWidth, layout.rowWidth, 8 * max(maxTableWidth, 8), tableTotal, codeTotal, 64,
+        ]
         var total = 0
         for size in sizes {
             offsets.append(total)
-            total += (size + 7) / 8 * 8                          // keep every buffer 64-byte aligned
+            total += (size + 7) / 8 * 8  // keep every buffer 64-byte aligned
         }
         block = UnsafeMutablePointer<Double>.allocate(capacity: max(total, 8))
         let b = block
@@ -210,7 +212,7 @@ final class Solver {
         var kkt = Double.infinity
         var iteration = 0
         var hessianValid = false
-        var drift = 0.0   // bound on max |eta - eta at the last Hessian| over weighted patterns
+        var drift = 0.0  // bound on max |eta - eta at the last Hessian| over weighted patterns
         while true {
             computeGradient()
             kkt = kktViolation()
@@ -399,8 +401,10 @@ final class Solver {
 
     /// `out = X~ c` (intercept `c[0]`); with `weights`, also `sum v out^2` and `sum v |out|^3`.
     @discardableResult
-    func linearPredictor(_ c: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Double>,
-                         weights: UnsafeMutablePointer<Double>? = nil) -> Kernels.LinearSummary {
+    func linearPredictor(
+        _ c: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Double>,
+        weights: UnsafeMutablePointer<Double>? = nil
+    ) -> Kernels.LinearSummary {
         let layout = self.layout
         let chunks = layout.chunkCount
         if chunks > 0 {
@@ -694,8 +698,9 @@ final class Solver {
         let bitsTable = layout.bitsTable, groupCode = layout.groupCode
         let Y = groupRows
         // Level 1: per group, the sum of v times the general row.
-        Kernels.groupRowSums(v: v, rows: layout.rows!, width: width, groupStart: layout.groupStart,
-                             groupCount: G, into: Y)
+        Kernels.groupRowSums(
+            v: v, rows: layout.rows!, width: width, groupStart: layout.groupStart,
+            groupCount: G, into: Y)
         // Level 2: totals, and per chunk a table indexed by the chunk's code.
         var piece = 0
         while piece < width {

@@ -95,9 +95,10 @@ final class WorkingSetSolver {
                 }
             }
             if let fit = innerFit, outside <= tol {
-                return LassoFit(alpha: alpha, penalty: penalty, intercept: fit.intercept, coefficients: beta,
-                                objective: fit.objective, loss: fit.loss, kktViolation: max(fit.kktViolation, outside),
-                                iterations: iterations, totalWeight: W, workingSetSize: set.count)
+                return LassoFit(
+                    alpha: alpha, penalty: penalty, intercept: fit.intercept, coefficients: beta,
+                    objective: fit.objective, loss: fit.loss, kktViolation: max(fit.kktViolation, outside),
+                    iterations: iterations, totalWeight: W, workingSetSize: set.count)
             }
             // The largest violators join, ties broken by feature index: deterministic.
             candidates.sort { $0.score != $1.score ? $0.score > $1.score : $0.feature < $1.feature }
@@ -117,8 +118,9 @@ final class WorkingSetSolver {
             target = max(target, 2 * set.count)
 
             let solver = try restricted(set)
-            let warm = LassoFit(alpha: alpha, penalty: penalty, intercept: intercept, coefficients: set.map { beta[$0] },
-                                objective: .nan, loss: .nan, kktViolation: .nan, iterations: 0, totalWeight: W)
+            let warm = LassoFit(
+                alpha: alpha, penalty: penalty, intercept: intercept, coefficients: set.map { beta[$0] },
+                objective: .nan, loss: .nan, kktViolation: .nan, iterations: 0, totalWeight: W)
             let fit = try solver.solve(alpha: alpha, warmStart: innerFit == nil && warmStart == nil ? nil : warm)
             iterations += fit.iterations
             intercept = fit.intercept
@@ -126,9 +128,10 @@ final class WorkingSetSolver {
             for (i, j) in set.enumerated() { beta[j] = fit.coefficients[i] }
             innerFit = fit
             if set.count == p {
-                return LassoFit(alpha: alpha, penalty: penalty, intercept: intercept, coefficients: beta,
-                                objective: fit.objective, loss: fit.loss, kktViolation: fit.kktViolation,
-                                iterations: iterations, totalWeight: W, workingSetSize: p)
+                return LassoFit(
+                    alpha: alpha, penalty: penalty, intercept: intercept, coefficients: beta,
+                    objective: fit.objective, loss: fit.loss, kktViolation: fit.kktViolation,
+                    iterations: iterations, totalWeight: W, workingSetSize: p)
             }
             gradient = fullGradient(intercept: intercept, beta: beta)
         }
@@ -160,8 +163,9 @@ final class WorkingSetSolver {
         if let f = penalty.factors { subPenalty.factors = set.map { f[$0] } }
         var subOptions = options
         subOptions.strategy = .full
-        let solver = try Solver(design: sub, cells: BinomialCells(successes: s, trials: t, patternCount: sub.patternCount),
-                                penalty: subPenalty, options: subOptions)
+        let solver = try Solver(
+            design: sub, cells: BinomialCells(successes: s, trials: t, patternCount: sub.patternCount),
+            penalty: subPenalty, options: subOptions)
         cached = (set, solver)
         return solver
     }

@@ -2,7 +2,6 @@
 // results. Shared by the scheduler, the store, the wire protocol and the executor, so none of
 // them needs the others to speak about tasks.
 
-
 /// The stable name of one unit of work. A run's results are the same whatever order tasks
 /// run in, because each is a pure function of (spec, data, key) and aggregation sorts by key.
 public enum TaskKey: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {

@@ -156,8 +156,9 @@ public enum BootstrapCI {
         method: CIMethod, replicates: [Double], estimate: Double, level: Double = 0.95,
         jackknife: Jackknife? = nil, convention: QuantileConvention = .scipy
     ) -> CIResult {
-        interval(method: method, distribution: BootstrapDistribution(replicates: replicates), estimate: estimate,
-                 level: level, jackknife: jackknife, convention: convention)
+        interval(
+            method: method, distribution: BootstrapDistribution(replicates: replicates), estimate: estimate,
+            level: level, jackknife: jackknife, convention: convention)
     }
 
     /// Same as ``interval(method:replicates:estimate:level:jackknife:convention:)`` on replicates
@@ -200,7 +201,8 @@ public enum BootstrapCI {
             return result(t0 - bias - margin, t0 - bias + margin)
         case .bca:
             let b = Double(d.count)
-            let p = convention == .scipy
+            let p =
+                convention == .scipy
                 ? Double(d.countBelow(t0) + d.countAtMost(t0)) / (2 * b)
                 : Double(d.countBelow(t0)) / b
             var a = 0.0

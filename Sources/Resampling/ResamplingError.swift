@@ -17,7 +17,8 @@ public enum ResamplingError: Error, Equatable, Sendable, CustomStringConvertible
         case let .invalidFoldCount(k, rows):
             return "cannot split \(rows) rows into \(k) folds: the fold count must be between 2 and the number of rows"
         case let .rowOutOfRange(position, row, rowCount):
-            return "resample entry \(position) is row \(row), but the data set has rows 0..<\(rowCount) (indices are 0-based; subtract 1 from R indices)"
+            return
+                "resample entry \(position) is row \(row), but the data set has rows 0..<\(rowCount) (indices are 0-based; subtract 1 from R indices)"
         case let .cellOutOfRange(row, cell, cellCount):
             return "row \(row) belongs to cell \(cell), but there are only \(cellCount) cells"
         case let .invalidJackknife(reason):

@@ -29,8 +29,10 @@ public struct Scheduler: Sendable {
     /// - Parameters:
     ///   - leasePrefix: distinguishes lease ids across coordinator restarts.
     ///   - leaseNonce: the random part of lease ids (injected so tests can fix it).
-    public init(policy: SchedulerPolicy = SchedulerPolicy(), leasePrefix: String = "L",
-                leaseNonce: @escaping @Sendable () -> UInt64 = { UInt64.random(in: .min ... .max) }) {
+    public init(
+        policy: SchedulerPolicy = SchedulerPolicy(), leasePrefix: String = "L",
+        leaseNonce: @escaping @Sendable () -> UInt64 = { UInt64.random(in: .min ... .max) }
+    ) {
         self.policy = policy
         self.leasePrefix = leasePrefix
         self.leaseNonce = leaseNonce
@@ -105,8 +107,10 @@ public struct Scheduler: Sendable {
         if out.count < max {
             // Speculative re-issue near the end of a run.
             let candidates = tasks.values
-                .filter { $0.state == .leased && $0.leases.count == 1 && now - $0.leases[0].issuedAt >= policy.speculativeAfter
-                    && $0.leases[0].worker != worker }
+                .filter {
+                    $0.state == .leased && $0.leases.count == 1 && now - $0.leases[0].issuedAt >= policy.speculativeAfter
+                        && $0.leases[0].worker != worker
+                }
                 .sorted { ($0.leases[0].issuedAt, $0.id) < ($1.leases[0].issuedAt, $1.id) }
             for var r in candidates.prefix(max - out.count) {
                 let info = newLease(worker: worker, now: now, task: r.id)
@@ -125,7 +129,9 @@ public struct Scheduler: Sendable {
     private mutating func newLease(worker: String, now: Double, task: TaskID) -> LeaseInfo {
         nextLease += 1
         let nonce = String(leaseNonce(), radix: 16)
-        let info = LeaseInfo(id: "\(leasePrefix)\(nextLease)-\(String(repeating: "0", count: 16 - nonce.count))\(nonce)", worker: worker, issuedAt: now, expiresAt: now + policy.leaseDuration)
+        let info = LeaseInfo(
+            id: "\(leasePrefix)\(nextLease)-\(String(repeating: "0", count: 16 - nonce.count))\(nonce)", worker: worker, issuedAt: now,
+            expiresAt: now + policy.leaseDuration)
         leaseIndex[info.id] = task
         return info
     }
@@ -139,13 +145,16 @@ public struct Scheduler: Sendable {
 
     /// Renews the worker's leases; returns the ids that are still valid (others were lost).
     /// `started` lists leases the worker has begun running (see ``markStarted(worker:leaseIDs:)``).
-    public mutating func heartbeat(worker: String, leaseIDs: [String], started: [String] = [], now: Double) -> (valid: [String], changes: SchedulerChanges) {
+    public mutating func heartbeat(
+        worker: String, leaseIDs: [String], started: [String] = [], now: Double
+    ) -> (valid: [String], changes: SchedulerChanges) {
         var changed: [TaskID: TaskRecord] = [:]
         var valid: [String] = []
         let startedSet = Set(started)
         for lease in Set(leaseIDs).union(startedSet) {
             guard let id = leaseIndex[lease], var r = changed[id] ?? tasks[id], r.state == .leased,
-                  let i = r.leases.firstIndex(where: { $0.id == lease && $0.worker == worker }) else { continue }
+                let i = r.leases.firstIndex(where: { $0.id == lease && $0.worker == worker })
+            else { continue }
             r.leases[i].expiresAt = now + policy.leaseDuration
             if startedSet.contains(lease) { r.leases[i].started = true }
             valid.append(lease)
@@ -162,7 +171,8 @@ public struct Scheduler: Sendable {
         var changes = SchedulerChanges()
         for lease in leaseIDs {
             guard let id = leaseIndex[lease], var r = tasks[id], r.state == .leased,
-                  let i = r.leases.firstIndex(where: { $0.id == lease && $0.worker == worker }), !r.leases[i].started else { continue }
+                let i = r.leases.firstIndex(where: { $0.id == lease && $0.worker == worker }), !r.leases[i].started
+            else { continue }
             r.leases[i].started = true
             tasks[id] = r
             changes.tasks.append(r)
@@ -205,7 +215,9 @@ public struct Scheduler: Sendable {
     /// duration (see ``lease(worker:max:now:)``), so one faulty or hostile worker cannot fail a
     /// task by itself; only if no other worker took it in that time (a one-worker run) does the
     /// same worker's next error count again, so a lone worker still ends a failing task.
-    public mutating func fail(_ id: TaskID, leaseID: String, worker: String, cause: String, countsAsAttempt: Bool = true, now: Double) -> SchedulerChanges {
+    public mutating func fail(
+        _ id: TaskID, leaseID: String, worker: String, cause: String, countsAsAttempt: Bool = true, now: Double
+    ) -> SchedulerChanges {
         guard var r = tasks[id], r.state == .leased, let i = r.leases.firstIndex(where: { $0.id == leaseID && $0.worker == worker }) else {
             return SchedulerChanges()
         }
@@ -258,7 +270,9 @@ public struct Scheduler: Sendable {
             } else {
                 r.unstartedExpiries += 1
                 counts = r.unstartedExpiries > policy.maxUnstartedExpiries
-                cause = counts ? "lease expired \(r.unstartedExpiries) times before a worker reported starting the task (workers lost)"
+                cause =
+                    counts
+                    ? "lease expired \(r.unstartedExpiries) times before a worker reported starting the task (workers lost)"
                     : "lease expired before the task was started (worker lost)"
             }
             let c = endAttempt(&r, cause: cause, counts: counts, now: now)

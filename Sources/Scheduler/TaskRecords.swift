@@ -45,7 +45,7 @@ public struct LeaseInfo: Codable, Sendable, Equatable {
         worker = try c.decode(String.self, forKey: .worker)
         issuedAt = try c.decode(Double.self, forKey: .issuedAt)
         expiresAt = try c.decode(Double.self, forKey: .expiresAt)
-        started = try c.decodeIfPresent(Bool.self, forKey: .started) ?? false   // rows written before the field existed
+        started = try c.decodeIfPresent(Bool.self, forKey: .started) ?? false  // rows written before the field existed
     }
 }
 
@@ -63,8 +63,10 @@ public struct TaskRecord: Codable, Sendable, Equatable {
     public var leases: [LeaseInfo]
     public var lastError: String?
 
-    public init(id: TaskID, state: TaskState = .queued, attempts: Int = 0, notBefore: Double = 0,
-                leases: [LeaseInfo] = [], lastError: String? = nil, unstartedExpiries: Int = 0) {
+    public init(
+        id: TaskID, state: TaskState = .queued, attempts: Int = 0, notBefore: Double = 0,
+        leases: [LeaseInfo] = [], lastError: String? = nil, unstartedExpiries: Int = 0
+    ) {
         self.id = id
         self.state = state
         self.attempts = attempts
@@ -104,8 +106,10 @@ public struct SchedulerPolicy: Sendable, Equatable {
     /// report the start still ends up failed instead of being re-issued forever.
     public var maxUnstartedExpiries: Int = 20
 
-    public init(leaseDuration: Double = 30, maxAttempts: Int = 3, backoffBase: Double = 1, speculativeAfter: Double = 10,
-                maxUnstartedExpiries: Int = 20) {
+    public init(
+        leaseDuration: Double = 30, maxAttempts: Int = 3, backoffBase: Double = 1, speculativeAfter: Double = 10,
+        maxUnstartedExpiries: Int = 20
+    ) {
         self.leaseDuration = leaseDuration
         self.maxAttempts = maxAttempts
         self.backoffBase = backoffBase

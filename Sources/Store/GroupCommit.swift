@@ -45,9 +45,11 @@ public final class GroupCommitter: Sendable {
     /// - Parameters:
     ///   - onAlert: told when commits start failing (with the reason) and when they recover (nil).
     ///   - onFatal: told of a failure that retrying cannot fix; the default logs it to stderr and exits.
-    public init(store: Store, maxBackoff: Double = 2,
-                onAlert: @escaping @Sendable (String?) -> Void = { _ in },
-                onFatal: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal) {
+    public init(
+        store: Store, maxBackoff: Double = 2,
+        onAlert: @escaping @Sendable (String?) -> Void = { _ in },
+        onFatal: @escaping @Sendable (Error) -> Void = GroupCommitter.exitOnFatal
+    ) {
         self.store = store
         self.maxBackoff = maxBackoff
         self.onAlert = onAlert
@@ -57,7 +59,8 @@ public final class GroupCommitter: Sendable {
     /// The default fatal handler: one clear line on stderr, then exit status 75 (EX_TEMPFAIL),
     /// so a supervisor restarts the coordinator, which resumes from what was committed.
     public static let exitOnFatal: @Sendable (Error) -> Void = { error in
-        FileHandle.standardError.write(Data("lassoboot coordinator: cannot write its database: \(error); stopping (nothing unsaved was acknowledged)\n".utf8))
+        FileHandle.standardError.write(
+            Data("lassoboot coordinator: cannot write its database: \(error); stopping (nothing unsaved was acknowledged)\n".utf8))
         exit(75)
     }
 

@@ -1,6 +1,6 @@
-import Plan
 import Foundation
 import GRDB
+import Plan
 import Scheduler
 
 /// Why the coordinator's database cannot be used.
@@ -72,15 +72,16 @@ public final class SQLiteStore: Store {
             throw StoreError.unavailable(path: path, detail: e.message ?? "\(e.resultCode)")
         }
         try pool.write { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS datasets(hash TEXT PRIMARY KEY, bytes BLOB NOT NULL, size INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS runs(id TEXT PRIMARY KEY, sequence INTEGER NOT NULL, state TEXT NOT NULL, body BLOB NOT NULL);
-                CREATE TABLE IF NOT EXISTS tasks(run TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
-                CREATE TABLE IF NOT EXISTS results(run TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
-                CREATE TABLE IF NOT EXISTS workers(id TEXT PRIMARY KEY, body BLOB NOT NULL);
-                CREATE TABLE IF NOT EXISTS dataset_pieces(hash TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(hash, seq));
-                DELETE FROM dataset_pieces WHERE hash LIKE 'upload:%';
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS datasets(hash TEXT PRIMARY KEY, bytes BLOB NOT NULL, size INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS runs(id TEXT PRIMARY KEY, sequence INTEGER NOT NULL, state TEXT NOT NULL, body BLOB NOT NULL);
+                    CREATE TABLE IF NOT EXISTS tasks(run TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
+                    CREATE TABLE IF NOT EXISTS results(run TEXT NOT NULL, key TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY(run, key));
+                    CREATE TABLE IF NOT EXISTS workers(id TEXT PRIMARY KEY, body BLOB NOT NULL);
+                    CREATE TABLE IF NOT EXISTS dataset_pieces(hash TEXT NOT NULL, seq INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(hash, seq));
+                    DELETE FROM dataset_pieces WHERE hash LIKE 'upload:%';
+                    """)
         }
     }
 
@@ -121,8 +122,9 @@ public final class SQLiteStore: Store {
 
     func writeRun(_ db: Database, _ run: RunRow) throws {
         // The body omits nothing: spec and report are stored inside it.
-        try db.execute(sql: "INSERT OR REPLACE INTO runs(id, sequence, state, body) VALUES (?, ?, ?, ?)",
-                       arguments: [run.id, run.sequence, run.state.rawValue, try encode(run)])
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO runs(id, sequence, state, body) VALUES (?, ?, ?, ?)",
+            arguments: [run.id, run.sequence, run.state.rawValue, try encode(run)])
     }
 
     func write(_ db: Database, _ write: StoreWrite) throws {
@@ -175,8 +177,9 @@ public final class SQLiteStore: Store {
 
     public func putUploadPiece(upload: String, index: Int, bytes: Data) throws {
         try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO dataset_pieces(hash, seq, bytes) VALUES (?, ?, ?)",
-                           arguments: ["upload:" + upload, index, bytes])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO dataset_pieces(hash, seq, bytes) VALUES (?, ?, ?)",
+                arguments: ["upload:" + upload, index, bytes])
         }
     }
 
@@ -186,7 +189,7 @@ public final class SQLiteStore: Store {
                 try db.execute(sql: "DELETE FROM dataset_pieces WHERE hash = ?", arguments: ["upload:" + upload])
                 return false
             }
-            try db.execute(sql: "DELETE FROM dataset_pieces WHERE hash = ?", arguments: [hash])   // leftovers of a deleted dataset
+            try db.execute(sql: "DELETE FROM dataset_pieces WHERE hash = ?", arguments: [hash])  // leftovers of a deleted dataset
             try db.execute(sql: "UPDATE dataset_pieces SET hash = ? WHERE hash = ?", arguments: [hash, "upload:" + upload])
             try db.execute(sql: "INSERT INTO datasets(hash, bytes, size) VALUES (?, x'', ?)", arguments: [hash, size])
             return true

@@ -1,6 +1,6 @@
 import CoordinatorAPI
-import Plan
 import Foundation
+import Plan
 import Scheduler
 import Synchronization
 
@@ -27,9 +27,11 @@ public struct RunRow: Codable, Sendable, Equatable {
     /// The data file's name, for reports.
     public var dataName: String?
 
-    public init(id: String, sequence: Int, name: String, spec: Data, dataset: String, state: State = .running, phase: Int = 1,
-                phaseTwo: PhaseTwoInput? = nil, report: Data? = nil, error: String? = nil, created: Double, finished: Double? = nil,
-                resampleIndices: String? = nil, dataName: String? = nil) {
+    public init(
+        id: String, sequence: Int, name: String, spec: Data, dataset: String, state: State = .running, phase: Int = 1,
+        phaseTwo: PhaseTwoInput? = nil, report: Data? = nil, error: String? = nil, created: Double, finished: Double? = nil,
+        resampleIndices: String? = nil, dataName: String? = nil
+    ) {
         self.resampleIndices = resampleIndices
         self.dataName = dataName
         self.id = id

@@ -118,8 +118,12 @@ public struct Table: Sendable {
         let i = try columnIndex(name)
         switch columns[i] {
         case let .numeric(values): return values
-        case .text: throw TabularError(file: source, line: 1, column: i + 1 + ignoredLeadingFields, columnName: name, message: "is a text column, expected numbers")
-        case .skipped: throw TabularError(file: source, line: 1, column: i + 1 + ignoredLeadingFields, columnName: name, message: "was not read (not among the used columns)")
+        case .text:
+            throw TabularError(
+                file: source, line: 1, column: i + 1 + ignoredLeadingFields, columnName: name, message: "is a text column, expected numbers")
+        case .skipped:
+            throw TabularError(
+                file: source, line: 1, column: i + 1 + ignoredLeadingFields, columnName: name, message: "was not read (not among the used columns)")
         }
     }
 
@@ -129,8 +133,9 @@ public struct Table: Sendable {
         let values = try numeric(name)
         for (r, v) in values.enumerated() where v != 0 && v != 1 {
             let found = v.isNaN ? "an empty cell" : "\(formatNumber(v))"
-            throw TabularError(file: source, line: Int(rowLines[r]), column: i + 1 + ignoredLeadingFields, columnName: name,
-                               message: "expected 0 or 1 (a binary outcome), found \(found)")
+            throw TabularError(
+                file: source, line: Int(rowLines[r]), column: i + 1 + ignoredLeadingFields, columnName: name,
+                message: "expected 0 or 1 (a binary outcome), found \(found)")
         }
         return values
     }
@@ -140,8 +145,9 @@ public struct Table: Sendable {
         let i = try columnIndex(name)
         let values = try numeric(name)
         guard let r = values.firstIndex(where: { $0.isNaN }) else { return nil }
-        return TabularError(file: source, line: Int(rowLines[r]), column: i + 1 + ignoredLeadingFields, columnName: name,
-                            message: "expected a number, found an empty cell")
+        return TabularError(
+            file: source, line: Int(rowLines[r]), column: i + 1 + ignoredLeadingFields, columnName: name,
+            message: "expected a number, found an empty cell")
     }
 }
 
@@ -181,8 +187,10 @@ public struct CSVReader: Sendable {
     /// The missing-value tokens used when a spec or command gives none: R's `NA` and NumPy's `NaN`.
     public static let defaultMissingTokens: Set<String> = ["NA", "NaN"]
 
-    public init(textColumns: Set<String> = [], separator: UInt8? = nil, missingTokens: Set<String> = CSVReader.defaultMissingTokens,
-                usedColumns: Set<String>? = nil, hints: [String: String] = [:]) {
+    public init(
+        textColumns: Set<String> = [], separator: UInt8? = nil, missingTokens: Set<String> = CSVReader.defaultMissingTokens,
+        usedColumns: Set<String>? = nil, hints: [String: String] = [:]
+    ) {
         self.textColumns = textColumns
         self.separator = separator
         self.missingTokens = missingTokens
@@ -248,7 +256,9 @@ public struct CSVReader: Sendable {
         let separator = self.separator ?? CSVReader.detectSeparator(bytes)
         var notes: [String] = []
         if self.separator == nil && separator != UInt8(ascii: ",") {
-            notes.append("fields are separated by \(separator == 9 ? "tabs" : "'\(Character(Unicode.Scalar(separator)))'") (detected from the header; --delimiter sets it)")
+            notes.append(
+                "fields are separated by \(separator == 9 ? "tabs" : "'\(Character(Unicode.Scalar(separator)))'") (detected from the header; --delimiter sets it)"
+            )
         }
         var scanner = CSVScanner(bytes: bytes, separator: separator, source: source)
         guard let header = try scanner.nextRecord() else {
@@ -268,23 +278,27 @@ public struct CSVReader: Sendable {
                 throw TabularError(file: source, line: header.line, column: i + 1, message: "empty column name in the header")
             }
             if let previous = seen[name] {
-                throw TabularError(file: source, line: header.line, column: i + 1, columnName: name,
-                                   message: "duplicate column name (also column \(previous + 1))")
+                throw TabularError(
+                    file: source, line: header.line, column: i + 1, columnName: name,
+                    message: "duplicate column name (also column \(previous + 1))")
             }
             seen[name] = i
             names.append(name)
         }
         for wanted in textColumns.union(usedColumns ?? []).sorted() where seen[wanted] == nil {
-            throw TabularError(file: source, line: header.line, message: "no column named '\(wanted)' in the header; columns are: \(names.joined(separator: ", "))")
+            throw TabularError(
+                file: source, line: header.line, message: "no column named '\(wanted)' in the header; columns are: \(names.joined(separator: ", "))")
         }
         let width = names.count
         let isText = names.map { textColumns.contains($0) }
         var isUsed = names.map { (usedColumns?.contains($0) ?? true) && !ignoredColumns.contains($0) }
         if skipFirst { isUsed[0] = false }
-        let shape = BodyShape(width: width, isText: isText, isUsed: isUsed, names: names, tokens: missingTokens,
-                              hints: hints, separator: separator, source: source)
+        let shape = BodyShape(
+            width: width, isText: isText, isUsed: isUsed, names: names, tokens: missingTokens,
+            hints: hints, separator: separator, source: source)
         let estimate = bytes.count / max(1, header.byteLength)
-        let body = try CSVReader.parallelChunks(bytes, from: scanner.position, shape: shape, minimum: parallelMinimumBytes)
+        let body =
+            try CSVReader.parallelChunks(bytes, from: scanner.position, shape: shape, minimum: parallelMinimumBytes)
             .flatMap { try parseInParallel(bytes, chunks: $0, firstLine: scanner.line, shape: shape) }
             ?? shape.parse(&scanner, estimate: estimate)
         var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(body.texts[$0]) : .numeric(body.numbers[$0]) }
@@ -308,7 +322,8 @@ extension CSVReader {
         let count = bytes.count
         let cores = ProcessInfo.processInfo.activeProcessorCount
         guard cores > 1, count - start >= minimum,
-              !zip(shape.isText, shape.isUsed).contains(where: { $0 && $1 }) else { return nil }
+            !zip(shape.isText, shape.isUsed).contains(where: { $0 && $1 })
+        else { return nil }
         guard let base = bytes.baseAddress, memchr(base + start, Int32(UInt8(ascii: "\"")), count - start) == nil else { return nil }
         let pieces = min(cores, 16)
         var bounds = [start]

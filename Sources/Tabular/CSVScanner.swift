@@ -36,7 +36,9 @@ struct BodyShape: Sendable {
         // others ("NA", "NaN") only where a field fails to parse, so ordinary numbers cost no lookup.
         let numericTokens = tokens.contains { Double($0)?.isFinite == true }
         if estimate > 0 {
-            for c in 0..<width where isUsed[c] { if isText[c] { body.texts[c].reserveCapacity(estimate) } else { body.numbers[c].reserveCapacity(estimate) } }
+            for c in 0..<width where isUsed[c] {
+                if isText[c] { body.texts[c].reserveCapacity(estimate) } else { body.numbers[c].reserveCapacity(estimate) }
+            }
             body.lines.reserveCapacity(estimate)
         }
         while let record = try scanner.nextRecord() {
@@ -44,8 +46,9 @@ struct BodyShape: Sendable {
                 continue  // a blank line carries no data
             }
             guard record.fields.count == width else {
-                throw TabularError(file: source, line: record.line,
-                                   message: "expected \(width) fields as in the header, found \(record.fields.count)")
+                throw TabularError(
+                    file: source, line: record.line,
+                    message: "expected \(width) fields as in the header, found \(record.fields.count)")
             }
             for c in 0..<width where isUsed[c] {
                 let field = record.fields[c]
@@ -57,11 +60,13 @@ struct BodyShape: Sendable {
                     if numericTokens && tokens.contains(scanner.text(field)) { body.numbers[c].append(.nan); continue }
                     guard let v = scanner.number(field) ?? scanner.boolean(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil) else {
                         let shown = String(scanner.text(field).prefix(40))
-                        let expected = shown.lowercased().contains("nan") || shown.lowercased().contains("inf")
+                        let expected =
+                            shown.lowercased().contains("nan") || shown.lowercased().contains("inf")
                             ? "expected a finite number (leave the cell empty for a missing value)" : "expected a number"
                         let hint = hints[names[c]].map { "; \($0)" } ?? ""
-                        throw TabularError(file: source, line: field.line, column: c + 1, columnName: names[c],
-                                           message: "\(expected), found '\(shown)'\(hint)")
+                        throw TabularError(
+                            file: source, line: field.line, column: c + 1, columnName: names[c],
+                            message: "\(expected), found '\(shown)'\(hint)")
                     }
                     body.numbers[c].append(v)
                 }
@@ -122,8 +127,9 @@ struct CSVScanner {
                 var escaped = false
                 while true {
                     guard i < count else {
-                        throw TabularError(file: source, line: fieldLine, column: fields.count + 1,
-                                           message: "quoted field is never closed (missing '\"')")
+                        throw TabularError(
+                            file: source, line: fieldLine, column: fields.count + 1,
+                            message: "quoted field is never closed (missing '\"')")
                     }
                     let b = bytes[i]
                     if b == quote {
@@ -136,8 +142,9 @@ struct CSVScanner {
                 fields.append(Field(start: start, end: i, quoted: true, escaped: escaped, line: fieldLine))
                 position = i + 1
                 if position < count, bytes[position] != separator, bytes[position] != lf, bytes[position] != cr {
-                    throw TabularError(file: source, line: line, column: fields.count,
-                                       message: "unexpected text after a closing quote (expected ',' or end of line)")
+                    throw TabularError(
+                        file: source, line: line, column: fields.count,
+                        message: "unexpected text after a closing quote (expected ',' or end of line)")
                 }
             } else {
                 let start = position
@@ -146,8 +153,9 @@ struct CSVScanner {
                     let b = bytes[i]
                     if b == separator || b == lf || b == cr { break }
                     if b == quote {
-                        throw TabularError(file: source, line: line, column: fields.count + 1,
-                                           message: "stray '\"' inside an unquoted field (quote the whole field and double inner quotes)")
+                        throw TabularError(
+                            file: source, line: line, column: fields.count + 1,
+                            message: "stray '\"' inside an unquoted field (quote the whole field and double inner quotes)")
                     }
                     i += 1
                 }
@@ -157,7 +165,10 @@ struct CSVScanner {
             // What ends the field.
             if position >= count { break }
             let b = bytes[position]
-            if b == separator { position += 1; if position >= count { fields.append(Field(start: count, end: count, quoted: false, escaped: false, line: line)); break }; continue }
+            if b == separator {
+                position += 1;
+                if position >= count { fields.append(Field(start: count, end: count, quoted: false, escaped: false, line: line)); break }; continue
+            }
             if b == cr {
                 position += 1
                 if position < count && bytes[position] == lf { position += 1 }

@@ -102,8 +102,10 @@ public struct DataSpec: Sendable, Equatable {
     /// Field separator (`nil`: detected from the header).
     public var separator: UInt8?
 
-    public init(csv: String, filters: [RowFilter] = [], includeIfAnyPresent: [String] = [], missingTokens: [String] = ["NA", "NaN"],
-                features: [FeatureSpec], outcomes: [OutcomeSpec], allFeaturesExcept: [String]? = nil, separator: UInt8? = nil) {
+    public init(
+        csv: String, filters: [RowFilter] = [], includeIfAnyPresent: [String] = [], missingTokens: [String] = ["NA", "NaN"],
+        features: [FeatureSpec], outcomes: [OutcomeSpec], allFeaturesExcept: [String]? = nil, separator: UInt8? = nil
+    ) {
         self.csv = csv
         self.filters = filters
         self.includeIfAnyPresent = includeIfAnyPresent
@@ -120,7 +122,8 @@ public struct DataSpec: Sendable, Equatable {
     public func resolved(columns: [String], source: String) throws -> DataSpec {
         guard let except = allFeaturesExcept else { return self }
         for name in except where !columns.contains(name) {
-            throw TabularError(file: source, line: 1, message: "exclude: no column named '\(name)' in the header; columns are: \(columns.joined(separator: ", "))")
+            throw TabularError(
+                file: source, line: 1, message: "exclude: no column named '\(name)' in the header; columns are: \(columns.joined(separator: ", "))")
         }
         let skip = Set(except).union(outcomes.map(\.column)).union(filters.map(\.column))
         var copy = self
@@ -129,7 +132,9 @@ public struct DataSpec: Sendable, Equatable {
         }
         copy.allFeaturesExcept = nil
         if copy.features.isEmpty {
-            throw TabularError(file: source, line: 1, message: "no feature columns are left after removing the outcome(s), the filter columns and the excluded columns")
+            throw TabularError(
+                file: source, line: 1,
+                message: "no feature columns are left after removing the outcome(s), the filter columns and the excluded columns")
         }
         return copy
     }
@@ -140,8 +145,10 @@ public struct DataSpec: Sendable, Equatable {
     /// `features` is a list (objects, or plain strings for numeric features) or `"all"`; with
     /// `"all"`, `exclude` lists columns that are not features.
     /// `allowNoOutcome` reads a feature recipe alone (a model file's, to encode new rows).
-    public static func parse(data: JSONNode, features: JSONNode, outcomes: JSONNode, exclude: JSONNode? = nil,
-                             baseDirectory: String, allowNoOutcome: Bool = false) throws -> DataSpec {
+    public static func parse(
+        data: JSONNode, features: JSONNode, outcomes: JSONNode, exclude: JSONNode? = nil,
+        baseDirectory: String, allowNoOutcome: Bool = false
+    ) throws -> DataSpec {
         let d = try data.object(allowed: ["csv", "filter", "includeIfAnyPresent", "missingTokens", "delimiter"])
         let csvNode = try d.required("csv", in: data)
         var csv = try csvNode.string()
@@ -199,15 +206,19 @@ public struct DataSpec: Sendable, Equatable {
             }
             let missing = try o["missing"].map { MissingPolicy(rawValue: try $0.choice(MissingPolicy.allCases.map(\.rawValue)))! } ?? defaultMissing
             if case let .ordinal(_, start) = encoding, start == 0, missing == .zero {
-                throw (o["missing"] ?? node).error("with \"start\": 0 a missing value coded 0 would equal the first level; use start >= 1 or missing own-level")
+                throw (o["missing"] ?? node).error(
+                    "with \"start\": 0 a missing value coded 0 would equal the first level; use start >= 1 or missing own-level")
             }
             var isText = true
             if case .numeric = encoding { isText = false }
             if case .binary = encoding { isText = false }
-            var spec = FeatureSpec(name: name, column: column, encoding: encoding, missing: missing,
-                                   group: try o["group"]?.string() ?? "Features")
+            var spec = FeatureSpec(
+                name: name, column: column, encoding: encoding, missing: missing,
+                group: try o["group"]?.string() ?? "Features")
             if let t = o["missingTokens"] {
-                guard isText else { throw t.error("missingTokens apply to text encodings (ordinal, onehot, equals); use data.missingTokens for numbers") }
+                guard isText else {
+                    throw t.error("missingTokens apply to text encodings (ordinal, onehot, equals); use data.missingTokens for numbers")
+                }
                 spec.missingTokens = try t.strings()
             }
             if let r = o["recode"] {
@@ -233,10 +244,11 @@ public struct DataSpec: Sendable, Equatable {
             }
             let o = try node.object(allowed: ["name", "column", "missing", "positive"])
             let column = try o["column"]?.string() ?? (try o.required("name", in: node).string())
-            let missing = try o["missing"].map { m -> MissingPolicy in
-                let s = try m.choice(["zero", "drop-row", "error"])
-                return MissingPolicy(rawValue: s)!
-            } ?? .error
+            let missing =
+                try o["missing"].map { m -> MissingPolicy in
+                    let s = try m.choice(["zero", "drop-row", "error"])
+                    return MissingPolicy(rawValue: s)!
+                } ?? .error
             var positive: String?
             if let x = o["positive"] {
                 if x.isNumber { let v = try x.double(); positive = v == v.rounded() ? String(Int(v)) : "\(v)" } else { positive = try x.string() }
@@ -253,8 +265,9 @@ public struct DataSpec: Sendable, Equatable {
         if let allExcept, let clash = allExcept.first(where: { c in outcomeSpecs.contains { $0.column == c } }) {
             throw exclude!.error("'\(clash)' is an outcome; outcomes are never features, so it need not be excluded")
         }
-        return DataSpec(csv: csv, filters: filters, includeIfAnyPresent: include, missingTokens: tokens,
-                        features: featureSpecs, outcomes: outcomeSpecs, allFeaturesExcept: allExcept, separator: separator)
+        return DataSpec(
+            csv: csv, filters: filters, includeIfAnyPresent: include, missingTokens: tokens,
+            features: featureSpecs, outcomes: outcomeSpecs, allFeaturesExcept: allExcept, separator: separator)
     }
 
     static func parseEncoding(_ node: JSONNode?, parent: JSONNode) throws -> FeatureEncoding {

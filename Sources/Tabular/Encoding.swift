@@ -26,8 +26,10 @@ public struct EncodedData: Sendable {
     /// Number of kept rows.
     public var rowCount: Int { sourceRows.count }
 
-    public init(featureNames: [String], featureGroups: [String], columns: [[Double]], outcomeNames: [String], outcomes: [[Double]],
-                sourceRows: [Int], rowsRead: Int, dropped: [(reason: String, rows: Int)], features: [FeatureSpec] = []) {
+    public init(
+        featureNames: [String], featureGroups: [String], columns: [[Double]], outcomeNames: [String], outcomes: [[Double]],
+        sourceRows: [Int], rowsRead: Int, dropped: [(reason: String, rows: Int)], features: [FeatureSpec] = []
+    ) {
         self.featureNames = featureNames
         self.featureGroups = featureGroups
         self.columns = columns
@@ -84,7 +86,7 @@ public enum DataEncoder {
         for f in spec.filters {
             let listed = Set(f.values)
             let values = try text(f.column)
-            let hit = values.levels.map { listed.contains($0) }   // per code - 1
+            let hit = values.levels.map { listed.contains($0) }  // per code - 1
             if f.exclude {
                 dropWhere("\(f.column) in [\(f.values.joined(separator: ", "))]") { i in
                     let c = values.codes[i]
@@ -137,8 +139,9 @@ public enum DataEncoder {
             let field = try table.fieldNumber(f.column)
             let rowLines = table.rowLines
             func fail(_ k: Int, _ message: String) -> TabularError {
-                TabularError(file: source, line: Int(rowLines[rows[k]]), column: field, columnName: f.column,
-                             message: "feature '\(f.name)': \(message)")
+                TabularError(
+                    file: source, line: Int(rowLines[rows[k]]), column: field, columnName: f.column,
+                    message: "feature '\(f.name)': \(message)")
             }
             var missing = [Bool](repeating: false, count: m)
             var produced: [(String, [Double])] = []
@@ -178,7 +181,10 @@ public enum DataEncoder {
                     let c = Int(values.codes[rows[k]])
                     guard c != 0 else { missing[k] = true; continue }
                     guard let p = byCode[c - 1] else {
-                        throw fail(k, "level '\(values.levels[c - 1])' is not among the ordinal levels \(levels.joined(separator: ", ")) (add it, or list it in data.missingTokens)")
+                        throw fail(
+                            k,
+                            "level '\(values.levels[c - 1])' is not among the ordinal levels \(levels.joined(separator: ", ")) (add it, or list it in data.missingTokens)"
+                        )
                     }
                     out[k] = Double(start + p)
                 }
@@ -193,8 +199,11 @@ public enum DataEncoder {
                     for k in 0..<m where alive[k] { seenCode[Int(values.codes[rows[k]])] = true }
                     let seen = Set(values.levels.indices.filter { seenCode[$0 + 1] }.map { values.levels[$0] })
                     if !seen.contains(reference) {
-                        throw TabularError(file: source, column: field, columnName: f.column,
-                                           message: "feature '\(f.name)': the reference level '\(reference)' never occurs in the kept rows; levels are \(seen.sorted().joined(separator: ", "))")
+                        throw TabularError(
+                            file: source, column: field, columnName: f.column,
+                            message:
+                                "feature '\(f.name)': the reference level '\(reference)' never occurs in the kept rows; levels are \(seen.sorted().joined(separator: ", "))"
+                        )
                     }
                     levels = seen.sorted()
                 }
@@ -239,8 +248,9 @@ public enum DataEncoder {
                 produced = [(f.name, out)]
             }
             if case .numeric = f.encoding, (0..<m).contains(where: { alive[$0] }), !(0..<m).contains(where: { alive[$0] && !missing[$0] }) {
-                throw TabularError(file: source, line: 1, column: field, columnName: f.column,
-                                   message: "feature '\(f.name)': every kept row is missing (an all-missing column); exclude it")
+                throw TabularError(
+                    file: source, line: 1, column: field, columnName: f.column,
+                    message: "feature '\(f.name)': every kept row is missing (an all-missing column); exclude it")
             }
             // Missing-value policy.
             switch f.missing {
@@ -281,8 +291,11 @@ public enum DataEncoder {
                 }
                 let levels = Set(values.levels.indices.filter { seenCode[$0 + 1] }.map { values.levels[$0] })
                 if !levels.contains(positive) {
-                    throw TabularError(file: source, line: 1, column: field, columnName: o.column,
-                                       message: "outcome '\(o.name)': the positive level '\(positive)' never occurs in the kept rows; levels are \(levels.sorted().prefix(20).joined(separator: ", "))")
+                    throw TabularError(
+                        file: source, line: 1, column: field, columnName: o.column,
+                        message:
+                            "outcome '\(o.name)': the positive level '\(positive)' never occurs in the kept rows; levels are \(levels.sorted().prefix(20).joined(separator: ", "))"
+                    )
                 }
             } else {
                 guard case let .numeric(values) = try column(o.column) else {
@@ -292,8 +305,11 @@ public enum DataEncoder {
                     let v = values[rows[k]]
                     if v.isNaN { missing[k] = true; continue }
                     guard v == 0 || v == 1 else {
-                        throw TabularError(file: source, line: Int(rowLines[rows[k]]), column: field, columnName: o.column,
-                                           message: "outcome '\(o.name)': expected 0 or 1 (or true/false), found \(formatNumber(v)); for another coding name the level that counts as 1 (--positive LEVEL, spec \"positive\")")
+                        throw TabularError(
+                            file: source, line: Int(rowLines[rows[k]]), column: field, columnName: o.column,
+                            message:
+                                "outcome '\(o.name)': expected 0 or 1 (or true/false), found \(formatNumber(v)); for another coding name the level that counts as 1 (--positive LEVEL, spec \"positive\")"
+                        )
                     }
                     out[k] = v
                 }
@@ -302,8 +318,9 @@ public enum DataEncoder {
             case .zero, .ownLevel: break
             case .error:
                 if let k = (0..<m).first(where: { alive[$0] && missing[$0] }) {
-                    throw TabularError(file: source, line: Int(rowLines[rows[k]]), column: field, columnName: o.column,
-                                       message: "outcome '\(o.name)': expected 0 or 1, found a missing cell (set the outcome's \"missing\" to zero or drop-row)")
+                    throw TabularError(
+                        file: source, line: Int(rowLines[rows[k]]), column: field, columnName: o.column,
+                        message: "outcome '\(o.name)': expected 0 or 1, found a missing cell (set the outcome's \"missing\" to zero or drop-row)")
                 }
             case .dropRow:
                 dropAlive("outcome '\(o.name)' missing") { missing[$0] }
@@ -313,7 +330,11 @@ public enum DataEncoder {
         }
         let kept = (0..<m).filter { alive[$0] }
         if kept.isEmpty {
-            throw TabularError(file: source, message: "no rows are left after the filters and missing-value rules (\(dropped.map { "\($0.1) dropped: \($0.0)" }.joined(separator: "; ")))")
+            throw TabularError(
+                file: source,
+                message:
+                    "no rows are left after the filters and missing-value rules (\(dropped.map { "\($0.1) dropped: \($0.0)" }.joined(separator: "; ")))"
+            )
         }
         if kept.count < m {
             // Compacted in place, one column at a time: no second copy of the design.

@@ -25,7 +25,9 @@ public enum RowIndices {
                 throw TabularError(file: source, line: lineNumber, message: "expected a 0-based row index (an integer), found '\(line.prefix(40))'")
             }
             guard i >= 0 && i < rowCount else {
-                throw TabularError(file: source, line: lineNumber, message: "row index \(i) is out of range: the data has \(rowCount) rows (valid indices 0...\(rowCount - 1))")
+                throw TabularError(
+                    file: source, line: lineNumber,
+                    message: "row index \(i) is out of range: the data has \(rowCount) rows (valid indices 0...\(rowCount - 1))")
             }
             result.append(i)
         }

@@ -1,5 +1,6 @@
 import CoordinatorAPI
 import Foundation
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -25,7 +26,8 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
         if let port = url.port, !(1...65535).contains(port) { return bad("port \(port) is outside 1-65535") }
         // URL accepts a port it could not read as a number; check what follows the host's colon.
         if let authority = text.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: true).dropFirst().first,
-           !authority.hasSuffix("]"), let colon = authority.lastIndex(of: ":"), url.port == nil {
+            !authority.hasSuffix("]"), let colon = authority.lastIndex(of: ":"), url.port == nil
+        {
             let port = authority[authority.index(after: colon)...]
             if !port.isEmpty { return bad("port '\(port)' is not a number in 1-65535") }
         }
@@ -40,8 +42,9 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
         config.timeoutIntervalForResource = max(timeout, 600)
         session = URLSession(configuration: config)
         if base.scheme == "http", let host = base.host {
-            sockets = SocketHTTPClient(host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host,
-                                       port: UInt16(exactly: base.port ?? 80) ?? 0, timeout: timeout)
+            sockets = SocketHTTPClient(
+                host: host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host,
+                port: UInt16(exactly: base.port ?? 80) ?? 0, timeout: timeout)
         } else {
             sockets = nil
         }
@@ -54,8 +57,10 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     }()
 
     /// Sends a request; returns the body of a 2xx answer.
-    public func send(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
-                     query: [URLQueryItem] = [], accept404: Bool = false) async throws -> (status: Int, body: Data) {
+    public func send(
+        _ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json",
+        query: [URLQueryItem] = [], accept404: Bool = false
+    ) async throws -> (status: Int, body: Data) {
         var components = URLComponents(url: base.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
         if !query.isEmpty { components.queryItems = query }
         var request = URLRequest(url: components.url!)

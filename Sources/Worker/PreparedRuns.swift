@@ -1,11 +1,11 @@
 import Analysis
-import Tabular
-import Dispatch
 import CoordinatorAPI
+import Dispatch
 import Foundation
-import Plan
 import Logging
+import Plan
 import Synchronization
+import Tabular
 
 // Prepared runs: each run's executor is built once per process from its context and dataset
 // (content-addressed, hash-checked), kept within a memory budget, and dropped when its run ends.
@@ -54,11 +54,15 @@ extension WorkerLoop {
             indices = try await retrying { try await self.client.dataset(hash: h) }
         }
         let t1 = now()
-        let executor = try TaskExecutor.prepare(spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
-                                                resampleIndices: indices, indicesHash: context.resampleIndices)
+        let executor = try TaskExecutor.prepare(
+            spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
+            resampleIndices: indices, indicesHash: context.resampleIndices)
         keep(executor, run: task.run)
-        logger.info("run prepared", metadata: [
-            "run": "\(task.run)", "fetchMs": "\(Int((t1 - t0) * 1000))", "prepareMs": "\(Int((now() - t1) * 1000))"])
+        logger.info(
+            "run prepared",
+            metadata: [
+                "run": "\(task.run)", "fetchMs": "\(Int((t1 - t0) * 1000))", "prepareMs": "\(Int((now() - t1) * 1000))",
+            ])
         return executor
     }
 
@@ -71,7 +75,8 @@ extension WorkerLoop {
             var total = s.executorUse.values.reduce(0) { $0 + $1.bytes }
             var dropped = false
             while total > config.preparedBudget,
-                  let victim = s.executorUse.filter({ $0.key != run }).min(by: { $0.value.tick < $1.value.tick }) {
+                let victim = s.executorUse.filter({ $0.key != run }).min(by: { $0.value.tick < $1.value.tick })
+            {
                 total -= victim.value.bytes
                 Self.drop(victim.key, from: &s)
                 dropped = true

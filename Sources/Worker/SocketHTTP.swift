@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -77,7 +78,7 @@ final class SocketHTTPClient: Sendable {
             var sent = 0
             while sent < raw.count {
                 #if canImport(Glibc)
-                let n = Glibc.send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))   // EPIPE, not SIGPIPE
+                let n = Glibc.send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))  // EPIPE, not SIGPIPE
                 #else
                 let n = write(fd, raw.baseAddress! + sent, raw.count - sent)
                 #endif
@@ -171,8 +172,10 @@ final class SocketHTTPClient: Sendable {
                 if n < 0 {
                     let code = errno
                     if code == ECONNRESET { return false }
-                    throw TransportError(description: code == EAGAIN || code == EWOULDBLOCK ? "timed out waiting for the coordinator"
-                        : "read: \(String(cString: strerror(code)))")
+                    throw TransportError(
+                        description: code == EAGAIN || code == EWOULDBLOCK
+                            ? "timed out waiting for the coordinator"
+                            : "read: \(String(cString: strerror(code)))")
                 }
                 if n == 0 { return false }
                 buffer.append(contentsOf: chunk[0..<n])

@@ -1,11 +1,11 @@
 import Analysis
-import Tabular
-import Dispatch
 import CoordinatorAPI
+import Dispatch
 import Foundation
-import Plan
 import Logging
+import Plan
 import Synchronization
+import Tabular
 
 /// Worker settings.
 public struct WorkerConfig: Sendable {
@@ -27,8 +27,10 @@ public struct WorkerConfig: Sendable {
     /// The most threads a worker runs.
     public static let maximumThreads = 4096
 
-    public init(id: String, host: String, threads: Int, idleExit: Double? = nil, heartbeatInterval: Double = 10, leaseWait: Double = 10,
-                preparedBudget: Int = 256 << 20) {
+    public init(
+        id: String, host: String, threads: Int, idleExit: Double? = nil, heartbeatInterval: Double = 10, leaseWait: Double = 10,
+        preparedBudget: Int = 256 << 20
+    ) {
         self.preparedBudget = preparedBudget
         self.id = id
         self.host = host
@@ -79,9 +81,11 @@ public final class WorkerLoop: Sendable {
     /// Seconds of work one lease round should hand each thread.
     static let targetLeaseSeconds = 0.5
 
-    public init(client: CoordinatorClient, config: WorkerConfig,
-                logger: Logger = Logger(label: "lassoboot.worker", factory: { _ in SwiftLogNoOpLogHandler() }),
-                clock now: @escaping @Sendable () -> Double = WorkerLoop.monotonicSeconds) {
+    public init(
+        client: CoordinatorClient, config: WorkerConfig,
+        logger: Logger = Logger(label: "lassoboot.worker", factory: { _ in SwiftLogNoOpLogHandler() }),
+        clock now: @escaping @Sendable () -> Double = WorkerLoop.monotonicSeconds
+    ) {
         self.client = client
         self.config = config
         self.logger = logger
@@ -131,8 +135,10 @@ public final class WorkerLoop: Sendable {
             }
             bell.ring()
             for task in unstarted {
-                _ = try? await client.submit(Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease,
-                                                             dataset: task.dataset, result: nil, released: true))
+                _ = try? await client.submit(
+                    Wire.Submission(
+                        worker: config.id, run: task.run, key: task.key, lease: task.lease,
+                        dataset: task.dataset, result: nil, released: true))
             }
             if !unstarted.isEmpty { logger.notice("handed back unstarted tasks", metadata: ["tasks": "\(unstarted.count)"]) }
             // Until the last result is handed in (each hand-in rings the bell).
@@ -154,7 +160,7 @@ public final class WorkerLoop: Sendable {
             let ring = bell.generation
             let (queued, running, perTask) = state.withLock { ($0.queue.count, $0.inFlight.count, $0.secondsPerTask) }
             if queued >= config.threads {
-                await bell.wait(since: ring)     // until an executor takes a task (or a drain)
+                await bell.wait(since: ring)  // until an executor takes a task (or a drain)
                 continue
             }
             let perThread = perTask > 0 ? min(32, max(1, Int((Self.targetLeaseSeconds / perTask).rounded(.up)))) : 1
@@ -168,8 +174,10 @@ public final class WorkerLoop: Sendable {
                 let wait = (queued + running) > 0 ? min(config.leaseWait, 2) : min(config.leaseWait, idleLeft ?? config.leaseWait)
                 let started = takeStarts()
                 do {
-                    let answer = try await client.leaseAnswer(Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want,
-                                                                                wait: wait, started: started))
+                    let answer = try await client.leaseAnswer(
+                        Wire.LeaseRequest(
+                            worker: config.id, host: config.host, threads: config.threads, max: want,
+                            wait: wait, started: started))
                     tasks = answer.tasks
                     if let running = answer.running { forgetEnded(running: Set(running).union(tasks.map(\.run))) }
                 } catch {
@@ -184,14 +192,17 @@ public final class WorkerLoop: Sendable {
                     stop(because: "the coordinator refused this worker: \(e)")
                     return
                 }
-                if !reportedOutage { logger.warning("coordinator unreachable; retrying with backoff", metadata: ["error": "\(error)"]); reportedOutage = true }
+                if !reportedOutage {
+                    logger.warning("coordinator unreachable; retrying with backoff", metadata: ["error": "\(error)"]); reportedOutage = true
+                }
                 try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
                 backoff = min(backoff * 2, 10)
                 continue
             }
             if tasks.isEmpty {
                 if let idle = config.idleExit, now() - lastWork >= idle,
-                   state.withLock({ $0.inFlight.isEmpty && $0.queue.isEmpty }) {
+                    state.withLock({ $0.inFlight.isEmpty && $0.queue.isEmpty })
+                {
                     logger.notice("idle for \(idle) s: exiting")
                     return
                 }
@@ -235,7 +246,7 @@ public final class WorkerLoop: Sendable {
                 s.unreportedStarts.append(t.lease)
                 return t
             }
-            if next != nil { bell.ring() }      // room in the queue: the lease loop may ask for more
+            if next != nil { bell.ring() }  // room in the queue: the lease loop may ask for more
             if let (submission, task) = finished {
                 // Hand in while the next task runs; the lease stays in flight (and renewed) until then.
                 finished = nil
@@ -249,7 +260,7 @@ public final class WorkerLoop: Sendable {
             }
             guard let task = next else {
                 if state.withLock({ $0.stopped }) || Task.isCancelled { return }
-                await bell.wait(since: ring)     // until tasks are queued (or the loop stops)
+                await bell.wait(since: ring)  // until tasks are queued (or the loop stops)
                 continue
             }
             let started = now()
@@ -313,21 +324,26 @@ public final class WorkerLoop: Sendable {
                     continuation.resume(returning: (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
                 }
             }
-            return Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
-                                   result: result, seconds: seconds)
+            return Wire.Submission(
+                worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
+                result: result, seconds: seconds)
         } catch {
-            return Wire.Submission(worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
-                                   result: nil, error: "\(error)")
+            return Wire.Submission(
+                worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,
+                result: nil, error: "\(error)")
         }
     }
 
     func handIn(_ submission: Wire.Submission, task: Wire.LeasedTask) async {
         let s = submission
-        let submission = Wire.Submission(worker: s.worker, run: s.run, key: s.key, lease: s.lease, dataset: s.dataset, result: s.result,
-                                         error: s.error, released: s.released, started: takeStarts(), seconds: s.seconds)
+        let submission = Wire.Submission(
+            worker: s.worker, run: s.run, key: s.key, lease: s.lease, dataset: s.dataset, result: s.result,
+            error: s.error, released: s.released, started: takeStarts(), seconds: s.seconds)
         do {
             let status = try await retrying { try await self.client.submit(submission) }
-            if status == .mismatch { logger.error("coordinator reports a differing duplicate result", metadata: ["run": "\(task.run)", "task": "\(task.key)"]) }
+            if status == .mismatch {
+                logger.error("coordinator reports a differing duplicate result", metadata: ["run": "\(task.run)", "task": "\(task.key)"])
+            }
             state.withLock { $0.done += 1 }
         } catch {
             logger.error("could not hand in a result", metadata: ["run": "\(task.run)", "task": "\(task.key)", "error": "\(error)"])

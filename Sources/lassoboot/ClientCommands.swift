@@ -12,6 +12,7 @@ import Scheduler
 import Store
 import Tabular
 import Worker
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -75,13 +76,17 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var overrides: OverrideOptions
 
     func run() async throws {
-        let prepared = try PreparedJob(source: .job(job), overrides: PreparedJob.JobOverrides(resamples: overrides.resamples, seed: overrides.seed,
-                                                                                              folds: overrides.folds),
-                                       resampleIndices: overrides.resampleIndices)
+        let prepared = try PreparedJob(
+            source: .job(job),
+            overrides: PreparedJob.JobOverrides(
+                resamples: overrides.resamples, seed: overrides.seed,
+                folds: overrides.folds),
+            resampleIndices: overrides.resampleIndices)
         let client = try remote.client()
         try await oneLine {
             for (hash, bytes, what) in [(prepared.create.dataset, prepared.data, prepared.create.dataName ?? "data")]
-                + (prepared.indices.map { [(prepared.create.resampleIndices!, $0, "resample indices")] } ?? []) {
+                + (prepared.indices.map { [(prepared.create.resampleIndices!, $0, "resample indices")] } ?? [])
+            {
                 let (status, _) = try await client.http.send("HEAD", "v1/datasets/\(hash)", accept404: true)
                 if status == 404 {
                     _ = try await client.intake.send("PUT", "v1/datasets/\(hash)", body: bytes, contentType: "text/csv")
@@ -102,15 +107,19 @@ struct SubmitCommand: AsyncParsableCommand {
             while true {
                 // A long poll: answered at once when the run changes phase or ends, else after a second (progress).
                 let s: Wire.RunStatus = try await patience.retrying {
-                    try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send(
-                        "GET", "v1/runs/\(created.id)", query: [URLQueryItem(name: "wait", value: "1")]).body)
+                    try JSONDecoder().decode(
+                        Wire.RunStatus.self,
+                        from: try await client.http.send(
+                            "GET", "v1/runs/\(created.id)", query: [URLQueryItem(name: "wait", value: "1")]
+                        ).body)
                 }
                 progress.update(RunProgress(phase: s.phase, done: s.tasks.done, total: s.tasks.total, resamplesDone: s.resamplesDone))
                 if s.state == .done { break }
                 if s.state != .running { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
             }
             let text = try await patience.retrying {
-                try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: output.format.query)]).body
+                try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: output.format.query)])
+                    .body
             }
             FileHandle.standardOutput.write(text)
         }
@@ -146,7 +155,8 @@ struct OutagePatience {
                 return value
             } catch let e as ClientError where Self.isOutage(e) {
                 if !waiting {
-                    FileHandle.standardError.write(Data("\(e); still waiting for run \(run) (retrying with backoff; Ctrl-C stops waiting, not the run)\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("\(e); still waiting for run \(run) (retrying with backoff; Ctrl-C stops waiting, not the run)\n".utf8))
                     waiting = true
                 }
                 try await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
@@ -173,7 +183,8 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try remote.client()
         func line(_ s: Wire.RunStatus) -> String {
-            "\(s.id)  \(s.state)  phase \(s.phase)  tasks done \(s.tasks.done)/\(s.tasks.total) (leased \(s.tasks.leased), queued \(s.tasks.queued), failed \(s.tasks.failed))  resamples \(s.resamplesDone)/\(s.resamples)  \(s.name)" + (s.error.map { "  error: \($0)" } ?? "")
+            "\(s.id)  \(s.state)  phase \(s.phase)  tasks done \(s.tasks.done)/\(s.tasks.total) (leased \(s.tasks.leased), queued \(s.tasks.queued), failed \(s.tasks.failed))  resamples \(s.resamplesDone)/\(s.resamples)  \(s.name)"
+                + (s.error.map { "  error: \($0)" } ?? "")
         }
         if let id = run {
             let s = try await oneLine { try await client.get("v1/runs/\(id)", Wire.RunStatus.self) }
@@ -202,7 +213,9 @@ struct ResultsCommand: AsyncParsableCommand {
 
     @OptionGroup var output: FormatOptions
 
-    @Option(name: .long, help: "Also write report.json, report.csv, report.md, cv.csv, replicates.csv, model.json, report.html, cv.svg and forest-<outcome>.svg here.")
+    @Option(
+        name: .long,
+        help: "Also write report.json, report.csv, report.md, cv.csv, replicates.csv, model.json, report.html, cv.svg and forest-<outcome>.svg here.")
     var out: String?
 
     func run() async throws {
@@ -213,8 +226,10 @@ struct ResultsCommand: AsyncParsableCommand {
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             var json = Data()
-            for (name, f) in [("report.json", "json"), ("report.csv", "csv"), ("report.md", "markdown"), ("cv.csv", "cv"), ("replicates.csv", "replicates"),
-                                  ("model.json", "model")] {
+            for (name, f) in [
+                ("report.json", "json"), ("report.csv", "csv"), ("report.md", "markdown"), ("cv.csv", "cv"), ("replicates.csv", "replicates"),
+                ("model.json", "model"),
+            ] {
                 let body = try await fetch(f)
                 if f == "json" { json = body }
                 try body.write(to: URL(fileURLWithPath: dir).appendingPathComponent(name))

@@ -12,6 +12,7 @@ import Scheduler
 import Store
 import Tabular
 import Worker
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -142,12 +143,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-lease-wait"), help: "Longest a lease request long-polls, in seconds.")
     var maxLeaseWait: Double = 20
 
-    @Option(name: .customLong("verify-fraction"), help: ArgumentHelp(
-        "Fraction of phase-2 results the coordinator recomputes before accepting them (cross-validation results: 5x this).",
-        discussion: "A worker whose result differs from the recomputation is quarantined and the runs it contributed to fail. 0 turns the sample off; every fit's KKT certificate is checked regardless."))
+    @Option(
+        name: .customLong("verify-fraction"),
+        help: ArgumentHelp(
+            "Fraction of phase-2 results the coordinator recomputes before accepting them (cross-validation results: 5x this).",
+            discussion:
+                "A worker whose result differs from the recomputation is quarantined and the runs it contributed to fail. 0 turns the sample off; every fit's KKT certificate is checked regardless."
+        ))
     var verifyFraction: Double = 0.02
 
-    @Option(name: .customLong("prepared-cache-mb"), help: "Megabytes of prepared run data kept in memory (least recently used dropped beyond it; finished runs' at once).")
+    @Option(
+        name: .customLong("prepared-cache-mb"),
+        help: "Megabytes of prepared run data kept in memory (least recently used dropped beyond it; finished runs' at once).")
     var preparedCacheMB: Int = 256
 
     @Option(name: .customLong("forget-workers-after"), help: "Seconds after which a silent worker is dropped from the registry.")
@@ -162,19 +169,30 @@ struct CoordinatorCommand: AsyncParsableCommand {
     /// The limits on what the coordinator keeps, from the options.
     func housekeeping() throws -> Housekeeping {
         guard preparedCacheMB >= 0, preparedCacheMB <= 1 << 30 else { throw ValidationError("--prepared-cache-mb must be between 0 and 2^30") }
-        guard forgetWorkersAfter > 0, forgetWorkersAfter.isFinite else { throw ValidationError("--forget-workers-after must be a positive number of seconds") }
+        guard forgetWorkersAfter > 0, forgetWorkersAfter.isFinite else {
+            throw ValidationError("--forget-workers-after must be a positive number of seconds")
+        }
         guard maxWorkers >= 1 else { throw ValidationError("--max-workers must be at least 1") }
         guard datasetGrace >= 0, datasetGrace.isFinite else { throw ValidationError("--dataset-grace must be a non-negative number of seconds") }
-        return Housekeeping(preparedBudget: preparedCacheMB << 20, workerExpiry: forgetWorkersAfter, maxWorkers: maxWorkers, datasetGrace: datasetGrace)
+        return Housekeeping(
+            preparedBudget: preparedCacheMB << 20, workerExpiry: forgetWorkersAfter, maxWorkers: maxWorkers, datasetGrace: datasetGrace)
     }
 
-    @Option(name: .customLong("max-dataset-bytes"), help: "Largest dataset upload in bytes (default 4 GiB); larger ones get 413. Uploads are stored in 16 MiB pieces; workers hold a run's dataset in memory while preparing it.")
+    @Option(
+        name: .customLong("max-dataset-bytes"),
+        help:
+            "Largest dataset upload in bytes (default 4 GiB); larger ones get 413. Uploads are stored in 16 MiB pieces; workers hold a run's dataset in memory while preparing it."
+    )
     var maxDatasetBytes: Int = BodyLimits().dataset
 
-    @Option(name: .customLong("max-connections"), help: "Open connections served at once; more wait in the listen backlog (capped below the file-descriptor limit).")
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections served at once; more wait in the listen backlog (capped below the file-descriptor limit).")
     var maxConnections: Int = 1024
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may wait for a request's header, or sit idle between requests, before it is closed (> --max-lease-wait).")
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds a connection may wait for a request's header, or sit idle between requests, before it is closed (> --max-lease-wait).")
     var idleTimeout: Double = 30
 
     func validate() throws {
@@ -212,7 +230,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
                 throw ValidationError("--tls-key \(key): not a readable PEM private key (\(error))")
             }
-            var config = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+            var config = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
             config.minimumTLSVersion = .tlsv12
             return config
         }
@@ -222,7 +241,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let token = try tokens.resolve()
         let loopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
         if token == nil && !(insecureNoToken && loopback) {
-            throw ValidationError("a token is required: --token, --token-file or LASSOBOOT_TOKEN (--insecure-no-token is allowed only on a loopback address)")
+            throw ValidationError(
+                "a token is required: --token, --token-file or LASSOBOOT_TOKEN (--insecure-no-token is allowed only on a loopback address)")
         }
         let tls = try tlsConfiguration()
         let logger = logging.bootstrap("lassoboot.coordinator")
@@ -231,25 +251,30 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let descriptors = FileDescriptorLimit.raiseToHardLimit()
         let connections = FileDescriptorLimit.connectionCap(requested: maxConnections, limit: descriptors)
         if connections < maxConnections {
-            logger.warning("--max-connections lowered to fit the file-descriptor limit", metadata: [
-                "requested": "\(maxConnections)", "used": "\(connections)", "limit": "\(descriptors)"])
+            logger.warning(
+                "--max-connections lowered to fit the file-descriptor limit",
+                metadata: [
+                    "requested": "\(maxConnections)", "used": "\(connections)", "limit": "\(descriptors)",
+                ])
         }
         let store = try SQLiteStore(path: db)
         let service = try CoordinatorService(
             store: store, policy: SchedulerPolicy(leaseDuration: leaseSeconds, maxAttempts: maxAttempts, speculativeAfter: max(5, leaseSeconds / 3)),
             software: "lassoboot \(LassobootVersion.string)", logger: logger, verifyFraction: verifyFraction, housekeeping: try housekeeping())
         let client = token ?? "", worker = try resolveWorkerToken() ?? token ?? ""
-        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,
-                                            limits: BodyLimits(dataset: maxDatasetBytes), maxLeaseWait: maxLeaseWait, metrics: CoordinatorMetrics(aliveWithin: leaseSeconds),
-                                            secureCookies: tls != nil)
+        let router = CoordinatorHTTP.router(
+            service: service, tokens: Tokens(client: client, worker: worker), allowAnonymous: token == nil,
+            limits: BodyLimits(dataset: maxDatasetBytes), maxLeaseWait: maxLeaseWait, metrics: CoordinatorMetrics(aliveWithin: leaseSeconds),
+            secureCookies: tls != nil)
         let scheme = tls == nil ? "http" : "https"
         // A connection that sends no complete request header within the timeout (slowloris), or
         // sits idle that long between requests, is closed; a long poll in progress is not idle.
         let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
         let app = Application(
             router: router, server: try tls.map { try .tls(.http1(configuration: http1), tlsConfiguration: $0) } ?? .http1(configuration: http1),
-            configuration: .init(address: .hostname(host, port: port), serverName: "lassoboot",
-                                 availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "lassoboot",
+                availableConnectionsDelegate: MaximumAvailableConnections(connections, logger: logger)),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 FileHandle.standardOutput.write(Data("listening on \(scheme)://\(host):\(bound)\n".utf8))
@@ -283,7 +308,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-seconds"), help: "Seconds between lease renewals.")
     var heartbeatSeconds: Double = 10
 
-    @Option(name: .customLong("prepared-cache-mb"), help: "Megabytes of prepared run data kept (least recently used dropped beyond it; ended runs' at once).")
+    @Option(
+        name: .customLong("prepared-cache-mb"),
+        help: "Megabytes of prepared run data kept (least recently used dropped beyond it; ended runs' at once).")
     var preparedCacheMB: Int = 256
 
     @OptionGroup var logging: LogOptions
@@ -310,8 +337,9 @@ struct WorkerCommand: AsyncParsableCommand {
         logger[metadataKey: "worker"] = "\(id)"
         let loop = WorkerLoop(
             client: HTTPCoordinatorClient(base: base, token: try tokens.resolve()),
-            config: WorkerConfig(id: id, host: host, threads: threads, idleExit: idleExit, heartbeatInterval: heartbeatSeconds,
-                                 preparedBudget: max(0, min(preparedCacheMB, 1 << 30)) << 20),
+            config: WorkerConfig(
+                id: id, host: host, threads: threads, idleExit: idleExit, heartbeatInterval: heartbeatSeconds,
+                preparedBudget: max(0, min(preparedCacheMB, 1 << 30)) << 20),
             logger: logger)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)

@@ -1,6 +1,6 @@
+import Analysis
 import ArgumentParser
 import Foundation
-import Analysis
 import Lasso
 import Tabular
 
@@ -11,13 +11,13 @@ struct FitCommand: ParsableCommand {
         commandName: "fit",
         abstract: "Fit L1-penalized logistic regressions and print odds ratios with Wald intervals.",
         discussion: """
-        Every column of --data except the outcome(s) and --exclude'd columns is a numeric feature.
-        Objective (sum scale): sum_i loss_i + alpha * sum_j |beta_j|, intercept unpenalized unless
-        --penalize-intercept (statsmodels' fit_regularized with a scalar alpha). With --scale mean,
-        alpha is glmnet's lambda (the loss is divided by the number of rows).
-        Wald intervals are statsmodels' conf_int() of an L1 fit: conditional on the selected model,
-        they ignore selection and shrinkage and are not honest confidence intervals.
-        """
+            Every column of --data except the outcome(s) and --exclude'd columns is a numeric feature.
+            Objective (sum scale): sum_i loss_i + alpha * sum_j |beta_j|, intercept unpenalized unless
+            --penalize-intercept (statsmodels' fit_regularized with a scalar alpha). With --scale mean,
+            alpha is glmnet's lambda (the loss is divided by the number of rows).
+            Wald intervals are statsmodels' conf_int() of an L1 fit: conditional on the selected model,
+            they ignore selection and shrinkage and are not honest confidence intervals.
+            """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, json, csv }
@@ -40,7 +40,9 @@ struct FitCommand: ParsableCommand {
     @Flag(name: .long, help: "Penalize the intercept too (statsmodels' behaviour with a scalar alpha).")
     var penalizeIntercept = false
 
-    @Flag(inversion: .prefixedNo, help: "Penalize coefficients per standard deviation of their feature (glmnet's standardize=TRUE); coefficients stay on the original scale.")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Penalize coefficients per standard deviation of their feature (glmnet's standardize=TRUE); coefficients stay on the original scale.")
     var standardize = false
 
     @Option(name: .long, help: "File of 0-based data-row indices (one per line) to fit on.")
@@ -94,7 +96,8 @@ struct FitCommand: ParsableCommand {
         let duplicates = input.design.duplicateFeatureGroups()
         if let group = duplicates.first {
             let names = group.map { "'\(input.featureNames[$0])'" }.joined(separator: " and ")
-            throw TabularError(file: data, message: "columns \(names) are identical in every used row: the lasso cannot tell them apart; --exclude all but one")
+            throw TabularError(
+                file: data, message: "columns \(names) are identical in every used row: the lasso cannot tell them apart; --exclude all but one")
         }
 
         // Held-out rows for AUC.
@@ -122,15 +125,17 @@ struct FitCommand: ParsableCommand {
             let cells = try input.design.cells(outcome: input.outcomes[name]!)
             let constant = input.design.constantFeatures(in: cells).map { input.featureNames[$0] }
             if !constant.isEmpty && format == .table {
-                FileHandle.standardError.write(Data("note: constant column(s) \(constant.joined(separator: ", ")) carry no information; their coefficients are 0\n".utf8))
+                FileHandle.standardError.write(
+                    Data("note: constant column(s) \(constant.joined(separator: ", ")) carry no information; their coefficients are 0\n".utf8))
             }
             var options = SolverOptions(tolerance: tolerance)
             options.strategy = solver
             let clock = ContinuousClock()
             var fit: LassoFit!
             let elapsed = try clock.measure {
-                fit = try LogisticLasso.fit(design: input.design, cells: cells, alpha: alpha, penalty: penalty,
-                                            options: options)
+                fit = try LogisticLasso.fit(
+                    design: input.design, cells: cells, alpha: alpha, penalty: penalty,
+                    options: options)
             }
             let wald = Wald.intervals(design: input.design, cells: cells, fit: fit, level: level)
             var auc: Double?
@@ -140,11 +145,12 @@ struct FitCommand: ParsableCommand {
                 auc = Metrics.auc(scores: scores, outcomes: t.outcomes[name]!)
                 testCount = t.rows.count
             }
-            results.append(FitResult(
-                outcome: name, featureNames: input.featureNames, fit: fit, wald: wald, level: level,
-                rows: input.rowCount, patterns: cells.activePatternCount,
-                fitSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
-                testAUC: auc, testRows: testCount))
+            results.append(
+                FitResult(
+                    outcome: name, featureNames: input.featureNames, fit: fit, wald: wald, level: level,
+                    rows: input.rowCount, patterns: cells.activePatternCount,
+                    fitSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
+                    testAUC: auc, testRows: testCount))
         }
         if let path = saveModel {
             let bytes = FileManager.default.contents(atPath: data) ?? Data()
@@ -157,7 +163,9 @@ struct FitCommand: ParsableCommand {
                 source: "fit", software: "lassoboot \(LassobootVersion.string)", data: URL(fileURLWithPath: data).lastPathComponent,
                 dataHash: SHA256.hex(bytes), encoded: withRecipe, standardize: standardize, scale: scale.rawValue, level: level,
                 missingTokens: CSVReader.defaultMissingTokens.sorted(), delimiter: delimiter,
-                outcomes: results.map { PredictionModel.Outcome(name: $0.outcome, alpha: $0.fit.alpha, intercept: $0.fit.intercept, coefficients: $0.fit.coefficients) })
+                outcomes: results.map {
+                    PredictionModel.Outcome(name: $0.outcome, alpha: $0.fit.alpha, intercept: $0.fit.intercept, coefficients: $0.fit.coefficients)
+                })
             try Data(try model.json().utf8).write(to: URL(fileURLWithPath: path))
         }
         print(FitOutput.render(results, format: format), terminator: "")

@@ -29,9 +29,10 @@ struct FitInput {
             let col = selected.map { all[$0] }
             if let r = col.firstIndex(where: { $0.isNaN }) {
                 let row = selected[r]
-                throw TabularError(file: table.source, line: Int(table.rowLines[row]),
-                                   column: try table.columnIndex(name) + 1, columnName: name,
-                                   message: "expected a number, found an empty cell (fit needs complete features; exclude the column or fill it)")
+                throw TabularError(
+                    file: table.source, line: Int(table.rowLines[row]),
+                    column: try table.columnIndex(name) + 1, columnName: name,
+                    message: "expected a number, found an empty cell (fit needs complete features; exclude the column or fill it)")
             }
             columns.append(col)
         }
@@ -42,9 +43,10 @@ struct FitInput {
             if let r = col.firstIndex(where: { $0 != 0 && $0 != 1 }) {
                 let row = selected[r]
                 let found = col[r].isNaN ? "an empty cell" : "\(col[r])"
-                throw TabularError(file: table.source, line: Int(table.rowLines[row]),
-                                   column: try table.columnIndex(name) + 1, columnName: name,
-                                   message: "expected 0 or 1 (a binary outcome), found \(found)")
+                throw TabularError(
+                    file: table.source, line: Int(table.rowLines[row]),
+                    column: try table.columnIndex(name) + 1, columnName: name,
+                    message: "expected 0 or 1 (a binary outcome), found \(found)")
             }
             outcomes[name] = col
         }
@@ -62,8 +64,9 @@ struct FitInput {
         for name in features {
             let values = try table.numeric(name)
             if let i = selected.first(where: { values[$0].isNaN }) {
-                throw TabularError(file: table.source, line: Int(table.rowLines[i]), column: try table.columnIndex(name) + 1,
-                                   columnName: name, message: "expected a number, found an empty cell")
+                throw TabularError(
+                    file: table.source, line: Int(table.rowLines[i]), column: try table.columnIndex(name) + 1,
+                    columnName: name, message: "expected a number, found an empty cell")
             }
             cols.append(values)
         }

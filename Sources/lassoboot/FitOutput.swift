@@ -76,9 +76,10 @@ struct FitJSON: Encodable {
         let coef = r.fit.allCoefficients
         coefficients = r.names.indices.map { i in
             let w = r.wald[i]
-            return Coefficient(name: r.names[i], coef: coef[i], oddsRatio: Foundation.exp(coef[i]),
-                               standardError: w?.standardError, waldLow: w?.low, waldHigh: w?.high,
-                               oddsRatioLow: w.map { Foundation.exp($0.low) }, oddsRatioHigh: w.map { Foundation.exp($0.high) })
+            return Coefficient(
+                name: r.names[i], coef: coef[i], oddsRatio: Foundation.exp(coef[i]),
+                standardError: w?.standardError, waldLow: w?.low, waldHigh: w?.high,
+                oddsRatioLow: w.map { Foundation.exp($0.low) }, oddsRatioHigh: w.map { Foundation.exp($0.high) })
         }
     }
 }
@@ -112,16 +113,16 @@ enum FitOutput {
             let coef = r.fit.allCoefficients
             for i in r.names.indices {
                 let w = r.wald[i]
-                let interval: [String] = w.map { x -> [String] in
-                    ["\(x.low)", "\(x.high)", "\(Foundation.exp(x.low))", "\(Foundation.exp(x.high))"]
-                } ?? ["", "", "", ""]
+                let interval: [String] =
+                    w.map { x -> [String] in
+                        ["\(x.low)", "\(x.high)", "\(Foundation.exp(x.low))", "\(Foundation.exp(x.high))"]
+                    } ?? ["", "", "", ""]
                 let fields: [String] = [csvField(r.outcome), csvField(r.names[i]), "\(coef[i])", "\(Foundation.exp(coef[i]))"] + interval
                 out += fields.joined(separator: ",") + "\n"
             }
         }
         return out
     }
-
 
     static func table(_ r: FitResult) -> String {
         let fit = r.fit
@@ -141,7 +142,8 @@ enum FitOutput {
         }
         out += "\n"
         let nameWidth = max(8, r.names.map(\.count).max() ?? 0)
-        let header = "feature".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+        let header =
+            "feature".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
             + "      coef  odds ratio  \(pct)% CI, \(Wald.label)"
         out += header + "\n" + String(repeating: "-", count: header.count) + "\n"
         let coef = fit.allCoefficients

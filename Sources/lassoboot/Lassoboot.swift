@@ -7,8 +7,10 @@ struct Lassoboot: AsyncParsableCommand {
         commandName: "lassoboot",
         abstract: "Sparse logistic models with honest uncertainty.",
         version: LassobootVersion.full,
-        subcommands: [RunCommand.self, FitCommand.self, PredictCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
-                      StatusCommand.self, ResultsCommand.self, CancelCommand.self]
+        subcommands: [
+            RunCommand.self, FitCommand.self, PredictCommand.self, CoordinatorCommand.self, WorkerCommand.self, SubmitCommand.self,
+            StatusCommand.self, ResultsCommand.self, CancelCommand.self,
+        ]
     )
 }
 

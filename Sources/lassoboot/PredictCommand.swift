@@ -9,13 +9,13 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Score new rows with a model.json written by `run --out DIR` or `fit --save-model FILE`.",
         discussion: """
-        Writes one row per data row of --data: row (0-based), line (in the file), then per outcome
-        the probability 1/(1+exp(-(b0 + x.b))) and, for a model from `run`, the bootstrap interval
-        of that probability (percentiles of the resampled linear predictors at the run's level;
-        it shows the variability of the penalized fit, not a coverage-calibrated interval).
-        New rows are encoded exactly as the training rows were; a row a missing value drops gets
-        empty cells.
-        """
+            Writes one row per data row of --data: row (0-based), line (in the file), then per outcome
+            the probability 1/(1+exp(-(b0 + x.b))) and, for a model from `run`, the bootstrap interval
+            of that probability (percentiles of the resampled linear predictors at the run's level;
+            it shows the variability of the penalized fit, not a coverage-calibrated interval).
+            New rows are encoded exactly as the training rows were; a row a missing value drops gets
+            empty cells.
+            """
     )
 
     @Option(name: .long, help: "Model file (model.json).")
@@ -40,8 +40,9 @@ struct PredictCommand: ParsableCommand {
         let m = try PredictionModel.load(path: model)
         let recipe = try m.recipe(source: data)
         let separator = delimiter.flatMap { CSVReader.separator(named: $0) } ?? recipe.separator
-        let reader = CSVReader(textColumns: recipe.textColumns, separator: separator, missingTokens: Set(recipe.missingTokens),
-                               usedColumns: recipe.usedColumns)
+        let reader = CSVReader(
+            textColumns: recipe.textColumns, separator: separator, missingTokens: Set(recipe.missingTokens),
+            usedColumns: recipe.usedColumns)
         let table = try reader.read(path: data)
         for note in table.notes { FileHandle.standardError.write(Data("note: \(data): \(note)\n".utf8)) }
         let predictions = try m.predict(table)

@@ -1,13 +1,13 @@
 import Analysis
 import ArgumentParser
 import Coordinator
-import Store
-import Tabular
-import Worker
 import CoordinatorAPI
 import Foundation
 import Logging
+import Store
 import Synchronization
+import Tabular
+import Worker
 
 /// `lassoboot run JOB.json`: the whole analysis (cross-validation, bootstrap, intervals) on local cores.
 ///
@@ -18,19 +18,23 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a job spec (or a CSV alone) on all local cores and print the bootstrap CI table.",
         discussion: """
-        Chooses alpha by K-fold cross-validation, refits on B bootstrap resamples (paired across
-        outcomes) and reports odds ratios with bootstrap confidence intervals. The same spec,
-        data and seed give byte-identical reports whatever --threads is.
+            Chooses alpha by K-fold cross-validation, refits on B bootstrap resamples (paired across
+            outcomes) and reports odds ratios with bootstrap confidence intervals. The same spec,
+            data and seed give byte-identical reports whatever --threads is.
 
-        Without a job file: lassoboot run --data my.csv --outcome y   uses every other column as
-        a numeric feature, standardized, with 10-fold cross-validation and B = 1999.
-        """
+            Without a job file: lassoboot run --data my.csv --outcome y   uses every other column as
+            a numeric feature, standardized, with 10-fold cross-validation and B = 1999.
+            """
     )
 
     @Argument(help: "Job spec (JSON), e.g. jobs/ctdc-north-america.json; omit it to run --data with --outcome.")
     var job: String?
 
-    @Option(name: .long, help: "CSV (or .csv.gz) to analyse: with a job, replaces its data.csv; without one, every column except --outcome and --exclude is a numeric feature.")
+    @Option(
+        name: .long,
+        help:
+            "CSV (or .csv.gz) to analyse: with a job, replaces its data.csv; without one, every column except --outcome and --exclude is a numeric feature."
+    )
     var data: String?
 
     @Option(name: .long, help: "Outcome column (0/1, true/false, or text with --positive); repeatable. Only without a job file.")
@@ -51,7 +55,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: "Directory to write report.json, report.csv, report.md, cv.csv, replicates.csv, rows.csv, jackknife.csv, report.html, cv.svg and forest-<outcome>.svg into.")
+    @Option(
+        name: .long,
+        help:
+            "Directory to write report.json, report.csv, report.md, cv.csv, replicates.csv, rows.csv, jackknife.csv, report.html, cv.svg and forest-<outcome>.svg into."
+    )
     var out: String?
 
     @OptionGroup var output: FormatOptions
@@ -87,13 +95,15 @@ struct RunCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let source: PreparedJob.Source = job.map { .job($0) } ?? .data(path: data!, outcomes: outcome, exclude: exclude)
-        let settings = PreparedJob.JobOverrides(resamples: overrides.resamples, seed: overrides.seed, data: job == nil ? nil : data,
-                                                positive: positive, delimiter: delimiter, standardize: standardize, folds: overrides.folds)
+        let settings = PreparedJob.JobOverrides(
+            resamples: overrides.resamples, seed: overrides.seed, data: job == nil ? nil : data,
+            positive: positive, delimiter: delimiter, standardize: standardize, folds: overrides.folds)
         let prepared = try PreparedJob(source: source, overrides: settings, resampleIndices: overrides.resampleIndices)
         // The in-process worker shares the coordinator's prepared data (TaskExecutor's per-process
         // cache), so the run's tasks are queued only once it is prepared (else both would parse it).
-        let service = try CoordinatorService(store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)",
-                                            queueBeforePreparing: false, verifyFraction: 0, certifyResults: false)   // in-process workers run this very code
+        let service = try CoordinatorService(
+            store: MemoryStore(), software: "lassoboot \(LassobootVersion.string)",
+            queueBeforePreparing: false, verifyFraction: 0, certifyResults: false)  // in-process workers run this very code
         _ = try await service.putDataset(prepared.data)
         if let i = prepared.indices { _ = try await service.putDataset(i) }
         let created: Wire.RunStatus
@@ -102,14 +112,17 @@ struct RunCommand: AsyncParsableCommand {
         } catch let e as ServiceError {
             throw CLIError(e.message)
         }
-        let worker = WorkerLoop(client: InProcessClient(service: service),
-                                config: WorkerConfig(id: "local", host: ProcessInfo.processInfo.hostName, threads: threads, leaseWait: 0.05),
-                                logger: Logger(label: "lassoboot.run", factory: {
-                                    // Only trouble: the progress line says the rest.
-                                    var h = StreamLogHandler.standardError(label: $0)
-                                    h.logLevel = .warning
-                                    return h
-                                }))
+        let worker = WorkerLoop(
+            client: InProcessClient(service: service),
+            config: WorkerConfig(id: "local", host: ProcessInfo.processInfo.hostName, threads: threads, leaseWait: 0.05),
+            logger: Logger(
+                label: "lassoboot.run",
+                factory: {
+                    // Only trouble: the progress line says the rest.
+                    var h = StreamLogHandler.standardError(label: $0)
+                    h.logLevel = .warning
+                    return h
+                }))
         let pool = Task { await worker.run() }
         let progress = ProgressPrinter(enabled: !quiet, resamples: created.resamples)
         var status = created
@@ -147,8 +160,12 @@ struct RunCommand: AsyncParsableCommand {
         if !quiet {
             let elapsed = clock.now - start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            FileHandle.standardError.write(Data(String(format: "done in %.2f s on %d threads%@\n", seconds, threads,
-                                                       out.map { ", wrote \($0)/" } ?? "").utf8))
+            FileHandle.standardError.write(
+                Data(
+                    String(
+                        format: "done in %.2f s on %d threads%@\n", seconds, threads,
+                        out.map { ", wrote \($0)/" } ?? ""
+                    ).utf8))
         }
     }
 }
@@ -173,7 +190,9 @@ final class ProgressPrinter: Sendable {
         if terminal {
             let width = 30
             let filled = Int(fraction * Double(width))
-            var line = "\r\(name): [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] \(p.done)/\(p.total) tasks"
+            var line =
+                "\r\(name): [" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                + "] \(p.done)/\(p.total) tasks"
             if p.phase == 2 { line += ", \(p.resamplesDone)/\(resamples) resamples" }
             FileHandle.standardError.write(Data((line + "   ").utf8))
             if p.done == p.total { FileHandle.standardError.write(Data("\n".utf8)) }

@@ -25,7 +25,9 @@ struct OverrideOptions: ParsableArguments {
     @Option(name: .long, help: "Override the spec's seed.")
     var seed: UInt64?
 
-    @Option(name: .customLong("resample-indices"), help: "Replay resamples given as 0-based kept-row indices, one resample per line (e.g. from scipy or R).")
+    @Option(
+        name: .customLong("resample-indices"),
+        help: "Replay resamples given as 0-based kept-row indices, one resample per line (e.g. from scipy or R).")
     var resampleIndices: String?
 
     func validate() throws {

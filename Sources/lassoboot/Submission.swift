@@ -51,7 +51,8 @@ struct PreparedJob {
             baseDirectory = URL(fileURLWithPath: job).deletingLastPathComponent().path
         case let .data(path, outcomes, exclude):
             object = [
-                "name": URL(fileURLWithPath: path).lastPathComponent.replacingOccurrences(of: ".gz", with: "").replacingOccurrences(of: ".csv", with: ""),
+                "name": URL(fileURLWithPath: path).lastPathComponent.replacingOccurrences(of: ".gz", with: "").replacingOccurrences(
+                    of: ".csv", with: ""),
                 "data": ["csv": path] as [String: Any],
                 "features": "all",
                 "outcomes": outcomes.map { ["name": $0] as [String: Any] },
@@ -107,10 +108,10 @@ struct PreparedJob {
             indexBytes = b
         }
         let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
-        create = Wire.CreateRun(spec: text, dataset: hash, dataName: spec.data.csv,
-                                resampleIndices: indexBytes.map { SHA256.hex($0) })
+        create = Wire.CreateRun(
+            spec: text, dataset: hash, dataName: spec.data.csv,
+            resampleIndices: indexBytes.map { SHA256.hex($0) })
         data = bytes
         indices = indexBytes
     }
 }
-

@@ -71,9 +71,11 @@ private struct CVGlmnetFixture: Decodable {
 /// their disagreement of each other; tieBound bounds the AUC change of any re-ordering of pairs closer
 /// than 1e-6 on the link scale (at most 7.1e-7, zero at most alphas), and the same bound holds for
 /// the fold-weighted mean and, since |sd(s + d) - sd(s)| <= max|d_f - mean d| / sqrt(K - 1), for the se.
-@Suite("Cross-validation against R cv.glmnet on the CTDC table",
-       .enabled(if: CVGlmnetFiles.dataPresent,
-                "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent (see ../shared/data/SOURCES.md)"))
+@Suite(
+    "Cross-validation against R cv.glmnet on the CTDC table",
+    .enabled(
+        if: CVGlmnetFiles.dataPresent,
+        "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent (see ../shared/data/SOURCES.md)"))
 struct CrossValidationReferenceTests {
     @Test("same folds and grid; cvm, cvsd and fold AUCs within the near-tie bound; same chosen alpha")
     func againstCvGlmnet() throws {
@@ -87,8 +89,9 @@ struct CrossValidationReferenceTests {
         try #require(data.dataHash == fixture.dataHash, "the CTDC file is not the one the fixture was made from")
         try #require(data.rowCount == fixture.rows && spec.cv.folds == fixture.folds)
         let foldText = data.folds.map { "\($0)\n" }.joined()
-        try #require(SHA256.hex(Array(foldText.utf8)) == fixture.foldHash,
-                     "the fold assignment differs from the one R was given: regenerate with scripts/reference/run/cvglmnet.py")
+        try #require(
+            SHA256.hex(Array(foldText.utf8)) == fixture.foldHash,
+            "the fold assignment differs from the one R was given: regenerate with scripts/reference/run/cvglmnet.py")
         #expect((0..<fixture.folds).map { f in data.folds.filter { $0 == f }.count } == fixture.foldSizes)
         try #require(data.outcomeCount == fixture.outcomes.count)
         for (o, ref) in fixture.outcomes.enumerated() {
@@ -131,25 +134,29 @@ struct CrossValidationReferenceTests {
                 worst.cvsd = max(worst.cvsd, abs(se - ref.cvsd[a]))
                 for f in 0..<fixture.folds {
                     let score = try #require(row.folds[f], "\(ref.name) alpha[\(a)] fold \(f): no score")
-                    #expect(abs(score - ref.foldScores[f][a]) <= tolerance,
-                            "\(ref.name) alpha[\(a)] fold \(f): AUC \(score) vs cv.glmnet \(ref.foldScores[f][a])")
+                    #expect(
+                        abs(score - ref.foldScores[f][a]) <= tolerance,
+                        "\(ref.name) alpha[\(a)] fold \(f): AUC \(score) vs cv.glmnet \(ref.foldScores[f][a])")
                     worst.fold = max(worst.fold, abs(score - ref.foldScores[f][a]))
                 }
             }
         }
-        print("cv.glmnet vs lassoboot on CTDC (\(indices.count) of \(data.grids[0].count) alphas): max |cvm| diff \(worst.cvm), "
-              + "max |cvsd| diff \(worst.cvsd), max |fold AUC| diff \(worst.fold)")
+        print(
+            "cv.glmnet vs lassoboot on CTDC (\(indices.count) of \(data.grids[0].count) alphas): max |cvm| diff \(worst.cvm), "
+                + "max |cvsd| diff \(worst.cvsd), max |fold AUC| diff \(worst.fold)")
 
         // The choice: the spec's joint rule, and cv.glmnet's per-outcome lambda.min. (The subset holds
         // cv.glmnet's best alphas, so the choice on it is the choice on the whole grid.)
         try #require(spec.cv.choice == .joint && data.grids.allSatisfy { $0 == data.grids[0] }, "the spec no longer chooses jointly on one grid")
-        #expect(input.alphas == Array(repeating: data.grids[0][fixture.jointIndex], count: data.outcomeCount),
-                "joint choice \(input.alphas) vs best mean of cv.glmnet's cvm: \(fixture.jointAlpha)")
+        #expect(
+            input.alphas == Array(repeating: data.grids[0][fixture.jointIndex], count: data.outcomeCount),
+            "joint choice \(input.alphas) vs best mean of cv.glmnet's cvm: \(fixture.jointAlpha)")
         var perOutcome = spec.cv
         perOutcome.choice = .perOutcome
         let chosen = CrossValidation.choose(table: table, spec: perOutcome)
         for (o, ref) in fixture.outcomes.enumerated() {
-            #expect(chosen[o] == data.grids[o][ref.lambdaMinIndex], "\(ref.name): chose \(chosen[o]), cv.glmnet's lambda.min is alpha \(ref.alphaMin)")
+            #expect(
+                chosen[o] == data.grids[o][ref.lambdaMinIndex], "\(ref.name): chose \(chosen[o]), cv.glmnet's lambda.min is alpha \(ref.alphaMin)")
         }
     }
 }

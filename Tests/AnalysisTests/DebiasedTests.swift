@@ -1,7 +1,7 @@
 import Analysis
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Testing
 
 /// Files of the debiased-interval checks.
@@ -80,7 +80,8 @@ struct DebiasedTests {
         let features = (1...8).map { ["name": "x\($0)", "encoding": "numeric"] }
         let report = try runSpec([
             "name": "synthetic debiased", "data": ["csv": DebiasFiles.synthetic.path], "outcomes": ["y"], "features": features,
-            "alphas": [40.0, 10.0], "cv": ["folds": 3], "bootstrap": ["resamples": 100, "methods": ["percentile", "normal"], "level": fixture.level],
+            "alphas": [40.0, 10.0], "cv": ["folds": 3],
+            "bootstrap": ["resamples": 100, "methods": ["percentile", "normal"], "level": fixture.level],
             "debiased": ["method": "newton"], "seed": 5,
         ])
         let outcome = report.outcomes[0]
@@ -117,8 +118,9 @@ struct DebiasedTests {
         #expect(moved > 1e-8, "one step should not already be the converged estimate")
     }
 
-    @Test("bootstrap tasks carry each resample's debiased estimate: converged, the resample's MLE (Newton to 1e-12 agrees to 1e-7); one step, exactly one Newton step from its lasso fit",
-          arguments: [nil, 1] as [Int?])
+    @Test(
+        "bootstrap tasks carry each resample's debiased estimate: converged, the resample's MLE (Newton to 1e-12 agrees to 1e-7); one step, exactly one Newton step from its lasso fit",
+        arguments: [nil, 1] as [Int?])
     func replicatesInTasks(newtonSteps: Int?) throws {
         let features = (1...8).map { ["name": "x\($0)", "encoding": "numeric"] }
         var object: [String: Any] = [
@@ -154,8 +156,9 @@ struct DebiasedTests {
         if case var .coefficients(c) = moved[2][0] { c[3] += 1e-3; moved[2][0] = .coefficients(c) }
         let forged = TaskResult.bootstrap(fits: fits, chosenAlphas: nil, debiased: moved)
         #expect(executor.certify(forged, key: .bootstrap(start: 6, end: 12), input: input) != nil)
-        #expect(executor.validate(.bootstrap(fits: fits, chosenAlphas: nil), key: .bootstrap(start: 6, end: 12)) != nil,
-                "a result without debiased replicates is refused in a debiased run")
+        #expect(
+            executor.validate(.bootstrap(fits: fits, chosenAlphas: nil), key: .bootstrap(start: 6, end: 12)) != nil,
+            "a result without debiased replicates is refused in a debiased run")
     }
 
     @Test("the penalized-only report keeps its old shape: no debiased block, no new settings")
@@ -182,7 +185,7 @@ struct DebiasedTests {
         for i in 0..<300 {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             let x = Double(state >> 11) / Double(1 << 53) * 2 - 1
-            let rare = i % 50 == 0   // 6 rows, all with y = 1: the MLE of `rare` is +infinity
+            let rare = i % 50 == 0  // 6 rows, all with y = 1: the MLE of `rare` is +infinity
             let y = rare || (Double((state >> 7) & 1023) / 1024 < 1 / (1 + Foundation.exp(-x)))
             csv += "\(x),\(rare ? 1 : 0),\(y ? 1 : 0)\n"
         }
@@ -205,12 +208,15 @@ struct DebiasedTests {
         #expect(Render.csv(report).contains("debiased:fallbackPenalizedPercentile"))
     }
 
-    @Test("CTDC job rows: converged debiased Wald equals statsmodels' Logit conf_int to 1e-6; bootstrap widths within 10% of the sandwich Wald (25% for the 58-row feature)",
-          .enabled(if: DebiasFiles.ctdcPresent,
-                   "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent (see ../shared/data/SOURCES.md)"))
+    @Test(
+        "CTDC job rows: converged debiased Wald equals statsmodels' Logit conf_int to 1e-6; bootstrap widths within 10% of the sandwich Wald (25% for the 58-row feature)",
+        .enabled(
+            if: DebiasFiles.ctdcPresent,
+            "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent (see ../shared/data/SOURCES.md)"))
     func ctdc() throws {
         let fixture = try StatsmodelsWald.load()
-        let ctdc = try #require(fixture.datasets["ctdc"], "the fixture was made without the CTDC data: rerun scripts/reference/debiased/make_statsmodels_wald.py")
+        let ctdc = try #require(
+            fixture.datasets["ctdc"], "the fixture was made without the CTDC data: rerun scripts/reference/debiased/make_statsmodels_wald.py")
         var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: DebiasFiles.ctdcJob)) as? [String: Any])
         object["data"] = ["csv": DebiasFiles.ctdc.path]
         // The job's rows and features at the job's alpha (16.7, sum scale), without the CV grid
@@ -243,14 +249,19 @@ struct DebiasedTests {
                     let width = try #require(ci.high) - (try #require(ci.low))
                     let ratio = width / waldWidth
                     if thin { worstThin = max(worstThin, abs(ratio - 1)) } else { worstWidth = max(worstWidth, abs(ratio - 1)) }
-                    #expect(abs(ratio - 1) <= (thin ? 0.25 : 0.10), "\(outcome.name) \(f.name) \(method): width \(width) vs sandwich Wald \(waldWidth) (ratio \(ratio))")
+                    #expect(
+                        abs(ratio - 1) <= (thin ? 0.25 : 0.10),
+                        "\(outcome.name) \(f.name) \(method): width \(width) vs sandwich Wald \(waldWidth) (ratio \(ratio))")
                 }
             }
             let debiasing = try #require(outcome.debiasing)
-            #expect(debiasing.resamples + debiasing.failedResamples == report.outcomes[0].resamples, "every resample is a replicate or a counted failure")
+            #expect(
+                debiasing.resamples + debiasing.failedResamples == report.outcomes[0].resamples, "every resample is a replicate or a counted failure")
             #expect(debiasing.failedResamples <= 10, "\(outcome.name): \(debiasing.failures)")
             #expect(debiasing.failures.allSatisfy { $0.cause == DebiasFailure.notConverged(steps: 0).flag }, "\(outcome.name): \(debiasing.failures)")
         }
-        print("ctdc: max |lassoboot debiased - statsmodels Logit| = \(worst); max |bootstrap width / sandwich Wald width - 1| = \(worstWidth) (\(worstThin) for Trafficking Duration)")
+        print(
+            "ctdc: max |lassoboot debiased - statsmodels Logit| = \(worst); max |bootstrap width / sandwich Wald width - 1| = \(worstWidth) (\(worstThin) for Trafficking Duration)"
+        )
     }
 }

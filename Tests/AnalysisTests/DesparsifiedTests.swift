@@ -1,8 +1,8 @@
 import Analysis
 import CoordinatorAPI
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Testing
 
 /// A p > n job: `rows` rows of `features` AR(1)-correlated Gaussian features, 3 true signals.
@@ -67,9 +67,14 @@ struct DesparsifiedTests {
         let path = try wideJob(rows: 50, features: 70)
         let executor = TaskExecutor(data: try RunData.load(spec: try RunSpec.load(path: path)))
         let input = PhaseTwoInput(alphas: [executor.data.grids[0][4]])
-        let keys = executor.phaseTwoKeys().filter { if case .nodewise = $0 { return true }; return false }
-        #expect(keys == [.nodewise(outcome: 0, start: 0, end: 16), .nodewise(outcome: 0, start: 16, end: 32), .nodewise(outcome: 0, start: 32, end: 48),
-                         .nodewise(outcome: 0, start: 48, end: 64), .nodewise(outcome: 0, start: 64, end: 70)])
+        let keys = executor.phaseTwoKeys().filter {
+            if case .nodewise = $0 { return true }; return false
+        }
+        #expect(
+            keys == [
+                .nodewise(outcome: 0, start: 0, end: 16), .nodewise(outcome: 0, start: 16, end: 32), .nodewise(outcome: 0, start: 32, end: 48),
+                .nodewise(outcome: 0, start: 48, end: 64), .nodewise(outcome: 0, start: 64, end: 70),
+            ])
         let key = keys[1]
         let honest = executor.run(key, input: input)
         #expect(executor.keyProblem(key) == nil && executor.keyProblem(.nodewise(outcome: 0, start: 8, end: 24)) != nil)
@@ -83,7 +88,9 @@ struct DesparsifiedTests {
         #expect(executor.validate(.nodewise(lambdas: lambdas, features: Array(features.dropLast())), key: key) != nil)
         #expect(TaskResult.fastDecode(try honest.canonicalJSON()) == honest)
         // Bootstrap tasks of a nodewise run carry no Newton-step replicates.
-        guard case let .bootstrap(_, _, debiased) = executor.run(.bootstrap(start: 0, end: 10), input: input) else { Issue.record("bootstrap"); return }
+        guard case let .bootstrap(_, _, debiased) = executor.run(.bootstrap(start: 0, end: 10), input: input) else {
+            Issue.record("bootstrap"); return
+        }
         #expect(debiased == nil)
     }
 
@@ -100,8 +107,9 @@ struct DesparsifiedTests {
         }
     }
 
-    @Test("against an independent re-implementation of hdi's lasso.proj (numpy + scikit-learn's Lasso, skglm's lasso fit) at fixed nodewise lambdas",
-          arguments: ["0.05", "0.2"])
+    @Test(
+        "against an independent re-implementation of hdi's lasso.proj (numpy + scikit-learn's Lasso, skglm's lasso fit) at fixed nodewise lambdas",
+        arguments: ["0.05", "0.2"])
     func againstReference(lambda: String) throws {
         struct Reference: Decodable {
             struct Estimates: Decodable { let estimate: [Double], se: [Double], sandwichSE: [Double] }
@@ -127,7 +135,9 @@ struct DesparsifiedTests {
         for (j, f) in outcome.features.dropFirst().enumerated() {
             #expect(abs(f.coef - reference.coefficients[j]) <= 1e-6, "\(f.name) lasso")
             let d = try #require(f.debiased)
-            for (what, got, want) in [("estimate", d.estimate, expected.estimate[j]), ("se", d.se, expected.se[j]), ("sandwichSE", d.sandwichSE, expected.sandwichSE[j])] {
+            for (what, got, want) in [
+                ("estimate", d.estimate, expected.estimate[j]), ("se", d.se, expected.se[j]), ("sandwichSE", d.sandwichSE, expected.sandwichSE[j]),
+            ] {
                 let value = try #require(got, "\(f.name) \(what)")
                 worst = max(worst, abs(value - want) / max(1, abs(want)))
                 #expect(abs(value - want) <= 1e-5 * max(1, abs(want)), "\(f.name) \(what): \(value) vs reference \(want)")
@@ -139,8 +149,9 @@ struct DesparsifiedTests {
     @Test("spec: method and nodewiseLambda are read and checked")
     func spec() throws {
         func parse(_ debiased: String) throws -> RunSpec {
-            try RunSpec.parse(Data(#"{"name": "s", "data": {"csv": "x.csv"}, "outcomes": ["y"], "features": [{"name": "a"}], "debiased": \#(debiased)}"#.utf8),
-                              source: "s.json", baseDirectory: "/")
+            try RunSpec.parse(
+                Data(#"{"name": "s", "data": {"csv": "x.csv"}, "outcomes": ["y"], "features": [{"name": "a"}], "debiased": \#(debiased)}"#.utf8),
+                source: "s.json", baseDirectory: "/")
         }
         #expect(try parse(#"{"method": "nodewise", "nodewiseLambda": 0.2}"#).debias == DebiasSpec(method: .nodewise, nodewiseLambda: 0.2))
         #expect(try parse(#"{"nodewiseLambda": "cv"}"#).debias == DebiasSpec())

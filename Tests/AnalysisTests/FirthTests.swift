@@ -1,7 +1,7 @@
 import Analysis
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Testing
 
 /// `Tests/Fixtures/firth_brglm2.json` (written by `scripts/reference/firth/make_brglm2_firth.R`):
@@ -57,8 +57,9 @@ private func firthJob(_ fit: Brglm2Firth.Fit, alpha: Double, extra: [String: Any
 
 @Suite("Firth's bias-reduced debiased estimate against R brglm2")
 struct FirthTests {
-    @Test("method firth equals brglm2's Firth fit, SEs and Wald ends to 1e-6, from a penalized start",
-          arguments: ["synthetic_logistic", "separated", "p20"])
+    @Test(
+        "method firth equals brglm2's Firth fit, SEs and Wald ends to 1e-6, from a penalized start",
+        arguments: ["synthetic_logistic", "separated", "p20"])
     func brglm2(dataset: String) throws {
         let fixture = try Brglm2Firth.load()
         let reference = try #require(fixture.fits[dataset])
@@ -98,7 +99,9 @@ struct FirthTests {
         #expect((x2.ci["percentile"]?.high ?? .infinity) < Debias.divergenceLimit)
     }
 
-    @Test("bootstrap tasks carry each resample's Firth estimate (to 1e-7 of a 1e-12 fit from the same start); the certificate accepts it and refuses a moved one")
+    @Test(
+        "bootstrap tasks carry each resample's Firth estimate (to 1e-7 of a 1e-12 fit from the same start); the certificate accepts it and refuses a moved one"
+    )
     func replicates() throws {
         let reference = try #require(try Brglm2Firth.load().fits["p20"])
         var object = firthJob(reference, alpha: 10.0)
@@ -131,11 +134,13 @@ struct FirthTests {
         #expect(executor.certify(.bootstrap(fits: fits, chosenAlphas: nil, debiased: moved), key: key, input: input) != nil)
     }
 
-    @Test("auto resolves by shape: Firth below 50 rows per coefficient (200 x 20, 80 x 3), Newton steps above (1500 x 8)",
-          arguments: [("p20", DebiasSpec.Method.firth), ("separated", .firth), ("synthetic_logistic", .newton)])
+    @Test(
+        "auto resolves by shape: Firth below 50 rows per coefficient (200 x 20, 80 x 3), Newton steps above (1500 x 8)",
+        arguments: [("p20", DebiasSpec.Method.firth), ("separated", .firth), ("synthetic_logistic", .newton)])
     func autoByShape(dataset: String, expected: DebiasSpec.Method) throws {
         let reference = try #require(try Brglm2Firth.load().fits[dataset])
-        let spec = try RunSpec.parse(try JSONSerialization.data(withJSONObject: firthJob(reference, alpha: 10.0)), source: "job.json", baseDirectory: "/")
+        let spec = try RunSpec.parse(
+            try JSONSerialization.data(withJSONObject: firthJob(reference, alpha: 10.0)), source: "job.json", baseDirectory: "/")
         let data = try RunData.load(spec: spec)
         #expect(spec.debias.method == .auto && data.debiasMethod == expected)
         #expect((data.rowCount < RunData.firthRowsPerCoefficient * (data.design.featureCount + 1)) == (expected == .firth))
@@ -144,8 +149,9 @@ struct FirthTests {
     @Test("spec: method firth with a step count is refused, naming the field; a step count alone means Newton steps")
     func spec() throws {
         func parse(_ debiased: String) throws -> RunSpec {
-            try RunSpec.parse(Data(#"{"name": "s", "data": {"csv": "x.csv"}, "outcomes": ["y"], "features": [{"name": "a"}], "debiased": \#(debiased)}"#.utf8),
-                              source: "job.json", baseDirectory: "/")
+            try RunSpec.parse(
+                Data(#"{"name": "s", "data": {"csv": "x.csv"}, "outcomes": ["y"], "features": [{"name": "a"}], "debiased": \#(debiased)}"#.utf8),
+                source: "job.json", baseDirectory: "/")
         }
         #expect(throws: (any Error).self) { try parse(#"{"method": "firth", "newtonSteps": 2}"#) }
         do {

@@ -115,9 +115,11 @@ struct JobSpecFilesTests {
         #expect(data.encoded.rowCount + dropped.map(\.rows).reduce(0, +) == expected.rowsRead)
     }
 
-    @Test("ctdc-north-america.json loads the cleaned v2025 table",
-          .enabled(if: JobFiles.present(JobFiles.northAmerica),
-                   "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent (see ../shared/data/SOURCES.md)"))
+    @Test(
+        "ctdc-north-america.json loads the cleaned v2025 table",
+        .enabled(
+            if: JobFiles.present(JobFiles.northAmerica),
+            "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent (see ../shared/data/SOURCES.md)"))
     func northAmerica() throws {
         let data = try RunData.load(spec: try RunSpec.load(path: JobFiles.job("ctdc-north-america.json")))
         #expect(data.encoded.rowsRead == 91_043)
@@ -129,9 +131,11 @@ struct JobSpecFilesTests {
         #expect(Int(data.encoded.outcomes[1].reduce(0, +)) == 67_296 + 5_194)
     }
 
-    @Test("ctdc-2017-us.json cleans the raw Nov 2017 layout: US rows, denominator rule, 24 features",
-          .enabled(if: JobFiles.present(JobFiles.raw2017),
-                   "skipped: ../shared/data/ctdc_global_dataset_27nov2017_sure2018.csv is absent (see ../shared/data/SOURCES.md)"))
+    @Test(
+        "ctdc-2017-us.json cleans the raw Nov 2017 layout: US rows, denominator rule, 24 features",
+        .enabled(
+            if: JobFiles.present(JobFiles.raw2017),
+            "skipped: ../shared/data/ctdc_global_dataset_27nov2017_sure2018.csv is absent (see ../shared/data/SOURCES.md)"))
     func raw2017() throws {
         let data = try RunData.load(spec: try RunSpec.load(path: JobFiles.job("ctdc-2017-us.json")))
         let e = data.encoded
@@ -148,9 +152,9 @@ struct JobSpecFilesTests {
             #expect(ones > 0 && ones < e.rowCount, "'\(name)' has no variation")
         }
         func sum(_ name: String) -> Double? { e.featureNames.firstIndex(of: name).map { e.columns[$0].reduce(0, +) } }
-        #expect(sum("Woman") == 10_051)                 // gender == "Female"
+        #expect(sum("Woman") == 10_051)  // gender == "Female"
         #expect(sum("Is Citizen of Country") == 3_007)  // citizenship == "US"
-        #expect(sum("Age Band") == 18_712)              // 1...9, with empty and "Unknown" as 0
+        #expect(sum("Age Band") == 18_712)  // 1...9, with empty and "Unknown" as 0
         #expect(sum("Means Excessive Working Hours") == 120)
         #expect(sum("Recruiter Relation Intimate Partner") == 1_136)
         // 793 US rows are "other exploitation" only: both outcomes are empty there and count as 0.

@@ -1,9 +1,10 @@
 import Analysis
 import Foundation
+import Testing
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Testing
 
 /// Files behind the figure tests: the shipped demo and CTDC specs.
 private enum FigureFiles {
@@ -57,7 +58,8 @@ private struct ParsedDocument {
         let parser = XMLParser(data: Data(text.utf8))
         parser.delegate = delegate
         guard parser.parse() else {
-            throw ParseFailure(reason: "\(parser.parserError.map { "\($0)" } ?? "unknown") at line \(parser.lineNumber), column \(parser.columnNumber)")
+            throw ParseFailure(
+                reason: "\(parser.parserError.map { "\($0)" } ?? "unknown") at line \(parser.lineNumber), column \(parser.columnNumber)")
         }
         return ParsedDocument(elements: delegate.elements)
     }
@@ -72,8 +74,10 @@ private struct ParsedDocument {
         var stack: [Int] = []
         var rowStack: [Int] = []
 
-        func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
-                    attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             elements.append(Element(name: elementName, attributes: attributes, text: "", row: rowStack.last))
             stack.append(elements.count - 1)
             if attributes["class"] == "forest-row" { rowStack.append(elements.count - 1) }
@@ -164,8 +168,9 @@ private func checkForest(_ report: Report, outcome: Report.Outcome, method: Stri
         if let ci = f.ci[method], let low = ci.oddsRatioLow, let high = ci.oddsRatioHigh {
             let interval = "[\(sig3(low)), \(sig3(high))]"
             #expect(label.contains(interval), "\(f.name): label '\(label)'")
-            #expect(textTable.split(separator: "\n").contains { $0.contains(f.name) && $0.contains(or2) && $0.contains(interval) },
-                    "\(f.name): the text table shows \(or2) \(interval)")
+            #expect(
+                textTable.split(separator: "\n").contains { $0.contains(f.name) && $0.contains(or2) && $0.contains(interval) },
+                "\(f.name): the text table shows \(or2) \(interval)")
         }
     }
 
@@ -217,11 +222,14 @@ struct RenderSVGTests {
         }
     }
 
-    @Test("CTDC job: the forest plot shows the same odds ratios as the table",
-          .enabled(if: FigureFiles.ctdcPresent, FigureFiles.ctdcSkipMessage))
+    @Test(
+        "CTDC job: the forest plot shows the same odds ratios as the table",
+        .enabled(if: FigureFiles.ctdcPresent, FigureFiles.ctdcSkipMessage))
     func ctdcForest() throws {
         // The full-data odds ratios do not depend on B; 100 resamples keep the test short.
-        let report = try runSpec(FigureFiles.ctdc) { $0.bootstrap.resamples = 100; $0.bootstrap.methods = [.percentile, .normal] }
+        let report = try runSpec(FigureFiles.ctdc) {
+            $0.bootstrap.resamples = 100; $0.bootstrap.methods = [.percentile, .normal]
+        }
         #expect(report.outcomes.map(\.name) == ["isForcedLabour", "isSexualExploit"])
         for o in report.outcomes {
             #expect(o.features.count == 18)
@@ -251,8 +259,9 @@ struct RenderSVGTests {
         // `wald` key of a feature and `settings.wald` appear only when asked.)
         let plainObject = try #require(try JSONSerialization.jsonObject(with: Data(Render.json(plain).utf8)) as? [String: Any])
         let plainOutcomes = try #require(plainObject["outcomes"] as? [[String: Any]])
-        #expect(plainOutcomes.allSatisfy { ($0["features"] as? [[String: Any]])?.allSatisfy { $0["wald"] == nil } == true },
-                "a report that did not ask for Wald intervals has no wald keys")
+        #expect(
+            plainOutcomes.allSatisfy { ($0["features"] as? [[String: Any]])?.allSatisfy { $0["wald"] == nil } == true },
+            "a report that did not ask for Wald intervals has no wald keys")
         #expect((plainObject["settings"] as? [String: Any])?["wald"] == nil)
         #expect(plain.settings.wald == nil && wald.settings.wald == true)
         for (p, w) in zip(plain.outcomes, wald.outcomes) {
@@ -376,10 +385,10 @@ struct RenderSVGTests {
     @Test("rows without an interval, with no estimate, or with odds ratios beyond the axis still render, clearly marked")
     func awkwardValues() throws {
         let report = try edited(try demoReport.get()) { object in
-            editFeature(&object, 1) { f in   // no interval at all
+            editFeature(&object, 1) { f in  // no interval at all
                 f["ci"] = [String: Any]()
             }
-            editFeature(&object, 2) { f in   // an estimate beyond Double's range, interval end overflowing
+            editFeature(&object, 2) { f in  // an estimate beyond Double's range, interval end overflowing
                 f["coef"] = 800.0
                 f["oddsRatio"] = "inf"
                 var ci = f["ci"] as! [String: Any]
@@ -389,15 +398,17 @@ struct RenderSVGTests {
                 ci["percentile"] = p
                 f["ci"] = ci
             }
-            editFeature(&object, 3) { f in   // a huge but finite odds ratio and interval
+            editFeature(&object, 3) { f in  // a huge but finite odds ratio and interval
                 f["coef"] = 20.0
                 f["oddsRatio"] = Foundation.exp(20.0)
                 var ci = f["ci"] as! [String: Any]
-                ci["percentile"] = ["low": -30.0, "high": 30.0, "oddsRatioLow": Foundation.exp(-30.0), "oddsRatioHigh": Foundation.exp(30.0),
-                                    "flags": [String]()]
+                ci["percentile"] = [
+                    "low": -30.0, "high": 30.0, "oddsRatioLow": Foundation.exp(-30.0), "oddsRatioHigh": Foundation.exp(30.0),
+                    "flags": [String](),
+                ]
                 f["ci"] = ci
             }
-            editFeature(&object, 4) { f in   // not a number
+            editFeature(&object, 4) { f in  // not a number
                 f["coef"] = "nan"
                 f["oddsRatio"] = "nan"
                 f["selectionFrequency"] = NSNull()
@@ -409,7 +420,8 @@ struct RenderSVGTests {
         let rows = doc.forestRows
         #expect(rows.count == o.features.count - 1)
         func row(_ j: Int) throws -> (ParsedDocument.Element, [ParsedDocument.Element]) {
-            let index = try #require(doc.elements.firstIndex { $0.attributes["class"] == "forest-row" && $0.attributes["data-feature"] == o.features[j].name })
+            let index = try #require(
+                doc.elements.firstIndex { $0.attributes["class"] == "forest-row" && $0.attributes["data-feature"] == o.features[j].name })
             return (doc.elements[index], doc.children(ofRow: index))
         }
         let (noCI, noCIChildren) = try row(1)
@@ -424,8 +436,9 @@ struct RenderSVGTests {
         let (nan, nanChildren) = try row(4)
         #expect(nan.attributes["data-odds-ratio"] == "nan" && nan.attributes["data-selection-frequency"] == "")
         #expect(nanChildren.contains { $0.text == "no estimate" })
-        #expect(hugeChildren.contains { $0.attributes["class"] == "odds-ratio-label" && $0.text.hasPrefix(">10000 [<0.0001, >10000]") },
-                "huge and tiny odds ratios as bounds, as in the table: \(hugeChildren.map(\.text))")
+        #expect(
+            hugeChildren.contains { $0.attributes["class"] == "odds-ratio-label" && $0.text.hasPrefix(">10000 [<0.0001, >10000]") },
+            "huge and tiny odds ratios as bounds, as in the table: \(hugeChildren.map(\.text))")
         // The axis stays within 1e-3 ... 1e3.
         let ticks = axisTicks(doc)
         #expect(ticks.first!.value >= 1e-3 && ticks.last!.value <= 1e3, "\(ticks.map(\.value))")

@@ -1,7 +1,7 @@
 import Analysis
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Resampling
 import Tabular
 import Testing
@@ -92,19 +92,27 @@ struct RunTests {
             let sizes = (0..<4).map { f in rows.filter { data.folds[$0] == f }.count }
             #expect(sizes.max()! - sizes.min()! <= 1)
         }
-        let rows: [[CVRow]] = [[
-            CVRow(alpha: 3, mean: 0.70, se: 0.01, folds: []), CVRow(alpha: 2, mean: 0.705, se: 0.01, folds: []),
-            CVRow(alpha: 1, mean: 0.71, se: 0.005, folds: []), CVRow(alpha: 0.5, mean: nil, se: nil, folds: []),
-        ]]
+        let rows: [[CVRow]] = [
+            [
+                CVRow(alpha: 3, mean: 0.70, se: 0.01, folds: []), CVRow(alpha: 2, mean: 0.705, se: 0.01, folds: []),
+                CVRow(alpha: 1, mean: 0.71, se: 0.005, folds: []), CVRow(alpha: 0.5, mean: nil, se: nil, folds: []),
+            ]
+        ]
         #expect(CrossValidation.choose(table: rows, spec: CVSpec(folds: 4, metric: .auc, rule: .min, choice: .perOutcome)) == [1])
         #expect(CrossValidation.choose(table: rows, spec: CVSpec(folds: 4, metric: .auc, rule: .oneSE, choice: .perOutcome)) == [2])
         #expect(CrossValidation.choose(table: rows, spec: CVSpec(folds: 4, metric: .deviance, rule: .min, choice: .perOutcome)) == [3])
-        let other: [CVRow] = [CVRow(alpha: 3, mean: 0.9, se: 0, folds: []), CVRow(alpha: 2, mean: 0.6, se: 0, folds: []),
-                              CVRow(alpha: 1, mean: 0.6, se: 0, folds: []), CVRow(alpha: 0.5, mean: 0.6, se: 0, folds: [])]
+        let other: [CVRow] = [
+            CVRow(alpha: 3, mean: 0.9, se: 0, folds: []), CVRow(alpha: 2, mean: 0.6, se: 0, folds: []),
+            CVRow(alpha: 1, mean: 0.6, se: 0, folds: []), CVRow(alpha: 0.5, mean: 0.6, se: 0, folds: []),
+        ]
         #expect(CrossValidation.choose(table: rows + [other], spec: CVSpec(folds: 4, metric: .auc, rule: .min, choice: .joint)) == [3, 3])
         // Summaries: weighted mean and cv.glmnet's se.
-        let results: [[TaskResult]] = [[.cv(scores: [0.6], failures: [nil], heldOutWeight: 10),
-                                         .cv(scores: [0.8], failures: [nil], heldOutWeight: 30)]]
+        let results: [[TaskResult]] = [
+            [
+                .cv(scores: [0.6], failures: [nil], heldOutWeight: 10),
+                .cv(scores: [0.8], failures: [nil], heldOutWeight: 30),
+            ]
+        ]
         let t = CrossValidation.summarize(results: results, grids: [[1.0]], metric: .auc)[0][0]
         #expect(abs(t.mean! - 0.75) < 1e-15)
         #expect(abs(t.se! - (((10 * 0.0225 + 30 * 0.0025) / 40) / 1).squareRoot()) < 1e-15)
@@ -134,7 +142,11 @@ struct RunTests {
         let replay = TaskExecutor(data: data, importedResamples: imported)
         #expect(replay.resampleCount == 5)
         for r in 0..<5 { #expect(replay.resampleCounts(r) == generated.resampleCounts(r)) }
-        #expect(throws: TabularError(file: "idx.csv", line: 2, column: 3, message: "expected a row index in 0...\(data.rowCount - 1) (rows kept by the spec), found '99999'")) {
+        #expect(
+            throws: TabularError(
+                file: "idx.csv", line: 2, column: 3,
+                message: "expected a row index in 0...\(data.rowCount - 1) (rows kept by the spec), found '99999'")
+        ) {
             try TaskExecutor.importResamples(text: "1,2\n3,4,99999\n", source: "idx.csv", data: data)
         }
     }
@@ -143,8 +155,7 @@ struct RunTests {
 @Suite("Job specs: errors name the key path")
 struct SpecErrorTests {
     func error(_ json: String) -> String? {
-        do { _ = try RunSpec.parse(Data(json.utf8), source: "job.json", baseDirectory: "/tmp"); return nil }
-        catch { return "\(error)" }
+        do { _ = try RunSpec.parse(Data(json.utf8), source: "job.json", baseDirectory: "/tmp"); return nil } catch { return "\(error)" }
     }
 
     let base = #"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "x"}]"#
@@ -154,13 +165,19 @@ struct SpecErrorTests {
         #expect(error(base + #", "bogus": 1}"#)?.contains("job.json: bogus: unknown key; allowed keys here are") == true)
         #expect(error(base + #", "cv": {"folds": "five"}}"#) == "job.json: cv.folds: expected a number, found a string")
         #expect(error(base + #", "cv": {"folds": 1}}"#) == "job.json: cv.folds: folds must be between 2 and 100")
-        #expect(error(base + #", "bootstrap": {"methods": ["percentile", "studentized"]}}"#)
+        #expect(
+            error(base + #", "bootstrap": {"methods": ["percentile", "studentized"]}}"#)
                 == "job.json: bootstrap.methods[1]: 'studentized' is not one of percentile, basic, normal, bca")
-        #expect(error(#"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "x", "encoding": {"type": "onehot"}}]}"#)
+        #expect(
+            error(#"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "x", "encoding": {"type": "onehot"}}]}"#)
                 == "job.json: features[0].encoding: missing required key 'reference'")
-        #expect(error(#"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "x", "encoding": {"type": "ordinal", "levels": ["a"], "reference": "a"}}]}"#)
+        #expect(
+            error(
+                #"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "x", "encoding": {"type": "ordinal", "levels": ["a"], "reference": "a"}}]}"#
+            )
                 == "job.json: features[0].encoding.reference: not a parameter of the 'ordinal' encoding; it takes type, levels, start")
-        #expect(error(#"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "x", "missing": "impute"}]}"#)
+        #expect(
+            error(#"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "x", "missing": "impute"}]}"#)
                 == "job.json: features[0].missing: 'impute' is not one of zero, drop-row, own-level, error")
         #expect(error(base + #", "penalty": {"factors": {"z": 1}}}"#)?.contains("penalty.factors.z: no feature named 'z'") == true)
         #expect(error("{") != nil)
@@ -170,7 +187,8 @@ struct SpecErrorTests {
     @Test("unknown columns and levels name the file, line and column")
     func dataErrors() throws {
         let job = try TemporaryJob(rows: 50) { csv in
-            TemporaryJob.standardSpec(csv).replacingOccurrences(of: #""levels": ["0--8", "9--17", "18--20", "30--38"]"#, with: #""levels": ["0--8", "9--17", "18--20"]"#)
+            TemporaryJob.standardSpec(csv).replacingOccurrences(
+                of: #""levels": ["0--8", "9--17", "18--20", "30--38"]"#, with: #""levels": ["0--8", "9--17", "18--20"]"#)
         }
         defer { job.remove() }
         let spec = try RunSpec.load(path: job.specPath)
@@ -201,30 +219,32 @@ struct DataRuleTests {
     }
 
     let csv = """
-    note,g,age,country,y
-    free text,Female,9--17,US,1
-    more text,Male,Unknown,MX,0
-    x,Unknown,18--20,US,1
-    y,Male,9--17,PH,0
-    z,Female,18--20,CA,0
-    w,Male,18--20,US,1
+        note,g,age,country,y
+        free text,Female,9--17,US,1
+        more text,Male,Unknown,MX,0
+        x,Unknown,18--20,US,1
+        y,Male,9--17,PH,0
+        z,Female,18--20,CA,0
+        w,Male,18--20,US,1
 
-    """
+        """
 
     @Test("unused columns are not read; notIn keeps missing cells; recode and per-feature missing tokens")
     func rules() throws {
-        let e = try encode(csv, """
-        {"data": {"csv": "d.csv", "filter": [{"column": "country", "notIn": ["PH"]}]},
-         "outcomes": ["y"],
-         "features": [
-           {"name": "gender", "column": "g", "encoding": {"type": "onehot", "reference": "Male"}, "recode": {"Unknown": "Male"}},
-           {"name": "age", "encoding": {"type": "ordinal", "levels": ["9--17", "18--20"]}, "missingTokens": ["Unknown"], "missing": "own-level"}
-         ]}
-        """)
+        let e = try encode(
+            csv,
+            """
+            {"data": {"csv": "d.csv", "filter": [{"column": "country", "notIn": ["PH"]}]},
+             "outcomes": ["y"],
+             "features": [
+               {"name": "gender", "column": "g", "encoding": {"type": "onehot", "reference": "Male"}, "recode": {"Unknown": "Male"}},
+               {"name": "age", "encoding": {"type": "ordinal", "levels": ["9--17", "18--20"]}, "missingTokens": ["Unknown"], "missing": "own-level"}
+             ]}
+            """)
         #expect(e.rowCount == 5)
         #expect(e.dropped.map(\.reason) == ["country in [PH]"] && e.dropped[0].rows == 1)
         #expect(e.featureNames == ["gender: Female", "age", "age: missing"])
-        #expect(e.columns[0] == [1, 0, 0, 1, 0])          // Unknown merged into the reference Male
+        #expect(e.columns[0] == [1, 0, 0, 1, 0])  // Unknown merged into the reference Male
         #expect(e.columns[1] == [1, 0, 2, 2, 2])
         #expect(e.columns[2] == [0, 1, 0, 0, 0])
     }
@@ -232,12 +252,16 @@ struct DataRuleTests {
     @Test("outcome misuse and unmatched penalty factors are errors")
     func misuse() throws {
         #expect(throws: TabularError.self) {
-            try encode(csv, #"{"data": {"csv": "d.csv"}, "outcomes": ["y", "y"], "features": [{"name": "g", "encoding": {"type": "equals", "value": "Female"}}]}"#)
+            try encode(
+                csv,
+                #"{"data": {"csv": "d.csv"}, "outcomes": ["y", "y"], "features": [{"name": "g", "encoding": {"type": "equals", "value": "Female"}}]}"#
+            )
         }
         #expect(throws: TabularError.self) {
             try encode(csv, #"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "y", "encoding": "binary"}]}"#)
         }
-        let factors = #"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "gender", "column": "g", "encoding": {"type": "onehot", "reference": "Male"}}], "penalty": {"factors": {"gender: Female": 0}}}"#
+        let factors =
+            #"{"data": {"csv": "d.csv"}, "outcomes": ["y"], "features": [{"name": "gender", "column": "g", "encoding": {"type": "onehot", "reference": "Male"}}], "penalty": {"factors": {"gender: Female": 0}}}"#
         #expect(try encode(csv, factors).featureNames == ["gender: Female", "gender: Unknown"])
         do {
             _ = try encode(csv, factors.replacingOccurrences(of: "gender: Female", with: "gender: Other"))

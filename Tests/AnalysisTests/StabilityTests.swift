@@ -1,7 +1,7 @@
 import Analysis
 import Foundation
-import Plan
 import Lasso
+import Plan
 import Testing
 
 /// A temporary copy of the standard synthetic job with `stability` set to `block`.
@@ -63,8 +63,10 @@ struct StabilityTests {
         #expect(StabilitySpec(q: 40).selectionSize(penalizedFeatures: 9) == 9)
         #expect(abs(StabilitySpec.pferBound(q: 3, threshold: 0.75, penalizedFeatures: 18) - 1) < 1e-15)
         #expect(abs(StabilitySpec.pferBound(q: 2, threshold: 0.9, penalizedFeatures: 10) - 0.5) < 1e-15)
-        for (block, message) in [("{\"threshold\": 0.5}", "stability.threshold"), ("{\"q\": 2, \"pfer\": 1}", "q or pfer"),
-                                 ("{\"pairs\": 0}", "stability.pairs"), ("{\"cutoff\": 0.8}", "cutoff"), ("{\"q\": 0}", "stability.q")] {
+        for (block, message) in [
+            ("{\"threshold\": 0.5}", "stability.threshold"), ("{\"q\": 2, \"pfer\": 1}", "q or pfer"),
+            ("{\"pairs\": 0}", "stability.pairs"), ("{\"cutoff\": 0.8}", "cutoff"), ("{\"q\": 0}", "stability.q"),
+        ] {
             let bad = try stabilityJob(block, rows: 50)
             defer { bad.remove() }
             #expect {
@@ -127,8 +129,9 @@ struct StabilityTests {
                     let top = try LogisticLasso.alphaMax(design: data.design, cells: cells, penalty: penalty)
                     var union = Set<Int>()
                     for alpha in LogisticLasso.geometricGrid(max: top, count: 100, minRatio: 1e-3) {
-                        let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: alpha, penalty: penalty,
-                                                        options: SolverOptions(tolerance: 1e-12))
+                        let fit = try LogisticLasso.fit(
+                            design: data.design, cells: cells, alpha: alpha, penalty: penalty,
+                            options: SolverOptions(tolerance: 1e-12))
                         let next = union.union((0..<p).filter { fit.coefficients[$0] != 0 })
                         if next.count > 3 { break }
                         union = next
@@ -172,7 +175,9 @@ struct StabilityTests {
                 let s = try #require(f.stability, "\(f.name)")
                 #expect((0...1).contains(s.probability))
                 #expect(s.selected == (s.probability >= 0.6))
-                #expect((s.probability * Double(st.halves)).rounded() == s.probability * Double(st.halves) || abs((s.probability * Double(st.halves)).rounded() - s.probability * Double(st.halves)) < 1e-9)
+                #expect(
+                    (s.probability * Double(st.halves)).rounded() == s.probability * Double(st.halves)
+                        || abs((s.probability * Double(st.halves)).rounded() - s.probability * Double(st.halves)) < 1e-9)
                 total += s.probability
             }
             // Each half selects at most q features, so the probabilities sum to at most q.
@@ -208,7 +213,8 @@ struct StabilityTests {
         defer { job.remove() }
         let data = try RunData.load(spec: try RunSpec.load(path: job.specPath))
         let executor = TaskExecutor(data: data)
-        #expect(executor.phaseOneKeys().filter { if case .stability = $0 { return true } else { return false } }
+        #expect(
+            executor.phaseOneKeys().filter { if case .stability = $0 { return true } else { return false } }
                 == [.stability(start: 0, end: 3), .stability(start: 3, end: 6), .stability(start: 6, end: 7)])
         let key = TaskKey.stability(start: 3, end: 6)
         let real = executor.run(key, input: nil)

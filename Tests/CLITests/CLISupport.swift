@@ -49,7 +49,10 @@ enum CLI {
 
 /// `lassoboot fit --format json` output (one outcome).
 struct FitOutputJSON: Decodable {
-    struct Coefficient: Decodable { let name: String; let coef: Double; let oddsRatio: Double; let waldLow: Double?; let waldHigh: Double?; let oddsRatioLow: Double?; let oddsRatioHigh: Double? }
+    struct Coefficient: Decodable {
+        let name: String; let coef: Double; let oddsRatio: Double; let waldLow: Double?; let waldHigh: Double?; let oddsRatioLow: Double?;
+        let oddsRatioHigh: Double?
+    }
     let outcome: String
     let coefficients: [Coefficient]
     let objective: Double

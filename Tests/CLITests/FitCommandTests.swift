@@ -30,13 +30,16 @@ func matchesPublished(_ ours: Double, _ published: Double) -> Bool {
 
 @Suite("lassoboot fit")
 struct FitCommandTests {
-    @Test("reproduces every odds ratio, Wald interval and test AUC of the analysis",
-          .enabled(if: CLI.ctdcAvailable, CLI.ctdcSkipMessage))
+    @Test(
+        "reproduces every odds ratio, Wald interval and test AUC of the analysis",
+        .enabled(if: CLI.ctdcAvailable, CLI.ctdcSkipMessage))
     func analysisTables() throws {
-        let r = try CLI.run(["fit", "--data", CLI.ctdc, "--outcome", "isForcedLabour", "--outcome", "isSexualExploit",
-                             "--alpha", "0.1", "--penalize-intercept",
-                             "--rows", CLI.fixture("ctdc_split_train_rows.txt"),
-                             "--test-rows", CLI.fixture("ctdc_split_test_rows.txt"), "--format", "json"])
+        let r = try CLI.run([
+            "fit", "--data", CLI.ctdc, "--outcome", "isForcedLabour", "--outcome", "isSexualExploit",
+            "--alpha", "0.1", "--penalize-intercept",
+            "--rows", CLI.fixture("ctdc_split_train_rows.txt"),
+            "--test-rows", CLI.fixture("ctdc_split_test_rows.txt"), "--format", "json",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let fits = try JSONDecoder().decode([FitOutputJSON].self, from: Data(r.stdout.utf8))
         #expect(fits.map(\.outcome) == ["isForcedLabour", "isSexualExploit"])
@@ -58,7 +61,7 @@ struct FitCommandTests {
                 #expect(abs(Foundation.exp(c.waldLow!) - low) < 1e-12)
             }
         }
-        #expect(exact == 101 && boundary == 1)   // only "Means Deny Basic Needs" (1.7237 published as 1.73)
+        #expect(exact == 101 && boundary == 1)  // only "Means Deny Basic Needs" (1.7237 published as 1.73)
         #expect(((fits[0].testAUC ?? 0) * 100).rounded() / 100 == 0.86)
         #expect(((fits[1].testAUC ?? 0) * 100).rounded() / 100 == 0.89)
     }
@@ -71,9 +74,12 @@ struct FitCommandTests {
         let lines = try String(contentsOfFile: CLI.ctdc, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
         let rows = try String(contentsOfFile: CLI.fixture("ctdc_split_test_rows.txt"), encoding: .utf8).split(separator: "\n").map { Int($0)! }
         let testCSV = dir.appendingPathComponent("test.csv").path
-        try ([String(lines[0])] + rows.map { String(lines[$0 + 1]) }).joined(separator: "\n").write(toFile: testCSV, atomically: true, encoding: .utf8)
-        let common = ["fit", "--data", CLI.ctdc, "--outcome", "isSexualExploit", "--exclude", "isForcedLabour", "--alpha", "0.1",
-                      "--penalize-intercept", "--rows", CLI.fixture("ctdc_split_train_rows.txt"), "--format", "json"]
+        try ([String(lines[0])] + rows.map { String(lines[$0 + 1]) }).joined(separator: "\n").write(
+            toFile: testCSV, atomically: true, encoding: .utf8)
+        let common = [
+            "fit", "--data", CLI.ctdc, "--outcome", "isSexualExploit", "--exclude", "isForcedLabour", "--alpha", "0.1",
+            "--penalize-intercept", "--rows", CLI.fixture("ctdc_split_train_rows.txt"), "--format", "json",
+        ]
         let a = try CLI.run(common + ["--test", testCSV])
         let b = try CLI.run(common + ["--test-rows", CLI.fixture("ctdc_split_test_rows.txt")])
         #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
@@ -85,15 +91,19 @@ struct FitCommandTests {
     @Test("the CLI's fit equals R glmnet on the committed synthetic data")
     func syntheticAgainstGlmnet() throws {
         struct Fixture: Decodable {
-            struct Record: Decodable { let dataset: String; let tool: String; let alpha: Double; let coefficients: [String: Double]; let objective: Double }
+            struct Record: Decodable {
+                let dataset: String; let tool: String; let alpha: Double; let coefficients: [String: Double]; let objective: Double
+            }
             let records: [Record]
         }
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: URL(fileURLWithPath: CLI.fixture("reference_fits.json"))))
         let records = fixture.records.filter { $0.dataset == "synthetic" && $0.tool == "glmnet" }
         #expect(records.count >= 5)
         for record in records {
-            let r = try CLI.run(["fit", "--data", CLI.fixture("synthetic_logistic.csv"), "--outcome", "y",
-                                 "--alpha", "\(record.alpha)", "--format", "json"])
+            let r = try CLI.run([
+                "fit", "--data", CLI.fixture("synthetic_logistic.csv"), "--outcome", "y",
+                "--alpha", "\(record.alpha)", "--format", "json",
+            ])
             #expect(r.status == 0, "\(r.stderr)")
             let fit = try JSONDecoder().decode(FitOutputJSON.self, from: Data(r.stdout.utf8))
             for c in fit.coefficients { #expect(abs(c.coef - record.coefficients[c.name]!) <= 1e-6, "\(c.name)") }
@@ -102,8 +112,10 @@ struct FitCommandTests {
         }
         // The mean scale is glmnet's lambda.
         let lambda = records[0].alpha / 1500
-        let m = try CLI.run(["fit", "--data", CLI.fixture("synthetic_logistic.csv"), "--outcome", "y",
-                             "--alpha", "\(lambda)", "--scale", "mean", "--format", "json"])
+        let m = try CLI.run([
+            "fit", "--data", CLI.fixture("synthetic_logistic.csv"), "--outcome", "y",
+            "--alpha", "\(lambda)", "--scale", "mean", "--format", "json",
+        ])
         let fit = try JSONDecoder().decode(FitOutputJSON.self, from: Data(m.stdout.utf8))
         for c in fit.coefficients { #expect(abs(c.coef - records[0].coefficients[c.name]!) <= 1e-6) }
     }
@@ -140,16 +152,23 @@ struct FitCommandTests {
             return r.stderr
         }
         #expect(try failure(["--data", dir.path + "/nope.csv", "--outcome", "y", "--alpha", "1"]).contains("nope.csv: no such file"))
-        #expect(try failure(["--data", good, "--outcome", "z", "--alpha", "1"]).contains("good.csv:1: no column named 'z' in the header; columns are: a, b, y"))
+        #expect(
+            try failure(["--data", good, "--outcome", "z", "--alpha", "1"]).contains(
+                "good.csv:1: no column named 'z' in the header; columns are: a, b, y"))
         #expect(try failure(["--data", good, "--outcome", "y", "--alpha=-1"]).contains("--alpha must be a finite number >= 0"))
         let ragged = try write("ragged.csv", "a,y\n1,0\n2\n")
-        #expect(try failure(["--data", ragged, "--outcome", "y", "--alpha", "1"]).contains("ragged.csv:3: expected 2 fields as in the header, found 1"))
+        #expect(
+            try failure(["--data", ragged, "--outcome", "y", "--alpha", "1"]).contains("ragged.csv:3: expected 2 fields as in the header, found 1"))
         let text = try write("text.csv", "a,y\n1,0\nfoo,1\n")
         #expect(try failure(["--data", text, "--outcome", "y", "--alpha", "1"]).contains("text.csv:3:1: column 'a': expected a number, found 'foo'"))
         let notBinary = try write("nb.csv", "a,y\n1,0\n2,2\n")
-        #expect(try failure(["--data", notBinary, "--outcome", "y", "--alpha", "1"]).contains("nb.csv:3:2: column 'y': expected 0 or 1 (a binary outcome), found 2"))
+        #expect(
+            try failure(["--data", notBinary, "--outcome", "y", "--alpha", "1"]).contains(
+                "nb.csv:3:2: column 'y': expected 0 or 1 (a binary outcome), found 2"))
         let missing = try write("missing.csv", "a,y\n1,0\n,1\n")
-        #expect(try failure(["--data", missing, "--outcome", "y", "--alpha", "1"]).contains("missing.csv:3:1: column 'a': expected a number, found an empty cell"))
+        #expect(
+            try failure(["--data", missing, "--outcome", "y", "--alpha", "1"]).contains(
+                "missing.csv:3:1: column 'a': expected a number, found an empty cell"))
         let constant = try write("constant.csv", "a,y\n1,1\n2,1\n")
         #expect(try failure(["--data", constant, "--outcome", "y", "--alpha", "1"]).contains("the outcome is 1 in every observation"))
         let dup = try write("dup.csv", "a,b,y\n1,1,0\n2,2,1\n3,3,0\n")

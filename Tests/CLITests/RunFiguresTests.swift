@@ -27,7 +27,8 @@ private func checkWaldAgainstFit(spec: [String: Any], csv: String, outcomes: [St
     var compared = 0
     for o in report.outcomes {
         let others = outcomes.filter { $0 != o.name }.flatMap { ["--exclude", $0] }
-        let f = try CLI.run(["fit", "--data", csv, "--outcome", o.name, "--alpha", "\(o.alpha)", "--tolerance", "1e-12", "--format", "json"] + others)
+        let f = try CLI.run(
+            ["fit", "--data", csv, "--outcome", o.name, "--alpha", "\(o.alpha)", "--tolerance", "1e-12", "--format", "json"] + others)
         try #require(f.status == 0, "\(f.stderr)")
         let fit = try JSONDecoder().decode(FitOutputJSON.self, from: Data(f.stdout.utf8))
         #expect(fit.intervals == "Wald (conditional on selection)")
@@ -36,8 +37,9 @@ private func checkWaldAgainstFit(spec: [String: Any], csv: String, outcomes: [St
             #expect(abs(mine.coef - c.coef) <= 1e-9, "\(o.name) \(c.name): coef \(mine.coef) vs fit \(c.coef)")
             #expect((mine.wald == nil) == (c.waldLow == nil), "\(o.name) \(c.name): Wald interval present in one only")
             if let w = mine.wald, let low = c.waldLow, let high = c.waldHigh {
-                #expect(abs(w.low - low) <= 1e-8 && abs(w.high - high) <= 1e-8,
-                        "\(o.name) \(c.name): Wald [\(w.low), \(w.high)] vs fit [\(low), \(high)]")
+                #expect(
+                    abs(w.low - low) <= 1e-8 && abs(w.high - high) <= 1e-8,
+                    "\(o.name) \(c.name): Wald [\(w.low), \(w.high)] vs fit [\(low), \(high)]")
                 #expect(w.oddsRatioLow.map { abs($0 - c.oddsRatioLow!) <= 1e-8 * max(1, $0) } ?? false)
                 compared += 1
             }
@@ -84,7 +86,7 @@ struct RunFiguresTests {
         let spec: [String: Any] = [
             "name": "synthetic Wald check",
             "data": ["csv": csv],
-            "penalty": ["standardize": false],   // lassoboot fit's default: the same problem
+            "penalty": ["standardize": false],  // lassoboot fit's default: the same problem
             "outcomes": ["y"],
             "features": (1...8).map { ["name": "x\($0)", "group": $0 <= 5 ? "continuous" : "binary"] },
             "alphas": ["count": 12, "minRatio": 0.01],
@@ -95,8 +97,9 @@ struct RunFiguresTests {
         try checkWaldAgainstFit(spec: spec, csv: csv, outcomes: ["y"], dir: dir)
     }
 
-    @Test("report.wald: the report's Wald intervals equal lassoboot fit's on the CTDC table at the CV alpha",
-          .enabled(if: CLI.ctdcAvailable, CLI.ctdcSkipMessage))
+    @Test(
+        "report.wald: the report's Wald intervals equal lassoboot fit's on the CTDC table at the CV alpha",
+        .enabled(if: CLI.ctdcAvailable, CLI.ctdcSkipMessage))
     func waldCTDC() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

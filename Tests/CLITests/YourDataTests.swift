@@ -20,8 +20,10 @@ struct YourDataTests {
     /// The breast cancer table as (header, rows), the first (index) column kept.
     static func rows() throws -> (header: [String], rows: [[String]]) {
         let lines = try String(contentsOfFile: table, encoding: .utf8).split(separator: "\n").map(String.init)
-        return (lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init),
-                lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) })
+        return (
+            lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init),
+            lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        )
     }
 
     @Test("fit --standardize --scale mean equals R glmnet standardize=TRUE to 1e-6 in every coefficient (original scale)")
@@ -29,8 +31,10 @@ struct YourDataTests {
         let reference = try Self.glmnet()
         #expect(reference.fits.count == 3)
         for ref in reference.fits {
-            let r = try CLI.run(["fit", "--data", Self.table, "--outcome", "malignant", "--alpha", "\(ref.lambda)", "--scale", "mean",
-                                 "--standardize", "--tolerance", "1e-13", "--format", "json"])
+            let r = try CLI.run([
+                "fit", "--data", Self.table, "--outcome", "malignant", "--alpha", "\(ref.lambda)", "--scale", "mean",
+                "--standardize", "--tolerance", "1e-13", "--format", "json",
+            ])
             try #require(r.status == 0, "\(r.stderr)")
             let fit = try JSONDecoder().decode(FitOutputJSON.self, from: Data(r.stdout.utf8))
             let coef = Dictionary(uniqueKeysWithValues: fit.coefficients.map { ($0.name, $0.coef) })
@@ -48,8 +52,10 @@ struct YourDataTests {
     func runWithoutJob() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(["run", "--data", Self.table, "--outcome", "malignant", "--resamples", "40", "--threads", "2",
-                             "--quiet", "--format", "json", "--out", dir.path])
+        let r = try CLI.run([
+            "run", "--data", Self.table, "--outcome", "malignant", "--resamples", "40", "--threads", "2",
+            "--quiet", "--format", "json", "--out", dir.path,
+        ])
         try #require(r.status == 0, "\(r.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let settings = try #require(report["settings"] as? [String: Any])
@@ -93,10 +99,12 @@ struct YourDataTests {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let spec = dir.appendingPathComponent("short.json")
-        try Data("""
-        {"data": {"csv": "\(Self.table)"}, "features": "all", "outcomes": ["malignant"],
-         "alphas": {"count": 3, "minRatio": 0.5}, "bootstrap": {"resamples": 20, "methods": ["percentile"]}, "intervals": "penalized"}
-        """.utf8).write(to: spec)
+        try Data(
+            """
+            {"data": {"csv": "\(Self.table)"}, "features": "all", "outcomes": ["malignant"],
+             "alphas": {"count": 3, "minRatio": 0.5}, "bootstrap": {"resamples": 20, "methods": ["percentile"]}, "intervals": "penalized"}
+            """.utf8
+        ).write(to: spec)
         let r = try CLI.run(["run", spec.path, "--threads", "2", "--quiet"])
         try #require(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("warning: the chosen alpha is the smallest on the grid"), "\(r.stdout.prefix(600))")
@@ -108,21 +116,26 @@ struct YourDataTests {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let (header, rows) = try Self.rows()
-        let sklearn = try JSONDecoder().decode(SklearnReference.self, from: Data(contentsOf: URL(fileURLWithPath: CLI.fixture("breast_cancer_predict.json"))))
+        let sklearn = try JSONDecoder().decode(
+            SklearnReference.self, from: Data(contentsOf: URL(fileURLWithPath: CLI.fixture("breast_cancer_predict.json"))))
         // Held-out rows 500..568 in the same pandas layout, without the outcome column.
         let outcomeColumn = try #require(header.firstIndex(of: "malignant"))
         let keep = header.indices.filter { $0 != outcomeColumn }
         let held = sklearn.rows.map { rows[$0] }
         let heldPath = dir.appendingPathComponent("held.csv")
-        try Data(([keep.map { header[$0] }.joined(separator: ",")] + held.map { r in keep.map { r[$0] }.joined(separator: ",") })
-            .joined(separator: "\n").utf8).write(to: heldPath)
+        try Data(
+            ([keep.map { header[$0] }.joined(separator: ",")] + held.map { r in keep.map { r[$0] }.joined(separator: ",") })
+                .joined(separator: "\n").utf8
+        ).write(to: heldPath)
 
         // 1. A model fitted on rows 0..499 by `fit --save-model`, applied to the held-out rows.
         let train = dir.appendingPathComponent("train.csv")
         try Data(([header.joined(separator: ",")] + rows.prefix(500).map { $0.joined(separator: ",") }).joined(separator: "\n").utf8).write(to: train)
         let modelPath = dir.appendingPathComponent("model.json").path
-        let fit = try CLI.run(["fit", "--data", train.path, "--outcome", "malignant", "--alpha", "0.02", "--scale", "mean", "--standardize",
-                               "--save-model", modelPath, "--format", "json"])
+        let fit = try CLI.run([
+            "fit", "--data", train.path, "--outcome", "malignant", "--alpha", "0.02", "--scale", "mean", "--standardize",
+            "--save-model", modelPath, "--format", "json",
+        ])
         try #require(fit.status == 0, "\(fit.stderr)")
         let fitted = try JSONDecoder().decode(FitOutputJSON.self, from: Data(fit.stdout.utf8))
         let b = Dictionary(uniqueKeysWithValues: fitted.coefficients.map { ($0.name, $0.coef) })
@@ -144,8 +157,12 @@ struct YourDataTests {
         let ref = try Self.glmnet().fits[0]
         var model = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: modelPath))) as? [String: Any])
         let columns = try #require(model["columns"] as? [[String: Any]]).map { $0["name"] as! String }
-        model["outcomes"] = [["name": "malignant", "alpha": ref.lambda, "intercept": ref.intercept,
-                              "coefficients": columns.map { ref.coefficients[$0]! }] as [String: Any]]
+        model["outcomes"] = [
+            [
+                "name": "malignant", "alpha": ref.lambda, "intercept": ref.intercept,
+                "coefficients": columns.map { ref.coefficients[$0]! },
+            ] as [String: Any]
+        ]
         let glmnetModel = dir.appendingPathComponent("glmnet-model.json").path
         try JSONSerialization.data(withJSONObject: model).write(to: URL(fileURLWithPath: glmnetModel))
         let q = try CLI.run(["predict", "--model", glmnetModel, "--data", heldPath.path])
@@ -163,8 +180,10 @@ struct YourDataTests {
     func predictFromRun() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(["run", "--data", Self.table, "--outcome", "malignant", "--resamples", "30", "--threads", "2",
-                             "--quiet", "--out", dir.path, "--format", "csv"])
+        let r = try CLI.run([
+            "run", "--data", Self.table, "--outcome", "malignant", "--resamples", "30", "--threads", "2",
+            "--quiet", "--out", dir.path, "--format", "csv",
+        ])
         try #require(r.status == 0, "\(r.stderr)")
         let p = try CLI.run(["predict", "--model", dir.appendingPathComponent("model.json").path, "--data", Self.table])
         try #require(p.status == 0, "\(p.stderr)")
@@ -205,7 +224,9 @@ struct YourDataTests {
         #expect(ok.status == 0, "\(ok.stderr)")
         #expect(ok.stdout.contains("y,Features,x1,"))
         // The text column as the outcome with --positive.
-        let text = try CLI.run(["run", "--data", rPath, "--outcome", "label", "--positive", "yes", "--exclude", "y", "--resamples", "10", "--quiet", "--format", "csv"])
+        let text = try CLI.run([
+            "run", "--data", rPath, "--outcome", "label", "--positive", "yes", "--exclude", "y", "--resamples", "10", "--quiet", "--format", "csv",
+        ])
         #expect(text.status == 0, "\(text.stderr)")
         // Semicolons, detected; and the same file gzip-compressed.
         let s = try CLI.run(["run", "--data", semiPath, "--outcome", "y", "--resamples", "10", "--quiet", "--format", "csv"])
@@ -237,12 +258,17 @@ struct YourDataTests {
         let rare = try write("rare.csv", "x,y\n" + (1...60).map { "\($0 % 7),\($0 <= 3 ? 1 : 0)" }.joined(separator: "\n") + "\n")
         let cases: [(args: [String], expected: [String])] = [
             (["run", "--data", text, "--outcome", "diagnosis"], ["text.csv:2:2: column 'diagnosis'", "expected a number, found 'M'", "--positive"]),
-            (["run", "--data", text, "--outcome", "diagnosis", "--positive", "malignant"],
-             ["text.csv:1:2: column 'diagnosis'", "positive level 'malignant' never occurs", "levels are B, M"]),
+            (
+                ["run", "--data", text, "--outcome", "diagnosis", "--positive", "malignant"],
+                ["text.csv:1:2: column 'diagnosis'", "positive level 'malignant' never occurs", "levels are B, M"]
+            ),
             (["run", "--data", twice, "--outcome", "y"], ["twice.csv:1:2: column 'x'", "duplicate column name (also column 1)"]),
             (["run", "--data", empty, "--outcome", "y"], ["empty.csv:1:2: column 'z'", "every kept row is missing"]),
             (["run", "--data", rare, "--outcome", "y"], ["only 3 rows have its rarer level", "7 of the 10 cross-validation folds", "--folds"]),
-            (["fit", "--data", text, "--outcome", "diagnosis", "--alpha", "1"], ["text.csv:2:2: column 'diagnosis'", "expected a number, found 'M'"]),
+            (
+                ["fit", "--data", text, "--outcome", "diagnosis", "--alpha", "1"],
+                ["text.csv:2:2: column 'diagnosis'", "expected a number, found 'M'"]
+            ),
         ]
         for c in cases {
             let r = try CLI.run(c.args + ["--quiet"].filter { _ in c.args[0] == "run" })

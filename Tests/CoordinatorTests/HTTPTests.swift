@@ -2,9 +2,9 @@ import Analysis
 import Coordinator
 import CoordinatorAPI
 import Foundation
-import Plan
 import Hummingbird
 import HummingbirdTesting
+import Plan
 import Scheduler
 import Store
 import Testing
@@ -12,14 +12,18 @@ import Testing
 /// The HTTP API in process (no sockets): every endpoint, bad input, tokens.
 @Suite("Coordinator HTTP API")
 struct HTTPTests {
-    static let csv = (try? String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/run_replay_data.csv"), encoding: .utf8)) ?? ""
-    static let spec = #"{"name": "t", "data": {"csv": "x.csv"}, "outcomes": ["labour", "sexual"], "features": [{"name": "age"}, {"name": "female", "encoding": "binary"}, {"name": "debt", "encoding": "binary"}], "alphas": {"count": 4}, "cv": {"folds": 3}, "bootstrap": {"resamples": 10, "batch": 5, "methods": ["percentile"]}, "seed": 3}"#
+    static let csv =
+        (try? String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/run_replay_data.csv"), encoding: .utf8)) ?? ""
+    static let spec =
+        #"{"name": "t", "data": {"csv": "x.csv"}, "outcomes": ["labour", "sexual"], "features": [{"name": "age"}, {"name": "female", "encoding": "binary"}, {"name": "debt", "encoding": "binary"}], "alphas": {"count": 4}, "cv": {"folds": 3}, "bootstrap": {"resamples": 10, "batch": 5, "methods": ["percentile"]}, "seed": 3}"#
 
     func app(limits: BodyLimits = BodyLimits()) throws -> (some ApplicationProtocol, CoordinatorService) {
         let service = try CoordinatorService(store: MemoryStore(), software: "test")
-        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: "client-token", worker: "worker-token"),
-                                            limits: limits, maxLeaseWait: 0.2)
+        let router = CoordinatorHTTP.router(
+            service: service, tokens: Tokens(client: "client-token", worker: "worker-token"),
+            limits: limits, maxLeaseWait: 0.2)
         return (Application(router: router), service)
     }
 
@@ -57,14 +61,17 @@ struct HTTPTests {
         let (app, service) = try app(limits: BodyLimits(dataset: 1 << 20, json: 4096))
         let hash = try await service.putDataset(Data(Self.csv.utf8)).hash
         try await app.test(.router) { client in
-            func expect4xx(_ uri: String, _ method: HTTPRequest.Method, _ text: String?, token: String = "client-token",
-                           status: HTTPResponse.Status, contains: String) async throws {
+            func expect4xx(
+                _ uri: String, _ method: HTTPRequest.Method, _ text: String?, token: String = "client-token",
+                status: HTTPResponse.Status, contains: String
+            ) async throws {
                 let r = try await client.execute(uri: uri, method: method, headers: json(text ?? "", token), body: text.map(body))
                 #expect(r.status == status, "\(method) \(uri): \(r.status) \(message(r))")
                 #expect(message(r).contains(contains), "\(method) \(uri): '\(message(r))' lacks '\(contains)'")
             }
             // Datasets.
-            try await expect4xx("/v1/datasets/\(String(repeating: "0", count: 64))", .put, "a,b\n1,2\n", status: .badRequest, contains: "dataset hash mismatch")
+            try await expect4xx(
+                "/v1/datasets/\(String(repeating: "0", count: 64))", .put, "a,b\n1,2\n", status: .badRequest, contains: "dataset hash mismatch")
             try await expect4xx("/v1/datasets/\(String(repeating: "0", count: 64))", .get, nil, status: .notFound, contains: "no dataset")
             try await expect4xx("/v1/datasets/abc", .put, String(repeating: "x", count: 2 << 20), status: .contentTooLarge, contains: "larger than")
             // Runs.
@@ -72,11 +79,20 @@ struct HTTPTests {
             try await expect4xx("/v1/runs", .post, #"{"spec": 3, "dataset": "x"}"#, status: .badRequest, contains: "expected String at .spec")
             try await expect4xx("/v1/runs", .post, #"{"dataset": "x"}"#, status: .badRequest, contains: "missing key 'spec'")
             try await expect4xx("/v1/runs", .post, String(repeating: " ", count: 5000), status: .contentTooLarge, contains: "larger than")
-            let unknownData = try String(decoding: JSONEncoder().encode(Wire.CreateRun(spec: Self.spec, dataset: "beef", dataName: nil)), as: UTF8.self)
+            let unknownData = try String(
+                decoding: JSONEncoder().encode(Wire.CreateRun(spec: Self.spec, dataset: "beef", dataName: nil)), as: UTF8.self)
             try await expect4xx("/v1/runs", .post, unknownData, status: .notFound, contains: "no dataset with hash beef")
-            let badSpec = try String(decoding: JSONEncoder().encode(Wire.CreateRun(spec: #"{"data": {"csv": "x"}, "outcomes": ["labour"], "features": [{"name": "age"}], "bogus": 1}"#, dataset: hash, dataName: nil)), as: UTF8.self)
+            let badSpec = try String(
+                decoding: JSONEncoder().encode(
+                    Wire.CreateRun(
+                        spec: #"{"data": {"csv": "x"}, "outcomes": ["labour"], "features": [{"name": "age"}], "bogus": 1}"#, dataset: hash,
+                        dataName: nil)), as: UTF8.self)
             try await expect4xx("/v1/runs", .post, badSpec, status: .unprocessableContent, contains: "bogus: unknown key")
-            let badColumn = try String(decoding: JSONEncoder().encode(Wire.CreateRun(spec: #"{"data": {"csv": "x"}, "outcomes": ["labour"], "features": [{"name": "nope"}]}"#, dataset: hash, dataName: nil)), as: UTF8.self)
+            let badColumn = try String(
+                decoding: JSONEncoder().encode(
+                    Wire.CreateRun(
+                        spec: #"{"data": {"csv": "x"}, "outcomes": ["labour"], "features": [{"name": "nope"}]}"#, dataset: hash, dataName: nil)),
+                as: UTF8.self)
             try await expect4xx("/v1/runs", .post, badColumn, status: .unprocessableContent, contains: "no column named 'nope'")
             try await expect4xx("/v1/runs/run-nope", .get, nil, status: .notFound, contains: "no run run-nope")
             try await expect4xx("/v1/runs/run-nope/cancel", .post, nil, status: .notFound, contains: "no run")
@@ -90,21 +106,41 @@ struct HTTPTests {
             try await expect4xx("/v1/runs/\(run.id)/report?format=pdf", .get, nil, status: .conflict, contains: "not ready")
             // Worker endpoints.
             try await expect4xx("/v1/lease", .post, #"{"worker": "w"}"#, token: "worker-token", status: .badRequest, contains: "missing key")
-            try await expect4xx("/v1/lease", .post, #"{"worker": "", "host": "h", "threads": 1, "max": 0, "wait": 0}"#, token: "worker-token", status: .badRequest, contains: "worker must be non-empty")
-            try await expect4xx("/v1/heartbeat", .post, #"{"worker": 5}"#, token: "worker-token", status: .badRequest, contains: "malformed Heartbeat")
+            try await expect4xx(
+                "/v1/lease", .post, #"{"worker": "", "host": "h", "threads": 1, "max": 0, "wait": 0}"#, token: "worker-token", status: .badRequest,
+                contains: "worker must be non-empty")
+            try await expect4xx(
+                "/v1/heartbeat", .post, #"{"worker": 5}"#, token: "worker-token", status: .badRequest, contains: "malformed Heartbeat")
             let leased = try await service.lease(Wire.LeaseRequest(worker: "w", host: "h", threads: 1, max: 1, wait: 0))[0]
             func submission(_ result: TaskResult?, run: String = run.id, key: TaskKey? = nil, dataset: String = hash) throws -> String {
-                String(decoding: try JSONEncoder().encode(Wire.Submission(worker: "w", run: run, key: key ?? leased.key, lease: leased.lease, dataset: dataset, result: result)), as: UTF8.self)
+                String(
+                    decoding: try JSONEncoder().encode(
+                        Wire.Submission(worker: "w", run: run, key: key ?? leased.key, lease: leased.lease, dataset: dataset, result: result)),
+                    as: UTF8.self)
             }
-            try await expect4xx("/v1/results", .post, try submission(.cv(scores: [0.5], failures: [nil], heldOutWeight: 1), run: "run-x"), token: "worker-token", status: .notFound, contains: "no run run-x")
-            try await expect4xx("/v1/results", .post, try submission(.cv(scores: [0.5], failures: [nil], heldOutWeight: 1), dataset: "bad"), token: "worker-token", status: .unprocessableContent, contains: "uses \(hash)")
-            try await expect4xx("/v1/results", .post, try submission(.cv(scores: [0.5], failures: [nil], heldOutWeight: 1)), token: "worker-token", status: .unprocessableContent, contains: "expected 4 scores")
-            try await expect4xx("/v1/results", .post, try submission(.jackknife(fits: [])), token: "worker-token", status: .unprocessableContent, contains: "does not match the task")
-            try await expect4xx("/v1/results", .post, try submission(.estimate(.coefficients([1, 2, 3, 4]), kktViolation: 0, iterations: 1), key: .estimate(outcome: 0)), token: "worker-token", status: .notFound, contains: "has no task estimate/o0")
-            try await expect4xx("/v1/results", .post, try submission(.estimate(.coefficients([1, 2]), kktViolation: 0, iterations: 1), key: .estimate(outcome: 0)), token: "worker-token", status: .unprocessableContent, contains: "expected 4 coefficients")
+            try await expect4xx(
+                "/v1/results", .post, try submission(.cv(scores: [0.5], failures: [nil], heldOutWeight: 1), run: "run-x"), token: "worker-token",
+                status: .notFound, contains: "no run run-x")
+            try await expect4xx(
+                "/v1/results", .post, try submission(.cv(scores: [0.5], failures: [nil], heldOutWeight: 1), dataset: "bad"), token: "worker-token",
+                status: .unprocessableContent, contains: "uses \(hash)")
+            try await expect4xx(
+                "/v1/results", .post, try submission(.cv(scores: [0.5], failures: [nil], heldOutWeight: 1)), token: "worker-token",
+                status: .unprocessableContent, contains: "expected 4 scores")
+            try await expect4xx(
+                "/v1/results", .post, try submission(.jackknife(fits: [])), token: "worker-token", status: .unprocessableContent,
+                contains: "does not match the task")
+            try await expect4xx(
+                "/v1/results", .post,
+                try submission(.estimate(.coefficients([1, 2, 3, 4]), kktViolation: 0, iterations: 1), key: .estimate(outcome: 0)),
+                token: "worker-token", status: .notFound, contains: "has no task estimate/o0")
+            try await expect4xx(
+                "/v1/results", .post, try submission(.estimate(.coefficients([1, 2]), kktViolation: 0, iterations: 1), key: .estimate(outcome: 0)),
+                token: "worker-token", status: .unprocessableContent, contains: "expected 4 coefficients")
             try await expect4xx("/v1/results", .post, try submission(nil), token: "worker-token", status: .badRequest, contains: "needs a result")
             // Non-finite numbers: JSON has no NaN; an overflowing literal is refused.
-            let nan = try submission(.cv(scores: [0.5, 0.5, 0.5, 0.5], failures: [nil, nil, nil, nil], heldOutWeight: 1)).replacingOccurrences(of: "0.5", with: "1e999")
+            let nan = try submission(.cv(scores: [0.5, 0.5, 0.5, 0.5], failures: [nil, nil, nil, nil], heldOutWeight: 1)).replacingOccurrences(
+                of: "0.5", with: "1e999")
             let r = try await client.execute(uri: "/v1/results", method: .post, headers: json(nan, "worker-token"), body: body(nan))
             #expect((400..<500).contains(Int(r.status.code)), "\(r.status) \(message(r))")
             // Still serving, and the state is consistent.

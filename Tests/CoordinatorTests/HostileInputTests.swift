@@ -1,21 +1,23 @@
 import Analysis
-@testable import Coordinator
 import CoordinatorAPI
 import Foundation
-import Plan
 import Hummingbird
 import HummingbirdTesting
+import Plan
 import Store
 import Tabular
 import Testing
+
+@testable import Coordinator
 
 /// Input that used to kill the coordinator (issue 14): each gets a 4xx, and it keeps serving.
 @Suite("Coordinator: hostile input")
 struct HostileInputTests {
     func app(limits: BodyLimits = BodyLimits()) throws -> (some ApplicationProtocol, CoordinatorService) {
         let service = try CoordinatorService(store: MemoryStore(), software: "test")
-        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: "client-token", worker: "worker-token"),
-                                            limits: limits, maxLeaseWait: 0.2)
+        let router = CoordinatorHTTP.router(
+            service: service, tokens: Tokens(client: "client-token", worker: "worker-token"),
+            limits: limits, maxLeaseWait: 0.2)
         return (Application(router: router), service)
     }
 
@@ -42,11 +44,13 @@ struct HostileInputTests {
                 // A backslash is not valid form encoding (it must be %5C): 400 too.
                 #expect(r.status == .badRequest, "\(bad): \(r.status)")
             }
-            let escaped = try await client.execute(uri: "/login", method: .post, headers: form,
-                                                   body: ByteBuffer(string: "token=client-token&next=%2F%5Cevil.example"))
+            let escaped = try await client.execute(
+                uri: "/login", method: .post, headers: form,
+                body: ByteBuffer(string: "token=client-token&next=%2F%5Cevil.example"))
             #expect(escaped.status == .seeOther)
             #expect(escaped.headers[.location] == "/", "a backslash in next never leaves the site")
-            let good = try await client.execute(uri: "/login", method: .post, headers: form, body: ByteBuffer(string: "token=client-token&next=%2Fruns%2Fr1"))
+            let good = try await client.execute(
+                uri: "/login", method: .post, headers: form, body: ByteBuffer(string: "token=client-token&next=%2Fruns%2Fr1"))
             #expect(good.status == .seeOther && good.headers[.location] == "/runs/r1")
             let wrong = try await client.execute(uri: "/login", method: .post, headers: form, body: ByteBuffer(string: "token=nope"))
             #expect(wrong.status == .unauthorized)
@@ -58,9 +62,11 @@ struct HostileInputTests {
     func bearerCase() async throws {
         let (app, _) = try app()
         try await app.test(.router) { client in
-            for (header, status) in [("bearer client-token", HTTPResponse.Status.ok), ("BEARER client-token", .ok), ("Bearer  client-token", .ok),
-                                     ("Bearer client-token", .ok), ("Bearerclient-token", .unauthorized), ("Basic client-token", .unauthorized),
-                                     ("client-token", .unauthorized), ("bearer ", .unauthorized)] {
+            for (header, status) in [
+                ("bearer client-token", HTTPResponse.Status.ok), ("BEARER client-token", .ok), ("Bearer  client-token", .ok),
+                ("Bearer client-token", .ok), ("Bearerclient-token", .unauthorized), ("Basic client-token", .unauthorized),
+                ("client-token", .unauthorized), ("bearer ", .unauthorized),
+            ] {
                 let r = try await client.execute(uri: "/v1/runs", method: .get, headers: [.authorization: header])
                 #expect(r.status == status, "'\(header)': \(r.status)")
             }
@@ -89,9 +95,10 @@ struct HostileInputTests {
             for (key, result) in cases {
                 let s = Wire.Submission(worker: "w", run: run.id, key: key, lease: "forged", dataset: hash, result: result)
                 let text = String(decoding: try JSONEncoder().encode(s), as: UTF8.self)
-                let r = try await client.execute(uri: "/v1/results", method: .post,
-                                                 headers: [.authorization: "Bearer worker-token", .contentType: "application/json"],
-                                                 body: ByteBuffer(string: text))
+                let r = try await client.execute(
+                    uri: "/v1/results", method: .post,
+                    headers: [.authorization: "Bearer worker-token", .contentType: "application/json"],
+                    body: ByteBuffer(string: text))
                 #expect(r.status == .unprocessableContent || r.status == .badRequest, "\(key): \(r.status) \(message(r))")
             }
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
@@ -103,9 +110,10 @@ struct HostileInputTests {
         let (app, service) = try app(limits: BodyLimits(dataset: 1000))
         try await app.test(.router) { client in
             let big = String(repeating: "x", count: 5000)
-            let announced = try await client.execute(uri: "/v1/datasets/\(String(repeating: "0", count: 64))", method: .put,
-                                                     headers: [.authorization: "Bearer client-token", .contentLength: "5000"],
-                                                     body: ByteBuffer(string: big))
+            let announced = try await client.execute(
+                uri: "/v1/datasets/\(String(repeating: "0", count: 64))", method: .put,
+                headers: [.authorization: "Bearer client-token", .contentLength: "5000"],
+                body: ByteBuffer(string: big))
             #expect(announced.status == .contentTooLarge)
             #expect(message(announced).contains("limit of 1000 bytes"), "\(message(announced))")
         }
@@ -119,8 +127,11 @@ struct HostileInputTests {
         defer { for s in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + s) } }
         let store = try SQLiteStore(path: path)
         let service = try CoordinatorService(store: store, software: "test")
-        let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: "client-token", worker: "worker-token"),
-                                            limits: { var l = BodyLimits(); l.uploadPiece = 4096; return l }(), maxLeaseWait: 0.2)
+        let router = CoordinatorHTTP.router(
+            service: service, tokens: Tokens(client: "client-token", worker: "worker-token"),
+            limits: {
+                var l = BodyLimits(); l.uploadPiece = 4096; return l
+            }(), maxLeaseWait: 0.2)
         // About 25 pieces of CSV text, every line different.
         var text = "x,y\n"
         var i = 0
@@ -129,12 +140,14 @@ struct HostileInputTests {
         let hash = SHA256.hex(bytes)
         try await Application(router: router).test(.router) { client in
             let wrong = String(repeating: "0", count: 64)
-            let bad = try await client.execute(uri: "/v1/datasets/\(wrong)", method: .put, headers: [.authorization: "Bearer client-token"],
-                                               body: ByteBuffer(bytes: bytes))
+            let bad = try await client.execute(
+                uri: "/v1/datasets/\(wrong)", method: .put, headers: [.authorization: "Bearer client-token"],
+                body: ByteBuffer(bytes: bytes))
             #expect(bad.status == .badRequest && message(bad).contains("hash mismatch"), "\(message(bad))")
             #expect(try store.datasetHashes().isEmpty, "a refused upload leaves no dataset")
-            let put = try await client.execute(uri: "/v1/datasets/\(hash)", method: .put, headers: [.authorization: "Bearer client-token"],
-                                               body: ByteBuffer(bytes: bytes))
+            let put = try await client.execute(
+                uri: "/v1/datasets/\(hash)", method: .put, headers: [.authorization: "Bearer client-token"],
+                body: ByteBuffer(bytes: bytes))
             #expect(put.status == .created)
             let get = try await client.execute(uri: "/v1/datasets/\(hash)", method: .get, headers: [.authorization: "Bearer worker-token"])
             #expect(get.status == .ok && Data(get.body.readableBytesView) == bytes)

@@ -19,8 +19,11 @@ final class TestClock: Sendable {
 /// Deletes, worker-name validation, the worker registry's bounds and dataset collection.
 @Suite("Coordinator housekeeping: DELETE, validation, registry expiry, dataset collection")
 struct HousekeepingTests {
-    func app(store: MemoryStore = MemoryStore(), clock: TestClock = TestClock(), housekeeping: Housekeeping = Housekeeping())
-        throws -> (some ApplicationProtocol, CoordinatorService) {
+    func app(
+        store: MemoryStore = MemoryStore(), clock: TestClock = TestClock(), housekeeping: Housekeeping = Housekeeping()
+    )
+        throws -> (some ApplicationProtocol, CoordinatorService)
+    {
         let service = try CoordinatorService(store: store, software: "test", clock: clock.read, housekeeping: housekeeping)
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: "client-token", worker: "worker-token"), maxLeaseWait: 0.2)
         return (Application(router: router), service)
@@ -56,8 +59,9 @@ struct HousekeepingTests {
         #expect(try store.tasks(run: id).isEmpty && store.results(run: id).isEmpty)
         #expect(await service.preparedRuns.isEmpty)
         // A late result of the deleted run is refused, and the dataset is still there (grace period).
-        let late = Wire.Submission(worker: "w", run: id, key: leased[0].key, lease: leased[0].lease, dataset: hash,
-                                   result: .cv(scores: [0.5], failures: [nil], heldOutWeight: 1))
+        let late = Wire.Submission(
+            worker: "w", run: id, key: leased[0].key, lease: leased[0].lease, dataset: hash,
+            result: .cv(scores: [0.5], failures: [nil], heldOutWeight: 1))
         await #expect(throws: ServiceError.self) { try await service.submit(late) }
         #expect(try store.hasDataset(hash: hash))
     }
@@ -91,7 +95,10 @@ struct HousekeepingTests {
             for name in [long, "a\\u001b[31mred", ""] {
                 let lease = try await post("/v1/lease", #"{"worker": "\#(name)", "host": "h", "threads": 1, "max": 1, "wait": 0}"#)
                 let heartbeat = try await post("/v1/heartbeat", #"{"worker": "\#(name)", "leases": []}"#)
-                let result = try await post("/v1/results", #"{"worker": "\#(name)", "run": "\#(id)", "key": {"cv": {"outcome": 0, "fold": 0}}, "lease": "L", "dataset": "\#(hash)", "error": "x"}"#)
+                let result = try await post(
+                    "/v1/results",
+                    #"{"worker": "\#(name)", "run": "\#(id)", "key": {"cv": {"outcome": 0, "fold": 0}}, "lease": "L", "dataset": "\#(hash)", "error": "x"}"#
+                )
                 for (what, r) in [("lease", lease), ("heartbeat", heartbeat), ("results", result)] {
                     #expect(r.status == .badRequest, "\(what) with a \(name.count)-character name: \(r.status) \(message(r))")
                     #expect(message(r).hasPrefix("worker must"), "\(what): \(message(r))")
@@ -161,8 +168,11 @@ struct HousekeepingTests {
         let (_, service) = try app(housekeeping: Housekeeping(preparedBudget: 1))
         let (a, hash) = try await createRun(service)
         #expect(await service.preparedRuns == [a])
-        let b = try await service.createRun(Wire.CreateRun(spec: HTTPTests.spec.replacingOccurrences(of: #""seed": 3"#, with: #""seed": 4"#),
-                                                           dataset: hash, dataName: "x.csv")).id
+        let b = try await service.createRun(
+            Wire.CreateRun(
+                spec: HTTPTests.spec.replacingOccurrences(of: #""seed": 3"#, with: #""seed": 4"#),
+                dataset: hash, dataName: "x.csv")
+        ).id
         #expect(await service.preparedRuns == [b], "over the budget the least recently used goes")
         _ = try await service.cancel(b)
         #expect(await service.preparedRuns.isEmpty)

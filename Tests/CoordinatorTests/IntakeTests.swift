@@ -19,15 +19,17 @@ struct IntakeTests {
     /// An honest worker: leases and runs tasks until the run ends; returns the report bytes.
     func finish(_ service: CoordinatorService, _ run: String, worker: String = "honest") async throws -> Data? {
         let context = try await service.context(run)
-        let executor = try TaskExecutor.prepare(spec: context.spec, source: "test", data: try await service.dataset(context.dataset),
-                                                dataHash: context.dataset, resampleIndices: nil)
+        let executor = try TaskExecutor.prepare(
+            spec: context.spec, source: "test", data: try await service.dataset(context.dataset),
+            dataHash: context.dataset, resampleIndices: nil)
         for _ in 0..<200 {
             let status = try await service.status(run)
             if status.state != .running { break }
             let tasks = try await service.lease(Wire.LeaseRequest(worker: worker, host: "h", threads: 1, max: 4, wait: 0))
             for t in tasks {
                 let result = executor.run(t.key, input: t.input)
-                _ = try await service.submit(Wire.Submission(worker: worker, run: t.run, key: t.key, lease: t.lease, dataset: t.dataset, result: result))
+                _ = try await service.submit(
+                    Wire.Submission(worker: worker, run: t.run, key: t.key, lease: t.lease, dataset: t.dataset, result: result))
             }
         }
         let status = try await service.status(run)
@@ -53,7 +55,8 @@ struct IntakeTests {
         let service = try CoordinatorService(store: MemoryStore(), software: "test", verifyFraction: 1)
         let (run, dataset) = try await newRun(service)
         let context = try await service.context(run)
-        let executor = try TaskExecutor.prepare(spec: context.spec, source: "test", data: Data(Self.csv.utf8), dataHash: dataset, resampleIndices: nil)
+        let executor = try TaskExecutor.prepare(
+            spec: context.spec, source: "test", data: Data(Self.csv.utf8), dataHash: dataset, resampleIndices: nil)
         // The attacker leases one task honestly and another worker leases the rest of phase 1.
         let mine = try await service.lease(Wire.LeaseRequest(worker: "evil", host: "h", threads: 1, max: 1, wait: 0))[0]
         let theirs = try await service.lease(Wire.LeaseRequest(worker: "other", host: "h", threads: 1, max: 1, wait: 0))[0]
@@ -87,13 +90,16 @@ struct IntakeTests {
         #expect(counters.resultsAccepted == 0 && counters.quarantinedWorkers == 0)
         // The attacker's own task, honestly computed, is accepted; then the run finishes normally.
         #expect(await submit(mine.key, lease: mine.lease, result: good) == 200)
-        _ = try await service.submit(Wire.Submission(worker: "other", run: run, key: theirs.key, lease: theirs.lease, dataset: dataset, result: executor.run(theirs.key, input: nil)))
+        _ = try await service.submit(
+            Wire.Submission(
+                worker: "other", run: run, key: theirs.key, lease: theirs.lease, dataset: dataset, result: executor.run(theirs.key, input: nil)))
         let report = try await finish(service, run)
         #expect(report == expected)
     }
 
-    @Test("altered coefficients of the right shape fail their certificate: the worker is quarantined, the table is unchanged",
-          arguments: [false, true])
+    @Test(
+        "altered coefficients of the right shape fail their certificate: the worker is quarantined, the table is unchanged",
+        arguments: [false, true])
     func alteredCoefficients(debiasedReplicate: Bool) async throws {
         let reference = try CoordinatorService(store: MemoryStore(), software: "test")
         let (refRun, _) = try await newRun(reference)
@@ -102,16 +108,20 @@ struct IntakeTests {
         let service = try CoordinatorService(store: MemoryStore(), software: "test", verifyFraction: 0)
         let (run, dataset) = try await newRun(service)
         let context = try await service.context(run)
-        let executor = try TaskExecutor.prepare(spec: context.spec, source: "test", data: Data(Self.csv.utf8), dataHash: dataset, resampleIndices: nil)
+        let executor = try TaskExecutor.prepare(
+            spec: context.spec, source: "test", data: Data(Self.csv.utf8), dataHash: dataset, resampleIndices: nil)
         // Phase 1 by an honest worker, up to the first phase-2 lease.
         var phaseTwo: Wire.LeasedTask?
         while phaseTwo == nil {
             for t in try await service.lease(Wire.LeaseRequest(worker: "honest", host: "h", threads: 1, max: 1, wait: 0)) {
                 if t.key.phase == 2 {
-                    _ = try await service.submit(Wire.Submission(worker: "honest", run: run, key: t.key, lease: t.lease, dataset: dataset, result: nil, released: true))
+                    _ = try await service.submit(
+                        Wire.Submission(worker: "honest", run: run, key: t.key, lease: t.lease, dataset: dataset, result: nil, released: true))
                     phaseTwo = t
                 } else {
-                    _ = try await service.submit(Wire.Submission(worker: "honest", run: run, key: t.key, lease: t.lease, dataset: dataset, result: executor.run(t.key, input: nil)))
+                    _ = try await service.submit(
+                        Wire.Submission(
+                            worker: "honest", run: run, key: t.key, lease: t.lease, dataset: dataset, result: executor.run(t.key, input: nil)))
                 }
             }
         }
@@ -119,20 +129,27 @@ struct IntakeTests {
         var stolen: Wire.LeasedTask?
         while stolen == nil {
             for t in try await service.lease(Wire.LeaseRequest(worker: "evil", host: "h", threads: 1, max: 1, wait: 0)) {
-                if case .bootstrap = t.key { stolen = t } else {
-                    _ = try await service.submit(Wire.Submission(worker: "evil", run: run, key: t.key, lease: t.lease, dataset: dataset, result: nil, released: true))
+                if case .bootstrap = t.key {
+                    stolen = t
+                } else {
+                    _ = try await service.submit(
+                        Wire.Submission(worker: "evil", run: run, key: t.key, lease: t.lease, dataset: dataset, result: nil, released: true))
                 }
             }
         }
         let t = stolen!
-        guard case let .bootstrap(fits, chosen, debiased?) = executor.run(t.key, input: t.input) else { Issue.record("not a bootstrap result with debiased replicates"); return }
+        guard case let .bootstrap(fits, chosen, debiased?) = executor.run(t.key, input: t.input) else {
+            Issue.record("not a bootstrap result with debiased replicates"); return
+        }
         // Either a lasso fit or (with the lasso fits honest) a debiased replicate is moved.
         var altered = debiasedReplicate ? debiased : fits
         guard case var .coefficients(c) = altered[0][0] else { Issue.record("the first fit failed"); return }
         c[1] += 0.5
         altered[0][0] = .coefficients(c)
-        let forged: TaskResult = debiasedReplicate ? .bootstrap(fits: fits, chosenAlphas: chosen, debiased: altered)
-                                                   : .bootstrap(fits: altered, chosenAlphas: chosen, debiased: debiased)
+        let forged: TaskResult =
+            debiasedReplicate
+            ? .bootstrap(fits: fits, chosenAlphas: chosen, debiased: altered)
+            : .bootstrap(fits: altered, chosenAlphas: chosen, debiased: debiased)
         await #expect(throws: ServiceError.self) {
             _ = try await service.submit(Wire.Submission(worker: "evil", run: run, key: t.key, lease: t.lease, dataset: dataset, result: forged))
         }
@@ -155,16 +172,20 @@ struct IntakeTests {
         let service = try CoordinatorService(store: MemoryStore(), software: "test", verifyFraction: 1)
         let (run, dataset) = try await newRun(service)
         let context = try await service.context(run)
-        let executor = try TaskExecutor.prepare(spec: context.spec, source: "test", data: Data(Self.csv.utf8), dataHash: dataset, resampleIndices: nil)
+        let executor = try TaskExecutor.prepare(
+            spec: context.spec, source: "test", data: Data(Self.csv.utf8), dataHash: dataset, resampleIndices: nil)
         let tasks = try await service.lease(Wire.LeaseRequest(worker: "flaky", host: "h", threads: 2, max: 2, wait: 0))
         #expect(tasks.count == 2)
         // First an honest result (accepted), then a forged CV score inside [0, 1] (caught by recomputation).
-        _ = try await service.submit(Wire.Submission(worker: "flaky", run: run, key: tasks[0].key, lease: tasks[0].lease, dataset: dataset,
-                                                     result: executor.run(tasks[0].key, input: nil)))
+        _ = try await service.submit(
+            Wire.Submission(
+                worker: "flaky", run: run, key: tasks[0].key, lease: tasks[0].lease, dataset: dataset,
+                result: executor.run(tasks[0].key, input: nil)))
         guard case let .cv(scores, failures, weight) = executor.run(tasks[1].key, input: nil) else { Issue.record("not CV"); return }
         let forged = TaskResult.cv(scores: scores.map { $0.map { min(1, $0 + 0.01) } }, failures: failures, heldOutWeight: weight)
         await #expect(throws: ServiceError.self) {
-            _ = try await service.submit(Wire.Submission(worker: "flaky", run: run, key: tasks[1].key, lease: tasks[1].lease, dataset: dataset, result: forged))
+            _ = try await service.submit(
+                Wire.Submission(worker: "flaky", run: run, key: tasks[1].key, lease: tasks[1].lease, dataset: dataset, result: forged))
         }
         let status = try await service.status(run)
         #expect(status.state == .failed)

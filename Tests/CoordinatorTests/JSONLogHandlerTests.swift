@@ -1,8 +1,9 @@
-@testable import Coordinator
 import Foundation
 import Logging
 import Synchronization
 import Testing
+
+@testable import Coordinator
 
 @Suite("JSON log lines")
 struct JSONLogHandlerTests {

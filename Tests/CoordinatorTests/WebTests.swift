@@ -1,13 +1,14 @@
 import Analysis
-@testable import Coordinator
 import CoordinatorAPI
 import Foundation
-import Plan
 import Hummingbird
 import HummingbirdTesting
+import Plan
 import Scheduler
 import Store
 import Testing
+
+@testable import Coordinator
 
 /// The dashboard's access rules, `/metrics` and the OpenAPI document, in process.
 @Suite("Coordinator web: dashboard, metrics, OpenAPI")
@@ -15,7 +16,9 @@ struct WebTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// - Parameter clock: the service's clock (fixed in tests that compare time-dependent gauges).
-    func app(clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws -> (some ApplicationProtocol, CoordinatorService, Router<BasicRequestContext>) {
+    func app(
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    ) throws -> (some ApplicationProtocol, CoordinatorService, Router<BasicRequestContext>) {
         let service = try CoordinatorService(store: MemoryStore(), software: "test", clock: clock)
         let router = CoordinatorHTTP.router(service: service, tokens: Tokens(client: "client-token", worker: "worker-token"), maxLeaseWait: 0.2)
         return (Application(router: router), service, router)
@@ -45,8 +48,9 @@ struct WebTests {
             #expect(list.status == .ok)
             let cancel = try await client.execute(uri: "/v1/runs/x/cancel", method: .post, headers: [.cookie: "lassoboot_token=client-token"])
             #expect(cancel.status == .unauthorized)
-            let lease = try await client.execute(uri: "/v1/lease", method: .post, headers: [.cookie: "lassoboot_token=worker-token"],
-                                                 body: ByteBuffer(string: #"{"worker": "w", "host": "h", "threads": 1, "max": 1, "wait": 0}"#))
+            let lease = try await client.execute(
+                uri: "/v1/lease", method: .post, headers: [.cookie: "lassoboot_token=worker-token"],
+                body: ByteBuffer(string: #"{"worker": "w", "host": "h", "threads": 1, "max": 1, "wait": 0}"#))
             #expect(lease.status == .unauthorized)
             let missing = try await client.execute(uri: "/runs/run-nope", method: .get, headers: [.cookie: "lassoboot_token=client-token"])
             #expect(missing.status == .notFound && text(missing).contains("no run run-nope"))
@@ -58,8 +62,9 @@ struct WebTests {
         let (app, _, _) = try app()
         try await app.test(.router) { client in
             let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
-            let good = try await client.execute(uri: "/login", method: .post, headers: form,
-                                                body: ByteBuffer(string: "token=client-token&next=%2Fruns%2Frun-1"))
+            let good = try await client.execute(
+                uri: "/login", method: .post, headers: form,
+                body: ByteBuffer(string: "token=client-token&next=%2Fruns%2Frun-1"))
             #expect(good.status == .seeOther)
             #expect(good.headers[.location] == "/runs/run-1")
             let cookie = good.headers[.setCookie] ?? ""
@@ -69,7 +74,8 @@ struct WebTests {
             #expect(bad.status == .unauthorized && text(bad).contains("not accepted"))
             for next in ["https://evil.example/", "//evil.example/", "/\\evil"] {
                 let encoded = next.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
-                let r = try await client.execute(uri: "/login", method: .post, headers: form, body: ByteBuffer(string: "token=client-token&next=\(encoded)"))
+                let r = try await client.execute(
+                    uri: "/login", method: .post, headers: form, body: ByteBuffer(string: "token=client-token&next=\(encoded)"))
                 #expect(r.headers[.location] == "/", "next=\(next) must not leave the site")
             }
             // The cookie the server set opens the dashboard.
@@ -135,7 +141,9 @@ struct WebTests {
         var routed = Set<String>()
         for route in router.routes {
             // Hummingbird writes captures as ":id"; OpenAPI as "{id}".
-            let path = "/" + route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
+            let path =
+                "/"
+                + route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
                 .joined(separator: "/")
             routed.insert("\(route.method.rawValue) \(path)")
         }
@@ -183,19 +191,27 @@ struct WebTests {
             #expect(required.isSubset(of: keys), "\(name): required but not sent \(required.subtracting(keys).sorted())")
         }
         let counts = Wire.TaskCounts(queued: 1, leased: 2, done: 3, failed: 0)
-        let status = Wire.RunStatus(id: "r", name: "n", state: .done, phase: 2, tasks: counts, resamplesDone: 5, resamples: 5, error: "e",
-                                    created: 1, finished: 2, dataset: "d")
+        let status = Wire.RunStatus(
+            id: "r", name: "n", state: .done, phase: 2, tasks: counts, resamplesDone: 5, resamples: 5, error: "e",
+            created: 1, finished: 2, dataset: "d")
         try check("TaskCounts", counts)
         try check("RunStatus", status)
         try check("WorkerInfo", Wire.WorkerInfo(id: "w", host: "h", threads: 2, tasksDone: 3, lastSeen: 4))
         try check("RunList", Wire.RunList(runs: [status], workers: []))
         try check("CreateRun", Wire.CreateRun(spec: "{}", dataset: "d", dataName: "x.csv", resampleIndices: "i"))
         try check("LeaseRequest", Wire.LeaseRequest(worker: "w", host: "h", threads: 1, max: 2, wait: 1))
-        try check("LeasedTask", Wire.LeasedTask(run: "r", key: .bootstrap(start: 0, end: 5), lease: "l", dataset: "d", input: try JSONDecoder().decode(PhaseTwoInput.self, from: Data(#"{"alphas": [0.1]}"#.utf8))))
+        try check(
+            "LeasedTask",
+            Wire.LeasedTask(
+                run: "r", key: .bootstrap(start: 0, end: 5), lease: "l", dataset: "d",
+                input: try JSONDecoder().decode(PhaseTwoInput.self, from: Data(#"{"alphas": [0.1]}"#.utf8))))
         try check("Heartbeat", Wire.Heartbeat(worker: "w", leases: ["l"]))
         try check("HeartbeatResponse", Wire.HeartbeatResponse(valid: ["l"]))
-        try check("Submission", Wire.Submission(worker: "w", run: "r", key: .cv(outcome: 0, fold: 1), lease: "l", dataset: "d",
-                                                result: .cv(scores: [0.5], failures: [nil], heldOutWeight: 1), error: "x", released: false, seconds: 0.1))
+        try check(
+            "Submission",
+            Wire.Submission(
+                worker: "w", run: "r", key: .cv(outcome: 0, fold: 1), lease: "l", dataset: "d",
+                result: .cv(scores: [0.5], failures: [nil], heldOutWeight: 1), error: "x", released: false, seconds: 0.1))
         try check("SubmissionResponse", Wire.SubmissionResponse(status: .accepted))
         try check("RunContext", Wire.RunContext(run: "r", spec: "{}", dataset: "d", resampleIndices: nil))
         try check("Error", Wire.ErrorBody(error: "e"))

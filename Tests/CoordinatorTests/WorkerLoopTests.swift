@@ -12,7 +12,8 @@ import Worker
 /// prefetch, hand-in, drain and idle exit without sockets, with the clock injected.
 @Suite("Worker loop against an in-process coordinator")
 struct WorkerLoopTests {
-    static let spec = #"{"name": "t", "data": {"csv": "x.csv"}, "outcomes": ["labour", "sexual"], "features": [{"name": "age"}, {"name": "female", "encoding": "binary"}, {"name": "debt", "encoding": "binary"}], "alphas": {"count": 4}, "cv": {"folds": 3}, "bootstrap": {"resamples": 40, "batch": 5, "methods": ["percentile", "bca"]}, "seed": 3}"#
+    static let spec =
+        #"{"name": "t", "data": {"csv": "x.csv"}, "outcomes": ["labour", "sexual"], "features": [{"name": "age"}, {"name": "female", "encoding": "binary"}, {"name": "debt", "encoding": "binary"}], "alphas": {"count": 4}, "cv": {"folds": 3}, "bootstrap": {"resamples": 40, "batch": 5, "methods": ["percentile", "bca"]}, "seed": 3}"#
 
     /// Runs the spec on a fresh coordinator with one worker loop per entry of `threads`; returns
     /// the report bytes and the tasks each worker completed.
@@ -21,8 +22,9 @@ struct WorkerLoopTests {
         let hash = try await service.putDataset(Data(HTTPTests.csv.utf8)).hash
         let created = try await service.createRun(Wire.CreateRun(spec: Self.spec, dataset: hash, dataName: "data.csv"))
         let workers = threads.enumerated().map { i, t in
-            WorkerLoop(client: InProcessClient(service: service),
-                       config: WorkerConfig(id: "w\(i)", host: "test", threads: t, leaseWait: 0.2))
+            WorkerLoop(
+                client: InProcessClient(service: service),
+                config: WorkerConfig(id: "w\(i)", host: "test", threads: t, leaseWait: 0.2))
         }
         let loops = workers.map { w in Task { await w.run() } }
         var status = created
@@ -48,9 +50,14 @@ struct WorkerLoopTests {
         // Each reading of the clock is 40 s later than the last: the 30 s idle limit passes at the
         // first empty lease, whatever the real time.
         let ticks = Mutex(0.0)
-        let clock: @Sendable () -> Double = { ticks.withLock { $0 += 40; return $0 } }
-        let worker = WorkerLoop(client: InProcessClient(service: service),
-                                config: WorkerConfig(id: "idle", host: "test", threads: 2, idleExit: 30, leaseWait: 5), clock: clock)
+        let clock: @Sendable () -> Double = {
+            ticks.withLock {
+                $0 += 40; return $0
+            }
+        }
+        let worker = WorkerLoop(
+            client: InProcessClient(service: service),
+            config: WorkerConfig(id: "idle", host: "test", threads: 2, idleExit: 30, leaseWait: 5), clock: clock)
         await worker.run()
         #expect(worker.tasksDone == 0 && worker.stopReason == nil)
         #expect(ticks.withLock { $0 } <= 40 * 4, "the loop read the clock only a few times before exiting")
@@ -67,7 +74,7 @@ struct TickerTests {
         _ = try await service.createRun(Wire.CreateRun(spec: WorkerLoopTests.spec, dataset: hash, dataName: "data.csv"))
         let leased = try await service.lease(Wire.LeaseRequest(worker: "gone", host: "h", threads: 1, max: 1, wait: 0))
         #expect(leased.count == 1)
-        now.withLock { $0 += 3600 }   // far past any lease duration
+        now.withLock { $0 += 3600 }  // far past any lease duration
         let ticker = Task { try await CoordinatorTicker(service: service, logger: Logger(label: "test"), interval: .milliseconds(5)).run() }
         var expired = 0
         for _ in 0..<2000 where expired == 0 {

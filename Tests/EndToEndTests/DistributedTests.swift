@@ -15,7 +15,8 @@ struct DistributedTests {
     func state(_ run: String, _ url: String) async throws -> String {
         let r = try await cli(["status", run, "--coordinator", url, "--json"])
         guard r.status == 0, let line = r.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return "unreachable" }
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { return "unreachable" }
         return object["state"] as? String ?? "?"
     }
 
@@ -43,8 +44,9 @@ struct DistributedTests {
             let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c\(workers).db").path)
             defer { coordinator.child.kill9() }
             let pool = try (0..<workers).map { i in
-                try Child(["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "w\(i)", "--idle-exit", "30"],
-                          environment: ["LASSOBOOT_TOKEN": "test-token"])
+                try Child(
+                    ["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "w\(i)", "--idle-exit", "30"],
+                    environment: ["LASSOBOOT_TOKEN": "test-token"])
             }
             defer { pool.forEach { $0.kill9() } }
             let submit = try await cli(["submit", Binary.job, "--coordinator", coordinator.url, "--resamples", "200", "--wait", "--format", "csv"])
@@ -78,8 +80,9 @@ struct DistributedTests {
         let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c.db").path)
         defer { coordinator.child.kill9() }
         let pool = try (0..<3).map { i in
-            try Child(["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "s\(i)", "--idle-exit", "30"],
-                      environment: ["LASSOBOOT_TOKEN": "test-token"])
+            try Child(
+                ["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "s\(i)", "--idle-exit", "30"],
+                environment: ["LASSOBOOT_TOKEN": "test-token"])
         }
         defer { pool.forEach { $0.kill9() } }
         let submit = try await cli(["submit", job, "--coordinator", coordinator.url, "--resamples", "100", "--wait", "--format", "csv"])
@@ -99,8 +102,9 @@ struct DistributedTests {
         let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c.db").path)
         defer { coordinator.child.kill9() }
         func worker(_ name: String) throws -> Child {
-            try Child(["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", name, "--heartbeat-seconds", "0.5"],
-                      environment: ["LASSOBOOT_TOKEN": "test-token"])
+            try Child(
+                ["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", name, "--heartbeat-seconds", "0.5"],
+                environment: ["LASSOBOOT_TOKEN": "test-token"])
         }
         var workers = try (0..<3).map { try worker("k\($0)") }
         let submit = try await cli(["submit", Binary.job, "--coordinator", coordinator.url, "--resamples", "1000"])
@@ -146,8 +150,9 @@ struct DistributedTests {
         let local = try await Self.localReport(dir, resamples: 400)
         let db = dir.appendingPathComponent("c.db").path
         var coordinator = try await CoordinatorProcess.start(db: db)
-        let worker = try Child(["worker", "--coordinator", coordinator.url, "--threads", "2", "--name", "w", "--heartbeat-seconds", "0.5"],
-                               environment: ["LASSOBOOT_TOKEN": "test-token"])
+        let worker = try Child(
+            ["worker", "--coordinator", coordinator.url, "--threads", "2", "--name", "w", "--heartbeat-seconds", "0.5"],
+            environment: ["LASSOBOOT_TOKEN": "test-token"])
         defer { worker.kill9() }
         let submit = try await cli(["submit", Binary.job, "--coordinator", coordinator.url, "--resamples", "400"])
         let id = runID(submit.output)
@@ -180,15 +185,18 @@ struct DistributedTests {
         let local = try await Self.localReport(dir, resamples: 400)
         let db = dir.appendingPathComponent("c.db").path
         var coordinator = try await CoordinatorProcess.start(db: db)
-        let worker = try Child(["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "w", "--heartbeat-seconds", "0.5"],
-                               environment: ["LASSOBOOT_TOKEN": "test-token"])
+        let worker = try Child(
+            ["worker", "--coordinator", coordinator.url, "--threads", "1", "--name", "w", "--heartbeat-seconds", "0.5"],
+            environment: ["LASSOBOOT_TOKEN": "test-token"])
         defer { worker.kill9() }
-        let submit = try Child(["submit", Binary.job, "--coordinator", coordinator.url, "--resamples", "400", "--wait", "--format", "csv"],
-                               environment: ["LASSOBOOT_TOKEN": "test-token"])
+        let submit = try Child(
+            ["submit", Binary.job, "--coordinator", coordinator.url, "--resamples", "400", "--wait", "--format", "csv"],
+            environment: ["LASSOBOOT_TOKEN": "test-token"])
         defer { submit.kill9() }
         // The id comes first, before any waiting.
         #expect(await submit.waitFor(" submitted\n", timeout: 60), "\(submit.text)")
-        let id = submit.text.split(separator: "\n").first { $0.hasPrefix("run ") && $0.hasSuffix(" submitted") }
+        let id =
+            submit.text.split(separator: "\n").first { $0.hasPrefix("run ") && $0.hasSuffix(" submitted") }
             .map { String($0.dropFirst(4).dropLast(10)) } ?? ""
         #expect(id.hasPrefix("run-"), "\(submit.text)")
         coordinator.child.kill9()

@@ -13,8 +13,9 @@ struct ResultsFiguresTests {
 
         let coordinator = try await CoordinatorProcess.start(db: dir.appendingPathComponent("c.db").path)
         defer { coordinator.child.kill9() }
-        let worker = try Child(["worker", "--coordinator", coordinator.url, "--threads", "2", "--name", "w", "--idle-exit", "30"],
-                               environment: ["LASSOBOOT_TOKEN": "test-token"])
+        let worker = try Child(
+            ["worker", "--coordinator", coordinator.url, "--threads", "2", "--name", "w", "--idle-exit", "30"],
+            environment: ["LASSOBOOT_TOKEN": "test-token"])
         defer { worker.kill9() }
         let submit = try await cli(["submit", Binary.job, "--coordinator", coordinator.url, "--resamples", "50", "--wait", "--format", "json"])
         try #require(submit.status == 0, "\(submit.output)")

@@ -15,9 +15,12 @@ struct TLSTests {
     static func certificate(in dir: URL) async throws -> (cert: String, key: String)? {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else { return nil }
         let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
-        let (status, output) = try await run("/usr/bin/openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-            "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        let (status, output) = try await run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            ])
         guard status == 0 else { throw TestFailure("openssl failed: \(output)") }
         return (cert, key)
     }
@@ -31,14 +34,18 @@ struct TLSTests {
             return
         }
         // Bad key material is one clear error, not a crash.
-        let bad = try await cli(["coordinator", "--port", "0", "--db", dir.appendingPathComponent("bad.db").path,
-                                 "--tls-cert", cert, "--tls-key", dir.appendingPathComponent("missing.pem").path])
+        let bad = try await cli([
+            "coordinator", "--port", "0", "--db", dir.appendingPathComponent("bad.db").path,
+            "--tls-cert", cert, "--tls-key", dir.appendingPathComponent("missing.pem").path,
+        ])
         #expect(bad.status != 0 && bad.output.contains("--tls-key") && bad.output.contains("missing.pem"), "\(bad.output)")
         let half = try await cli(["coordinator", "--port", "0", "--db", dir.appendingPathComponent("bad.db").path, "--tls-cert", cert])
         #expect(half.status != 0 && half.output.contains("--tls-cert and --tls-key go together"), "\(half.output)")
 
-        let child = try Child(["coordinator", "--port", "0", "--db", dir.appendingPathComponent("c.db").path, "--token", "test-token",
-                               "--lease-seconds", "3", "--tls-cert", cert, "--tls-key", key])
+        let child = try Child([
+            "coordinator", "--port", "0", "--db", dir.appendingPathComponent("c.db").path, "--token", "test-token",
+            "--lease-seconds", "3", "--tls-cert", cert, "--tls-key", key,
+        ])
         defer { child.kill9() }
         guard await child.waitFor("listening on https://", timeout: 60) else { throw TestFailure("coordinator did not start: \(child.text)") }
         let line = child.text.split(separator: "\n").first { $0.contains("listening on https://") }!
@@ -59,12 +66,15 @@ struct TLSTests {
         try (system + Data(contentsOf: URL(fileURLWithPath: cert))).write(to: bundle)
         let probe = try await Self.run("/usr/bin/unshare", ["--mount", "sh", "-c", "mount --bind \(bundle.path) /etc/ssl/certs/ca-certificates.crt"])
         guard probe.0 == 0 else {
-            print("SKIPPED: the trusted-worker half of the HTTPS test needs root for `unshare --mount` (\(probe.1.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            print(
+                "SKIPPED: the trusted-worker half of the HTTPS test needs root for `unshare --mount` (\(probe.1.trimmingCharacters(in: .whitespacesAndNewlines)))"
+            )
             return
         }
         func trusting(_ args: [String]) throws -> Child {
-            try Child(["--mount", "sh", "-c", "mount --bind \"$0\" /etc/ssl/certs/ca-certificates.crt && exec \"$@\"", bundle.path, Binary.url.path] + args,
-                      environment: ["LASSOBOOT_TOKEN": "test-token"], executable: URL(fileURLWithPath: "/usr/bin/unshare"))
+            try Child(
+                ["--mount", "sh", "-c", "mount --bind \"$0\" /etc/ssl/certs/ca-certificates.crt && exec \"$@\"", bundle.path, Binary.url.path] + args,
+                environment: ["LASSOBOOT_TOKEN": "test-token"], executable: URL(fileURLWithPath: "/usr/bin/unshare"))
         }
         let local = try await DistributedTests.localReport(dir, resamples: 60)
         let worker = try trusting(["worker", "--coordinator", url, "--threads", "2", "--idle-exit", "30"])

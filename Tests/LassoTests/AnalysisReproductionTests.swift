@@ -17,8 +17,9 @@ struct StatsmodelsFixture: Decodable, Sendable {
 
 @Suite("The analysis' statsmodels fit on its 80% split", .enabled(if: Paths.ctdcAvailable, Paths.ctdcSkipMessage))
 struct AnalysisReproductionTests {
-    @Test("coefficients, Wald intervals and objective agree with statsmodels l1_cvxopt_cp",
-          arguments: ["isForcedLabour", "isSexualExploit"])
+    @Test(
+        "coefficients, Wald intervals and objective agree with statsmodels l1_cvxopt_cp",
+        arguments: ["isForcedLabour", "isSexualExploit"])
     func statsmodels(outcome: String) throws {
         let table = try CSVReader().read(path: Paths.ctdc)
         let train = try RowIndices.read(path: Paths.fixture("ctdc_split_train_rows.txt"), rowCount: table.rowCount)
@@ -32,8 +33,9 @@ struct AnalysisReproductionTests {
         let reference = try #require(StatsmodelsFixture.value.outcomes.first { $0.outcome == outcome })
         let fixture = StatsmodelsFixture.value
 
-        let fit = try LogisticLasso.fit(design: design, cells: cells, alpha: fixture.alpha,
-                                        penalty: Penalty(scale: .sum, penalizeIntercept: fixture.penalizeIntercept))
+        let fit = try LogisticLasso.fit(
+            design: design, cells: cells, alpha: fixture.alpha,
+            penalty: Penalty(scale: .sum, penalizeIntercept: fixture.penalizeIntercept))
         // cvxopt stops early, so compare it by objective: ours is at least as good, and close.
         #expect(fit.objective <= reference.objective + 1e-9 * reference.objective)
         #expect(reference.objective - fit.objective <= 1e-8 * reference.objective)

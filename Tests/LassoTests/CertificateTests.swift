@@ -21,9 +21,9 @@ struct RandomProblem: Sendable, CustomTestStringConvertible {
         var cols: [[Double]] = []
         for _ in 0..<p {
             switch Int.random(in: 0..<3, using: &rng) {
-            case 0: cols.append((0..<n).map { _ in rng.normal() })                                   // continuous
-            case 1: cols.append((0..<n).map { _ in Double.random(in: 0..<1, using: &rng) < 0.3 ? 1 : 0 }) // binary
-            default: cols.append((0..<n).map { _ in Double(Int.random(in: 0...4, using: &rng)) })     // ordinal
+            case 0: cols.append((0..<n).map { _ in rng.normal() })  // continuous
+            case 1: cols.append((0..<n).map { _ in Double.random(in: 0..<1, using: &rng) < 0.3 ? 1 : 0 })  // binary
+            default: cols.append((0..<n).map { _ in Double(Int.random(in: 0...4, using: &rng)) })  // ordinal
             }
         }
         let beta = (0..<p).map { _ in Double.random(in: 0..<1, using: &rng) < 0.5 ? 0 : 1.5 * rng.normal() }
@@ -34,7 +34,8 @@ struct RandomProblem: Sendable, CustomTestStringConvertible {
             return Double.random(in: 0..<1, using: &rng) < 1 / (1 + Foundation.exp(-eta)) ? 1 : 0
         }
         columns = cols
-        weights = Bool.random(using: &rng) ? (0..<n).map { _ in Double(Int.random(in: 0...3, using: &rng)) + Double.random(in: 0..<1, using: &rng) } : nil
+        weights =
+            Bool.random(using: &rng) ? (0..<n).map { _ in Double(Int.random(in: 0...3, using: &rng)) + Double.random(in: 0..<1, using: &rng) } : nil
         penalizeIntercept = Bool.random(using: &rng)
         factors = Bool.random(using: &rng) ? (0..<p).map { _ in [0.5, 1, 2, 1][Int.random(in: 0..<4, using: &rng)] } : nil
         alphaFraction = [0.001, 0.01, 0.05, 0.2, 0.5, 0.9, 1.1][Int.random(in: 0..<7, using: &rng)]
@@ -58,9 +59,10 @@ struct CertificateTests {
         let alpha = alphaMax * problem.alphaFraction
         let fit = try LogisticLasso.fit(design: design, cells: cells, alpha: alpha, penalty: penalty)
         #expect(fit.kktViolation <= 1e-12)
-        let cert = Certificate(columns: problem.columns, outcome: problem.outcome, weights: problem.weights,
-                               intercept: fit.intercept, coefficients: fit.coefficients, alpha: alpha,
-                               penalizeIntercept: problem.penalizeIntercept, factors: problem.factors)
+        let cert = Certificate(
+            columns: problem.columns, outcome: problem.outcome, weights: problem.weights,
+            intercept: fit.intercept, coefficients: fit.coefficients, alpha: alpha,
+            penalizeIntercept: problem.penalizeIntercept, factors: problem.factors)
         #expect(cert.kktViolation <= 1e-9, "independent KKT check \(cert.kktViolation)")
         #expect(abs(cert.objective - fit.objective) <= 1e-9 * max(1, abs(cert.objective)))
         if problem.alphaFraction > 1 {
@@ -73,9 +75,10 @@ struct CertificateTests {
             let scale = [1e-3, 1e-2, 0.1][Int.random(in: 0..<3, using: &rng)]
             let b0 = fit.intercept + scale * rng.normal()
             let b = fit.coefficients.map { $0 + scale * rng.normal() }
-            let other = Certificate(columns: problem.columns, outcome: problem.outcome, weights: problem.weights,
-                                    intercept: b0, coefficients: b, alpha: alpha,
-                                    penalizeIntercept: problem.penalizeIntercept, factors: problem.factors)
+            let other = Certificate(
+                columns: problem.columns, outcome: problem.outcome, weights: problem.weights,
+                intercept: b0, coefficients: b, alpha: alpha,
+                penalizeIntercept: problem.penalizeIntercept, factors: problem.factors)
             #expect(other.objective >= cert.objective - 1e-9 * abs(cert.objective))
         }
     }

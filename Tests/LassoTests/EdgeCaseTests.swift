@@ -105,7 +105,7 @@ struct EdgeCaseTests {
         let a: [Double] = [1, 1, 2, 2, 1, -0.0, 0]
         let b: [Double] = [0, 0, 1, 1, 0, 5, 5]
         let d = try design([a, b])
-        #expect(d.patternCount == 3)   // (1,0), (2,1), (0,5) with -0.0 == 0
+        #expect(d.patternCount == 3)  // (1,0), (2,1), (0,5) with -0.0 == 0
         #expect(d.rowPattern == [0, 0, 1, 1, 0, 2, 2])
         let cells = try d.cells(outcome: [1, 0, 1, 1, 1, 0, 1], weights: [1, 2, 1, 1, 0.5, 1, 1])
         #expect(Array(cells.trials.prefix(3)) == [3.5, 2, 2])
@@ -118,15 +118,17 @@ struct EdgeCaseTests {
 @Suite("Metrics and the normal distribution")
 struct MetricTests {
     @Test func auc() {
-        #expect(Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], outcomes: [0, 0, 1, 1]) == 0.75)   // sklearn's doc example
-        #expect(Metrics.auc(scores: [1, 1, 1, 1], outcomes: [0, 1, 0, 1]) == 0.5)             // all tied
-        #expect(Metrics.auc(scores: [0.2, 0.2, 0.9], outcomes: [0, 1, 1]) == 0.75)              // one tie
+        #expect(Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], outcomes: [0, 0, 1, 1]) == 0.75)  // sklearn's doc example
+        #expect(Metrics.auc(scores: [1, 1, 1, 1], outcomes: [0, 1, 0, 1]) == 0.5)  // all tied
+        #expect(Metrics.auc(scores: [0.2, 0.2, 0.9], outcomes: [0, 1, 1]) == 0.75)  // one tie
         #expect(Metrics.auc(scores: [0.1, 0.2], outcomes: [1, 1]) == nil)
         // Weights act as repeated rows.
-        #expect(Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], outcomes: [0, 0, 1, 1], weights: [1, 2, 1, 1])
+        #expect(
+            Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], outcomes: [0, 0, 1, 1], weights: [1, 2, 1, 1])
                 == Metrics.auc(scores: [0.1, 0.4, 0.4, 0.35, 0.8], outcomes: [0, 0, 0, 1, 1]))
         // Grouped observations (compressed cells) give the AUC of the rows they stand for.
-        #expect(Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], positives: [0, 0, 1, 1], negatives: [1, 2, 0, 0])
+        #expect(
+            Metrics.auc(scores: [0.1, 0.4, 0.35, 0.8], positives: [0, 0, 1, 1], negatives: [1, 2, 0, 0])
                 == Metrics.auc(scores: [0.1, 0.4, 0.4, 0.35, 0.8], outcomes: [0, 0, 0, 1, 1]))
         // 1000 distinct scores (the radix sort's 2048-bucket branch) against a quadratic count.
         var rng = SplitMix64(seed: 7)

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Lasso
 import TestSupport
 import Testing
+
+@testable import Lasso
 
 /// The Hessian kernels (dense columns, sparse rows, indicator blocks) against each other:
 /// the matrices they build and the fits they lead to.
@@ -42,13 +43,13 @@ struct KernelHessianTests {
     }
 
     static let designs: [Design] = [
-        Design(seed: 1, binary: 15, ordinal: 2, continuous: 0, rows: 3000),   // the CTDC shape
-        Design(seed: 2, binary: 8, ordinal: 0, continuous: 0, rows: 500),     // one full chunk, no general
+        Design(seed: 1, binary: 15, ordinal: 2, continuous: 0, rows: 3000),  // the CTDC shape
+        Design(seed: 2, binary: 8, ordinal: 0, continuous: 0, rows: 500),  // one full chunk, no general
         Design(seed: 3, binary: 3, ordinal: 1, continuous: 0, rows: 400),
-        Design(seed: 4, binary: 20, ordinal: 1, continuous: 3, rows: 1500),   // three chunks, products of 4
-        Design(seed: 5, binary: 12, ordinal: 0, continuous: 6, rows: 800),    // general block by dot products
-        Design(seed: 6, binary: 0, ordinal: 2, continuous: 4, rows: 600),     // no indicators
-        Design(seed: 7, binary: 40, ordinal: 0, continuous: 1, rows: 2000),   // more indicators than chunks
+        Design(seed: 4, binary: 20, ordinal: 1, continuous: 3, rows: 1500),  // three chunks, products of 4
+        Design(seed: 5, binary: 12, ordinal: 0, continuous: 6, rows: 800),  // general block by dot products
+        Design(seed: 6, binary: 0, ordinal: 2, continuous: 4, rows: 600),  // no indicators
+        Design(seed: 7, binary: 40, ordinal: 0, continuous: 1, rows: 2000),  // more indicators than chunks
         Design(seed: 8, binary: 9, ordinal: 3, continuous: 1, rows: 300),
     ]
 
@@ -86,12 +87,14 @@ struct KernelHessianTests {
         let top = try LogisticLasso.alphaMax(design: d, cells: cells, penalty: penalty)
         for fraction in [0.5, 0.05, 0.002] {
             let alpha = top * fraction
-            let dense = try LogisticLasso.fit(design: d, cells: cells, alpha: alpha, penalty: penalty,
-                                              options: SolverOptions(hessian: .dense))
+            let dense = try LogisticLasso.fit(
+                design: d, cells: cells, alpha: alpha, penalty: penalty,
+                options: SolverOptions(hessian: .dense))
             #expect(dense.kktViolation <= 1e-12)
             for kernel in [SolverOptions.HessianKernel.sparse, .blocked, .automatic] {
-                let other = try LogisticLasso.fit(design: d, cells: cells, alpha: alpha, penalty: penalty,
-                                                  options: SolverOptions(hessian: kernel))
+                let other = try LogisticLasso.fit(
+                    design: d, cells: cells, alpha: alpha, penalty: penalty,
+                    options: SolverOptions(hessian: kernel))
                 #expect(other.kktViolation <= 1e-12)
                 for (a, b) in zip(other.allCoefficients, dense.allCoefficients) {
                     #expect(abs(a - b) <= 1e-10, "\(kernel) at \(fraction) alpha_max: \(a) vs \(b)")
@@ -105,8 +108,9 @@ struct KernelHessianTests {
     func warmStarts() throws {
         let design = Self.designs[0]
         let d = try CompressedDesign(featureNames: design.names, columns: design.columns)
-        let full = try LogisticLasso.fit(design: d, cells: try d.cells(outcome: design.outcome), alpha: 2,
-                                         penalty: Penalty(penalizeIntercept: true))
+        let full = try LogisticLasso.fit(
+            design: d, cells: try d.cells(outcome: design.outcome), alpha: 2,
+            penalty: Penalty(penalizeIntercept: true))
         var rng = SplitMix64(seed: 42)
         for _ in 0..<10 {
             var counts = [Double](repeating: 0, count: d.rowCount)
@@ -118,9 +122,10 @@ struct KernelHessianTests {
             let cold = try LogisticLasso.fit(design: d, cells: cells, alpha: 2, penalty: penalty)
             #expect(warm == again)
             #expect(warm.kktViolation <= 1e-12)
-            let cert = Certificate(columns: design.columns, outcome: design.outcome, weights: counts,
-                                   intercept: warm.intercept, coefficients: warm.coefficients, alpha: 2,
-                                   penalizeIntercept: true)
+            let cert = Certificate(
+                columns: design.columns, outcome: design.outcome, weights: counts,
+                intercept: warm.intercept, coefficients: warm.coefficients, alpha: 2,
+                penalizeIntercept: true)
             #expect(cert.kktViolation <= 1e-11)
             for (a, b) in zip(warm.allCoefficients, cold.allCoefficients) { #expect(abs(a - b) <= 1e-9) }
         }

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Lasso
 import TestSupport
 import Testing
+
+@testable import Lasso
 
 /// The vectorized elementary functions against the C library: largest error in ulp over many
 /// points, wide ranges, extremes and special values.
@@ -33,9 +34,13 @@ struct KernelMathTests {
             for l in 0..<8 {
                 let x = v[l], want = reference(x), got = y[l]
                 let e: Double
-                if want.isNaN { e = got.isNaN ? 0 : .infinity }
-                else if want.isInfinite || got.isInfinite { e = want == got ? 0 : .infinity }
-                else { e = ulps(got, want) }
+                if want.isNaN {
+                    e = got.isNaN ? 0 : .infinity
+                } else if want.isInfinite || got.isInfinite {
+                    e = want == got ? 0 : .infinity
+                } else {
+                    e = ulps(got, want)
+                }
                 if e > worst.ulps { worst = (e, x) }
             }
             i += 8
@@ -68,8 +73,10 @@ struct KernelMathTests {
         let xs = Self.points(-745.1, 709.78, count: 200_000, seed: 1)
         let w = Self.worst(xs, { SIMDMath.exp($0) }, Foundation.exp)
         #expect(w.ulps <= 2, "max error \(w.ulps) ulp at \(w.at)")
-        let specials: [Double] = [0, -0.0, 1, -1, 709.78, 709.8, 710, 800, .infinity, -745.2, -746, -800, -.infinity, .nan,
-                                  1e-300, -1e-300, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 0.5 * M_LN2, -0.5 * M_LN2, -708.5, -720]
+        let specials: [Double] = [
+            0, -0.0, 1, -1, 709.78, 709.8, 710, 800, .infinity, -745.2, -746, -800, -.infinity, .nan,
+            1e-300, -1e-300, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 0.5 * M_LN2, -0.5 * M_LN2, -708.5, -720,
+        ]
         let s = Self.worst(specials, { SIMDMath.exp($0) }, Foundation.exp)
         // Results in the subnormal range may differ by one rounding of the subnormal.
         #expect(s.ulps <= 2, "max error \(s.ulps) ulp at \(s.at)")
@@ -91,8 +98,10 @@ struct KernelMathTests {
         let xs = Self.points(-50, 709.78, count: 200_000, seed: 2)
         let w = Self.worst(xs, SIMDMath.expm1, Foundation.expm1)
         #expect(w.ulps <= 3, "max error \(w.ulps) ulp at \(w.at)")
-        let specials: [Double] = [0, -0.0, Self.subnormal, -Self.subnormal, 1e-20, -1e-20, 1e-8, -1e-8, 0.3465, -0.3465, 709.78, 709.8, 710, 1000,
-                                  .infinity, -40, -41, -1000, -.infinity, .nan, .leastNonzeroMagnitude]
+        let specials: [Double] = [
+            0, -0.0, Self.subnormal, -Self.subnormal, 1e-20, -1e-20, 1e-8, -1e-8, 0.3465, -0.3465, 709.78, 709.8, 710, 1000,
+            .infinity, -40, -41, -1000, -.infinity, .nan, .leastNonzeroMagnitude,
+        ]
         let s = Self.worst(specials, SIMDMath.expm1, Foundation.expm1)
         #expect(s.ulps <= 3, "max error \(s.ulps) ulp at \(s.at)")
     }
@@ -101,12 +110,14 @@ struct KernelMathTests {
     func log1p() {
         var xs = Self.points(-1, 1e300, count: 200_000, seed: 3).filter { $0 > -1 }
         var rng = SplitMix64(seed: 33)
-        for _ in 0..<50_000 { xs.append(-1 + Foundation.exp(Double.random(in: -36...0, using: &rng))) }   // close to -1
-        for _ in 0..<50_000 { xs.append(Double.random(in: -0.3...0.42, using: &rng)) }                      // k = 0 path
+        for _ in 0..<50_000 { xs.append(-1 + Foundation.exp(Double.random(in: -36...0, using: &rng))) }  // close to -1
+        for _ in 0..<50_000 { xs.append(Double.random(in: -0.3...0.42, using: &rng)) }  // k = 0 path
         let w = Self.worst(xs, SIMDMath.log1p, Foundation.log1p)
         #expect(w.ulps <= 2, "max error \(w.ulps) ulp at \(w.at)")
-        let specials: [Double] = [0, -0.0, Self.subnormal, -Self.subnormal, 1e-20, -1e-20, -0.5, -1 + 1e-16, -1, -1.5, -.infinity, 1e300, 1e308,
-                                  .greatestFiniteMagnitude, .infinity, .nan, 0.41421356237309503, -0.2928932188134524, 1, 2, 3, 9.007199254740992e15]
+        let specials: [Double] = [
+            0, -0.0, Self.subnormal, -Self.subnormal, 1e-20, -1e-20, -0.5, -1 + 1e-16, -1, -1.5, -.infinity, 1e300, 1e308,
+            .greatestFiniteMagnitude, .infinity, .nan, 0.41421356237309503, -0.2928932188134524, 1, 2, 3, 9.007199254740992e15,
+        ]
         let s = Self.worst(specials, SIMDMath.log1p, Foundation.log1p)
         #expect(s.ulps <= 2, "max error \(s.ulps) ulp at \(s.at)")
     }

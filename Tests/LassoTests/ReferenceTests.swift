@@ -29,8 +29,9 @@ struct ReferenceTests {
         let weights: [Double]? = r.weights == nil ? nil : (0..<data.design.rowCount).map { Double(1 + $0 % 3) }
         if let w = r.weights { #expect(w == "1+(i mod 3)") }
         let cells = try data.design.cells(outcome: data.outcomes[r.outcome]!, weights: weights)
-        let fit = try LogisticLasso.fit(design: data.design, cells: cells, alpha: r.alpha,
-                                        penalty: Penalty(scale: .sum, penalizeIntercept: r.penalizeIntercept))
+        let fit = try LogisticLasso.fit(
+            design: data.design, cells: cells, alpha: r.alpha,
+            penalty: Penalty(scale: .sum, penalizeIntercept: r.penalizeIntercept))
         #expect(fit.kktViolation <= 1e-12)
         let names = ["const"] + data.design.featureNames
         let ours = fit.allCoefficients
@@ -51,9 +52,10 @@ struct ReferenceTests {
         try Self.check(record, data: LoadedData.synthetic)
     }
 
-    @Test("CTDC table, both outcomes, alpha from almost none to almost all coefficients zero",
-          .enabled(if: Paths.ctdcAvailable, Paths.ctdcSkipMessage),
-          arguments: ReferenceFixture.records("ctdc"))
+    @Test(
+        "CTDC table, both outcomes, alpha from almost none to almost all coefficients zero",
+        .enabled(if: Paths.ctdcAvailable, Paths.ctdcSkipMessage),
+        arguments: ReferenceFixture.records("ctdc"))
     func ctdc(record: ReferenceFixture.Record) throws {
         try Self.check(record, data: try #require(LoadedData.ctdc))
     }

@@ -19,7 +19,7 @@ struct StandardizeTests {
         var y: [Double] = [], weights: [Double] = []
         for _ in 0..<n {
             let z = (0..<4).map { _ in uniform() * 2 - 1 }
-            for j in 0..<4 { columns[j].append(2 + z[j] * units[j]) }   // uncentered
+            for j in 0..<4 { columns[j].append(2 + z[j] * units[j]) }  // uncentered
             let indicator: Double = uniform() < 0.15 ? 1 : 0
             columns[4].append(indicator)
             let eta = -0.2 + 1.5 * z[0] - z[1] + 0.8 * z[2] + 0.9 * indicator
@@ -53,10 +53,12 @@ struct StandardizeTests {
         let topScaled = try LogisticLasso.alphaMax(design: scaledDesign, cells: scaledCells, penalty: Penalty(scale: .mean))
         #expect(abs(top - topScaled) <= 1e-12 * top, "alpha_max is the scaled problem's")
         for ratio in [0.5, 0.1, 0.01] {
-            let fit = try LogisticLasso.fit(design: design, cells: cells, alpha: top * ratio, penalty: penalty,
-                                            options: SolverOptions(tolerance: 1e-13))
-            let reference = try LogisticLasso.fit(design: scaledDesign, cells: scaledCells, alpha: top * ratio,
-                                                  penalty: Penalty(scale: .mean), options: SolverOptions(tolerance: 1e-13))
+            let fit = try LogisticLasso.fit(
+                design: design, cells: cells, alpha: top * ratio, penalty: penalty,
+                options: SolverOptions(tolerance: 1e-13))
+            let reference = try LogisticLasso.fit(
+                design: scaledDesign, cells: scaledCells, alpha: top * ratio,
+                penalty: Penalty(scale: .mean), options: SolverOptions(tolerance: 1e-13))
             #expect(abs(fit.intercept - reference.intercept) <= 1e-8, "ratio \(ratio) intercept")
             for j in 0..<columns.count {
                 let mapped = reference.coefficients[j] / sds[j]
@@ -65,8 +67,9 @@ struct StandardizeTests {
             // The certificate a coordinator recomputes (libm exp, uncentered columns) agrees with the
             // solver's 1e-13 up to its rounding floor, about eps * |mean| / sd per feature (1200 x eps
             // for x0 = 2 +- 0.003 here), far inside the default tolerance 1e-10.
-            let kkt = try LogisticLasso.kktViolation(design: design, cells: cells, alpha: top * ratio, penalty: penalty,
-                                                     coefficients: fit.allCoefficients)
+            let kkt = try LogisticLasso.kktViolation(
+                design: design, cells: cells, alpha: top * ratio, penalty: penalty,
+                coefficients: fit.allCoefficients)
             #expect(kkt <= 1e-10, "ratio \(ratio): certified \(kkt)")
         }
     }

@@ -33,15 +33,16 @@ struct LoadedData: Sendable {
     static let synthetic: LoadedData = try! LoadedData(path: Paths.fixture("synthetic_logistic.csv"), outcomes: ["y"])
 }
 
-
 /// Independent (row-by-row, no compression) evaluation of the objective and KKT conditions,
 /// so solver certificates are checked by code that shares nothing with the solver.
 struct Certificate {
     let objective: Double
     let kktViolation: Double
 
-    init(columns: [[Double]], outcome: [Double], weights: [Double]?, intercept: Double, coefficients: [Double],
-         alpha: Double, penalizeIntercept: Bool, factors: [Double]? = nil) {
+    init(
+        columns: [[Double]], outcome: [Double], weights: [Double]?, intercept: Double, coefficients: [Double],
+        alpha: Double, penalizeIntercept: Bool, factors: [Double]? = nil
+    ) {
         let n = outcome.count, p = columns.count
         var loss = 0.0
         var g = [Double](repeating: 0, count: p + 1)
@@ -62,9 +63,13 @@ struct Certificate {
         for j in 0...p {
             pen += lam[j] * abs(coef[j])
             let v: Double
-            if lam[j] == 0 { v = abs(g[j]) }
-            else if coef[j] == 0 { v = max(0, abs(g[j]) - lam[j]) }
-            else { v = abs(g[j] + (coef[j] > 0 ? lam[j] : -lam[j])) }
+            if lam[j] == 0 {
+                v = abs(g[j])
+            } else if coef[j] == 0 {
+                v = max(0, abs(g[j]) - lam[j])
+            } else {
+                v = abs(g[j] + (coef[j] > 0 ? lam[j] : -lam[j]))
+            }
             worst = max(worst, v)
         }
         objective = loss + pen

@@ -46,7 +46,7 @@ struct WorkingSetTests {
         for _ in 0..<300 { weights[Int.random(in: 0..<300, using: &rng)] += 1 }
         let cells = try design.cells(outcome: y, weights: weights)
         var factors = [Double](repeating: 1, count: 150)
-        factors[3] = 0      // unpenalized: always in the set
+        factors[3] = 0  // unpenalized: always in the set
         factors[40] = 2.5
         for standardize in [false, true] {
             var penalty = Penalty(scale: .sum, factors: factors)
@@ -66,8 +66,9 @@ struct WorkingSetTests {
                 }
                 #expect(a.coefficients.map { $0 != 0 } == b.coefficients.map { $0 != 0 }, "same active set at alpha \(b.alpha)")
                 // The coordinator's certificate, computed on the whole design.
-                let kkt = try LogisticLasso.kktViolation(design: design, cells: cells, alpha: b.alpha, penalty: penalty,
-                                                         coefficients: b.allCoefficients)
+                let kkt = try LogisticLasso.kktViolation(
+                    design: design, cells: cells, alpha: b.alpha, penalty: penalty,
+                    coefficients: b.allCoefficients)
                 #expect(kkt <= 1e-10)
             }
             #expect(ws.last!.coefficients[3] != 0 || full.last!.coefficients[3] == 0)
@@ -82,8 +83,9 @@ struct WorkingSetTests {
         let top = try LogisticLasso.alphaMax(design: design, cells: cells)
         for ratio in [1.0, 0.5, 0.1, 0.01] {
             let fit = try LogisticLasso.fit(design: design, cells: cells, alpha: top * ratio, options: Self.options(.workingSet))
-            let check = Certificate(columns: columns, outcome: y, weights: nil, intercept: fit.intercept,
-                                    coefficients: fit.coefficients, alpha: top * ratio, penalizeIntercept: false)
+            let check = Certificate(
+                columns: columns, outcome: y, weights: nil, intercept: fit.intercept,
+                coefficients: fit.coefficients, alpha: top * ratio, penalizeIntercept: false)
             #expect(check.kktViolation <= 1e-10, "ratio \(ratio)")
             #expect(abs(check.objective - fit.objective) <= 1e-9 * check.objective)
             if ratio == 1.0 {
@@ -147,7 +149,7 @@ struct WorkingSetTests {
     @Test("an unpenalized feature that separates the data: the same outcome as the full solver, error or fit")
     func separationLikeFull() throws {
         var (columns, y) = Self.wide(n: 200, p: 70, seed: 13)
-        columns[10] = y.map { $0 == 1 ? 1.01 : -1 }   // perfect separator
+        columns[10] = y.map { $0 == 1 ? 1.01 : -1 }  // perfect separator
         let design = try CompressedDesign(featureNames: Self.names(70), columns: columns)
         let cells = try design.cells(outcome: y)
         var factors = [Double](repeating: 1, count: 70)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Resampling
 
 @Suite("Bootstrap confidence intervals against scipy and R boot")
@@ -25,13 +26,15 @@ struct BootstrapCITests {
                 ]
                 for (method, convention, expected) in checks {
                     let e = try #require(expected)
-                    let got = BootstrapCI.interval(method: method, distribution: d, estimate: c.estimate, level: iv.level,
-                                                   jackknife: jk, convention: convention)
+                    let got = BootstrapCI.interval(
+                        method: method, distribution: d, estimate: c.estimate, level: iv.level,
+                        jackknife: jk, convention: convention)
                     #expect(got.low.isFinite && got.high.isFinite, "\(c.name) \(method) \(convention)")
                     guard let lo = e[0], let hi = e[1] else { continue }  // NaN / error upstream: see degenerate tests
                     compared += 1
-                    #expect(close(got.low, lo) && close(got.high, hi),
-                            "\(c.name) level \(iv.level) \(method) \(convention): (\(got.low), \(got.high)) vs (\(lo), \(hi))")
+                    #expect(
+                        close(got.low, lo) && close(got.high, hi),
+                        "\(c.name) level \(iv.level) \(method) \(convention): (\(got.low), \(got.high)) vs (\(lo), \(hi))")
                 }
             }
         }
@@ -94,8 +97,9 @@ struct BootstrapCITests {
         for convention in QuantileConvention.allCases {
             for method in CIMethod.allCases {
                 for j in [jk, nil] {
-                    let r = BootstrapCI.interval(method: method, replicates: c.replicates, estimate: 2.5, level: 0.95,
-                                                 jackknife: j, convention: convention)
+                    let r = BootstrapCI.interval(
+                        method: method, replicates: c.replicates, estimate: 2.5, level: 0.95,
+                        jackknife: j, convention: convention)
                     #expect(r.low == 2.5 && r.high == 2.5, "\(method) \(convention)")
                     #expect(r.flags.contains(.allReplicatesEqual))
                 }
@@ -125,8 +129,9 @@ struct BootstrapCITests {
             let r = BootstrapCI.interval(method: .bca, replicates: c.replicates, estimate: c.estimate, jackknife: jk, convention: convention)
             #expect(r.flags.contains(.estimateOutsideReplicates))
             #expect(r.low == c.replicates.min()! && r.high == r.low && r.z0 == -.infinity)
-            let above = BootstrapCI.interval(method: .bca, replicates: c.replicates, estimate: c.replicates.max()! + 1,
-                                             jackknife: jk, convention: convention)
+            let above = BootstrapCI.interval(
+                method: .bca, replicates: c.replicates, estimate: c.replicates.max()! + 1,
+                jackknife: jk, convention: convention)
             #expect(above.low == c.replicates.max()! && above.high == above.low && above.z0 == .infinity)
         }
         // sample_min: scipy's z0 is finite (ties split), R's is -inf (bca.ci stops): flagged fallback.
@@ -198,8 +203,9 @@ struct BootstrapCITests {
             let jk = try Jackknife(rowValues: jkRows)
             for method in CIMethod.allCases {
                 for convention in QuantileConvention.allCases {
-                    let r = BootstrapCI.interval(method: method, replicates: reps, estimate: t0.isFinite ? t0 : 0, level: level,
-                                                 jackknife: jk, convention: convention)
+                    let r = BootstrapCI.interval(
+                        method: method, replicates: reps, estimate: t0.isFinite ? t0 : 0, level: level,
+                        jackknife: jk, convention: convention)
                     if !(r.low.isFinite && r.high.isFinite) {
                         #expect(r.flags.contains(CIFlags.noReplicates) || r.flags.contains(CIFlags.invalidInput))
                     }

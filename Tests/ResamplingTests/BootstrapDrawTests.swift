@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Resampling
 
 @Suite("Exact binomial sampler and multinomial bootstrap draws")
@@ -129,8 +130,9 @@ struct BootstrapDrawTests {
             }
             #expect(abs(mean - mu) < 5 * (variance / d).squareRoot(), "cell \(i) mean \(mean) vs \(mu)")
             let mu4 = variance * (1 + 3 * (nd - 2) * p * (1 - p))
-            #expect(abs(sampleVar - variance) < 5 * ((mu4 - variance * variance) / d).squareRoot(),
-                    "cell \(i) variance \(sampleVar) vs \(variance)")
+            #expect(
+                abs(sampleVar - variance) < 5 * ((mu4 - variance * variance) / d).squareRoot(),
+                "cell \(i) variance \(sampleVar) vs \(variance)")
         }
         let (p3, p5) = (Double(counts[3]) / nd, Double(counts[5]) / nd)
         let cov = cross / d - (sum[3] / d) * (sum[5] / d)

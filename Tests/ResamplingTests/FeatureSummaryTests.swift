@@ -1,6 +1,7 @@
 import Foundation
 import Lasso
 import Testing
+
 @testable import Resampling
 
 @Suite("Per-feature bootstrap summaries")
@@ -12,8 +13,9 @@ struct FeatureSummaryTests {
             let e = c.summary
             #expect(close(s.mean, e.mean, 1e-12) && close(s.median, e.median, 1e-12), "\(c.name)")
             #expect(close(s.standardError, e.standardError, 1e-10), "\(c.name)")
-            #expect(s.zeroFraction == e.zeroFraction && s.positiveFraction == e.positiveFraction
-                && s.negativeFraction == e.negativeFraction, "\(c.name)")
+            #expect(
+                s.zeroFraction == e.zeroFraction && s.positiveFraction == e.positiveFraction
+                    && s.negativeFraction == e.negativeFraction, "\(c.name)")
             #expect(abs(s.selectionFrequency - (1 - e.zeroFraction)) < 1e-15)
             #expect(close(s.bias, e.mean - c.estimate, 1e-12))
             #expect(s.replicateCount == c.replicates.count)

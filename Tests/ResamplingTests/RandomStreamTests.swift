@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Resampling
 
 @Suite("Philox4x32-10 and RandomStream")
@@ -8,10 +9,14 @@ struct RandomStreamTests {
     @Test func random123KnownAnswers() {
         let vectors: [(Philox4x32.Words, Philox4x32.Key, Philox4x32.Words)] = [
             ((0, 0, 0, 0), (0, 0), (0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8)),
-            ((0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff), (0xffff_ffff, 0xffff_ffff),
-             (0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd)),
-            ((0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344), (0xa409_3822, 0x299f_31d0),
-             (0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1)),
+            (
+                (0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff), (0xffff_ffff, 0xffff_ffff),
+                (0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd)
+            ),
+            (
+                (0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344), (0xa409_3822, 0x299f_31d0),
+                (0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1)
+            ),
         ]
         for (counter, key, expected) in vectors {
             let got = Philox4x32.block(counter: counter, key: key)
@@ -40,9 +45,10 @@ struct RandomStreamTests {
 
     @Test func purposeRawValuesAreStable() {
         #expect(StreamPurpose.allCases.map(\.rawValue) == [1, 2, 3, 4, 5, 6])
-        #expect(StreamPurpose.bootstrap.rawValue == 1 && StreamPurpose.folds.rawValue == 2
-            && StreamPurpose.nestedFolds.rawValue == 3 && StreamPurpose.tieBreak.rawValue == 4
-            && StreamPurpose.simulation.rawValue == 5 && StreamPurpose.stabilityHalves.rawValue == 6)
+        #expect(
+            StreamPurpose.bootstrap.rawValue == 1 && StreamPurpose.folds.rawValue == 2
+                && StreamPurpose.nestedFolds.rawValue == 3 && StreamPurpose.tieBreak.rawValue == 4
+                && StreamPurpose.simulation.rawValue == 5 && StreamPurpose.stabilityHalves.rawValue == 6)
     }
 
     @Test func streamsRepeatAndDiffer() {
@@ -53,9 +59,11 @@ struct RandomStreamTests {
         let base = first(42, .bootstrap, 7)
         #expect(first(42, .bootstrap, 7) == base)
         var seen: Set<[UInt64]> = [base]
-        for variant in [first(43, .bootstrap, 7), first(42, .folds, 7), first(42, .bootstrap, 8),
-                        first(42, .bootstrap, 7 + (1 << 32)), first(1 << 32 | 42, .bootstrap, 7),
-                        first(42, .nestedFolds, 7), first(42, .tieBreak, 7), first(42, .simulation, 7)] {
+        for variant in [
+            first(43, .bootstrap, 7), first(42, .folds, 7), first(42, .bootstrap, 8),
+            first(42, .bootstrap, 7 + (1 << 32)), first(1 << 32 | 42, .bootstrap, 7),
+            first(42, .nestedFolds, 7), first(42, .tieBreak, 7), first(42, .simulation, 7),
+        ] {
             #expect(!seen.contains(variant))
             seen.insert(variant)
         }

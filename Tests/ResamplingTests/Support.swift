@@ -1,5 +1,6 @@
 import Foundation
 import Lasso
+
 @testable import Resampling
 
 /// Locations of the committed fixtures (repo root = three levels above this file).

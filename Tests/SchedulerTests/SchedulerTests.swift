@@ -20,10 +20,10 @@ struct SchedulerTests {
         #expect(changes.tasks.count == 3 && changes.tasks.allSatisfy { $0.state == .leased })
         let (b, _) = s.lease(worker: "w2", max: 10, now: 1)
         #expect(b.map(\.0) == Array(ids(5).suffix(2)))
-        #expect(s.lease(worker: "w3", max: 10, now: 2).leases.isEmpty)    // nothing queued, nothing old enough
+        #expect(s.lease(worker: "w3", max: 10, now: 2).leases.isEmpty)  // nothing queued, nothing old enough
         #expect(s.complete(ids(5)[0], lease: "forged", worker: "w1", now: 3).0 == .notLeased)
-        #expect(s.complete(ids(5)[0], lease: a[0].1.id, worker: "w2", now: 3).0 == .notLeased)   // w1's lease, not w2's
-        #expect(s.complete(ids(5)[0], lease: b[0].1.id, worker: "w2", now: 3).0 == .notLeased)   // w2's lease of another task
+        #expect(s.complete(ids(5)[0], lease: a[0].1.id, worker: "w2", now: 3).0 == .notLeased)  // w1's lease, not w2's
+        #expect(s.complete(ids(5)[0], lease: b[0].1.id, worker: "w2", now: 3).0 == .notLeased)  // w2's lease of another task
         #expect(s.complete(ids(5)[0], lease: a[0].1.id, worker: "w1", now: 3).0 == .accepted)
         #expect(s.complete(ids(5)[0], lease: "forged", worker: "w9", now: 4).0 == .duplicate)
         #expect(s.complete(TaskID(run: "zz", key: .estimate(outcome: 0)), lease: a[0].1.id, worker: "w1", now: 4).0 == .unknownTask)
@@ -45,9 +45,9 @@ struct SchedulerTests {
         #expect(s.expire(now: 29.9).tasks.isEmpty)
         let c1 = s.expire(now: 30)
         #expect(c1.tasks.first?.state == .queued && c1.tasks.first?.attempts == 1 && c1.tasks.first?.notBefore == 31)
-        #expect(s.lease(worker: "w2", max: 1, now: 30.5).leases.isEmpty)      // backoff
+        #expect(s.lease(worker: "w2", max: 1, now: 30.5).leases.isEmpty)  // backoff
         #expect(leaseAndStart("w2", 31) == 1)
-        _ = s.expire(now: 61)                                                   // attempt 2, backoff 2 s
+        _ = s.expire(now: 61)  // attempt 2, backoff 2 s
         #expect(s.tasks[id]?.notBefore == 63)
         _ = leaseAndStart("w3", 63)
         let c3 = s.expire(now: 93)
@@ -67,7 +67,7 @@ struct SchedulerTests {
         let (valid, _) = s.heartbeat(worker: "w1", leaseIDs: [l1[0].1.id, l2[0].1.id, "bogus"], now: 20)
         #expect(valid == [l1[0].1.id])
         let changes = s.expire(now: 35)
-        #expect(changes.tasks.map(\.id) == [l2[0].0])          // w2's lease expired, w1's was renewed to 50
+        #expect(changes.tasks.map(\.id) == [l2[0].0])  // w2's lease expired, w1's was renewed to 50
         #expect(s.tasks[l1[0].0]?.state == .leased)
         #expect(s.nextExpiry == 50)
     }
@@ -81,7 +81,7 @@ struct SchedulerTests {
         let (again, _) = s.lease(worker: "idle", max: 1, now: 6)
         #expect(again.count == 1 && again[0].0 == first[0].0 && again[0].1.worker == "idle")
         #expect(s.tasks[first[0].0]?.leases.count == 2)
-        #expect(s.lease(worker: "slow", max: 5, now: 7).leases.isEmpty)   // never a second lease to the same worker
+        #expect(s.lease(worker: "slow", max: 5, now: 7).leases.isEmpty)  // never a second lease to the same worker
         #expect(s.complete(first[0].0, lease: again[0].1.id, worker: "idle", now: 8).0 == .accepted)
         #expect(s.complete(first[0].0, lease: first[0].1.id, worker: "slow", now: 9).0 == .duplicate)
         // One of two leases expiring does not count against the task while the other lives.
@@ -132,7 +132,7 @@ struct SchedulerTests {
             now += 10
         }
         #expect(reports == 3 && t.tasks[id]?.state == .failed)
-        #expect(now >= 60)   // two waits of a lease duration for another worker
+        #expect(now >= 60)  // two waits of a lease duration for another worker
         // Three different workers fail it with three reports, without waiting.
         var u = scheduler(1, policy: SchedulerPolicy(maxAttempts: 3, backoffBase: 1, speculativeAfter: 1000))
         for (i, w) in ["a", "b", "c"].enumerated() {
@@ -155,9 +155,9 @@ struct SchedulerTests {
         let (l, _) = s.lease(worker: "w", max: 5, now: 100)
         #expect(l.map(\.0) == [ids(3)[1], ids(3)[2]])
         #expect(l.allSatisfy { $0.1.id.hasPrefix("B") })
-        #expect(Set(l.map(\.1.id)).count == 2 && l.allSatisfy { $0.1.id.count >= 18 })   // random part: not guessable
+        #expect(Set(l.map(\.1.id)).count == 2 && l.allSatisfy { $0.1.id.count >= 18 })  // random part: not guessable
         #expect(s.complete(ids(3)[0], lease: "A7", worker: "w", now: 101).0 == .duplicate)
-        #expect(s.complete(ids(3)[1], lease: "A7", worker: "w", now: 101).0 == .notLeased)   // a lease from before the restart
+        #expect(s.complete(ids(3)[1], lease: "A7", worker: "w", now: 101).0 == .notLeased)  // a lease from before the restart
     }
 
     @Test("a prefetched lease that expires unstarted re-queues its task at once without costing an attempt")
@@ -173,7 +173,7 @@ struct SchedulerTests {
         // w1 is killed: every lease expires.
         let c = s.expire(now: 30)
         #expect(c.tasks.count == 3)
-        #expect(c.failed == [l[0].0])                                   // the started one was its only attempt
+        #expect(c.failed == [l[0].0])  // the started one was its only attempt
         #expect(s.tasks[l[0].0]?.attempts == 1 && s.tasks[l[0].0]?.state == .failed)
         for (id, _) in l.dropFirst() {
             let r = s.tasks[id]!
@@ -186,8 +186,11 @@ struct SchedulerTests {
 
     @Test("a heartbeat can report started leases; unstarted expiries are bounded")
     func startedByHeartbeatAndBound() {
-        var s = scheduler(2, policy: SchedulerPolicy(leaseDuration: 30, maxAttempts: 1, backoffBase: 1, speculativeAfter: 1000,
-                                                     maxUnstartedExpiries: 2))
+        var s = scheduler(
+            2,
+            policy: SchedulerPolicy(
+                leaseDuration: 30, maxAttempts: 1, backoffBase: 1, speculativeAfter: 1000,
+                maxUnstartedExpiries: 2))
         let (l, _) = s.lease(worker: "w", max: 2, now: 0)
         let (valid, changes) = s.heartbeat(worker: "w", leaseIDs: [l[1].1.id], started: [l[0].1.id], now: 10)
         #expect(valid == [l[0].1.id, l[1].1.id].sorted())
@@ -218,7 +221,7 @@ struct SchedulerTests {
         #expect(!s.hasOpenTasks(run: "r2", phase: 1))
         let leases = Dictionary(uniqueKeysWithValues: s.lease(worker: "w", max: 10, now: 0).leases.map { ($0.0, $0.1.id) })
         _ = s.complete(cv, lease: leases[cv]!, worker: "w", now: 0)
-        _ = s.complete(cv, lease: leases[cv]!, worker: "w", now: 1)       // a duplicate changes nothing
+        _ = s.complete(cv, lease: leases[cv]!, worker: "w", now: 1)  // a duplicate changes nothing
         #expect(!s.hasOpenTasks(run: "r1", phase: 1) && s.hasOpenTasks(run: "r1", phase: 2))
         for id in ids(2) { _ = s.complete(id, lease: leases[id]!, worker: "w", now: 2) }
         #expect(!s.hasOpenTasks(run: "r1", phase: 2))

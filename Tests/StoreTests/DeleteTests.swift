@@ -1,6 +1,6 @@
 import CoordinatorAPI
-import Plan
 import Foundation
+import Plan
 import Scheduler
 import Store
 import Testing

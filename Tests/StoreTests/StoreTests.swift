@@ -1,6 +1,6 @@
 import CoordinatorAPI
-import Plan
 import Foundation
+import Plan
 import Scheduler
 import Store
 import Testing
@@ -41,7 +41,7 @@ struct StoreTests {
         var done = t1
         done.state = .done
         try store.apply([[.result(t1.id, Data("first".utf8), done)]])
-        try store.apply([[.result(t1.id, Data("second".utf8), done)]])   // the first result is kept
+        try store.apply([[.result(t1.id, Data("second".utf8), done)]])  // the first result is kept
         #expect(try store.result(t1.id) == Data("first".utf8))
         #expect(try store.results(run: "r1") == [t1.id.key: Data("first".utf8)])
         #expect(try store.tasks(run: "r1") == [done, leased])
@@ -84,10 +84,13 @@ struct StoreRowTests {
         encoder.outputFormatting = [.sortedKeys]
         let records = [
             TaskRecord(id: TaskID(run: "r1", key: .cv(outcome: 0, fold: 1))),
-            TaskRecord(id: TaskID(run: "r/2", key: .jackknife(outcome: 1, start: 3, end: 9)), state: .leased, attempts: 2, notBefore: 1_763_700_000.125,
-                       leases: [LeaseInfo(id: "L1-7", worker: "host \"a\"", issuedAt: 1_763_700_001.5, expiresAt: 1_763_700_031.5, started: true),
-                                LeaseInfo(id: "L1-8", worker: "b", issuedAt: 0.1, expiresAt: 30.1)],
-                       lastError: "lease expired\n(worker lost)", unstartedExpiries: 4),
+            TaskRecord(
+                id: TaskID(run: "r/2", key: .jackknife(outcome: 1, start: 3, end: 9)), state: .leased, attempts: 2, notBefore: 1_763_700_000.125,
+                leases: [
+                    LeaseInfo(id: "L1-7", worker: "host \"a\"", issuedAt: 1_763_700_001.5, expiresAt: 1_763_700_031.5, started: true),
+                    LeaseInfo(id: "L1-8", worker: "b", issuedAt: 0.1, expiresAt: 30.1),
+                ],
+                lastError: "lease expired\n(worker lost)", unstartedExpiries: 4),
         ]
         for r in records {
             #expect(try r.jsonBytes() == encoder.encode(r))
@@ -95,7 +98,8 @@ struct StoreRowTests {
         }
         #expect(storageKey(.bootstrap(start: 0, end: 25)) == #"{"bootstrap":{"end":25,"start":0}}"#)
         // Rows written before `started` and `unstartedExpiries` existed still load.
-        let old = #"{"attempts":1,"id":{"key":{"estimate":{"outcome":0}},"run":"r"},"leases":[{"expiresAt":3,"id":"L","issuedAt":1,"worker":"w"}],"notBefore":0,"state":"leased"}"#
+        let old =
+            #"{"attempts":1,"id":{"key":{"estimate":{"outcome":0}},"run":"r"},"leases":[{"expiresAt":3,"id":"L","issuedAt":1,"worker":"w"}],"notBefore":0,"state":"leased"}"#
         let decoded = try JSONDecoder().decode(TaskRecord.self, from: Data(old.utf8))
         #expect(decoded.unstartedExpiries == 0 && decoded.leases[0].started == false && decoded.attempts == 1)
     }
@@ -110,15 +114,18 @@ struct StoreRowTests {
         let n = 200
         // Every change rewrites the same task: the last one enqueued must be what is stored.
         let tickets = (0..<n).map { i in
-            committer.enqueue([.tasks([TaskRecord(id: TaskID(run: "r1", key: .estimate(outcome: 0)), attempts: i)]),
-                               .result(TaskID(run: "r1", key: .bootstrap(start: i, end: i + 1)), Data("\(i)".utf8),
-                                       TaskRecord(id: TaskID(run: "r1", key: .bootstrap(start: i, end: i + 1)), state: .done))])
+            committer.enqueue([
+                .tasks([TaskRecord(id: TaskID(run: "r1", key: .estimate(outcome: 0)), attempts: i)]),
+                .result(
+                    TaskID(run: "r1", key: .bootstrap(start: i, end: i + 1)), Data("\(i)".utf8),
+                    TaskRecord(id: TaskID(run: "r1", key: .bootstrap(start: i, end: i + 1)), state: .done)),
+            ])
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in tickets { group.addTask { try await t.wait() } }
             try await group.waitForAll()
         }
-        try await committer.enqueue([]).wait()       // a barrier
+        try await committer.enqueue([]).wait()  // a barrier
         #expect(try store.tasks(run: "r1").first { $0.id.key == .estimate(outcome: 0) }?.attempts == n - 1)
         #expect(try store.results(run: "r1").count == n)
         let stats = committer.stats

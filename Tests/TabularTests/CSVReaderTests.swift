@@ -34,7 +34,7 @@ struct CSVReaderTests {
         #expect(Array(notes) == ["said \"hi\"", "two\r\nlines", nil])
         #expect(names.levels == ["Smith, J", "Lee"] && names.codes == [1, 2, 0])
         #expect(try t.numeric("x, y") == [1, 2, 3])
-        #expect(t.rowLines == [2, 3, 5])   // the quoted newline moves the next row down a line
+        #expect(t.rowLines == [2, 3, 5])  // the quoted newline moves the next row down a line
     }
 
     @Test func noTrailingNewlineAndBlankLines() throws {
@@ -42,7 +42,7 @@ struct CSVReaderTests {
         #expect(try t.numeric("a") == [1, 3])
         #expect(t.rowLines == [2, 4])
         let single = try parse("a\n1\n\n2\n")
-        #expect(single.rowCount == 3)    // one column: a blank line is a missing value
+        #expect(single.rowCount == 3)  // one column: a blank line is a missing value
         #expect(try single.numeric("a")[1].isNaN)
     }
 
@@ -57,7 +57,9 @@ struct CSVReaderTests {
         #expect(error("a,b\n1,\"2\n")?.description == "t.csv:2:2: quoted field is never closed (missing '\"')")
         #expect(error("a,b\n1,2\"\n")?.description.hasPrefix("t.csv:2:2: stray '\"'") == true)
         #expect(error("a,b\n\"1\"x,2\n")?.description.hasPrefix("t.csv:2:1: unexpected text after a closing quote") == true)
-        #expect(error("a,b\n1,nan\n")?.description == "t.csv:2:2: column 'b': expected a finite number (leave the cell empty for a missing value), found 'nan'")
+        #expect(
+            error("a,b\n1,nan\n")?.description
+                == "t.csv:2:2: column 'b': expected a finite number (leave the cell empty for a missing value), found 'nan'")
         #expect(error("a,b\n1,inf\n")?.message.contains("finite") == true)
         #expect(error("a\n1\n", text: ["zz"])?.message.hasPrefix("no column named 'zz'") == true)
     }
@@ -71,7 +73,10 @@ struct CSVReaderTests {
             try t.binary("y")
         }
         let t2 = try parse("y\n1\n\n0\n")
-        #expect(throws: TabularError(file: "t.csv", line: 3, column: 1, columnName: "y", message: "expected 0 or 1 (a binary outcome), found an empty cell")) {
+        #expect(
+            throws: TabularError(
+                file: "t.csv", line: 3, column: 1, columnName: "y", message: "expected 0 or 1 (a binary outcome), found an empty cell")
+        ) {
             try t2.binary("y")
         }
         #expect(try t.firstMissing("y")?.line == 5)

@@ -19,13 +19,16 @@ struct EncodingTests {
             7,c,c,6,no,1
             """
         var g = FeatureSpec(name: "G", column: "g", encoding: .onehot(reference: "a", levels: nil), missing: .error, group: "g")
-        g.recode = ["c": "b"]    // c merged into b
+        g.recode = ["c": "b"]  // c merged into b
         let same = FeatureSpec(name: "g is h", column: "g", encoding: .equals(otherColumn: "h", value: nil), missing: .zero, group: "g")
         let x = FeatureSpec(name: "x", column: "x", encoding: .numeric, missing: .dropRow, group: "n")
-        let spec = DataSpec(csv: "t.csv", filters: [RowFilter(column: "g", values: ["d"], exclude: true)],
-                            features: [g, same, x],
-                            outcomes: [OutcomeSpec(name: "y", column: "y", missing: .dropRow, positive: "yes"),
-                                       OutcomeSpec(name: "g is a", column: "g", missing: .error, positive: "a")])
+        let spec = DataSpec(
+            csv: "t.csv", filters: [RowFilter(column: "g", values: ["d"], exclude: true)],
+            features: [g, same, x],
+            outcomes: [
+                OutcomeSpec(name: "y", column: "y", missing: .dropRow, positive: "yes"),
+                OutcomeSpec(name: "g is a", column: "g", missing: .error, positive: "a"),
+            ])
         let table = try CSVReader(textColumns: ["g", "h", "y"]).parse(csv, source: "t.csv")
         let e = try DataEncoder.encode(table, spec: spec)
         // Row 6 (g = d) is filtered; row 2 has no x, row 4 no y: both dropped after encoding.
@@ -41,9 +44,10 @@ struct EncodingTests {
     @Test("errors still name the file line of the offending row after filtering")
     func errorLines() throws {
         let csv = "g,x,y\nskip,9,1\nkeep,1,1\nkeep,2,7\n"
-        let spec = DataSpec(csv: "e.csv", filters: [RowFilter(column: "g", values: ["keep"])],
-                            features: [FeatureSpec(name: "x", column: "x", encoding: .numeric, missing: .zero, group: "")],
-                            outcomes: [OutcomeSpec(name: "y", column: "y", missing: .error)])
+        let spec = DataSpec(
+            csv: "e.csv", filters: [RowFilter(column: "g", values: ["keep"])],
+            features: [FeatureSpec(name: "x", column: "x", encoding: .numeric, missing: .zero, group: "")],
+            outcomes: [OutcomeSpec(name: "y", column: "y", missing: .error)])
         let table = try CSVReader(textColumns: ["g"], usedColumns: ["g", "x", "y"]).parse(csv, source: "e.csv")
         #expect {
             try DataEncoder.encode(table, spec: spec)

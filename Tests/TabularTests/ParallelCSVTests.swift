@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Tabular
 
 /// The parallel CSV parse against the one-core parse of the same bytes, and the number parser's
@@ -81,8 +82,10 @@ struct ParallelCSVTests {
     @Test("exponents and 16-17 digit values read exactly as Double(String) reads them")
     func numbersExact() throws {
         var state: UInt64 = 99
-        var texts: [String] = ["1e5", "-2.5E-3", "7e+22", "1e23", "123456789012345e-22", "0.1e1", "5e-324", "1.7976931348623157e308",
-                               "0x1p3", ".5", "3.", "+4", "0.30000000000000004", "9007199254740993"]
+        var texts: [String] = [
+            "1e5", "-2.5E-3", "7e+22", "1e23", "123456789012345e-22", "0.1e1", "5e-324", "1.7976931348623157e308",
+            "0x1p3", ".5", "3.", "+4", "0.30000000000000004", "9007199254740993",
+        ]
         for _ in 0..<2_000 {
             state = state &* 6364136223846793005 &+ 1442695040888963407
             let v = Double(bitPattern: (state >> 2) & 0x3FEF_FFFF_FFFF_FFFF | 0x3000_0000_0000_0000) * (state & 1 == 0 ? 1 : -1)

@@ -8,9 +8,11 @@ struct SHA256Tests {
     func vectors() {
         #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(
+            SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
+        #expect(
+            SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
@@ -21,15 +23,20 @@ struct SHA256Tests {
             var h = SHA256()
             h.update(bytes[..<split])
             h.update(bytes[split...])
-            #expect(h.finalize() == { var g = SHA256(); g.update(bytes); return g.finalize() }())
+            #expect(
+                h.finalize()
+                    == {
+                        var g = SHA256(); g.update(bytes); return g.finalize()
+                    }())
         }
     }
 
     static let ctdc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/madiforman_CTDC_analysis_final_data.csv").path
 
-    @Test("the shared CTDC file has the hash SOURCES.md records",
-          .enabled(if: FileManager.default.fileExists(atPath: ctdc), "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent"))
+    @Test(
+        "the shared CTDC file has the hash SOURCES.md records",
+        .enabled(if: FileManager.default.fileExists(atPath: ctdc), "skipped: ../shared/data/madiforman_CTDC_analysis_final_data.csv is absent"))
     func sharedData() throws {
         let data = try #require(FileManager.default.contents(atPath: Self.ctdc))
         #expect(SHA256.hex(data) == "de8cfc90919eecee5cb962a4fa1d47d7ef1f3495657ef92b3a6ae50659185426")

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Synchronization
 import Testing
+
 @testable import Worker
 
 /// A scripted HTTP server on loopback: each request gets the next canned response, written
@@ -26,7 +27,9 @@ final class ScriptedServer: Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0, listen(fd, 8) == 0 else { throw ScriptError(message: "bind/listen failed") }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
@@ -59,7 +62,8 @@ final class ScriptedServer: Sendable {
                 buffer += chunk[0..<n]
             }
             let head = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
-            let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+            let length =
+                head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
                 .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
             while buffer.count < headEnd! + 4 + length {
                 let n = read(c, &chunk, chunk.count)
@@ -105,13 +109,18 @@ struct SocketHTTPTests {
         #expect(b.status == 404 && text(b.body) == "{\"error\":\"nope\"}\n")
         #expect(server.accepted.withLock { $0 } == 1, "the second request reused the connection")
         let heads = server.requests.withLock { $0 }
-        #expect(heads[0].hasPrefix("POST /v1/lease?x=1 HTTP/1.1\r\n") && heads[0].contains("Authorization: Bearer t") && heads[0].contains("Content-Length: 2"))
+        #expect(
+            heads[0].hasPrefix("POST /v1/lease?x=1 HTTP/1.1\r\n") && heads[0].contains("Authorization: Bearer t")
+                && heads[0].contains("Content-Length: 2"))
     }
 
     @Test("chunked bodies, with chunk extensions and trailers, are reassembled; the connection stays usable")
     func chunked() async throws {
         let server = try ScriptedServer([
-            .init(bytes: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-Trailer: 1\r\nY-Trailer: 2\r\n\r\n", closeAfter: false),
+            .init(
+                bytes:
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nX-Trailer: 1\r\nY-Trailer: 2\r\n\r\n",
+                closeAfter: false),
             .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeAfter: false),
         ])
         let c = client(server)
@@ -125,7 +134,7 @@ struct SocketHTTPTests {
     @Test("a kept connection the server closed meanwhile is replaced transparently; Connection: close and bodies to EOF are honoured")
     func staleAndClose() async throws {
         let server = try ScriptedServer([
-            .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", closeAfter: true),      // server drops the kept connection
+            .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", closeAfter: true),  // server drops the kept connection
             .init(bytes: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nb", closeAfter: true),
             .init(bytes: "HTTP/1.0 200 OK\r\n\r\nuntil the end", closeAfter: true),
         ])
@@ -149,7 +158,9 @@ struct SocketHTTPTests {
             #expect("\(error)".contains("cannot connect to 127.0.0.1:\(port)"), "\(error)")
         }
         let garbage = try ScriptedServer([.init(bytes: "SMTP ready\r\n\r\n", closeAfter: true)])
-        await #expect(throws: SocketHTTPClient.TransportError.self) { try await client(garbage).send(method: "GET", target: "/", headers: [], body: nil) }
+        await #expect(throws: SocketHTTPClient.TransportError.self) {
+            try await client(garbage).send(method: "GET", target: "/", headers: [], body: nil)
+        }
         let truncated = try ScriptedServer([.init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", closeAfter: true)])
         do {
             _ = try await client(truncated).send(method: "GET", target: "/", headers: [], body: nil)

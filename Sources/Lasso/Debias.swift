@@ -115,14 +115,8 @@ public struct Debias: Sendable {
                                                 let q = pi[k], m = trials[k], e = successes[k]
                                                 let w = m * q * (1 - q), r = e - m * q
                                                 g[0] += r
-                                                h[0] += w
-                                                for i in lo..<hi {
-                                                    let a = Int(feature[i]) + 1, xa = value[i]
-                                                    g[a] += r * xa
-                                                    h[a] += w * xa  // row 0, column a
-                                                    let wa = w * xa, row = h + a * p + 1
-                                                    for l in i..<hi { row[Int(feature[l])] += wa * value[l] }
-                                                }
+                                                for i in lo..<hi { g[Int(feature[i]) + 1] += r * value[i] }
+                                                Self.addOuter(h, weight: w, lo: lo, hi: hi, feature: feature, value: value, size: p)
                                             }
                                             if withMeat {
                                                 let meat = meat.baseAddress!
@@ -130,13 +124,7 @@ public struct Debias: Sendable {
                                                     let lo = Int(start[k]), hi = Int(start[k + 1])
                                                     let q = pi[k], m = trials[k], e = successes[k]
                                                     let v = e * (1 - q) * (1 - q) + (m - e) * q * q
-                                                    meat[0] += v
-                                                    for i in lo..<hi {
-                                                        let a = Int(feature[i]) + 1, xa = value[i]
-                                                        meat[a] += v * xa
-                                                        let va = v * xa, row = meat + a * p + 1
-                                                        for l in i..<hi { row[Int(feature[l])] += va * value[l] }
-                                                    }
+                                                    Self.addOuter(meat, weight: v, lo: lo, hi: hi, feature: feature, value: value, size: p)
                                                 }
                                             }
                                         }
@@ -152,6 +140,22 @@ public struct Debias: Sendable {
         Self.mirror(&h, size: p)
         if withMeat { Self.mirror(&meat, size: p) }
         return (g, h, meat, pi)
+    }
+
+    /// Adds `weight` x x' to the upper triangle and row 0 of the row-major `size` x `size` matrix
+    /// at `a`, x = (1, pattern's nonzeros `lo..<hi`); ``mirror(_:size:)`` completes it.
+    @inline(__always)
+    static func addOuter(
+        _ a: UnsafeMutablePointer<Double>, weight: Double, lo: Int, hi: Int,
+        feature: UnsafeBufferPointer<Int32>, value: UnsafeBufferPointer<Double>, size p: Int
+    ) {
+        a[0] += weight
+        for i in lo..<hi {
+            let col = Int(feature[i]) + 1, wx = weight * value[i]
+            a[col] += wx  // row 0, column col
+            let row = a + col * p + 1
+            for l in i..<hi { row[Int(feature[l])] += wx * value[l] }
+        }
     }
 
     /// Makes a matrix whose entries (a, b) and (b, a) were accumulated separately symmetric.

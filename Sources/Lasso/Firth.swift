@@ -125,14 +125,8 @@ extension Debias {
                                 let h = cells.trials[k] * w * quad
                                 let c = h * (0.5 - q), v = h * w
                                 score[0] += c
-                                a0[0] += v
-                                for i in lo..<hi {
-                                    let a = Int(feature[i]) + 1, xa = value[i]
-                                    score[a] += c * xa
-                                    a0[a] += v * xa  // row 0, column a
-                                    let va = v * xa, row = a0 + a * p + 1
-                                    for l in i..<hi { row[Int(feature[l])] += va * value[l] }
-                                }
+                                for i in lo..<hi { score[Int(feature[i]) + 1] += c * value[i] }
+                                Self.addOuter(a0, weight: v, lo: lo, hi: hi, feature: feature, value: value, size: p)
                             }
                         }
                     }

@@ -146,3 +146,13 @@ struct CVPlot {
         return s
     }
 }
+
+extension Render {
+    /// The cross-validation curves: mean held-out score against alpha (log axis) with ±1 SE
+    /// bars, one line per outcome, the chosen alpha of each outcome marked. Each point is a
+    /// `<circle class="cv-point">` with `data-outcome`, `data-alpha`, `data-mean`, `data-se` and
+    /// `data-chosen`.
+    public static func cvSVG(_ report: Report) -> String {
+        CVPlot(report: report).svg(standalone: true)
+    }
+}

@@ -1,5 +1,6 @@
 import Lasso
 import Plan
+import Resampling
 
 /// One row of a cross-validation table.
 public struct CVRow: Codable, Sendable, Equatable {
@@ -125,5 +126,41 @@ struct HeldOutScorer {
         case .auc: return Metrics.auc(scores: eta, positives: positive, negatives: negative)
         case .deviance: return Metrics.deviance(linearPredictors: eta, positives: positive, negatives: negative)
         }
+    }
+}
+
+extension TaskExecutor {
+    /// Cross-validation inside resample `r`: folds over the resampled rows, stratified by outcomes.
+    func nestedChoice(resample r: Int, counts: [Int]) -> [Double] {
+        let K = data.spec.cv.folds
+        // Resampled row instances, grouped by stratum, in cell order.
+        var strata: [Int: [Int]] = [:]
+        for c in 0..<counts.count where counts[c] > 0 {
+            let s = data.cellOutcomes[c].reduce(0) { $0 * 2 + Int($1) }
+            strata[s, default: []].append(contentsOf: repeatElement(c, count: counts[c]))
+        }
+        var stream = RandomStream(seed: data.spec.seed, purpose: .nestedFolds, index: UInt64(r))
+        var foldCounts = [[Int]](repeating: [Int](repeating: 0, count: counts.count), count: K)
+        for s in strata.keys.sorted() {
+            var items = strata[s]!
+            // Fisher-Yates, then deal round-robin.
+            if items.count > 1 {
+                for i in stride(from: items.count - 1, to: 0, by: -1) {
+                    let j = stream.nextIndex(below: i + 1)
+                    items.swapAt(i, j)
+                }
+            }
+            for (i, c) in items.enumerated() { foldCounts[i % K][c] += 1 }
+        }
+        var results: [[TaskResult]] = []
+        for o in 0..<data.outcomeCount {
+            results.append(
+                (0..<K).map { f in
+                    let train = counts.indices.map { counts[$0] - foldCounts[f][$0] }
+                    return crossValidate(outcome: o, trainingCounts: train, heldOutCounts: foldCounts[f])
+                })
+        }
+        let table = CrossValidation.summarize(results: results, grids: data.grids, metric: data.spec.cv.metric)
+        return CrossValidation.choose(table: table, spec: data.spec.cv)
     }
 }

@@ -21,14 +21,6 @@ extension Render {
         ForestPlot(report: report, outcome: outcome, method: method).svg(standalone: true)
     }
 
-    /// The cross-validation curves: mean held-out score against alpha (log axis) with ±1 SE
-    /// bars, one line per outcome, the chosen alpha of each outcome marked. Each point is a
-    /// `<circle class="cv-point">` with `data-outcome`, `data-alpha`, `data-mean`, `data-se` and
-    /// `data-chosen`.
-    public static func cvSVG(_ report: Report) -> String {
-        CVPlot(report: report).svg(standalone: true)
-    }
-
     /// Features of one outcome as the forest plot and the tables group them: the report's
     /// groups in spec order, then any other group in order of appearance; the intercept is
     /// left out.

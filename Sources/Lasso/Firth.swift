@@ -26,6 +26,9 @@ extension Debias {
             let biggest = delta.reduce(0) { max($0, abs($1)) }
             if biggest > maxStep { delta = delta.map { $0 * maxStep / biggest } }
             let guarded = biggest > 0.5
+            // The current point's penalized log-likelihood, once per step (only large steps need it).
+            let current = guarded ? penalizedLogLikelihood(cells: cells, point) : 0
+            let floor = current - 1e-12 * max(1, abs(current))
             var trial = beta, largest = 0.0
             var next: FirthPoint?
             for _ in 0..<30 {
@@ -38,9 +41,7 @@ extension Debias {
                     throw DebiasFailure.notConverged(steps: steps + 1)
                 }
                 if let t = try? firthPoint(cells: cells, beta: trial, withMeat: errors),
-                    !guarded
-                        || penalizedLogLikelihood(cells: cells, t) >= penalizedLogLikelihood(cells: cells, point) - 1e-12
-                            * max(1, abs(penalizedLogLikelihood(cells: cells, point)))
+                    !guarded || penalizedLogLikelihood(cells: cells, t) >= floor
                 {
                     next = t
                     break

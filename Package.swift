@@ -26,6 +26,10 @@ let package = Package(
         // `/metrics`: swift-metrics handles backed by a Prometheus registry (small: atomics only).
         .package(url: "https://github.com/apple/swift-metrics", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        // The worker's and the CLI's HTTP(S) client: SwiftNIO, already linked for the server, so an
+        // idle long poll costs no CPU (URLSession on Linux spins) and libcurl is not linked.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         // Structured logs (run, task and worker ids as metadata); already built for Hummingbird.
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
@@ -50,6 +54,13 @@ let package = Package(
         .target(name: "Analysis", dependencies: ["Lasso", "Resampling", "Tabular", "Plan"]),
         // The coordinator's /v1 protocol: wire bodies and their byte-level JSON codec.
         .target(name: "CoordinatorAPI", dependencies: ["Plan"]),
+        // The coordinator's /v1 API over HTTP(S) for workers and the CLI.
+        .target(
+            name: "CoordinatorHTTP",
+            dependencies: [
+                "CoordinatorAPI", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         // Lease / attempt / retry state machine: pure, clock injected.
         .target(name: "Scheduler", dependencies: ["Plan"]),
         // Durable runs, tasks, leases and results (SQLite via GRDB) and an in-memory twin.
@@ -69,12 +80,12 @@ let package = Package(
                 // Served at /openapi.json; embedded so the static binary needs no resource bundle.
                 .embedInCode("openapi.json")
             ]),
-        // The worker: pull loop over HTTP (URLSession), dataset cache, drain.
+        // The worker: pull loop over any CoordinatorClient, dataset cache, drain.
         .target(name: "Worker", dependencies: ["Analysis", "Plan", "CoordinatorAPI", "Tabular", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "lassoboot",
             dependencies: [
-                "Lasso", "Tabular", "Analysis", "Plan", "CoordinatorAPI", "Scheduler", "Store", "Coordinator", "Worker",
+                "Lasso", "Tabular", "Analysis", "Plan", "CoordinatorAPI", "CoordinatorHTTP", "Scheduler", "Store", "Coordinator", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 // HTTPS for the coordinator (`--tls-cert/--tls-key`): swift-nio-ssl, which Hummingbird already resolves.
@@ -101,7 +112,7 @@ let package = Package(
         .testTarget(name: "CoordinatorAPITests", dependencies: ["CoordinatorAPI", "Plan"]),
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
-        .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
+        .testTarget(name: "CoordinatorHTTPTests", dependencies: ["CoordinatorHTTP", "CoordinatorAPI"]),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [

@@ -20,6 +20,8 @@
 #   PERF=1       also `perf record` the coordinator during the (last) capacity run and print
 #                its hottest symbols
 #   BENCH_OUT    directory for logs and raw JSON (default: a temp dir, removed at the end)
+#   LB_BIN       a lassoboot binary to measure instead of this tree's release build (e.g. an
+#                older build, for before/after figures); lassoboot-bench is still built here
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -47,10 +49,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "building lassoboot and lassoboot-bench (release)"
-swift build -c release --product lassoboot 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2 || die "build of lassoboot failed"
+[ -n "${LB_BIN:-}" ] || swift build -c release --product lassoboot 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2 || die "build of lassoboot failed"
 swift build -c release --product lassoboot-bench 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' >&2 || die "build of lassoboot-bench failed"
 BIN_DIR=$(swift build -c release --show-bin-path)
-LB=$BIN_DIR/lassoboot
+LB=${LB_BIN:-$BIN_DIR/lassoboot}
 BENCH=$BIN_DIR/lassoboot-bench
 [ -x "$LB" ] && [ -x "$BENCH" ] || die "binaries missing in $BIN_DIR"
 CORES=$(nproc)

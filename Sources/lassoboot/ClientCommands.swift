@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Coordinator
 import CoordinatorAPI
+import CoordinatorHTTP
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -12,10 +13,6 @@ import Scheduler
 import Store
 import Tabular
 import Worker
-
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A client for the run-management endpoints.
 struct RunClient {
@@ -28,10 +25,6 @@ struct RunClient {
         let base = try coordinatorURL(coordinator)
         http = HTTPCoordinatorClient(base: base, token: token)
         intake = HTTPCoordinatorClient(base: base, token: token, timeout: 1800)
-    }
-
-    func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
-        try JSONDecoder().decode(T.self, from: try await http.send("GET", path).body)
     }
 }
 
@@ -87,17 +80,13 @@ struct SubmitCommand: AsyncParsableCommand {
             for (hash, bytes, what) in [(prepared.create.dataset, prepared.data, prepared.create.dataName ?? "data")]
                 + (prepared.indices.map { [(prepared.create.resampleIndices!, $0, "resample indices")] } ?? [])
             {
-                let (status, _) = try await client.http.send("HEAD", "v1/datasets/\(hash)", accept404: true)
-                if status == 404 {
-                    _ = try await client.intake.send("PUT", "v1/datasets/\(hash)", body: bytes, contentType: "text/csv")
+                if try await !client.http.hasDataset(hash) {
+                    try await client.intake.putDataset(hash, bytes)
                     FileHandle.standardError.write(Data("uploaded \(what) (\(bytes.count) bytes, sha256 \(hash.prefix(12)))\n".utf8))
                 }
             }
         }
-        let body = try JSONEncoder().encode(prepared.create)
-        let created: Wire.RunStatus = try await oneLine {
-            try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.intake.send("POST", "v1/runs", body: body).body)
-        }
+        let created = try await oneLine { try await client.intake.createRun(prepared.create) }
         // The id first (stderr: stdout stays the report, then the id), so a client that loses
         // its connection can still find the run with `status` and `results`.
         FileHandle.standardError.write(Data("run \(created.id) submitted\n".utf8))
@@ -106,21 +95,12 @@ struct SubmitCommand: AsyncParsableCommand {
             var patience = OutagePatience(run: created.id)
             while true {
                 // A long poll: answered at once when the run changes phase or ends, else after a second (progress).
-                let s: Wire.RunStatus = try await patience.retrying {
-                    try JSONDecoder().decode(
-                        Wire.RunStatus.self,
-                        from: try await client.http.send(
-                            "GET", "v1/runs/\(created.id)", query: [URLQueryItem(name: "wait", value: "1")]
-                        ).body)
-                }
+                let s = try await patience.retrying { try await client.http.runStatus(created.id, wait: true) }
                 progress.update(RunProgress(phase: s.phase, done: s.tasks.done, total: s.tasks.total, resamplesDone: s.resamplesDone))
                 if s.state == .done { break }
                 if s.state != .running { throw CLIError("run \(created.id) \(s.state): \(s.error ?? "")") }
             }
-            let text = try await patience.retrying {
-                try await client.http.send("GET", "v1/runs/\(created.id)/report", query: [URLQueryItem(name: "format", value: output.format.query)])
-                    .body
-            }
+            let text = try await patience.retrying { try await client.http.report(created.id, format: output.format.query) }
             FileHandle.standardOutput.write(text)
         }
         print(created.id)
@@ -187,10 +167,10 @@ struct StatusCommand: AsyncParsableCommand {
                 + (s.error.map { "  error: \($0)" } ?? "")
         }
         if let id = run {
-            let s = try await oneLine { try await client.get("v1/runs/\(id)", Wire.RunStatus.self) }
+            let s = try await oneLine { try await client.http.runStatus(id) }
             print(json ? String(decoding: try JSONEncoder().encode(s), as: UTF8.self) : line(s))
         } else {
-            let list = try await oneLine { try await client.get("v1/runs", Wire.RunList.self) }
+            let list = try await oneLine { try await client.http.runs() }
             if json { print(String(decoding: try JSONEncoder().encode(list), as: UTF8.self)); return }
             if list.runs.isEmpty { print("no runs") }
             list.runs.forEach { print(line($0)) }
@@ -221,7 +201,7 @@ struct ResultsCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try remote.client()
         func fetch(_ f: String) async throws -> Data {
-            try await oneLine { try await client.http.send("GET", "v1/runs/\(run)/report", query: [URLQueryItem(name: "format", value: f)]).body }
+            try await oneLine { try await client.http.report(run, format: f) }
         }
         if let dir = out {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -260,9 +240,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try remote.client()
-        let s: Wire.RunStatus = try await oneLine {
-            try JSONDecoder().decode(Wire.RunStatus.self, from: try await client.http.send("POST", "v1/runs/\(run)/cancel").body)
-        }
+        let s = try await oneLine { try await client.http.cancel(run) }
         print("\(s.id) \(s.state)")
     }
 }

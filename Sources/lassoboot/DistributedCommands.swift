@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 import Coordinator
 import CoordinatorAPI
+import CoordinatorHTTP
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -12,10 +13,6 @@ import Scheduler
 import Store
 import Tabular
 import Worker
-
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// `--log-level` and `--log-format`: how much the coordinator and the worker log, and how (to
 /// standard error, through swift-log; ids and counts as metadata, never data rows).

@@ -1,9 +1,10 @@
+import CoordinatorAPI
 import Foundation
 import Glibc
 import Synchronization
 import Testing
 
-@testable import Worker
+@testable import CoordinatorHTTP
 
 /// A scripted HTTP server on loopback: each request gets the next canned response, written
 /// byte for byte, then the connection is kept or closed as the script says.
@@ -91,27 +92,38 @@ final class ScriptedServer: Sendable {
     deinit { close(listener) }
 }
 
-@Suite("The worker's HTTP/1.1 socket client")
-struct SocketHTTPTests {
-    func client(_ server: ScriptedServer) -> SocketHTTPClient { SocketHTTPClient(host: "127.0.0.1", port: server.port, timeout: 5) }
+@Suite("The coordinator client over HTTP (async-http-client)")
+struct HTTPClientTests {
+    func client(_ server: ScriptedServer, timeout: Double = 5) -> HTTPCoordinatorClient {
+        HTTPCoordinatorClient(base: URL(string: "http://127.0.0.1:\(server.port)")!, token: "t", timeout: timeout)
+    }
     func text(_ d: Data) -> String { String(decoding: d, as: UTF8.self) }
+    func head(_ server: ScriptedServer, _ i: Int) -> String { server.requests.withLock { $0[i] }.lowercased() }
 
-    @Test("Content-Length bodies on one kept-alive connection; the request carries method, target, headers and body")
+    @Test("one kept-alive connection; requests carry method, path, query, token, content type and body; 404 is an error unless accepted")
     func keepAlive() async throws {
         let server = try ScriptedServer([
             .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", closeAfter: false),
             .init(bytes: "HTTP/1.1 404 Not Found\r\ncontent-length: 17\r\n\r\n{\"error\":\"nope\"}\n", closeAfter: false),
+            .init(bytes: "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n", closeAfter: false),
         ])
         let c = client(server)
-        let a = try await c.send(method: "POST", target: "/v1/lease?x=1", headers: [("Authorization", "Bearer t")], body: Data("{}".utf8))
+        let a = try await c.send(.POST, "v1/lease", body: Data("{}".utf8), query: [("x", "a b&c")])
         #expect(a.status == 200 && text(a.body) == "hello")
-        let b = try await c.send(method: "GET", target: "/v1/runs/r", headers: [], body: nil)
-        #expect(b.status == 404 && text(b.body) == "{\"error\":\"nope\"}\n")
-        #expect(server.accepted.withLock { $0 } == 1, "the second request reused the connection")
-        let heads = server.requests.withLock { $0 }
-        #expect(
-            heads[0].hasPrefix("POST /v1/lease?x=1 HTTP/1.1\r\n") && heads[0].contains("Authorization: Bearer t")
-                && heads[0].contains("Content-Length: 2"))
+        do {
+            _ = try await c.send(.GET, "v1/runs/r")
+            Issue.record("a 404 must throw")
+        } catch let ClientError.http(status, message) {
+            #expect(status == 404 && message == "nope")
+        }
+        #expect(try await c.hasDataset("abc") == false)
+        // The pool may open a second connection when a request starts before the first
+        // connection is back in the pool; three requests on three connections would mean no reuse.
+        #expect(server.accepted.withLock { $0 } < 3, "connections are kept alive and reused")
+        let first = head(server, 0)
+        #expect(first.hasPrefix("post /v1/lease?x=a%20b%26c http/1.1\r\n"), "\(first)")
+        #expect(first.contains("authorization: bearer t") && first.contains("content-length: 2") && first.contains("content-type: application/json"))
+        #expect(head(server, 2).hasPrefix("head /v1/datasets/abc http/1.1"))
     }
 
     @Test("chunked bodies, with chunk extensions and trailers, are reassembled; the connection stays usable")
@@ -124,14 +136,11 @@ struct SocketHTTPTests {
             .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeAfter: false),
         ])
         let c = client(server)
-        let a = try await c.send(method: "GET", target: "/", headers: [], body: nil)
-        #expect(text(a.body) == "Wikipedia in \r\n\r\nchunks.")
-        let b = try await c.send(method: "GET", target: "/", headers: [], body: nil)
-        #expect(text(b.body) == "ok")
-        #expect(server.accepted.withLock { $0 } == 1)
+        #expect(text(try await c.send(.GET, "").body) == "Wikipedia in \r\n\r\nchunks.")
+        #expect(text(try await c.send(.GET, "").body) == "ok")
     }
 
-    @Test("a kept connection the server closed meanwhile is replaced transparently; Connection: close and bodies to EOF are honoured")
+    @Test("a kept connection the server closed meanwhile is replaced; Connection: close and bodies to EOF are honoured")
     func staleAndClose() async throws {
         let server = try ScriptedServer([
             .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na", closeAfter: true),  // server drops the kept connection
@@ -139,34 +148,52 @@ struct SocketHTTPTests {
             .init(bytes: "HTTP/1.0 200 OK\r\n\r\nuntil the end", closeAfter: true),
         ])
         let c = client(server)
-        #expect(text(try await c.send(method: "GET", target: "/", headers: [], body: nil).body) == "a")
+        #expect(text(try await c.send(.GET, "").body) == "a")
         try await Task.sleep(for: .milliseconds(50))
-        #expect(text(try await c.send(method: "GET", target: "/", headers: [], body: nil).body) == "b")
-        #expect(text(try await c.send(method: "GET", target: "/", headers: [], body: nil).body) == "until the end")
+        #expect(text(try await c.send(.GET, "").body) == "b")
+        #expect(text(try await c.send(.GET, "").body) == "until the end")
         #expect(server.accepted.withLock { $0 } == 3)
     }
 
-    @Test("refused connections, garbage and truncated responses are errors that say what happened")
+    @Test("refused connections, garbage, truncated and late answers are unreachable errors naming the coordinator")
     func errors() async throws {
         let closed = try ScriptedServer([])
         let port = closed.port
         closed.stop()
         do {
-            _ = try await SocketHTTPClient(host: "127.0.0.1", port: port, timeout: 2).send(method: "GET", target: "/", headers: [], body: nil)
+            _ = try await client(closed).send(.GET, "")
             Issue.record("a refused connection must throw")
-        } catch {
-            #expect("\(error)".contains("cannot connect to 127.0.0.1:\(port)"), "\(error)")
+        } catch let ClientError.unreachable(message) {
+            // Said as refused, not as a timeout: the pool does not retry until the deadline.
+            #expect(message.contains("http://127.0.0.1:\(port)") && message.contains("connection refused"), "\(message)")
         }
-        let garbage = try ScriptedServer([.init(bytes: "SMTP ready\r\n\r\n", closeAfter: true)])
-        await #expect(throws: SocketHTTPClient.TransportError.self) {
-            try await client(garbage).send(method: "GET", target: "/", headers: [], body: nil)
+        for reply in ["SMTP ready\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"] {
+            let server = try ScriptedServer([.init(bytes: reply, closeAfter: true)])
+            await #expect(throws: ClientError.self) { try await client(server).send(.GET, "") }
         }
-        let truncated = try ScriptedServer([.init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", closeAfter: true)])
+        // A server that never answers: the request's timeout ends it.
+        let silent = try ScriptedServer([.init(bytes: "", closeAfter: false)])
         do {
-            _ = try await client(truncated).send(method: "GET", target: "/", headers: [], body: nil)
-            Issue.record("a truncated body must throw")
-        } catch {
-            #expect("\(error)".contains("closed the connection mid-response"), "\(error)")
+            _ = try await client(silent, timeout: 0.5).runStatus("r")
+            Issue.record("a silent server must time out")
+        } catch let ClientError.unreachable(message) {
+            #expect(message.contains("no answer in time") || message.contains("closed"), "\(message)")
         }
+    }
+
+    @Test("run management asks for the documented paths and reads the answers")
+    func runManagement() async throws {
+        let status =
+            #"{"id":"r1","name":"n","state":"running","phase":1,"tasks":{"total":3,"done":1,"leased":1,"queued":1,"failed":0},"resamples":10,"resamplesDone":0,"created":1,"dataset":"sha256:x"}"#
+        let server = try ScriptedServer([
+            .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: \(status.utf8.count)\r\n\r\n\(status)", closeAfter: false),
+            .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\na,b", closeAfter: false),
+        ])
+        let c = client(server)
+        let s = try await c.runStatus("r1", wait: true)
+        #expect(s.id == "r1" && s.state == .running && s.tasks.done == 1)
+        #expect(text(try await c.report("r1", format: "csv")) == "a,b")
+        #expect(head(server, 0).hasPrefix("get /v1/runs/r1?wait=1 http/1.1"))
+        #expect(head(server, 1).hasPrefix("get /v1/runs/r1/report?format=csv http/1.1"))
     }
 }

@@ -53,14 +53,11 @@ extension CoordinatorService {
     /// The spec as workers and the coordinator parse it: the submitted JSON with `data.csv` set to
     /// the data file's name (reports show it; the bytes come by hash).
     static func specForRun(_ run: RunRow) throws -> Data {
-        guard var object = try? JSONSerialization.jsonObject(with: run.spec) as? [String: Any],
-            var data = object["data"] as? [String: Any]
-        else {
+        guard var object = try? JSONValue.parse(run.spec), object["data"]?.isObject == true else {
             throw ServiceError(.invalid, "the job spec must be a JSON object with a \"data\" object")
         }
-        data["csv"] = run.dataName ?? "sha256:\(run.dataset)"
-        object["data"] = data
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        object["data"]?["csv"] = .string(run.dataName ?? "sha256:\(run.dataset)")
+        return try object.encoded()
     }
 
     static func parseSpec(_ spec: Data, run: String) throws -> RunSpec {

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A parsed JSON value.
-public enum JSONValue: Sendable, Equatable, Decodable {
+/// A JSON value: the one model of a job spec as a document, read by ``JSONNode`` (with key
+/// paths in errors) and rewritten by the CLI and the coordinator (overrides, the data's hash).
+public enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
     case number(Double)
@@ -24,6 +25,57 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         } else {
             self = .object(try c.decode([String: JSONValue].self))
         }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case let .bool(b): try c.encode(b)
+        case let .number(d): try c.encode(d)
+        case let .string(s): try c.encode(s)
+        case let .array(a): try c.encode(a)
+        case let .object(o): try c.encode(o)
+        }
+    }
+
+    /// Parses a JSON document.
+    public static func parse(_ data: Data) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// The document's bytes, keys sorted (the same value always gives the same bytes).
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// An object's member (`nil` for a missing key or a value that is not an object); setting a
+    /// member of a non-object makes it an object.
+    public subscript(key: String) -> JSONValue? {
+        get {
+            guard case let .object(o) = self else { return nil }
+            return o[key]
+        }
+        set {
+            var o: [String: JSONValue] = [:]
+            if case let .object(existing) = self { o = existing }
+            o[key] = newValue
+            self = .object(o)
+        }
+    }
+
+    /// An object's member, `defaultValue` where it is missing (for updating in place).
+    public subscript(key: String, default defaultValue: JSONValue) -> JSONValue {
+        get { self[key] ?? defaultValue }
+        set { self[key] = newValue }
+    }
+
+    /// Whether the value is a JSON object.
+    public var isObject: Bool {
+        if case .object = self { return true }
+        return false
     }
 }
 

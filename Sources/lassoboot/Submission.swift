@@ -34,7 +34,7 @@ struct PreparedJob {
     }
 
     init(source: Source, overrides: JobOverrides, resampleIndices: String? = nil) throws {
-        var object: [String: Any]
+        var object: JSONValue
         let specSource: String, baseDirectory: String
         let cwd = FileManager.default.currentDirectoryPath
         switch source {
@@ -43,71 +43,53 @@ struct PreparedJob {
                 throw CLIError("\(job): cannot read the job spec (no such file?)")
             }
             _ = try RunSpec.load(path: job)  // validates the spec as written, with its own key paths
-            guard let o = try JSONSerialization.jsonObject(with: specBytes) as? [String: Any] else {
-                throw CLIError("cannot re-read \(job)")
-            }
-            object = o
+            object = try JSONValue.parse(specBytes)
             specSource = job
             baseDirectory = URL(fileURLWithPath: job).deletingLastPathComponent().path
         case let .data(path, outcomes, exclude):
-            object = [
-                "name": URL(fileURLWithPath: path).lastPathComponent.replacingOccurrences(of: ".gz", with: "").replacingOccurrences(
-                    of: ".csv", with: ""),
-                "data": ["csv": path] as [String: Any],
-                "features": "all",
-                "outcomes": outcomes.map { ["name": $0] as [String: Any] },
-                "cv": ["folds": 10] as [String: Any],
-            ]
-            if !exclude.isEmpty { object["exclude"] = exclude }
+            let name = URL(fileURLWithPath: path).lastPathComponent.replacingOccurrences(of: ".gz", with: "")
+                .replacingOccurrences(of: ".csv", with: "")
+            object = .object([
+                "name": .string(name),
+                "data": .object(["csv": .string(path)]),
+                "features": .string("all"),
+                "outcomes": .array(outcomes.map { .object(["name": .string($0)]) }),
+                "cv": .object(["folds": .number(10)]),
+            ])
+            if !exclude.isEmpty { object["exclude"] = .array(exclude.map { .string($0) }) }
             specSource = "command line (--data \(path))"
             baseDirectory = cwd
         }
-        var dataObject = object["data"] as? [String: Any] ?? [:]
         if let path = overrides.data {
-            dataObject["csv"] = path.hasPrefix("/") ? path : URL(fileURLWithPath: cwd).appendingPathComponent(path).standardized.path
+            object["data"]?["csv"] = .string(path.hasPrefix("/") ? path : URL(fileURLWithPath: cwd).appendingPathComponent(path).standardized.path)
         }
-        if let d = overrides.delimiter { dataObject["delimiter"] = d }
-        object["data"] = dataObject
+        if let d = overrides.delimiter { object["data"]?["delimiter"] = .string(d) }
         if let positive = overrides.positive {
-            guard let outcomes = object["outcomes"] as? [Any] else { throw CLIError("\(specSource): outcomes must be a list") }
-            object["outcomes"] = outcomes.map { o -> Any in
-                var m = (o as? [String: Any]) ?? ["name": o]
-                m["positive"] = positive
-                return m
-            }
+            guard case let .array(outcomes)? = object["outcomes"] else { throw CLIError("\(specSource): outcomes must be a list") }
+            object["outcomes"] = .array(
+                outcomes.map { o in
+                    var m = o.isObject ? o : .object(["name": o])
+                    m["positive"] = .string(positive)
+                    return m
+                })
         }
-        if let st = overrides.standardize {
-            var penalty = object["penalty"] as? [String: Any] ?? [:]
-            penalty["standardize"] = st
-            object["penalty"] = penalty
-        }
-        if let k = overrides.folds {
-            var cv = object["cv"] as? [String: Any] ?? [:]
-            cv["folds"] = k
-            object["cv"] = cv
-        }
-        if let r = overrides.resamples {
-            var boot = object["bootstrap"] as? [String: Any] ?? [:]
-            boot["resamples"] = r
-            object["bootstrap"] = boot
-        }
-        if let s = overrides.seed { object["seed"] = s }
-        let effective = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        let spec = try RunSpec.parse(effective, source: specSource, baseDirectory: baseDirectory)
+        if let st = overrides.standardize { object["penalty", default: .object([:])]["standardize"] = .bool(st) }
+        if let k = overrides.folds { object["cv", default: .object([:])]["folds"] = .number(Double(k)) }
+        if let r = overrides.resamples { object["bootstrap", default: .object([:])]["resamples"] = .number(Double(r)) }
+        if let s = overrides.seed { object["seed"] = .number(Double(s)) }
+        let spec = try RunSpec.parse(try object.encoded(), source: specSource, baseDirectory: baseDirectory)
         guard let bytes = FileManager.default.contents(atPath: spec.data.csv) else {
             throw CLIError("\(specSource): cannot read the data file \(spec.data.csv) (data.csv)")
         }
         let hash = SHA256.hex(bytes)
-        dataObject = object["data"] as? [String: Any] ?? [:]
-        dataObject["csv"] = "sha256:\(hash)"
-        object["data"] = dataObject
-        if object["name"] == nil { object["name"] = spec.name }
+        object["data"]?["csv"] = .string("sha256:\(hash)")
+        if object["name"] == nil { object["name"] = .string(spec.name) }
         var indexBytes: Data?
         if let path = resampleIndices {
             guard let b = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read --resample-indices file \(path)") }
             indexBytes = b
         }
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        let text = String(decoding: try object.encoded(), as: UTF8.self)
         create = Wire.CreateRun(
             spec: text, dataset: hash, dataName: spec.data.csv,
             resampleIndices: indexBytes.map { SHA256.hex($0) })

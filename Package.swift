@@ -113,6 +113,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Lasso", "Tabular", "lassoboot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["lassoboot"]),
         .testTarget(name: "CoordinatorHTTPTests", dependencies: ["CoordinatorHTTP", "CoordinatorAPI"]),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "CoordinatorAPI"]),
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [

@@ -151,66 +151,50 @@ public final class WorkerLoop: Sendable {
         }
     }
 
-    /// Leases so that every thread has about ``targetLeaseSeconds`` of work queued.
+    /// Leases so that every thread has about ``targetLeaseSeconds`` of work queued; the
+    /// decisions are ``LeasePlanner``'s, this loop only carries them out.
     func leaseLoop() async {
-        var lastWork = now()
-        var backoff = 0.5
-        var reportedOutage = false
+        var planner = LeasePlanner(
+            threads: config.threads, leaseWait: config.leaseWait, idleExit: config.idleExit,
+            targetLeaseSeconds: Self.targetLeaseSeconds, now: now())
         while !draining {
             let ring = bell.generation
             let (queued, running, perTask) = state.withLock { ($0.queue.count, $0.inFlight.count, $0.secondsPerTask) }
-            if queued >= config.threads {
+            guard case let .lease(want, wait) = planner.next(queued: queued, running: running, secondsPerTask: perTask, now: now()) else {
                 await bell.wait(since: ring)  // until an executor takes a task (or a drain)
                 continue
             }
-            let perThread = perTask > 0 ? min(32, max(1, Int((Self.targetLeaseSeconds / perTask).rounded(.up)))) : 1
-            let want = max(1, config.threads * perThread - queued - running)
             let tasks: [Wire.LeasedTask]
+            let started = takeStarts()
             do {
-                let idleLeft = config.idleExit.map { max(0.05, $0 - (now() - lastWork)) }
-                // Long-poll even with tasks in hand (the coordinator answers as soon as tasks are
-                // queued, e.g. the next phase; an empty queue costs no polling), but briefly then,
-                // so a drain is not held up.
-                let wait = (queued + running) > 0 ? min(config.leaseWait, 2) : min(config.leaseWait, idleLeft ?? config.leaseWait)
-                let started = takeStarts()
-                do {
-                    let answer = try await client.leaseAnswer(
-                        Wire.LeaseRequest(
-                            worker: config.id, host: config.host, threads: config.threads, max: want,
-                            wait: wait, started: started))
-                    tasks = answer.tasks
-                    if let running = answer.running { forgetEnded(running: Set(running).union(tasks.map(\.run))) }
-                } catch {
-                    restoreStarts(started)
-                    throw error
-                }
-                if reportedOutage { logger.notice("coordinator reachable again"); reportedOutage = false }
-                backoff = 0.5
+                let answer = try await client.leaseAnswer(
+                    Wire.LeaseRequest(worker: config.id, host: config.host, threads: config.threads, max: want, wait: wait, started: started))
+                tasks = answer.tasks
+                if let running = answer.running { forgetEnded(running: Set(running).union(tasks.map(\.run))) }
             } catch {
-                if let e = error as? ClientError, e.isRefusal {
-                    // Not an outage: retrying cannot help (wrong token, a request it refuses).
-                    stop(because: "the coordinator refused this worker: \(e)")
+                restoreStarts(started)
+                switch planner.failed(error) {
+                case let .stop(reason):
+                    stop(because: reason)
                     return
-                }
-                if !reportedOutage {
-                    logger.warning("coordinator unreachable; retrying with backoff", metadata: ["error": "\(error)"]); reportedOutage = true
-                }
-                try? await Task.sleep(for: .seconds(backoff * Double.random(in: 0.5...1.5)))
-                backoff = min(backoff * 2, 10)
-                continue
-            }
-            if tasks.isEmpty {
-                if let idle = config.idleExit, now() - lastWork >= idle,
-                    state.withLock({ $0.inFlight.isEmpty && $0.queue.isEmpty })
-                {
-                    logger.notice("idle for \(idle) s: exiting")
-                    return
+                case let .retry(delay, announce):
+                    if announce { logger.warning("coordinator unreachable; retrying with backoff", metadata: ["error": "\(error)"]) }
+                    try? await Task.sleep(for: .seconds(delay * Double.random(in: 0.5...1.5)))
                 }
                 continue
             }
-            lastWork = now()
-            state.withLock { $0.queue += tasks }
-            bell.ring()
+            let busy = state.withLock { !$0.inFlight.isEmpty || !$0.queue.isEmpty }
+            let (answer, recovered) = planner.answered(tasks: tasks.count, busy: busy, now: now())
+            if recovered { logger.notice("coordinator reachable again") }
+            switch answer {
+            case .exitIdle:
+                logger.notice("idle for \(config.idleExit ?? 0) s: exiting")
+                return
+            case .again: continue
+            case .work:
+                state.withLock { $0.queue += tasks }
+                bell.ring()
+            }
         }
     }
 

@@ -42,7 +42,7 @@ public enum Dashboard {
         .state-running { color: var(--accent); } .state-cancelled { color: var(--warn); }
         .progress { width: 220px; height: 12px; background: #eef0f4; border-radius: 6px; overflow: hidden; display: flex; }
         .progress .done { background: var(--ok); } .progress .leased { background: var(--accent); } .progress .failed { background: var(--bad); }
-        dl.facts { display: grid; grid-template-columns: max-content auto; gap: 4px 16px; font-size: 14px; margin: 8px 0; }
+        dl.facts { display: grid; grid-template-columns: 6.5em auto; gap: 4px 16px; font-size: 14px; margin: 8px 0; }
         dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; font-variant-numeric: tabular-nums; }
         .error { color: var(--bad); white-space: pre-wrap; }
         .muted { color: var(--muted); font-size: 13px; }
@@ -149,10 +149,11 @@ public enum Dashboard {
                 """, script: overviewScript)
     }
 
-    /// `/runs/{id}`: progress while running, the report with plots when done.
-    static func run(_ status: Wire.RunStatus, workers: [Wire.WorkerInfo], report: Report?, now: Double) -> String {
+    /// A run's facts (state, phase, tasks, progress, resamples, times, dataset): on its page
+    /// and, refreshed, at `/fragments/runs/{id}/facts` (the one renderer of these numbers).
+    static func runFacts(_ status: Wire.RunStatus) -> String {
         let t = status.tasks
-        let facts = """
+        return """
             <dl class="facts" id="facts">
             <dt>state</dt><dd class="state state-\(escape(status.state.rawValue))" id="state">\(escape(status.state.rawValue))</dd>
             <dt>phase</dt><dd id="phase">\(status.phase == 1 ? "1 (cross-validation)" : "2 (bootstrap)")</dd>
@@ -162,13 +163,22 @@ public enum Dashboard {
             <dt>progress</dt><dd id="bar">\(progressBar(t))</dd>
             <dt>resamples</dt><dd><span id="resamples-done">\(status.resamplesDone)</span> of <span id="resamples">\(status.resamples)</span>
               (<span id="resamples-pct">\(percent(status.resamplesDone, status.resamples))</span>)</dd>
-            <dt>throughput</dt><dd id="throughput">–</dd>
-            <dt>ETA</dt><dd id="eta">\(status.state == .running ? "–" : "finished")</dd>
             <dt>created</dt><dd>\(stamp(status.created))</dd>
             <dt>finished</dt><dd id="finished">\(stamp(status.finished))</dd>
             <dt>dataset</dt><dd><code>\(escape(status.dataset))</code></dd>
             </dl>
             \(status.error.map { "<p class=\"error\" id=\"run-error\">\(escape($0))</p>" } ?? "")
+            """
+    }
+
+    /// `/runs/{id}`: progress while running, the report with plots when done.
+    static func run(_ status: Wire.RunStatus, workers: [Wire.WorkerInfo], report: Report?, now: Double) -> String {
+        // Throughput and ETA are measured by the page itself, from the counts it sees move.
+        let rates = """
+            <dl class="facts" id="rates">
+            <dt>throughput</dt><dd id="throughput">–</dd>
+            <dt>ETA</dt><dd id="eta">\(status.state == .running ? "–" : "finished")</dd>
+            </dl>
             """
         let reportBox: String
         if let report {
@@ -180,56 +190,34 @@ public enum Dashboard {
             title: "lassoboot: \(status.name) (\(status.id))",
             body: """
                 <h1>\(escape(status.name)) <span class="muted">\(escape(status.id))</span></h1>
-                \(facts)
+                <div id="facts-box">\(runFacts(status))</div>
+                \(rates)
                 <h2>Workers</h2>
                 <div id="workers-box">\(workersTable(workers, now: now))</div>
                 <div id="report" data-loaded="\(report == nil ? "false" : "true")">\(reportBox)</div>
                 """, script: runScript(id: status.id), extraStyle: Render.htmlStyle)
     }
 
+    /// The pages' scripts fetch the tables and facts as HTML fragments rendered by the functions
+    /// above (one renderer); they only measure throughput and ETA themselves.
     static let commonScript = """
-        function esc(s) { return String(s).replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'})[c]); }
-        function bar(t) {
-          const total = Math.max(t.queued + t.leased + t.done + t.failed, 1);
-          const seg = (cls, n) => n > 0 ? `<div class="${cls}" style="width:${(100 * n / total).toFixed(2)}%"></div>` : '';
-          return `<div class="progress" title="${t.done} done, ${t.leased} leased, ${t.queued} queued, ${t.failed} failed">`
-            + seg('done', t.done) + seg('leased', t.leased) + seg('failed', t.failed) + '</div>';
-        }
-        function workersTable(ws) {
-          const now = Date.now() / 1000;
-          const rows = ws.length === 0 ? '<tr><td colspan="5" class="muted">no worker has connected yet</td></tr>' : ws.map(w =>
-            `<tr data-worker="${esc(w.id)}"><td>${esc(w.id)}</td><td>${esc(w.host)}</td><td class="num">${w.threads}</td>`
-            + `<td class="num">${w.tasksDone}</td><td class="num" data-last-seen="${w.lastSeen}">${Math.max(0, now - w.lastSeen).toFixed(0)} s ago</td></tr>`).join('');
-          return '<table class="grid" id="workers"><thead><tr><th>worker</th><th>host</th><th class="num">threads</th>'
-            + '<th class="num">tasks done</th><th class="num">last heartbeat</th></tr></thead><tbody>' + rows + '</tbody></table>';
-        }
-        async function getJSON(url) {
+        async function getText(url) {
           const r = await fetch(url, { credentials: 'same-origin', cache: 'no-store' });
           if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
-          return r.json();
+          return r.text();
         }
+        async function getJSON(url) { return JSON.parse(await getText(url)); }
         function stamp() { document.getElementById('refreshed') && (document.getElementById('refreshed').textContent = 'updated ' + new Date().toLocaleTimeString()); }
         """
 
     static let overviewScript =
         commonScript + """
 
-            function runsTable(runs) {
-              runs = runs.slice().sort((a, b) => b.created - a.created || (a.id < b.id ? 1 : -1));
-              const rows = runs.length === 0 ? '<tr><td colspan="7" class="muted">no runs yet</td></tr>' : runs.map(r => {
-                const t = r.tasks, total = t.queued + t.leased + t.done + t.failed;
-                return `<tr data-run="${esc(r.id)}"><td><a href="/runs/${esc(r.id)}">${esc(r.id)}</a></td><td>${esc(r.name)}</td>`
-                  + `<td class="state state-${esc(r.state)}">${esc(r.state)}</td><td>${bar(t)}</td><td class="num">${t.done}/${total}</td>`
-                  + `<td class="num">${r.resamplesDone}/${r.resamples}</td><td>${new Date(r.created * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z')}</td></tr>`;
-              }).join('');
-              return '<table class="grid" id="runs"><thead><tr><th>run</th><th>name</th><th>state</th><th>progress</th>'
-                + '<th class="num">tasks</th><th class="num">resamples</th><th>created</th></tr></thead><tbody>' + rows + '</tbody></table>';
-            }
             async function refresh() {
               try {
-                const list = await getJSON('/v1/runs');
-                document.getElementById('runs-box').innerHTML = runsTable(list.runs);
-                document.getElementById('workers-box').innerHTML = workersTable(list.workers);
+                const [runs, workers] = await Promise.all([getText('/fragments/runs'), getText('/fragments/workers')]);
+                document.getElementById('runs-box').innerHTML = runs;
+                document.getElementById('workers-box').innerHTML = workers;
                 stamp();
               } catch (e) {
                 document.getElementById('refreshed').textContent = 'could not refresh: ' + e.message;
@@ -261,17 +249,12 @@ public enum Dashboard {
             let timer = null;
             async function refresh() {
               try {
-                const [s, list] = await Promise.all([getJSON('/v1/runs/' + encodeURIComponent(RUN)), getJSON('/v1/runs')]);
-                const t = s.tasks;
-                set('state', s.state); document.getElementById('state').className = 'state state-' + s.state;
-                set('phase', s.phase === 1 ? '1 (cross-validation)' : '2 (bootstrap)');
-                set('tasks-done', t.done); set('tasks-leased', t.leased); set('tasks-queued', t.queued); set('tasks-failed', t.failed);
-                set('tasks-total', t.queued + t.leased + t.done + t.failed);
-                document.getElementById('bar').innerHTML = bar(t);
-                set('resamples-done', s.resamplesDone); set('resamples', s.resamples);
-                set('resamples-pct', (s.resamples > 0 ? 100 * s.resamplesDone / s.resamples : 0).toFixed(1) + '%');
-                if (s.finished) set('finished', new Date(s.finished * 1000).toISOString().replace(/\\.\\d+Z$/, 'Z'));
-                const now = Date.now() / 1000;
+                const base = '/fragments/runs/' + encodeURIComponent(RUN);
+                const [s, facts, workers] = await Promise.all([
+                  getJSON('/v1/runs/' + encodeURIComponent(RUN)), getText(base + '/facts'), getText('/fragments/workers')]);
+                document.getElementById('facts-box').innerHTML = facts;
+                document.getElementById('workers-box').innerHTML = workers;
+                const now = Date.now() / 1000, t = s.tasks;
                 samples.push([now, s.resamplesDone, t.done]);
                 while (samples.length > 2 && now - samples[0][0] > 30) samples.shift();
                 if (s.state === 'running' && samples.length >= 2) {
@@ -282,7 +265,6 @@ public enum Dashboard {
                 } else if (s.state !== 'running') {
                   set('eta', 'finished'); set('throughput', '–');
                 }
-                document.getElementById('workers-box').innerHTML = workersTable(list.workers);
                 if (s.state === 'done') { await loadReport(); clearInterval(timer); }
                 if (s.state === 'failed' || s.state === 'cancelled') clearInterval(timer);
               } catch (e) {

@@ -61,6 +61,27 @@ extension CoordinatorHTTP {
                 return Dashboard.run(status, workers: try await service.list().workers, report: report, now: Date().timeIntervalSince1970)
             }
         }
+        // The tables and a run's facts as HTML fragments, for the pages' refresh (the same
+        // renderers as the pages: the browser only swaps them in).
+        @Sendable func fragment(_ request: Request, _ make: () async throws -> String) async -> Response {
+            guard authorized(tokens, .client, request, cookie: true) else { return CoordinatorHTTP.error(401, "sign in at /login") }
+            do {
+                return html(try await make())
+            } catch let e as ServiceError {
+                return CoordinatorHTTP.error(e.kind.httpStatus, e.message)
+            } catch {
+                return CoordinatorHTTP.error(500, "\(error)")
+            }
+        }
+        router.get("fragments/runs") { request, _ in
+            await fragment(request) { Dashboard.runsTable(try await service.list().runs) }
+        }
+        router.get("fragments/workers") { request, _ in
+            await fragment(request) { Dashboard.workersTable(try await service.list().workers, now: Date().timeIntervalSince1970) }
+        }
+        router.get("fragments/runs/:id/facts") { request, context in
+            await fragment(request) { Dashboard.runFacts(try await service.status(context.parameters.get("id") ?? "")) }
+        }
         router.get("login") { request, _ in
             html(Dashboard.login(next: safeNext(request.uri.queryParameters.get("next").map { String($0) }), failed: false))
         }

@@ -54,6 +54,18 @@ struct WebTests {
             #expect(lease.status == .unauthorized)
             let missing = try await client.execute(uri: "/runs/run-nope", method: .get, headers: [.cookie: "lassoboot_token=client-token"])
             #expect(missing.status == .notFound && text(missing).contains("no run run-nope"))
+            // The pages' refresh fragments: the same tables, the same rules.
+            for uri in ["/fragments/runs", "/fragments/workers", "/fragments/runs/run-nope/facts"] {
+                let none = try await client.execute(uri: uri, method: .get, headers: [.cookie: "lassoboot_token=worker-token"])
+                #expect(none.status == .unauthorized, "\(uri)")
+            }
+            let runs = try await client.execute(uri: "/fragments/runs", method: .get, headers: [.cookie: "lassoboot_token=client-token"])
+            #expect(runs.status == .ok && text(runs).hasPrefix("<table class=\"grid\" id=\"runs\">") && text(runs).contains("no runs yet"))
+            let workers = try await client.execute(uri: "/fragments/workers", method: .get, headers: [.authorization: "Bearer client-token"])
+            #expect(workers.status == .ok && text(workers).contains("id=\"workers\"") && !text(workers).contains("<html"))
+            let facts = try await client.execute(
+                uri: "/fragments/runs/run-nope/facts", method: .get, headers: [.cookie: "lassoboot_token=client-token"])
+            #expect(facts.status == .notFound)
         }
     }
 
@@ -116,6 +128,11 @@ struct WebTests {
             // Scraping again adds nothing: counters are carried over as differences.
             let again = try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer client-token"])
             #expect(text(again).contains("lassoboot_leases_issued_total 3\n"))
+            // A run's facts fragment shows the same counts (the page's refresh swaps it in).
+            let facts = try await client.execute(
+                uri: "/fragments/runs/\(status.id)/facts", method: .get, headers: [.authorization: "Bearer client-token"])
+            #expect(facts.status == .ok && text(facts).contains("<span id=\"tasks-leased\">3</span>"), "\(text(facts))")
+            #expect(text(facts).contains("<span id=\"tasks-queued\">\(status.tasks.queued)</span>"))
         }
     }
 

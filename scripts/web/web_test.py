@@ -123,6 +123,17 @@ def browser_checks(url, finished, running, artifacts):
     def console_errors():
         return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
+    def text_of(element_id):
+        # The page swaps its facts in as fresh HTML every refresh: read an element by id again
+        # when the one found was replaced in between.
+        from selenium.common.exceptions import StaleElementReferenceException
+        for _ in range(20):
+            try:
+                return driver.find_element(By.ID, element_id).text
+            except StaleElementReferenceException:
+                time.sleep(0.05)
+        return driver.find_element(By.ID, element_id).text
+
     def sign_in(token):
         driver.get(url + "/login?next=/")
         driver.find_element(By.NAME, "token").send_keys(token)
@@ -170,14 +181,14 @@ def browser_checks(url, finished, running, artifacts):
         # The running run: numbers move without a reload.
         driver.get(f"{url}/runs/{running}")
         marker = driver.execute_script("window.__noReload = 1; return window.__noReload;")
-        first = int(driver.find_element(By.ID, "tasks-done").text)
-        first_res = int(driver.find_element(By.ID, "resamples-done").text)
+        first = int(text_of("tasks-done"))
+        first_res = int(text_of("resamples-done"))
         deadline = time.time() + 60
         moved = False
         while time.time() < deadline:
             time.sleep(1)
-            done = int(driver.find_element(By.ID, "tasks-done").text)
-            res = int(driver.find_element(By.ID, "resamples-done").text)
+            done = int(text_of("tasks-done"))
+            res = int(text_of("resamples-done"))
             if done > first and res > first_res:
                 moved = True
                 break

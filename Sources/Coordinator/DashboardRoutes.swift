@@ -29,7 +29,6 @@ extension CoordinatorHTTP {
     /// `/`, `/runs/{id}` and `/login`: the dashboard, read-only, behind the client token.
     /// - Parameter secureCookies: mark the cookie `Secure` (served over HTTPS).
     static func addDashboard(_ router: Router<BasicRequestContext>, service: CoordinatorService, tokens: Tokens?, secureCookies: Bool) {
-        let secure = secureCookies ? "; Secure" : ""
         @Sendable func view(_ request: Request, _ make: () async throws -> String) async -> Response {
             guard authorized(tokens, .client, request, cookie: true) else {
                 return html(Dashboard.login(next: request.uri.path, failed: false), status: .unauthorized)
@@ -100,18 +99,19 @@ extension CoordinatorHTTP {
             if let tokens, !tokens.allows("Bearer " + token, .client) {
                 return html(Dashboard.login(next: next, failed: true), status: .unauthorized)
             }
+            // Percent-encoded, so any token is a valid cookie value.
             let value = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-            return Response(
-                status: .seeOther,
-                headers: [
-                    .location: next,
-                    .setCookie: "\(Dashboard.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000\(secure)",
-                ])
+            var response = Response(status: .seeOther, headers: [.location: next])
+            response.setCookie(
+                Cookie(
+                    name: Dashboard.cookieName, value: value, maxAge: 2_592_000, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict))
+            return response
         }
         router.post("logout") { _, _ in
-            Response(
-                status: .seeOther,
-                headers: [.location: "/login", .setCookie: "\(Dashboard.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\(secure)"])
+            var response = Response(status: .seeOther, headers: [.location: "/login"])
+            response.setCookie(
+                Cookie(name: Dashboard.cookieName, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true, sameSite: .strict))
+            return response
         }
     }
 }

@@ -88,15 +88,7 @@ public enum CoordinatorHTTP {
 
     /// The client token from the dashboard's cookie, if any.
     static func cookieToken(_ request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let pair = part.trimmingCharacters(in: .whitespaces)
-                if pair.hasPrefix(Dashboard.cookieName + "=") {
-                    return String(pair.dropFirst(Dashboard.cookieName.count + 1)).removingPercentEncoding
-                }
-            }
-        }
-        return nil
+        request.cookies[Dashboard.cookieName]?.value.removingPercentEncoding
     }
 
     /// Whether a request may proceed: the bearer header, or (for read-only client views) the

@@ -82,6 +82,9 @@ struct WebTests {
             let cookie = good.headers[.setCookie] ?? ""
             #expect(cookie.hasPrefix("lassoboot_token=client%2Dtoken") || cookie.hasPrefix("lassoboot_token=client-token"))
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            let out = try await client.execute(uri: "/logout", method: .post)
+            let cleared = out.headers[.setCookie] ?? ""
+            #expect(out.status == .seeOther && cleared.hasPrefix("lassoboot_token=;") && cleared.contains("Max-Age=0"), "\(cleared)")
             let bad = try await client.execute(uri: "/login", method: .post, headers: form, body: ByteBuffer(string: "token=worker-token&next=/"))
             #expect(bad.status == .unauthorized && text(bad).contains("not accepted"))
             for next in ["https://evil.example/", "//evil.example/", "/\\evil"] {

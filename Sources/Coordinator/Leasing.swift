@@ -66,6 +66,12 @@ extension CoordinatorService {
             throw ServiceError(
                 .forbidden, "worker \(request.worker) is quarantined: a result it handed in differed from the coordinator's recomputation")
         }
+        if let version = request.protocolVersion, version != Wire.protocolVersion {
+            throw ServiceError(
+                .conflict,
+                "worker \(request.worker) speaks /v1 protocol version \(version), this coordinator (\(software)) speaks version \(Wire.protocolVersion): run the same lassoboot release on the coordinator and every worker"
+            )
+        }
         if !stalledRuns.isEmpty {
             let stalled = stalledRuns
             stalledRuns = []
@@ -121,7 +127,8 @@ extension CoordinatorService {
             if !tasks.isEmpty || now >= deadline || Task.isCancelled { return tasks }
             if request.started != nil {
                 request = Wire.LeaseRequest(
-                    worker: request.worker, host: request.host, threads: request.threads, max: request.max, wait: request.wait)
+                    worker: request.worker, host: request.host, threads: request.threads, max: request.max, wait: request.wait,
+                    protocolVersion: request.protocolVersion)
             }
             // Re-check at least twice a second (retry backoffs end without a wake-up).
             await waitForWork(seconds: min(deadline - now, 0.5))

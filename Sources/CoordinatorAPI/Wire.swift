@@ -3,6 +3,11 @@ import Plan
 
 /// The coordinator's API bodies (`/v1`), shared by the coordinator, workers and the CLI.
 public enum Wire {
+    /// The version of these bodies' shapes and meanings, sent by every worker with its leases: a
+    /// coordinator refuses a worker of another version (their tasks and results would not fit),
+    /// with a message saying so. Bump it whenever a task, input or result body changes.
+    public static let protocolVersion = 3
+
     /// `POST /v1/runs`: a job spec (JSON text whose `data.csv` names a dataset by hash) to run.
     public struct CreateRun: Codable, Sendable {
         public let spec: String
@@ -81,8 +86,15 @@ public enum Wire {
         /// Optional in every worker request (lease, heartbeat, result): a worker leases a few
         /// tasks ahead, and only a started lease costs its task an attempt when it expires.
         public let started: [String]?
-        public init(worker: String, host: String, threads: Int, max: Int, wait: Double, started: [String]? = nil) {
+        /// The worker's ``Wire/protocolVersion`` (absent from hand-written clients and workers
+        /// from before the check: those are served as before).
+        public let protocolVersion: Int?
+        public init(
+            worker: String, host: String, threads: Int, max: Int, wait: Double, started: [String]? = nil,
+            protocolVersion: Int? = Wire.protocolVersion
+        ) {
             self.worker = worker; self.host = host; self.threads = threads; self.max = max; self.wait = wait; self.started = started
+            self.protocolVersion = protocolVersion
         }
     }
 

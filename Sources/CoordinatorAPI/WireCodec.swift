@@ -56,7 +56,12 @@ extension Wire.LeaseRequest {
             let wait = FastJSON.field(o, "wait")?.double,
             let started = FastJSON.optionalStrings(FastJSON.field(o, "started"))
         else { return nil }
-        return Wire.LeaseRequest(worker: worker, host: host, threads: threads, max: max, wait: wait, started: started)
+        var version: Int?
+        switch FastJSON.field(o, "protocolVersion") {
+        case nil, .null?: version = nil
+        case let v?: guard let n = v.int else { return nil }; version = n
+        }
+        return Wire.LeaseRequest(worker: worker, host: host, threads: threads, max: max, wait: wait, started: started, protocolVersion: version)
     }
 }
 

@@ -86,6 +86,14 @@ struct FastJSONTests {
         let fast = try #require(Wire.LeaseRequest.fastDecode(lease))
         let slow = try JSONDecoder().decode(Wire.LeaseRequest.self, from: lease)
         #expect(fast.worker == slow.worker && fast.max == 16 && fast.wait == 0.5 && fast.started == nil)
+        // The protocol version: absent stays absent (served as before), present is read, both ways alike.
+        #expect(fast.protocolVersion == nil && slow.protocolVersion == nil)
+        let versioned = Data(#"{"worker": "w", "host": "h", "threads": 1, "max": 1, "wait": 0, "protocolVersion": 7}"#.utf8)
+        #expect(Wire.LeaseRequest.fastDecode(versioned)?.protocolVersion == 7)
+        #expect(try JSONDecoder().decode(Wire.LeaseRequest.self, from: versioned).protocolVersion == 7)
+        #expect(
+            Wire.LeaseRequest.fastDecode(Data(#"{"worker": "w", "host": "h", "threads": 1, "max": 1, "wait": 0, "protocolVersion": "3"}"#.utf8))
+                == nil)
         let response = Wire.LeaseResponse(tasks: [
             Wire.LeasedTask(
                 run: "r", key: .bootstrap(start: 0, end: 1), lease: "L", dataset: "d",

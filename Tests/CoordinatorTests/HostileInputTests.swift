@@ -73,6 +73,32 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a worker of another protocol version is refused with 409 saying so; one that does not say is served; the worker stops on it")
+    func protocolVersion() async throws {
+        let (app, _) = try app()
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: "Bearer worker-token", .contentType: "application/json"]
+            let old = try await client.execute(
+                uri: "/v1/lease", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"worker": "w", "host": "h", "threads": 1, "max": 1, "wait": 0, "protocolVersion": 2}"#))
+            #expect(old.status == .conflict)
+            #expect(message(old).contains("protocol version 2") && message(old).contains("speaks version \(Wire.protocolVersion)"), "\(message(old))")
+            let current = try await client.execute(
+                uri: "/v1/lease", method: .post, headers: auth,
+                body: ByteBuffer(
+                    string: #"{"worker": "w", "host": "h", "threads": 1, "max": 1, "wait": 0, "protocolVersion": \#(Wire.protocolVersion)}"#))
+            #expect(current.status == .ok)
+            let unsaid = try await client.execute(
+                uri: "/v1/lease", method: .post, headers: auth,
+                body: ByteBuffer(string: #"{"worker": "w", "host": "h", "threads": 1, "max": 1, "wait": 0}"#))
+            #expect(unsaid.status == .ok)
+        }
+        // Every lease request a worker makes carries the version, and a 409 is a refusal (the
+        // worker stops with the message instead of retrying).
+        #expect(Wire.LeaseRequest(worker: "w", host: "h", threads: 1, max: 1, wait: 0).protocolVersion == Wire.protocolVersion)
+        #expect(ClientError.http(status: 409, message: "").isRefusal)
+    }
+
     @Test("results keyed with negative or inverted indices are 422, not a crash")
     func negativeKeys() async throws {
         let (app, service) = try app()

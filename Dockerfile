@@ -40,12 +40,11 @@ FROM ${BINARY} AS binary
 FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="lassoboot" \
       org.opencontainers.image.description="L1 logistic regression with bootstrap confidence intervals: coordinator and worker"
-# Runtime libraries only (the static-stdlib binary's NEEDED entries; SQLite is linked in):
-# libcurl (FoundationNetworking), zlib (.csv.gz data), libstdc++ and libgcc_s (glibc is in the
-# base image); CA certificates for https coordinators. Versions come from the base image's Debian release, not pinned one by one.
+# Runtime libraries only (the static-stdlib binary's NEEDED entries; SQLite and zlib are linked
+# in): libstdc++ and libgcc_s (glibc is in the base image); CA certificates for https coordinators. Versions come from the base image's Debian release, not pinned one by one.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libcurl4 libstdc++6 libgcc-s1 zlib1g \
+    && apt-get install -y --no-install-recommends ca-certificates libstdc++6 libgcc-s1 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 lassoboot \
     && useradd --system --uid 10001 --gid lassoboot --home-dir /var/lib/lassoboot --no-create-home \

@@ -1,13 +1,15 @@
 """In-tree PEP 517 build backend for the lassoboot wheel.
 
 It packs `lassoboot/*.py` and the already built binary (``$LASSOBOOT_BIN``, else
-``../dist/lassoboot``) into one wheel tagged ``py3-none-linux_<arch>``: the binary is the
+``../dist/lassoboot``) into one wheel tagged ``py3-none-manylinux_2_35_<arch>``: the binary is the
 package's engine, as ruff's and uv's wheels carry theirs. Nothing is compiled and nothing is
 downloaded, so ``pip wheel`` works offline. The wheel is reproducible: entries sorted, fixed
 timestamps, permissions 0644 (0755 for the binary).
 
-The tag is ``linux_<arch>``, not ``manylinux``: the binary links libcurl, which the manylinux
-policy does not allow, so the wheel is for local installs and private indexes, not PyPI.
+The tag is ``manylinux_2_35``: the binary needs glibc 2.35 and GCC 12's libstdc++ (Debian 12,
+Ubuntu 22.04 and newer) and no library outside the manylinux policy (SQLite and zlib are linked
+in, the HTTPS client is SwiftNIO's, not libcurl); ``scripts/python-test.sh`` checks the claim
+with auditwheel.
 """
 
 import base64
@@ -59,7 +61,7 @@ def _binary():
 
 def _tag():
     machine = platform.machine().lower() or "x86_64"
-    return f"py3-none-linux_{machine}"
+    return f"py3-none-manylinux_2_35_{machine}"
 
 
 def _metadata(project):

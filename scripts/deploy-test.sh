@@ -208,12 +208,12 @@ fi
 if [ "$BIN_OK" = 1 ] && wanted release; then
     libs=$(ldd "$BIN" 2>&1)
     toolchain=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)")")")")
-    bad=$(grep -E 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime|libsqlite3|not found' <<<"$libs")
+    bad=$(grep -E 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime|libsqlite3|libcurl|libz\.|not found' <<<"$libs")
     [ -n "$toolchain" ] && [ "$toolchain" != / ] && bad+=$(grep -F "$toolchain/" <<<"$libs")
     if [ -n "$bad" ]; then
-        fail "static: ldd $BIN shows Swift, toolchain or SQLite libraries: $bad"
+        fail "static: ldd $BIN shows Swift, toolchain, SQLite, libcurl or zlib libraries: $bad"
     else
-        pass "static: ldd shows no Swift library, no libsqlite3 and nothing from $toolchain ($(grep -c '=>' <<<"$libs") libraries, all system)"
+        pass "static: ldd shows no Swift library, no libsqlite3, libcurl or libz and nothing from $toolchain ($(grep -c '=>' <<<"$libs") libraries, all system)"
     fi
     # Every NEEDED library: glibc, or a package the runtime stage installs.
     runtime_pkgs=$(sed -n '/^FROM \${RUNTIME_IMAGE}/,$p' "$ROOT/Dockerfile" | grep -o 'apt-get install [^\\]*' | head -n 1)

@@ -12,13 +12,12 @@ fi
 need=()
 # swift-testing and Foundation need a C toolchain and libc headers (present with the Swift image).
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
-# GRDB links the system SQLite; FoundationNetworking (the worker's URLSession) needs libcurl.
+# GRDB links SQLite (the release binary its static library), CZlib zlib (the same).
 # (dpkg-query's status, not `dpkg -s`: a removed package whose config is left counts as absent.)
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 if command -v dpkg-query >/dev/null 2>&1; then
   installed libsqlite3-dev || need+=(libsqlite3-dev)
-  installed libcurl4-openssl-dev || need+=(libcurl4-openssl-dev)
-  # zlib's header: `.csv.gz` data is read directly (the library itself comes with libcurl).
+  # zlib's header and static library: `.csv.gz` data is read directly.
   installed zlib1g-dev || need+=(zlib1g-dev)
 fi
 if [ ${#need[@]} -gt 0 ]; then

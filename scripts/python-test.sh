@@ -21,13 +21,13 @@ die() { echo "python-test: error: $*" >&2; echo "python: 0 passed, 1 failed"; ex
 [ -x "$BIN" ] || die "no binary at $BIN (run scripts/release.sh first)"
 command -v python3 >/dev/null 2>&1 || die "python3 is missing"
 wheel_in_dist=$(find "$(dirname "$BIN")" -maxdepth 1 -name 'lassoboot-*.whl' | sort | head -n 1)
-[ -n "$wheel_in_dist" ] || die "no wheel beside $BIN (scripts/release.sh writes dist/lassoboot-VERSION-py3-none-linux_ARCH.whl)"
+[ -n "$wheel_in_dist" ] || die "no wheel beside $BIN (scripts/release.sh writes dist/lassoboot-VERSION-py3-none-manylinux_2_35_ARCH.whl)"
 
 rm -rf "$WORK/wheel" "$VENV"
 mkdir -p "$WORK/wheel"
 python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check pandas pytest >"$WORK/pip.log" 2>&1 \
-    || die "pip install pandas pytest failed: $(tail -3 "$WORK/pip.log")"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check pandas pytest auditwheel >"$WORK/pip.log" 2>&1 \
+    || die "pip install pandas pytest auditwheel failed: $(tail -3 "$WORK/pip.log")"
 
 # The standard route: pip builds the wheel through pyproject.toml's backend, offline.
 LASSOBOOT_BIN=$BIN "$VENV/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps ./python -w "$WORK/wheel" \
@@ -40,6 +40,16 @@ if cmp -s "$built" "$wheel_in_dist"; then
     passed=$((passed + 1))
 else
     echo "python: FAIL pip wheel ./python differs from $wheel_in_dist"
+    failed=$((failed + 1))
+fi
+
+# The manylinux tag is a claim: auditwheel reads the binary's libraries and symbol versions.
+if "$VENV/bin/auditwheel" show "$wheel_in_dist" >"$WORK/auditwheel.out" 2>&1 \
+    && tr -s ' \n' ' ' <"$WORK/auditwheel.out" | grep -q 'is consistent with the following platform tag: "manylinux_2_35_'; then
+    echo "python: PASS auditwheel: $(basename "$wheel_in_dist") is consistent with manylinux_2_35 ($(tr -s ' \n' ' ' <"$WORK/auditwheel.out" | grep -oE 'following platform tag: "[^"]*"' | head -n 1))"
+    passed=$((passed + 1))
+else
+    echo "python: FAIL auditwheel does not confirm the manylinux_2_35 tag: $(tr -s ' \n' ' ' <"$WORK/auditwheel.out" | head -c 600)"
     failed=$((failed + 1))
 fi
 

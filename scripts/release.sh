@@ -6,30 +6,31 @@
 #   bash scripts/release.sh [OUT_DIR]
 #
 # Also writes OUT_DIR/lassoboot-VERSION-linux-ARCH.tar.gz (binary, LICENSE, README.md,
-# CITATION.cff), the Python wheel OUT_DIR/lassoboot-VERSION-py3-none-linux_ARCH.whl (python/)
+# CITATION.cff), the Python wheel OUT_DIR/lassoboot-VERSION-py3-none-manylinux_2_35_ARCH.whl (python/)
 # and OUT_DIR/SHA256SUMS. `lassoboot --version` names the git commit it was built
 # from (Plugins/BuildInfo; LASSOBOOT_COMMIT outside a git checkout).
 #
-# SQLite (the coordinator's store) is linked in. What the binary still needs at run time is
-# printed at the end (ldd): glibc (libc, libm), libstdc++ and libgcc_s (the Swift runtime's C++
-# support), libcurl (FoundationNetworking, the worker's HTTP client) and zlib (gzip CSVs; libcurl4
-# needs it too); on Debian: libc6 libstdc++6 libgcc-s1 libcurl4 (and ca-certificates for https
-# coordinators).
+# SQLite (the coordinator's store) and zlib (`.csv.gz` data) are linked in, and the HTTP(S)
+# client is async-http-client on SwiftNIO (no libcurl). What the binary still needs at run time
+# is printed at the end (ldd): glibc (libc, libm) and libstdc++ / libgcc_s (the Swift runtime's
+# C++ support), all in every Debian and Ubuntu base (ca-certificates for https coordinators).
 #
-# Build dependencies (gcc, libsqlite3-dev, libcurl4-openssl-dev, which FoundationNetworking links
-# against when statically linked) are checked by scripts/ensure-deps.sh and installed when run
-# as root on Debian. The Dockerfile's build stage runs this same script.
+# Build dependencies (gcc, libsqlite3-dev, zlib1g-dev: the static libraries) are checked by
+# scripts/ensure-deps.sh and installed when run as root on Debian. The Dockerfile's build stage
+# runs this same script.
 #
 # Environment:
 #   SCRATCH=.build-release   SwiftPM scratch path (kept apart from the debug .build)
-#   STRIP=debug              strip debug info, keep the symbol table (perf and gdb show names):
-#                            ~95 MiB; STRIP=all strips everything (~73 MiB); STRIP=none copies
-#                            the binary as built (~129 MiB)
+#   STRIP=all                the binary without symbols (smallest); the symbols and debug info go
+#                            to OUT_DIR/lassoboot.debug, which gdb, perf and the Swift backtracer
+#                            find through the binary's .gnu_debuglink when it sits beside it.
+#                            STRIP=debug keeps the symbol table in the binary; STRIP=none copies
+#                            the binary as built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-dist}
 SCRATCH=${SCRATCH:-.build-release}
-STRIP=${STRIP:-debug}
+STRIP=${STRIP:-all}
 case $STRIP in debug|all|none) ;; *) echo "release.sh: error: STRIP must be debug, all or none (got '$STRIP')" >&2; exit 1 ;; esac
 
 die() { echo "release.sh: error: $*" >&2; exit 1; }
@@ -46,14 +47,16 @@ if [ "$STRIP" != none ] && ! command -v strip >/dev/null 2>&1; then
     fi
 fi
 
-# SQLite is linked in (Debian's libsqlite3.a, from libsqlite3-dev): a directory holding only the
-# static library is searched before the system's, so GRDB's "-lsqlite3" resolves to it and the
-# binary needs no libsqlite3 at run time.
+# SQLite and zlib are linked in (Debian's libsqlite3.a and libz.a, from libsqlite3-dev and
+# zlib1g-dev): a directory holding only the static libraries is searched before the system's, so
+# "-lsqlite3" (GRDB) and "-lz" (CZlib) resolve to them and the binary needs neither at run time.
 STATIC_LIBS="$SCRATCH/static-libs"
 mkdir -p "$STATIC_LIBS"
-sqlite_a=$(gcc -print-file-name=libsqlite3.a 2>/dev/null || true)
-[ -f "$sqlite_a" ] || die "libsqlite3.a not found (install libsqlite3-dev)"
-ln -sfn "$sqlite_a" "$STATIC_LIBS/libsqlite3.a"
+for lib in sqlite3 z; do
+    a=$(gcc -print-file-name=lib$lib.a 2>/dev/null || true)
+    [ -f "$a" ] || die "lib$lib.a not found (install libsqlite3-dev and zlib1g-dev)"
+    ln -sfn "$a" "$STATIC_LIBS/lib$lib.a"
+done
 STATIC_LIBS=$(cd "$STATIC_LIBS" && pwd)
 LINK=(-Xlinker -L"$STATIC_LIBS")
 echo "release.sh: swift build -c release --static-swift-stdlib ${LINK[*]} --product lassoboot --scratch-path $SCRATCH" >&2
@@ -73,9 +76,15 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 # Copy to a temporary name first so a concurrent reader never sees a half-written binary.
 cp "$BUILT" "$OUT/.lassoboot.tmp"
+rm -f "$OUT/lassoboot.debug"
 case $STRIP in
     debug) strip --strip-debug "$OUT/.lassoboot.tmp" ;;
-    all) strip "$OUT/.lassoboot.tmp" ;;
+    all)
+        objcopy --only-keep-debug "$OUT/.lassoboot.tmp" "$OUT/lassoboot.debug"
+        chmod 0644 "$OUT/lassoboot.debug"
+        strip --strip-all "$OUT/.lassoboot.tmp"
+        objcopy --add-gnu-debuglink="$OUT/lassoboot.debug" "$OUT/.lassoboot.tmp"
+        ;;
 esac
 chmod 0755 "$OUT/.lassoboot.tmp"
 mv -f "$OUT/.lassoboot.tmp" "$OUT/lassoboot"
@@ -83,9 +92,9 @@ mv -f "$OUT/.lassoboot.tmp" "$OUT/lassoboot"
 # The toolchain must not be needed: no libswift*/libFoundation*/libdispatch among the libraries.
 if command -v ldd >/dev/null 2>&1; then
     libs=$(ldd "$OUT/lassoboot") || die "ldd $OUT/lassoboot failed"
-    if grep -Eq 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime|libsqlite3|not found' <<<"$libs"; then
+    if grep -Eq 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime|libsqlite3|libcurl|libz\.|not found' <<<"$libs"; then
         echo "$libs" >&2
-        die "$OUT/lassoboot still links Swift runtime libraries or libsqlite3 (or a library is not found)"
+        die "$OUT/lassoboot still links Swift runtime libraries, libsqlite3, libcurl or libz (or a library is not found)"
     fi
     echo "release.sh: shared libraries still needed (ldd):" >&2
     while IFS= read -r line; do echo "    $line"; done <<<"$libs" >&2
@@ -116,6 +125,7 @@ else
     echo "release.sh: python3 is missing: no Python wheel" >&2
 fi
 sums=("$name.tar.gz")
+[ -f "$OUT/lassoboot.debug" ] && sums+=(lassoboot.debug)
 [ -n "$wheel" ] && sums+=("$wheel")
 (cd "$OUT" && sha256sum "${sums[@]}" >SHA256SUMS)
 echo "release.sh: $OUT/$name.tar.gz ($(($(stat -c %s "$OUT/$name.tar.gz") / 1048576)) MiB)${wheel:+, $OUT/$wheel}, $OUT/SHA256SUMS" >&2

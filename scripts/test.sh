@@ -31,8 +31,8 @@ LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/malicious-worker-test.sh || exit 
 # binary above packed, no Swift compiled again) and run: coordinator and worker from the image,
 # HEALTHCHECK, uid 10001 (issue 13).
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/image-test.sh || exit $?
-# The same static binary on a bare Debian: a debootstrapped minbase rootfs with only libcurl4
-# added, run, coordinator and worker under chroot (issue 13).
+# The same static binary on a bare Debian: a debootstrapped minbase rootfs with nothing added,
+# run, coordinator and worker under chroot (issue 13).
 LASSOBOOT_BIN=$PWD/dist/lassoboot bash scripts/rootfs-test.sh || exit $?
 # The Python package: the wheel release.sh made beside the binary, pip-installed into a fresh
 # venv, used without a Swift toolchain on PATH; pytest, including a live coordinator (issue 13).

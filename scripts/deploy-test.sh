@@ -285,6 +285,9 @@ for w in w1 w2; do
     "$B" worker --coordinator "$URL" --token-file "$E/token" --threads 1 --idle-exit 4 --name "$w" >"$E/$w.log" 2>&1 &
     PIDS+=("$!"); eval "WPID_$w=$!"
 done
+# The health check reads the process's command line: wait until the forked shell has exec'd the
+# worker (on a loaded machine the check could otherwise see the shell).
+for _ in $(seq 100); do grep -q "started" "$E/w1.log" && break; sleep 0.1; done
 out=$(LASSOBOOT_HEALTH_PID=$WPID_w1 "$HC") || die "health check of worker w1: $out"
 echo "OK: worker health check: $out"
 for p in "$CPID" "$WPID_w1" "$WPID_w2"; do

@@ -76,7 +76,8 @@ def main():
     b = np.array([coef[f"x{j + 1}"] for j in range(p)])
     lb_obj = objective(X, y, b0, b, lam)
     rows.append(("lassoboot", lb_time, lb_obj, int((b != 0).sum()),
-                 f"{f['solver']}" + (f" (set {f['workingSet']})" if f.get("workingSet") else "")))
+                 f"{f['solver']}" + (f" (set {f['workingSet']})" if f.get("workingSet") else "")
+                 + (" cd" if f.get("innerSolver") == "coordinate-descent" else "")))
 
     peers = a.peers.split(",") if a.peers else []
     if "skglm" in peers:

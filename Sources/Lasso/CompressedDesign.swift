@@ -32,8 +32,12 @@ public struct CompressedDesign: Sendable {
 
     /// Fraction of nonzero covariate values over patterns and features.
     public var density: Double {
-        patternCount * featureCount == 0 ? 0 : Double(sparseFeature.count) / Double(patternCount * featureCount)
+        patternCount * featureCount == 0 ? 0 : Double(nonzeroCount) / Double(patternCount * featureCount)
     }
+    /// Number of nonzero covariate values over patterns.
+    let nonzeroCount: Int
+    /// Density up to which the solver accumulates the Hessian over sparse rows.
+    static let sparseDensity = 0.35
 
     /// Number of features (not counting the intercept).
     public var featureCount: Int { featureNames.count }
@@ -54,10 +58,20 @@ public struct CompressedDesign: Sendable {
                 throw LassoError.nonFiniteValue(feature: featureNames[j], row: i, value: v)
             }
         }
-        self.featureNames = featureNames
-        self.rowCount = n
-
-        // Open-addressing hash table from row content to pattern index.
+        // Row hashes, accumulated column by column (cache friendly), then an open-addressing
+        // hash table from row content to pattern index; rows are compared only on equal hashes.
+        var hashes = [UInt64](repeating: 0x9E37_79B9_7F4A_7C15, count: n)
+        hashes.withUnsafeMutableBufferPointer { h in
+            for j in 0..<p {
+                columns[j].withUnsafeBufferPointer { col in
+                    for i in 0..<n {
+                        // `+ 0.0` maps -0.0 to 0.0 so equal values hash equally.
+                        let x = h[i]
+                        h[i] = x ^ ((col[i] + 0.0).bitPattern &+ 0x9E37_79B9_7F4A_7C15 &+ (x << 6) &+ (x >> 2))
+                    }
+                }
+            }
+        }
         var capacity = 16
         while capacity < 2 * max(n, 1) { capacity <<= 1 }
         let mask = capacity - 1
@@ -70,11 +84,7 @@ public struct CompressedDesign: Sendable {
             return true
         }
         for i in 0..<n {
-            var h: UInt64 = 0x9E37_79B9_7F4A_7C15
-            for j in 0..<p {
-                // `+ 0.0` maps -0.0 to 0.0 so equal values hash equally.
-                h ^= (columns[j][i] + 0.0).bitPattern &+ 0x9E37_79B9_7F4A_7C15 &+ (h << 6) &+ (h >> 2)
-            }
+            var h = hashes[i]
             h ^= h >> 33; h &*= 0xFF51_AFD7_ED55_8CCD; h ^= h >> 33
             var slot = Int(truncatingIfNeeded: h) & mask
             while true {
@@ -85,27 +95,70 @@ public struct CompressedDesign: Sendable {
                     firstRow.append(Int32(i))
                     break
                 }
-                if same(Int(firstRow[Int(k)]), i) { rowPattern[i] = k; break }
+                let first = Int(firstRow[Int(k)])
+                if hashes[first] == hashes[i] && same(first, i) { rowPattern[i] = k; break }
                 slot = (slot + 1) & mask
             }
         }
         let m = firstRow.count
         let stride = Kernels.paddedLength(m)
         var storage = [Double](repeating: 0, count: p * stride)
-        for j in 0..<p {
-            let col = columns[j]
-            for k in 0..<m { storage[j * stride + k] = col[Int(firstRow[k])] + 0.0 }
+        storage.withUnsafeMutableBufferPointer { out in
+            for j in 0..<p {
+                columns[j].withUnsafeBufferPointer { col in
+                    for k in 0..<m { out[j * stride + k] = col[Int(firstRow[k])] + 0.0 }
+                }
+            }
         }
-        var sparseStart: [Int32] = [0]
+        self.init(featureNames: featureNames, rowPattern: rowPattern, storage: storage, patternCount: m, sparseRows: true)
+    }
+
+    /// A design from column-major storage padded to `Kernels.paddedLength(patternCount)` whose
+    /// rows are the patterns, known to be distinct (no hashing): the working-set solver's
+    /// restricted problems. Without `sparseRows` the sparse rows are built only when the design
+    /// is sparse enough for the solver to use them (``sparseDensity``); otherwise they stay empty
+    /// and the design is for ``Solver`` only.
+    init(featureNames: [String], distinctStorage storage: [Double], patternCount m: Int, sparseRows: Bool) {
+        self.init(
+            featureNames: featureNames, rowPattern: (0..<m).map { Int32($0) }, storage: storage, patternCount: m,
+            sparseRows: sparseRows)
+    }
+
+    /// The derived views (sparse rows, first differing patterns, the solver's layout) of distinct patterns.
+    private init(featureNames: [String], rowPattern: [Int32], storage: [Double], patternCount m: Int, sparseRows: Bool) {
+        let p = featureNames.count
+        let stride = Kernels.paddedLength(m)
+        precondition(storage.count == p * stride, "storage must be padded to the stride")
+        // Compressed sparse rows, filled column by column (features ascending in each row).
+        var sparseStart = [Int32](repeating: 0, count: m + 1)
         var sparseFeature: [Int32] = []
         var sparseValue: [Double] = []
-        sparseStart.reserveCapacity(m + 1)
-        for k in 0..<m {
-            for j in 0..<p where storage[j * stride + k] != 0 {
-                sparseFeature.append(Int32(j))
-                sparseValue.append(storage[j * stride + k])
+        storage.withUnsafeBufferPointer { xs in
+            sparseStart.withUnsafeMutableBufferPointer { start in
+                for j in 0..<p {
+                    for k in 0..<m where xs[j * stride + k] != 0 { start[k + 1] += 1 }
+                }
+                for k in 0..<m { start[k + 1] += start[k] }
             }
-            sparseStart.append(Int32(sparseFeature.count))
+            let nnz = Int(sparseStart[m])
+            guard sparseRows || Double(nnz) <= Self.sparseDensity * Double(m * p) else { return }
+            sparseFeature = [Int32](repeating: 0, count: nnz)
+            sparseValue = [Double](repeating: 0, count: nnz)
+            var cursor = Array(sparseStart.prefix(max(m, 1)))
+            sparseFeature.withUnsafeMutableBufferPointer { feature in
+                sparseValue.withUnsafeMutableBufferPointer { value in
+                    cursor.withUnsafeMutableBufferPointer { next in
+                        for j in 0..<p {
+                            for k in 0..<m where xs[j * stride + k] != 0 {
+                                let at = Int(next[k])
+                                feature[at] = Int32(j)
+                                value[at] = xs[j * stride + k]
+                                next[k] += 1
+                            }
+                        }
+                    }
+                }
+            }
         }
         var pairs = 0
         for k in 0..<m {
@@ -117,6 +170,9 @@ public struct CompressedDesign: Sendable {
             let first = storage[j * stride]
             for k in 1..<max(m, 1) where storage[j * stride + k] != first { firstDifferent[j] = Int32(k); break }
         }
+        self.featureNames = featureNames
+        self.nonzeroCount = Int(sparseStart[m])
+        self.rowCount = rowPattern.count
         self.firstDifferent = firstDifferent
         self.layout = SolverLayout(storage: storage, stride: stride, patternCount: m, featureCount: p, sparsePairs: pairs)
         self.sparseStart = sparseStart

@@ -57,6 +57,11 @@ public struct SolverOptions: Sendable, Equatable {
     public var computeObjective: Bool = true
     /// Whether the Newton system spans every feature or a growing working set of them.
     public var strategy: Strategy = .automatic
+    /// How the working-set strategy's Newton iterations solve their quadratic models: `nil`
+    /// (the default) picks Hessian-free coordinate descent when the working set is large
+    /// (``LogisticLasso/coordinateDescentThreshold`` features and more, dense columns), else the
+    /// formed Hessian. The full strategy always forms the Hessian; results agree to the tolerance.
+    public var innerSolver: InnerSolver? = nil
 
     /// Which features each proximal Newton iteration works on; results agree to the tolerance.
     public enum Strategy: String, Sendable, Equatable, CaseIterable {
@@ -122,6 +127,8 @@ public struct LassoFit: Sendable, Equatable {
     /// Size of the final working set when the fit used ``SolverOptions/Strategy/workingSet``;
     /// `nil` when every feature was in the Newton system.
     public internal(set) var workingSetSize: Int? = nil
+    /// How the quadratic models of the (last) Newton system were solved.
+    public internal(set) var innerSolver: InnerSolver = .hessian
 
     /// Intercept followed by the coefficients.
     public var allCoefficients: [Double] { [intercept] + coefficients }
@@ -148,6 +155,9 @@ public enum LogisticLasso {
     static let separationThreshold = 40.0
     /// Feature count from which ``SolverOptions/Strategy/automatic`` uses working sets.
     public static let workingSetThreshold = 64
+    /// Working-set size from which the quadratic models are solved by Hessian-free coordinate
+    /// descent (``InnerSolver/coordinateDescent``) when ``SolverOptions/innerSolver`` is `nil`.
+    public static let coordinateDescentThreshold = 64
 
     /// The solver `options.strategy` picks for this design.
     static func engine(

@@ -10,7 +10,9 @@ import RealModule
 /// 2. the Hessian `X' V X` (dense, sparse or blocked kernel), unless the previous one is close
 ///    enough to finish from here (``reuseHessian(kkt:drift:)``);
 /// 3. the L1 quadratic model solved exactly: an active-set Cholesky solve on the current signs,
-///    verified, else coordinate descent until the signs settle;
+///    verified, else coordinate descent until the signs settle (a working set's large restricted
+///    problems skip step 2 and solve the model by Hessian-free coordinate descent instead, see
+///    ``solveModelByCoordinates(kkt:)``);
 /// 4. the unit step if a rigorous bound on the logistic loss (its Taylor expansion with the
 ///    third-order remainder bounded through |f'''| <= f'') proves the Armijo decrease, else a
 ///    backtracking line search on the exact loss change `log1p(mu * expm1(x))`;
@@ -63,8 +65,12 @@ final class Solver {
     let pairScratch: UnsafeMutablePointer<V>
     let tableOffset: [Int], codeOffset: [Int]
     private let block: UnsafeMutablePointer<Double>
+    /// Present when the quadratic models are solved Hessian-free (``solveModelByCoordinates(kkt:)``).
+    let coordinateWorkspace: CoordinateWorkspace?
 
-    init(design: CompressedDesign, cells: BinomialCells, penalty: Penalty, options: SolverOptions) throws {
+    /// - Parameter hessianFree: solve the quadratic models by Hessian-free coordinate descent
+    ///   (the design must satisfy ``supportsCoordinateModel(_:)``); no Hessian is ever allocated.
+    init(design: CompressedDesign, cells: BinomialCells, penalty: Penalty, options: SolverOptions, hessianFree: Bool = false) throws {
         self.design = design
         self.layout = design.layout
         self.cells = cells
@@ -84,6 +90,9 @@ final class Solver {
         if S <= 0 { throw LassoError.constantOutcome(value: 0) }
         if S >= W { throw LassoError.constantOutcome(value: 1) }
         let (m, n, p, q) = (self.m, self.n, self.p, self.q)
+        precondition(!hessianFree || (layout.chunkCount == 0 && layout.identity), "Hessian-free needs dense columns in design order")
+        coordinateWorkspace = hessianFree ? CoordinateWorkspace(n: n, q: q) : nil
+        let square = hessianFree ? 0 : q * q
 
         // Constant columns over weighted patterns: stop at the first differing value (usually
         // the design's first differing pattern, when it and pattern 0 have weight).
@@ -114,7 +123,7 @@ final class Solver {
             if cost.blocked <= min(cost.dense, cost.sparse) {
                 hessianPath = .blocked
             } else {
-                hessianPath = design.density <= 0.35 ? .sparse : .dense
+                hessianPath = design.density <= CompressedDesign.sparseDensity ? .sparse : .dense
             }
         }
 
@@ -135,7 +144,7 @@ final class Solver {
         let sizes = [
             n, n, n, n, n, n, n, n,  // t s eta deta mu omu r v
             layout.identity ? 0 : n, n,  // vDesign vx
-            q * q, q * q, q * q,  // H chol reduced
+            square, square, square,  // H chol reduced
             q, q, q, q, q, q, q, q, q,  // g gq d lam beta trial dPolish rhs sign
             G, G * layout.rowWidth, layout.rowWidth, 8 * max(maxTableWidth, 8), tableTotal, codeTotal, 64,
         ]
@@ -160,7 +169,7 @@ final class Solver {
         active = UnsafeMutablePointer<Int>.allocate(capacity: q)
         pinned = UnsafeMutablePointer<Bool>.allocate(capacity: q)
         pinned.initialize(repeating: false, count: q)
-        for i in 0..<(q * q) { H[i] = 0 }
+        for i in 0..<square { H[i] = 0 }
         for i in 0..<q { g[i] = 0; d[i] = 0; beta[i] = 0; trial[i] = 0 }
 
         // Cells in internal order; padding stays zero.
@@ -222,12 +231,16 @@ final class Solver {
             }
             if separationWatch { try checkSeparation() }
             iteration += 1
-            if !(hessianValid && reuseHessian(kkt: kkt, drift: drift)) {
-                computeHessian()
-                hessianValid = true
-                drift = 0
+            if coordinateWorkspace != nil {
+                solveModelByCoordinates(kkt: kkt)
+            } else {
+                if !(hessianValid && reuseHessian(kkt: kkt, drift: drift)) {
+                    computeHessian()
+                    hessianValid = true
+                    drift = 0
+                }
+                solveSubproblem()
             }
-            solveSubproblem()
             // Predicted decrease of the model (newGLMNET's Delta).
             let delta = linearChange(step: 1, gradient: true)
             let summary = linearPredictor(d, into: deta, weights: v)
@@ -333,9 +346,14 @@ final class Solver {
         }
         saturatedQuadratic()
         computeGradient()
-        computeHessian()
-        for j in 0..<q { beta[j] = 0 }
-        solveSubproblem()
+        if coordinateWorkspace != nil {
+            for j in 0..<q { beta[j] = 0 }
+            solveModelByCoordinates(kkt: kktViolation())
+        } else {
+            computeHessian()
+            for j in 0..<q { beta[j] = 0 }
+            solveSubproblem()
+        }
         for j in 0..<q { beta[j] = pinned[j] ? 0 : d[j] }
         _ = linearPredictor(beta, into: eta)
         evaluate(step: nil)

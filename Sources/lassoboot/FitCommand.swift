@@ -60,6 +60,13 @@ struct FitCommand: ParsableCommand {
     @Option(name: .long, help: "Newton system: automatic (working sets from \(LogisticLasso.workingSetThreshold) features), full or working-set.")
     var solver: SolverOptions.Strategy = .automatic
 
+    @Option(
+        name: .long,
+        help:
+            "Working-set quadratic models: automatic (coordinate descent from \(LogisticLasso.coordinateDescentThreshold) features), hessian or coordinate-descent."
+    )
+    var innerSolver: String = "automatic"
+
     @Option(name: .long, help: "Confidence level of the Wald intervals.")
     var level: Double = 0.95
 
@@ -130,6 +137,12 @@ struct FitCommand: ParsableCommand {
             }
             var options = SolverOptions(tolerance: tolerance)
             options.strategy = solver
+            if innerSolver != "automatic" {
+                guard let inner = InnerSolver(rawValue: innerSolver) else {
+                    throw ValidationError("--inner-solver must be automatic, hessian or coordinate-descent")
+                }
+                options.innerSolver = inner
+            }
             let clock = ContinuousClock()
             var fit: LassoFit!
             let elapsed = try clock.measure {

@@ -47,6 +47,9 @@ struct FitJSON: Encodable {
     let solver: String
     /// Features in the final working set (`working-set` only).
     let workingSet: Int?
+    /// How the Newton iterations solved their quadratic models: `hessian` (formed) or
+    /// `coordinate-descent` (Hessian-free; large working sets).
+    let innerSolver: String
     let fitSeconds: Double
     let intervals: String
     let level: Double
@@ -68,6 +71,7 @@ struct FitJSON: Encodable {
         iterations = r.fit.iterations
         solver = r.fit.workingSetSize == nil ? SolverOptions.Strategy.full.rawValue : SolverOptions.Strategy.workingSet.rawValue
         workingSet = r.fit.workingSetSize
+        innerSolver = r.fit.innerSolver.rawValue
         fitSeconds = r.fitSeconds
         intervals = Wald.label
         level = r.level

@@ -299,7 +299,7 @@ public struct CSVReader: Sendable {
         let estimate = bytes.count / max(1, header.byteLength)
         let body =
             try CSVReader.parallelChunks(bytes, from: scanner.position, shape: shape, minimum: parallelMinimumBytes)
-            .flatMap { try parseInParallel(bytes, chunks: $0, firstLine: scanner.line, shape: shape) }
+            .flatMap { parseNumericInParallel(bytes, chunks: $0, firstLine: scanner.line, shape: shape) }
             ?? shape.parse(&scanner, estimate: estimate)
         var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(body.texts[$0]) : .numeric(body.numbers[$0]) }
         if skipFirst {
@@ -321,7 +321,7 @@ extension CSVReader {
     static func parallelChunks(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, shape: BodyShape, minimum: Int) -> [Range<Int>]? {
         let count = bytes.count
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard cores > 1, count - start >= minimum,
+        guard count - start >= minimum,
             !zip(shape.isText, shape.isUsed).contains(where: { $0 && $1 })
         else { return nil }
         guard let base = bytes.baseAddress, memchr(base + start, Int32(UInt8(ascii: "\"")), count - start) == nil else { return nil }
@@ -337,49 +337,5 @@ extension CSVReader {
         }
         bounds.append(count)
         return (0..<(bounds.count - 1)).map { bounds[$0]..<bounds[$0 + 1] }
-    }
-
-    /// The body parsed piece by piece on all cores, then joined in file order: the same table as
-    /// the serial parse. `nil` when a piece fails: the serial parse then finds the first error
-    /// and reports it with its exact line.
-    func parseInParallel(_ bytes: UnsafeBufferPointer<UInt8>, chunks: [Range<Int>], firstLine: Int, shape: BodyShape) throws -> Body? {
-        var results = [Body?](repeating: nil, count: chunks.count)
-        var breaks = [Int](repeating: 0, count: chunks.count)
-        let source = UnsafeShared(bytes)
-        results.withUnsafeMutableBufferPointer { resultBuffer in
-            breaks.withUnsafeMutableBufferPointer { breakBuffer in
-                let out = UnsafeShared((resultBuffer.baseAddress!, breakBuffer.baseAddress!))
-                DispatchQueue.concurrentPerform(iterations: chunks.count) { c in
-                    let piece = UnsafeBufferPointer(rebasing: source.value[chunks[c]])
-                    var scanner = CSVScanner(bytes: piece, separator: shape.separator, source: shape.source, skipByteOrderMark: false)
-                    scanner.line = 0
-                    if let body = try? shape.parse(&scanner, estimate: piece.count / max(1, shape.width * 4)) {
-                        out.value.0[c] = body
-                        out.value.1[c] = scanner.line
-                    }
-                }
-            }
-        }
-        var parts: [Body] = []
-        for case let body? in results { parts.append(body) }
-        guard parts.count == chunks.count else { return nil }
-        // Line numbers: each piece counted from 0; shift by the lines before it.
-        var offset = firstLine
-        for c in parts.indices {
-            let shift = Int32(truncatingIfNeeded: offset)
-            for i in parts[c].lines.indices { parts[c].lines[i] &+= shift }
-            offset += breaks[c]
-        }
-        var joined = Body(width: shape.width)
-        joined.lines.reserveCapacity(parts.reduce(0) { $0 + $1.lines.count })
-        for c in parts.indices { joined.lines += parts[c].lines; parts[c].lines = [] }
-        for column in 0..<shape.width where shape.isUsed[column] {
-            joined.numbers[column].reserveCapacity(joined.lines.count)
-            for c in parts.indices {
-                joined.numbers[column] += parts[c].numbers[column]
-                parts[c].numbers[column] = []
-            }
-        }
-        return joined
     }
 }

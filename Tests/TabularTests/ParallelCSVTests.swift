@@ -79,6 +79,72 @@ struct ParallelCSVTests {
         #expect(t.rowLines.first == 2 && t.rowLines.last == 3_001)
     }
 
+    /// Random numeric files built from every field form the one-pass kernel must read as the
+    /// serial parse does (or hand over to it): signs, points without digits, 15 and 16
+    /// significant digits, leading zeros, exponents, padding, booleans, tokens, empty cells; CR,
+    /// CRLF and LF line ends, blank lines, a trailing separator, skipped columns.
+    static func randomFile(seed: UInt64, rows: Int, width: Int, badRow: Int?) -> String {
+        var state = seed | 1
+        func next(_ n: Int) -> Int {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(n))
+        }
+        let forms = [
+            "0", "-0", "+7", "12.5", "-3.", ".25", "007.50", "123456789012345", "1234567890123456", "0.000000000000000000000012",
+            "0.0000000000000000000001", "1e5", "-2.5E-3", " 4.5", "6 ", "\t8", "TRUE", "false", "NA", "NaN", "-999", "",
+            "99999999999999999999", "0.1", "1.7976931348623157e308",
+        ]
+        var out = (0..<width).map { "c\($0)" }.joined(separator: ",") + "\n"
+        let ends = ["\n", "\r\n", "\r"]
+        for r in 0..<rows {
+            var fields = (0..<width).map { _ in forms[next(forms.count)].replacingOccurrences(of: "\\t", with: "\t") }
+            if r == badRow { fields[next(width)] = "1x" }
+            out += fields.joined(separator: ",") + ends[next(ends.count)]
+            if next(50) == 0 { out += "\n" }
+        }
+        return out
+    }
+
+    @Test("the one-pass kernel against the serial parse on random files: the same values, lines and errors")
+    func kernelMatchesSerial() throws {
+        for seed in UInt64(1)...40 {
+            let width = 1 + Int(seed % 5)
+            let text = Self.randomFile(seed: seed, rows: 400, width: width, badRow: seed % 4 == 0 ? Int(seed * 7 % 400) : nil)
+            for tokens in [CSVReader.defaultMissingTokens, ["NA", "-999"]] {
+                for used: Set<String>? in [nil, ["c0"]] {
+                    var serial = Self.reader(parallel: false), parallel = Self.reader(parallel: true)
+                    serial.missingTokens = tokens
+                    parallel.missingTokens = tokens
+                    serial.usedColumns = used
+                    parallel.usedColumns = used
+                    let a = Result { try serial.parse(text, source: "r.csv") }, b = Result { try parallel.parse(text, source: "r.csv") }
+                    switch (a, b) {
+                    case let (.success(s), .success(p)):
+                        #expect(s.rowLines == p.rowLines, "seed \(seed)")
+                        for name in s.columnNames where used?.contains(name) ?? true {
+                            #expect(try s.numeric(name).map(\.bitPattern) == p.numeric(name).map(\.bitPattern), "seed \(seed) \(name)")
+                        }
+                    case let (.failure(e), .failure(f)):
+                        #expect("\(e)" == "\(f)", "seed \(seed)")
+                    default:
+                        Issue.record("seed \(seed): serial \(a), parallel \(b)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a trailing separator at the end of the file is one more, empty cell; a file of one column keeps its blank lines as missing")
+    func edges() throws {
+        let t = try Self.reader(parallel: true).parse("a,b\n1,2\n3,", source: "e.csv")
+        #expect(try t.numeric("a") == [1, 3])
+        #expect(try t.numeric("b").last?.isNaN == true)
+        let single = try Self.reader(parallel: true).parse("a\n1\n\n2\n", source: "s.csv")
+        let serial = try Self.reader(parallel: false).parse("a\n1\n\n2\n", source: "s.csv")
+        #expect(try single.numeric("a").map(\.bitPattern) == serial.numeric("a").map(\.bitPattern))
+        #expect(single.rowLines == [2, 3, 4])
+    }
+
     @Test("exponents and 16-17 digit values read exactly as Double(String) reads them")
     func numbersExact() throws {
         var state: UInt64 = 99

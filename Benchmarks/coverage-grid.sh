@@ -10,7 +10,8 @@
 # Environment: REPS (1000), ROWS ("500 1000 5000"), PS ("8 20 50"), RHOS ("0 0.5 0.8"),
 # METHODS (debiased-wald), RESAMPLES (20: enough for Wald, which needs none; raise it for
 # bootstrap methods), THREADS (all cores), BENCH (default: build the release lassoboot-bench),
-# DEBIASED (a spec's `debiased` object, e.g. '{"method": "newton"}'; default: the spec's auto).
+# DEBIASED (a spec's `debiased` object, e.g. '{"method": "newton"}'; default: the spec's auto),
+# EVENT_RATE (the intercept set for this share of ones, e.g. 0.1; default: intercept -0.5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-1000}
@@ -21,6 +22,7 @@ METHODS=${METHODS:-debiased-wald}
 RESAMPLES=${RESAMPLES:-20}
 THREADS=${THREADS:-$(nproc)}
 DEBIASED=${DEBIASED:-}
+EVENT_RATE=${EVENT_RATE:-}
 OUT=${OUT:-/tmp/coverage-grid}
 if [ -z "${BENCH:-}" ]; then
     swift build -c release --product lassoboot-bench >/dev/null
@@ -33,7 +35,7 @@ for n in $ROWS; do
         for rho in $RHOS; do
             file="$OUT/n$n-p$p-rho$rho.txt"
             "$BENCH" coverage --design toeplitz --p "$p" --rho "$rho" --rows "$n" --reps "$REPS" --resamples "$RESAMPLES" \
-                --settings cv --methods "$METHODS" --threads "$THREADS" ${DEBIASED:+--debiased "$DEBIASED"} >"$file" 2>/dev/null
+                --settings cv --methods "$METHODS" --threads "$THREADS" ${DEBIASED:+--debiased "$DEBIASED"} ${EVENT_RATE:+--event-rate "$EVENT_RATE"} >"$file" 2>/dev/null
             awk -v n="$n" -v p="$p" -v rho="$rho" '
                 / intervals$/ { method = $1 }
                 /^  [xz][0-9]/ && method != "" { if (!(method in low) || $5 < low[method]) { low[method] = $5; name[method] = $1 } }

@@ -2,7 +2,7 @@
 //
 //   lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005]
 //                            [--settings mle,fixed,cv,cv1se] [--methods percentile,debiased-wald,debiased-percentile]
-//                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--nonzeros k] [--seed 20251207]
+//                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--nonzeros k] [--event-rate r] [--seed 20251207]
 //                            [--debiased '{"newtonSteps": 1}' | '{"method": "nodewise"}']
 //                            [--threads N] [--json]
 //
@@ -82,12 +82,17 @@ func runCoverage(_ args: Arguments) throws {
     for m in methods { if let b = m.base, !specMethods.contains(b) { specMethods.append(b) } }
     if specMethods.isEmpty { specMethods = [.percentile] }
     let designName = try args.string("design") ?? "standard"
-    let model: CoverageModel
+    var chosen: CoverageModel
     switch designName {
-    case "standard": model = CoverageModel()
-    case "toeplitz": model = CoverageModel(toeplitz: try args.int("p") ?? 20, rho: try args.double("rho") ?? 0.5, nonzeros: try args.int("nonzeros"))
+    case "standard": chosen = CoverageModel()
+    case "toeplitz": chosen = CoverageModel(toeplitz: try args.int("p") ?? 20, rho: try args.double("rho") ?? 0.5, nonzeros: try args.int("nonzeros"))
     default: throw UsageError(description: "--design: standard or toeplitz")
     }
+    if let rate = try args.double("event-rate") {
+        guard rate > 0 && rate < 1 else { throw UsageError(description: "--event-rate: a share of ones strictly between 0 and 1, e.g. 0.1") }
+        chosen.calibrate(eventRate: rate)
+    }
+    let model = chosen
     let all: [CoverageSetting] = [
         .init(name: "mle", label: "alpha = 0 (unpenalized MLE, control)", alphasJSON: "\"alphas\": [0]", rule: "min"),
         .init(name: "fixed", label: "fixed alpha = \(fixedAlpha) (glmnet lambda scale)", alphasJSON: "\"alphas\": [\(fixedAlpha)]", rule: "min"),
@@ -131,6 +136,7 @@ func runCoverage(_ args: Arguments) throws {
     let store = Mutex([[CoverageCell?]](repeating: [CoverageCell?](repeating: nil, count: reps), count: settings.count))
     let errors = Mutex([String]())
     let progress = Mutex(0)
+    let ones = Mutex(0)
     let clock = ContinuousClock()
     let start = clock.now
     let specs = try settings.indices.map { si in try (0..<reps).map { try spec(settings[si], repetition: $0) } }
@@ -139,6 +145,8 @@ func runCoverage(_ args: Arguments) throws {
         var rep = worker
         while rep < reps {
             let bytes = model.csv(rows: rows, seed: seed, repetition: rep)
+            let count = bytes.split(separator: 10).dropFirst().reduce(0) { $0 + ($1.first == UInt8(ascii: "1") ? 1 : 0) }
+            ones.withLock { $0 += count }
             for si in settings.indices {
                 do {
                     let data = try RunData(spec: specs[si][rep], csvBytes: bytes)
@@ -189,6 +197,12 @@ func runCoverage(_ args: Arguments) throws {
     print(
         "Coverage of \(Int(level * 100))% intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s"
     )
+    let observed = f(Double(ones.withLock { $0 }) / Double(rows * reps))
+    if let rate = try args.double("event-rate") {
+        print("Event rate \(rate): the intercept is set for that expected share of ones (observed: \(observed))")
+    } else {
+        print("Observed share of ones: \(observed)")
+    }
     print("Model: logit P(y=1) = \(model.intercept) + " + model.features.map { "\($0.beta) * \($0.name)" }.joined(separator: " + "))
     print(
         "       x*_bin ~ Bernoulli(p) (p = " + model.features.compactMap { f in f.binaryP.map { "\(f.name): \($0)" } }.joined(separator: ", ")

@@ -16,7 +16,8 @@ struct CoverageModel {
         let group: String
     }
 
-    let intercept = -0.5
+    /// The true intercept; `calibrate(eventRate:)` sets it for a wanted share of ones.
+    var intercept = -0.5
     /// Latent correlation of neighbouring features (`toeplitz` design; `nil`: independent features).
     var rho: Double?
     var features: [Feature] = [
@@ -71,9 +72,41 @@ struct CoverageModel {
 
     /// One data set as CSV bytes (header `y,x1_bin,...`), from stream (seed, .simulation, rep).
     func csv(rows n: Int, seed: UInt64, repetition: Int) -> Data {
-        var stream = RandomStream(seed: seed, purpose: .simulation, index: UInt64(repetition))
         var text = (["y"] + features.map(\.name)).joined(separator: ",") + "\n"
         text.reserveCapacity(n * 40)
+        draw(rows: n, seed: seed, repetition: repetition) { fields, y in
+            text += (y ? "1" : "0") + "," + fields.joined(separator: ",") + "\n"
+        }
+        return Data(text.utf8)
+    }
+
+    /// Sets the intercept so that the expected share of ones is `eventRate` (the 0.4 and
+    /// 0.1 cells): bisection on the mean probability over 50,000 rows drawn from a stream no
+    /// repetition uses.
+    mutating func calibrate(eventRate: Double) {
+        var predictors: [Double] = []
+        predictors.reserveCapacity(50_000)
+        var unshifted = self
+        unshifted.intercept = 0
+        unshifted.draw(rows: 50_000, seed: 0x5EED_CA1B, repetition: 0) { _, _ in
+        } linearPredictor: {
+            predictors.append($0)
+        }
+        var low = -30.0, high = 30.0
+        for _ in 0..<100 {
+            let mid = (low + high) / 2
+            let rate = predictors.reduce(0) { $0 + 1 / (1 + Foundation.exp(-(mid + $1))) } / Double(predictors.count)
+            if rate < eventRate { low = mid } else { high = mid }
+        }
+        intercept = ((low + high) / 2 * 1000).rounded() / 1000
+    }
+
+    /// Draws `n` rows from stream (seed, .simulation, rep): each row's cells as the CSV holds
+    /// them and its outcome; `linearPredictor` sees each row's eta (intercept included).
+    func draw(
+        rows n: Int, seed: UInt64, repetition: Int, _ row: ([String], Bool) -> Void, linearPredictor: (Double) -> Void = { _ in }
+    ) {
+        var stream = RandomStream(seed: seed, purpose: .simulation, index: UInt64(repetition))
         var spare: Double?
         func normal() -> Double {
             if let s = spare { spare = nil; return s }
@@ -107,9 +140,8 @@ struct CoverageModel {
                 eta += f.beta * Double(s)!
                 fields.append(s)
             }
-            let y = stream.nextUniform() < 1 / (1 + Foundation.exp(-eta)) ? "1" : "0"
-            text += y + "," + fields.joined(separator: ",") + "\n"
+            linearPredictor(eta)
+            row(fields, stream.nextUniform() < 1 / (1 + Foundation.exp(-eta)))
         }
-        return Data(text.utf8)
     }
 }

@@ -245,7 +245,7 @@ let usage = """
            lassoboot-bench csv [--rows N] [--cols K] [--file PATH] [--repeat R]
            lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005] [--settings mle,fixed,cv,cv1se]
                                     [--methods percentile,debiased-wald,debiased-percentile] [--design standard|toeplitz]
-                                    [--p 20] [--rho 0.5] [--seed S] [--threads T] [--json]
+                                    [--p 20] [--rho 0.5] [--event-rate r] [--seed S] [--threads T] [--json]
            lassoboot-bench job --spec SPEC [--threads T] [--intervals debiased|penalized] [--resamples B]
            lassoboot-bench warm --data CSV --outcome COL [--exclude COL...] [--alpha A] [--penalize-intercept]
                                 [--resamples 200] [--repeat 5] [--tolerance T] [--seed S]

@@ -44,27 +44,19 @@ public struct RunData: Sendable {
     /// Prepares a run from the CSV's bytes (as a worker that fetched them by hash would).
     /// - Parameter hash: the bytes' sha256 when the caller already knows it (content-addressed
     ///   datasets), to save hashing them again.
-    public init(spec: RunSpec, csvBytes: Data, hash: String? = nil) throws {
+    /// - Parameter cache: parsed datasets kept between runs (a worker's); a hit skips reading,
+    ///   encoding and compressing the data.
+    public init(spec: RunSpec, csvBytes: Data, hash: String? = nil, cache: DatasetCache? = nil) throws {
         self.spec = spec
         dataHash = hash ?? SHA256.hex(csvBytes)
-        var hints: [String: String] = [:]
-        for o in spec.data.outcomes where o.positive == nil {
-            hints[o.column] =
-                "outcome '\(o.name)' is 0/1 or true/false; for a text outcome name the level that counts as 1 (\"positive\" in the spec, --positive LEVEL on the command line)"
+        let encoded: EncodedData, design: CompressedDesign
+        if let cached = cache?.get(hash: dataHash, spec: spec.data) {
+            (encoded, design) = cached
+        } else {
+            (encoded, design) = try Self.read(spec: spec, csvBytes: csvBytes)
+            cache?.put(hash: dataHash, spec: spec.data, encoded: encoded, design: design)
         }
-        var reader = CSVReader(
-            textColumns: spec.data.textColumns, separator: spec.data.separator,
-            missingTokens: Set(spec.data.missingTokens), usedColumns: spec.data.usedColumns, hints: hints)
-        reader.ignoredColumns = Set(spec.data.allFeaturesExcept ?? [])
-        // The table is handed over (not kept), so the encoder can release its columns as it goes.
-        let encoded = try DataEncoder.encode(reader.parse(csvBytes, source: spec.data.csv), spec: spec.data)
         self.encoded = encoded
-        let design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
-        if let group = design.duplicateFeatureGroups().first {
-            let names = group.map { "'\(encoded.featureNames[$0])'" }.joined(separator: " and ")
-            throw TabularError(
-                file: spec.source, message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one")
-        }
         self.design = design
 
         // Penalty factors by expanded feature name or by spec feature name.
@@ -138,6 +130,28 @@ public struct RunData: Sendable {
             }
         }
         self.grids = grids
+    }
+
+    /// Reads, encodes and compresses the data of `spec` (what a ``DatasetCache`` keeps).
+    static func read(spec: RunSpec, csvBytes: Data) throws -> (EncodedData, CompressedDesign) {
+        var hints: [String: String] = [:]
+        for o in spec.data.outcomes where o.positive == nil {
+            hints[o.column] =
+                "outcome '\(o.name)' is 0/1 or true/false; for a text outcome name the level that counts as 1 (\"positive\" in the spec, --positive LEVEL on the command line)"
+        }
+        var reader = CSVReader(
+            textColumns: spec.data.textColumns, separator: spec.data.separator,
+            missingTokens: Set(spec.data.missingTokens), usedColumns: spec.data.usedColumns, hints: hints)
+        reader.ignoredColumns = Set(spec.data.allFeaturesExcept ?? [])
+        // The table is handed over (not kept), so the encoder can release its columns as it goes.
+        let encoded = try DataEncoder.encode(reader.parse(csvBytes, source: spec.data.csv), spec: spec.data)
+        let design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
+        if let group = design.duplicateFeatureGroups().first {
+            let names = group.map { "'\(encoded.featureNames[$0])'" }.joined(separator: " and ")
+            throw TabularError(
+                file: spec.source, message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one")
+        }
+        return (encoded, design)
     }
 
     /// Why cross-validation by AUC cannot score this run (a held-out fold with a single outcome

@@ -30,12 +30,12 @@ public struct TaskExecutor: Sendable {
     /// a worker in the same process (`lassoboot run`) prepare the data once.
     public static func prepare(
         spec: String, source: String, data: Data, dataHash: String? = nil,
-        resampleIndices: Data?, indicesHash: String? = nil
+        resampleIndices: Data?, indicesHash: String? = nil, cache: DatasetCache? = nil
     ) throws -> TaskExecutor {
         let key = dataHash.map { "\($0)|\(indicesHash ?? (resampleIndices == nil ? "-" : "?"))|\(spec)" }
         if let key, !key.contains("|?|"), let cached = PreparedCache.shared.get(key) { return cached }
         let runSpec = try RunSpec.parse(Data(spec.utf8), source: source, baseDirectory: "/")
-        let runData = try RunData(spec: runSpec, csvBytes: data, hash: dataHash)
+        let runData = try RunData(spec: runSpec, csvBytes: data, hash: dataHash, cache: cache)
         let imported = try resampleIndices.map {
             try importResamples(text: String(decoding: $0, as: UTF8.self), source: "resample indices of \(source)", data: runData)
         }

@@ -38,7 +38,11 @@ extension WorkerLoop {
     func prepareExecutor(for task: Wire.LeasedTask) async throws -> TaskExecutor {
         let t0 = now()
         let context = try await retrying { try await self.client.context(run: task.run) }
-        var bytes = state.withLock { $0.datasets[task.dataset] }
+        var bytes: Data? = state.withLock { s in
+            s.useTick += 1
+            if s.datasets[task.dataset] != nil { s.datasetUse[task.dataset] = s.useTick }
+            return s.datasets[task.dataset]
+        }
         if bytes == nil {
             let fetched = try await retrying { try await self.client.dataset(hash: task.dataset) }
             // Content-addressed: refuse bytes that do not hash to the name they were fetched by.
@@ -47,7 +51,12 @@ extension WorkerLoop {
                 throw ClientError.hashMismatch(expected: task.dataset, actual: actual)
             }
             bytes = fetched
-            state.withLock { $0.datasets[task.dataset] = fetched }
+            state.withLock { s in
+                s.datasets[task.dataset] = fetched
+                s.useTick += 1
+                s.datasetUse[task.dataset] = s.useTick
+                s.datasetsFetched += 1
+            }
         }
         var indices: Data?
         if let h = context.resampleIndices {
@@ -56,7 +65,7 @@ extension WorkerLoop {
         let t1 = now()
         let executor = try TaskExecutor.prepare(
             spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
-            resampleIndices: indices, indicesHash: context.resampleIndices)
+            resampleIndices: indices, indicesHash: context.resampleIndices, cache: datasetCache)
         keep(executor, run: task.run)
         logger.info(
             "run prepared",
@@ -78,7 +87,7 @@ extension WorkerLoop {
                 let victim = s.executorUse.filter({ $0.key != run }).min(by: { $0.value.tick < $1.value.tick })
             {
                 total -= victim.value.bytes
-                Self.drop(victim.key, from: &s)
+                drop(victim.key, from: &s)
                 dropped = true
             }
             return dropped
@@ -92,7 +101,7 @@ extension WorkerLoop {
         let dropped: [String] = state.withLock { s in
             let busy = Set(s.queue.map(\.run)).union(s.inFlight.values.map(\.run)).union(s.preparing.keys)
             let ended = s.executors.keys.filter { !running.contains($0) && !busy.contains($0) }
-            for run in ended { Self.drop(run, from: &s) }
+            for run in ended { drop(run, from: &s) }
             return ended
         }
         guard !dropped.isEmpty else { return }
@@ -100,14 +109,24 @@ extension WorkerLoop {
         logger.info("dropped the preparation of ended run(s)", metadata: ["runs": "\(dropped.joined(separator: ","))"])
     }
 
-    /// Removes a run's preparation, and its dataset's bytes when no kept run uses them.
-    static func drop(_ run: String, from s: inout State) {
+    /// Removes a run's preparation. Its dataset's bytes stay while they fit the dataset budget
+    /// with the others no kept run uses (least recently used dropped first), so a later run on
+    /// the same data does not download it again; its parsed form stays in ``datasetCache``.
+    func drop(_ run: String, from s: inout State) {
         guard let executor = s.executors.removeValue(forKey: run) else { return }
         s.executorUse[run] = nil
         let hash = executor.data.dataHash
         if !s.executors.values.contains(where: { $0.data.dataHash == hash }) {
-            s.datasets[hash] = nil
             TaskExecutor.forgetShared(dataHash: hash)
+        }
+        let inUse = Set(s.executors.values.map(\.data.dataHash))
+        var idle = s.datasets.filter { !inUse.contains($0.key) }
+        var total = idle.values.reduce(0) { $0 + $1.count }
+        while total > config.datasetBudget, let victim = idle.min(by: { (s.datasetUse[$0.key] ?? 0) < (s.datasetUse[$1.key] ?? 0) }) {
+            total -= victim.value.count
+            idle[victim.key] = nil
+            s.datasets[victim.key] = nil
+            s.datasetUse[victim.key] = nil
         }
     }
 

@@ -21,6 +21,10 @@ public struct WorkerConfig: Sendable {
     /// Bytes of prepared runs kept (least recently used dropped beyond it; runs the
     /// coordinator no longer runs are dropped at once).
     public var preparedBudget: Int
+    /// Bytes of datasets kept after the runs using them end (their CSV bytes, and their parsed,
+    /// encoded and compressed form), so a later run on the same data neither downloads nor
+    /// parses it; least recently used dropped beyond it; 0 keeps nothing.
+    public var datasetBudget: Int
 
     /// The shortest heartbeat interval, in seconds (a shorter one would only spin a core).
     public static let minimumHeartbeat = 0.5
@@ -29,9 +33,10 @@ public struct WorkerConfig: Sendable {
 
     public init(
         id: String, host: String, threads: Int, idleExit: Double? = nil, heartbeatInterval: Double = 10, leaseWait: Double = 10,
-        preparedBudget: Int = 256 << 20
+        preparedBudget: Int = 256 << 20, datasetBudget: Int = 256 << 20
     ) {
         self.preparedBudget = preparedBudget
+        self.datasetBudget = datasetBudget
         self.id = id
         self.host = host
         self.threads = max(1, threads)
@@ -69,7 +74,11 @@ public final class WorkerLoop: Sendable {
         var useTick = 0
         /// Runs being prepared: threads that need the same run wait for one preparation.
         var preparing: [String: Task<TaskExecutor, any Error>] = [:]
+        /// Datasets' bytes by hash, and the last use of each (kept within the dataset budget once no
+        /// prepared run uses them).
         var datasets: [String: Data] = [:]
+        var datasetUse: [String: Int] = [:]
+        var datasetsFetched = 0
         var done = 0
         /// Smoothed seconds per task, to size leases to ~0.5 s of work per thread.
         var secondsPerTask = 0.0
@@ -77,6 +86,8 @@ public final class WorkerLoop: Sendable {
     let state = Mutex(State())
     /// Rung on every change the loops wait for (tasks queued or taken, stop, drain).
     let bell = Bell()
+    /// Parsed datasets kept between runs (within ``WorkerConfig/datasetBudget``).
+    public let datasetCache: DatasetCache
 
     /// Seconds of work one lease round should hand each thread.
     static let targetLeaseSeconds = 0.5
@@ -90,6 +101,7 @@ public final class WorkerLoop: Sendable {
         self.config = config
         self.logger = logger
         self.now = now
+        datasetCache = DatasetCache(budget: config.datasetBudget)
     }
 
     /// Seconds since an arbitrary fixed point, never going back (unlike the wall clock).
@@ -101,6 +113,10 @@ public final class WorkerLoop: Sendable {
 
     /// Tasks completed so far.
     public var tasksDone: Int { state.withLock { $0.done } }
+
+    /// Datasets downloaded from the coordinator so far (a dataset kept from an earlier run is not
+    /// downloaded again).
+    public var datasetsFetched: Int { state.withLock { $0.datasetsFetched } }
 
     /// Stops leasing; tasks already running finish and are handed in, leased tasks not yet
     /// started are handed back, then ``run()`` returns.

@@ -310,12 +310,22 @@ struct WorkerCommand: AsyncParsableCommand {
         help: "Megabytes of prepared run data kept (least recently used dropped beyond it; ended runs' at once).")
     var preparedCacheMB: Int = 256
 
+    @Option(
+        name: .customLong("dataset-cache-mb"),
+        help:
+            "Megabytes of datasets kept after their runs end (bytes and parsed form), so a later run on the same data is neither downloaded nor parsed again; 0 keeps none."
+    )
+    var datasetCacheMB: Int = 256
+
     @OptionGroup var logging: LogOptions
 
     func validate() throws {
         _ = try coordinatorURL(coordinator)
         guard (1...WorkerConfig.maximumThreads).contains(threads) else {
             throw ValidationError("--threads must be between 1 and \(WorkerConfig.maximumThreads) (got \(threads))")
+        }
+        guard datasetCacheMB >= 0, datasetCacheMB <= 1 << 30 else {
+            throw ValidationError("--dataset-cache-mb must be between 0 and 2^30 (got \(datasetCacheMB))")
         }
         guard heartbeatSeconds.isFinite, heartbeatSeconds >= WorkerConfig.minimumHeartbeat, heartbeatSeconds <= 3600 else {
             throw ValidationError("--heartbeat-seconds must be between \(WorkerConfig.minimumHeartbeat) and 3600 (got \(heartbeatSeconds))")
@@ -336,7 +346,7 @@ struct WorkerCommand: AsyncParsableCommand {
             client: HTTPCoordinatorClient(base: base, token: try tokens.resolve()),
             config: WorkerConfig(
                 id: id, host: host, threads: threads, idleExit: idleExit, heartbeatInterval: heartbeatSeconds,
-                preparedBudget: max(0, min(preparedCacheMB, 1 << 30)) << 20),
+                preparedBudget: max(0, min(preparedCacheMB, 1 << 30)) << 20, datasetBudget: max(0, min(datasetCacheMB, 1 << 30)) << 20),
             logger: logger)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)

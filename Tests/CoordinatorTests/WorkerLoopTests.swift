@@ -44,6 +44,46 @@ struct WorkerLoopTests {
         #expect(single.done[0] > 0)
     }
 
+    /// One worker serves two runs on the same data, one after the other (the first forgotten
+    /// before the second starts); returns the second run's report and the worker's dataset
+    /// downloads. (Whether it parsed again is `DatasetCacheTests`' subject: in one process the
+    /// coordinator's own preparation of a run can serve the worker too.)
+    func twoRuns(datasetBudget: Int) async throws -> (report: String, fetched: Int) {
+        let service = try CoordinatorService(store: MemoryStore(), software: "test")
+        let hash = try await service.putDataset(Data(HTTPTests.csv.utf8)).hash
+        let worker = WorkerLoop(
+            client: InProcessClient(service: service),
+            config: WorkerConfig(id: "w", host: "test", threads: 2, leaseWait: 0.05, datasetBudget: datasetBudget))
+        let loop = Task { await worker.run() }
+        var report = ""
+        for seed in [3, 4] {
+            let spec = Self.spec.replacingOccurrences(of: #""seed": 3"#, with: #""seed": \#(seed)"#)
+            let created = try await service.createRun(Wire.CreateRun(spec: spec, dataset: hash, dataName: "data.csv"))
+            var status = created
+            while status.state == .running { status = try await service.status(created.id, waitingUpTo: 5) }
+            #expect(status.state == .done, "\(status.error ?? status.state.rawValue)")
+            #expect(status.state != .running)
+            report = Render.json(try await service.report(created.id))
+            // The worker drops an ended run's preparation at its next lease answer.
+            for _ in 0..<500 where !worker.preparedRuns.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(worker.preparedRuns.isEmpty, "run \(created.id) is still prepared")
+        }
+        worker.drain()
+        await loop.value
+        return (report, worker.datasetsFetched)
+    }
+
+    @Test(
+        "a worker keeps a dataset between runs: the second run on the same data downloads nothing, and its report is the one a worker without the cache gives"
+    )
+    func datasetKeptBetweenRuns() async throws {
+        let kept = try await twoRuns(datasetBudget: 64 << 20)
+        #expect(kept.fetched == 1)
+        let fresh = try await twoRuns(datasetBudget: 0)
+        #expect(fresh.fetched == 2)
+        #expect(kept.report == fresh.report)
+    }
+
     @Test("idle exit follows the injected clock: with nothing to do the loop returns once the clock passes idleExit")
     func idleExitByClock() async throws {
         let service = try CoordinatorService(store: MemoryStore(), software: "test")

@@ -86,9 +86,13 @@ func runCoverage(_ args: Arguments) throws {
     switch designName {
     case "standard": chosen = CoverageModel()
     case "toeplitz": chosen = CoverageModel(toeplitz: try args.int("p") ?? 20, rho: try args.double("rho") ?? 0.5, nonzeros: try args.int("nonzeros"))
-    default: throw UsageError(description: "--design: standard or toeplitz")
+    case "ctdc":
+        let job = try args.string("job") ?? "jobs/ctdc-north-america.json"
+        chosen = try CoverageModel(plasmodeJob: job, outcome: try args.string("outcome") ?? "isForcedLabour")
+    default: throw UsageError(description: "--design: standard, toeplitz or ctdc")
     }
     if let rate = try args.double("event-rate") {
+        guard chosen.plasmode == nil else { throw UsageError(description: "--event-rate: not with the ctdc design (its truth is the job's fit)") }
         guard rate > 0 && rate < 1 else { throw UsageError(description: "--event-rate: a share of ones strictly between 0 and 1, e.g. 0.1") }
         chosen.calibrate(eventRate: rate)
     }
@@ -194,6 +198,7 @@ func runCoverage(_ args: Arguments) throws {
     }
 
     print("Design: \(designName)" + (model.rho.map { ", latent Toeplitz rho = \($0)" } ?? "") + ", \(p - 1) features")
+    if let plasmode = model.plasmode { print("Plasmode: \(plasmode.source)") }
     print(
         "Coverage of \(Int(level * 100))% intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s"
     )
@@ -204,9 +209,11 @@ func runCoverage(_ args: Arguments) throws {
         print("Observed share of ones: \(observed)")
     }
     print("Model: logit P(y=1) = \(model.intercept) + " + model.features.map { "\($0.beta) * \($0.name)" }.joined(separator: " + "))
-    print(
-        "       x*_bin ~ Bernoulli(p) (p = " + model.features.compactMap { f in f.binaryP.map { "\(f.name): \($0)" } }.joined(separator: ", ")
-            + "), x*_cont ~ N(0,1) rounded to 0.01; features not standardized; intercept unpenalized")
+    if model.plasmode == nil {
+        print(
+            "       x*_bin ~ Bernoulli(p) (p = " + model.features.compactMap { f in f.binaryP.map { "\(f.name): \($0)" } }.joined(separator: ", ")
+                + "), x*_cont ~ N(0,1) rounded to 0.01; features not standardized; intercept unpenalized")
+    }
     print("Columns: cover = fraction of repetitions whose interval contains the true value (endpoints included) +- binomial SE;")
     print(
         "         miss0 / missAway = misses with the truth farther from / closer to zero than the interval (shrinkage shows as miss0 for large coefficients);"

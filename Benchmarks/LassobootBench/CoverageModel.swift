@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Lasso
 import Resampling
@@ -20,6 +21,16 @@ struct CoverageModel {
     var intercept = -0.5
     /// Latent correlation of neighbouring features (`toeplitz` design; `nil`: independent features).
     var rho: Double?
+    /// The real rows of a job's encoded data (`ctdc` design: a plasmode): each repetition draws
+    /// `rows` of them without replacement (all of them, in order, when `rows` is at least their
+    /// number) and an outcome from the known coefficients.
+    var plasmode: Plasmode?
+
+    struct Plasmode {
+        /// Row-major encoded feature values.
+        let rows: [[Double]]
+        let source: String
+    }
     var features: [Feature] = [
         .init(name: "x1_bin", binaryP: 0.4, beta: 1.0, group: "large"),
         .init(name: "x2_bin", binaryP: 0.3, beta: -1.0, group: "large"),
@@ -65,6 +76,33 @@ struct CoverageModel {
         }
     }
 
+    /// The plasmode of a job (issue 10: the real X, y drawn from a known beta): the job's data,
+    /// encoded as the job encodes it, and as truth the job's own lasso fit of `outcome` at its
+    /// cross-validated alpha (so some coefficients are exactly zero). Classes: zero, large
+    /// (|beta| >= 0.5), small (the rest).
+    init(plasmodeJob path: String, outcome: String) throws {
+        let spec = try RunSpec.load(path: path)
+        let data = try RunData.load(spec: spec)
+        guard let o = data.encoded.outcomeNames.firstIndex(of: outcome) else {
+            throw UsageError(
+                description: "--outcome: the job has no outcome '\(outcome)' (it has \(data.encoded.outcomeNames.joined(separator: ", ")))")
+        }
+        let executor = TaskExecutor(data: data)
+        let results = try LocalRunner(executor: executor, threads: ProcessInfo.processInfo.activeProcessorCount).run()
+        let report = try Aggregation.report(data: data, executor: executor, results: results, software: "coverage")
+        let fitted = report.outcomes[o].features
+        intercept = fitted[0].coef
+        features = zip(data.encoded.featureNames, fitted.dropFirst()).map { name, f in
+            let clean = String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+            let group = f.coef == 0 ? "zero" : (abs(f.coef) >= 0.5 ? "large" : "small")
+            return Feature(name: clean, binaryP: nil, beta: f.coef, group: group)
+        }
+        let n = data.encoded.rowCount
+        plasmode = Plasmode(
+            rows: (0..<n).map { i in data.encoded.columns.map { $0[i] } },
+            source: "\(spec.data.csv) encoded by \(path), \(n) rows; truth: the job's lasso fit of \(outcome) at alpha \(report.outcomes[o].alpha)")
+    }
+
     /// Names and true values, intercept first (the order of a report's features).
     var names: [String] { ["const"] + features.map(\.name) }
     var truth: [Double] { [intercept] + features.map(\.beta) }
@@ -107,6 +145,24 @@ struct CoverageModel {
         rows n: Int, seed: UInt64, repetition: Int, _ row: ([String], Bool) -> Void, linearPredictor: (Double) -> Void = { _ in }
     ) {
         var stream = RandomStream(seed: seed, purpose: .simulation, index: UInt64(repetition))
+        if let plasmode {
+            let all = plasmode.rows.count
+            var order = Array(0..<all)
+            let take = min(n, all)
+            if take < all {
+                // A partial Fisher-Yates shuffle: `take` distinct rows, in the order drawn.
+                for k in 0..<take { order.swapAt(k, k + stream.nextIndex(below: all - k)) }
+            }
+            for i in order.prefix(take) {
+                let x = plasmode.rows[i]
+                var eta = intercept
+                for (j, f) in features.enumerated() { eta += f.beta * x[j] }
+                linearPredictor(eta)
+                let y = stream.nextUniform() < 1 / (1 + Foundation.exp(-eta))
+                row(x.map { $0 == $0.rounded() && abs($0) < 1e15 ? String(Int64($0)) : "\($0)" }, y)
+            }
+            return
+        }
         var spare: Double?
         func normal() -> Double {
             if let s = spare { spare = nil; return s }

@@ -74,6 +74,9 @@ extension Aggregation {
         var nodewise: NodewiseOutcome? = nil
         /// The full-data lasso fit the corrections apply to (method `nodewise`).
         var lasso: [Double] = []
+        /// Features that are 0 in every row: no information, so no debiased estimate; the others
+        /// are debiased without them.
+        var constant: Set<Int> = []
 
         static func fallback(_ flags: [String], _ fallback: Report.Interval, methods: [CIMethod]) -> Report.Debiased {
             var ci = [
@@ -102,6 +105,9 @@ extension Aggregation {
             }
             guard let e = estimate else {
                 return Self.fallback([failure?.flag ?? "debiasFailed", "fallbackPenalizedPercentile"], fallback, methods: methods)
+            }
+            if j > 0 && constant.contains(j - 1) {
+                return Self.fallback(["constantFeature", "fallbackPenalizedPercentile"], fallback, methods: methods)
             }
             let b = e.coefficients[j], se = e.standardErrors[j]
             let z = Normal.quantile(0.5 + level / 2)
@@ -132,16 +138,19 @@ extension Aggregation {
         let steps = spec.debias.newtonSteps
         let debias = Debias(design: data.design)
         let outcomeCount = data.outcomeCount
-        var fulls: [DebiasedEstimate?] = [], failures0: [DebiasFailure?] = []
+        var fulls: [DebiasedEstimate?] = [], failures0: [DebiasFailure?] = [], constants: [Set<Int>] = []
         for o in 0..<outcomeCount {
             guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let estimate = fit.values else {
                 // The report names this failure where it reads the estimate.
-                fulls.append(nil); failures0.append(nil)
+                fulls.append(nil); failures0.append(nil); constants.append([])
                 continue
             }
             let cells = try data.cells(outcome: o, counts: data.cellCount)
+            let zero = Self.zeroFeatures(data.design, cells: cells)
+            constants.append(zero)
             do {
-                let full = try debias.estimate(cells: cells, start: estimate, newtonSteps: steps, biasReduction: data.debiasMethod == .firth)
+                let full = try Self.estimate(
+                    data.design, without: zero, cells: cells, start: estimate, newtonSteps: steps, biasReduction: data.debiasMethod == .firth)
                 fulls.append(full)
                 failures0.append(nil)
             } catch let f as DebiasFailure {
@@ -169,7 +178,7 @@ extension Aggregation {
                 }
             }
             var jackknifeValues: [[Double]] = [], jackknifeRows: [Int] = []
-            if let full, spec.bootstrap.methods.contains(.bca) {
+            if let full, constants[o].isEmpty, spec.bootstrap.methods.contains(.bca) {
                 let jcells = executor.jackknifeCells(outcome: o)
                 let cells = try data.cells(outcome: o, counts: data.cellCount)
                 if let values = try? debias.jackknife(cells: cells, beta: full.coefficients, deleted: jcells.map { ($0.pattern, $0.y) }) {
@@ -183,12 +192,52 @@ extension Aggregation {
                 resamples: replicates.count, failedResamples: failures.values.reduce(0, +),
                 failures: failures.keys.sorted().map { Report.Failure(cause: $0, resamples: failures[$0]!) }, flags: flags)
             if data.debiasMethod == .firth { summary.method = DebiasSpec.Method.firth.rawValue }
-            result.append(
-                DebiasedOutcome(
-                    estimate: full, failure: failure, replicates: replicates,
-                    jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary))
+            var outcome = DebiasedOutcome(
+                estimate: full, failure: failure, replicates: replicates,
+                jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary)
+            outcome.constant = constants[o]
+            result.append(outcome)
         }
         return result
+    }
+
+    /// Features that are 0 in every pattern with rows (a rare feature absent from the data or a
+    /// subsample): their coefficients are not identified, and keeping them would make H singular
+    /// and cost every other feature its debiased interval.
+    static func zeroFeatures(_ design: CompressedDesign, cells: BinomialCells) -> Set<Int> {
+        guard let k = (0..<design.patternCount).first(where: { cells.trials[$0] > 0 }) else { return [] }
+        return Set(design.constantFeatures(in: cells).filter { design.value(pattern: k, feature: $0) == 0 })
+    }
+
+    /// The full-data debiased estimate with the features `without` left out (their entries are
+    /// NaN): the same Newton or Firth steps on the design of the other features' pattern values,
+    /// whose patterns are the original ones in the original order (leaving out a column that is 0
+    /// everywhere keeps distinct patterns distinct).
+    static func estimate(
+        _ design: CompressedDesign, without: Set<Int>, cells: BinomialCells, start: [Double], newtonSteps: Int?, biasReduction: Bool
+    ) throws -> DebiasedEstimate {
+        if without.isEmpty {
+            return try Debias(design: design).estimate(cells: cells, start: start, newtonSteps: newtonSteps, biasReduction: biasReduction)
+        }
+        let kept = (0..<design.featureCount).filter { !without.contains($0) }
+        let reduced = try CompressedDesign(
+            featureNames: kept.map { design.featureNames[$0] },
+            columns: kept.map { j in (0..<design.patternCount).map { design.value(pattern: $0, feature: j) } })
+        guard reduced.patternCount == design.patternCount, reduced.stride == design.stride else {
+            throw DebiasFailure.nearSingularHessian(conditionNumber: .infinity)
+        }
+        let e = try Debias(design: reduced).estimate(
+            cells: cells, start: [start[0]] + kept.map { start[$0 + 1] }, newtonSteps: newtonSteps, biasReduction: biasReduction)
+        func expand(_ values: [Double]) -> [Double] {
+            guard !values.isEmpty else { return values }
+            var out = [Double](repeating: .nan, count: design.featureCount + 1)
+            out[0] = values[0]
+            for (k, j) in kept.enumerated() { out[j + 1] = values[k + 1] }
+            return out
+        }
+        return DebiasedEstimate(
+            coefficients: expand(e.coefficients), standardErrors: expand(e.standardErrors),
+            sandwichStandardErrors: expand(e.sandwichStandardErrors), conditionNumber: e.conditionNumber, steps: e.steps)
     }
 
     /// The desparsified lasso of every outcome from the nodewise task results.

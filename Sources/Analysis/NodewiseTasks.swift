@@ -6,22 +6,30 @@ import Synchronization
 extension RunData {
     /// How this run debiases: the spec's method, with `auto` resolved by shape: the desparsified
     /// lasso where p + 1 >= n; Firth's estimate while n < 50 (p + 1), where the maximum-likelihood
-    /// estimate's O(p/n) bias spoils Wald coverage of large coefficients (Benchmarks/README.md);
-    /// Newton steps to the MLE beyond, where the two differ by a fraction of a standard error
-    /// (CTDC: at most 0.14 SE) and the MLE's bootstrap replicates cost less than half as much.
+    /// estimate's O(p/n) bias spoils Wald coverage of large coefficients (Benchmarks/README.md),
+    /// or while a two-valued feature has fewer than 10 events or non-events at its rarer value
+    /// (near separation: the MLE diverges in some data sets and its intervals under-cover; the
+    /// CTDC plasmode at 2,000 and 10,000 rows); Newton steps to the MLE beyond, where the two
+    /// differ by a fraction of a standard error (CTDC: at most 0.14 SE) and the MLE's bootstrap
+    /// replicates cost less than half as much.
     public var debiasMethod: DebiasSpec.Method? {
         guard spec.intervals == .debiased else { return nil }
         switch spec.debias.method {
         case .auto:
             let coefficients = design.featureCount + 1
             if coefficients >= rowCount { return .nodewise }
-            return rowCount < Self.firthRowsPerCoefficient * coefficients ? .firth : .newton
+            if rowCount < Self.firthRowsPerCoefficient * coefficients { return .firth }
+            if let rarest = rarestBinaryCount, rarest < Self.firthBinaryCount { return .firth }
+            return .newton
         case let m: return m
         }
     }
 
     /// `auto` uses Firth's estimate below this many rows per coefficient.
     public static let firthRowsPerCoefficient = 50
+    /// `auto` uses Firth's estimate when a two-valued feature has fewer events or non-events
+    /// than this at its rarer value.
+    public static let firthBinaryCount = 10.0
 
     /// Whether bootstrap tasks carry debiased replicates (Newton steps or Firth's estimate per resample).
     public var debiasesReplicates: Bool { debiasMethod == .newton || debiasMethod == .firth }

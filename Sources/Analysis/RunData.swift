@@ -29,6 +29,9 @@ public struct RunData: Sendable {
     public let foldCellCount: [[Int]]
     /// Alpha grid of each outcome, decreasing, on the penalty's scale.
     public let grids: [[Double]]
+    /// With `auto` debiasing: the fewest events or non-events at the rarer value of a two-valued
+    /// feature (``rarestBinaryCount(design:cells:)``); `nil` otherwise or without such features.
+    public let rarestBinaryCount: Double?
 
     public var outcomeCount: Int { encoded.outcomeNames.count }
     public var rowCount: Int { encoded.rowCount }
@@ -130,6 +133,38 @@ public struct RunData: Sendable {
             }
         }
         self.grids = grids
+        rarestBinaryCount =
+            spec.intervals == .debiased && spec.debias.method == .auto ? Self.rarestBinaryCount(design: design, cells: full) : nil
+    }
+
+    /// The fewest events or non-events among the rows at the rarer value of a two-valued feature,
+    /// over the features and outcomes: below ``RunData/firthBinaryCount`` the maximum-likelihood
+    /// estimate is near separation and `auto` debiases with Firth's estimate.
+    static func rarestBinaryCount(design: CompressedDesign, cells: [BinomialCells]) -> Double? {
+        var fewest: Double?
+        for c in cells {
+            for j in 0..<design.featureCount {
+                // The feature's two values (a third: not two-valued) and, per value, rows and events.
+                var values: [Double] = [], rows = [0.0, 0.0], events = [0.0, 0.0]
+                var twoValued = true
+                for k in 0..<design.patternCount where c.trials[k] > 0 {
+                    let v = design.value(pattern: k, feature: j)
+                    var slot = values.firstIndex(of: v)
+                    if slot == nil {
+                        guard values.count < 2 else { twoValued = false; break }
+                        values.append(v)
+                        slot = values.count - 1
+                    }
+                    rows[slot!] += c.trials[k]
+                    events[slot!] += c.successes[k]
+                }
+                guard twoValued, values.count == 2 else { continue }
+                let rare = rows[0] <= rows[1] ? 0 : 1
+                let count = min(events[rare], rows[rare] - events[rare])
+                fewest = min(fewest ?? count, count)
+            }
+        }
+        return fewest
     }
 
     /// Reads, encodes and compresses the data of `spec` (what a ``DatasetCache`` keeps).

@@ -22,6 +22,14 @@ public struct DebiasedEstimate: Sendable, Equatable {
     public let conditionNumber: Double
     /// Newton steps taken.
     public let steps: Int
+
+    public init(coefficients: [Double], standardErrors: [Double], sandwichStandardErrors: [Double], conditionNumber: Double, steps: Int) {
+        self.coefficients = coefficients
+        self.standardErrors = standardErrors
+        self.sandwichStandardErrors = sandwichStandardErrors
+        self.conditionNumber = conditionNumber
+        self.steps = steps
+    }
 }
 
 /// Why a debiased estimate could not be made.

@@ -175,6 +175,53 @@ struct DebiasedTests {
         #expect(Render.text(report).contains("variability of the penalized estimator"))
     }
 
+    @Test(
+        "a feature that is 0 in every row (a rare feature absent from the data): only it falls back, flagged constantFeature; the others get the debiased estimates of the model without it"
+    )
+    func absentFeature() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-absent-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var csv = "x,z,absent,y\n"
+        var state: UInt64 = 5
+        func uniform() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        for _ in 0..<400 {
+            let x = ((uniform() * 2 - 1) * 1000).rounded() / 1000, z = uniform() < 0.3
+            let y = uniform() < 1 / (1 + Foundation.exp(-(0.3 + 1.2 * x - 0.8 * (z ? 1 : 0))))
+            csv += "\(x),\(z ? 1 : 0),0,\(y ? 1 : 0)\n"
+        }
+        let data = directory.appendingPathComponent("data.csv").path
+        try csv.write(toFile: data, atomically: true, encoding: .utf8)
+        for method in ["newton", "firth"] {
+            func run(_ features: [String]) throws -> Report.Outcome {
+                try runSpec([
+                    "name": "absent", "data": ["csv": data], "outcomes": ["y"],
+                    "features": features.map { ["name": $0, "encoding": "numeric"] },
+                    "alphas": [1.0], "cv": ["folds": 2], "bootstrap": ["resamples": 20, "methods": ["percentile"]], "seed": 3,
+                    "debiased": ["method": method],
+                ]).outcomes[0]
+            }
+            let with = try run(["x", "z", "absent"]), without = try run(["x", "z"])
+            let absent = try #require(with.features.first { $0.name == "absent" }?.debiased)
+            #expect(absent.estimate == nil && absent.flags == ["constantFeature", "fallbackPenalizedPercentile"], "\(method)")
+            #expect(!(with.debiasing?.flags.contains("fallbackPenalizedPercentile") ?? true), "\(method): \(with.debiasing?.flags ?? [])")
+            for name in ["const", "x", "z"] {
+                let a = try #require(with.features.first { $0.name == name }?.debiased)
+                let b = try #require(without.features.first { $0.name == name }?.debiased)
+                let e = try #require(a.estimate), f = try #require(b.estimate)
+                #expect(abs(e - f) <= 1e-10 * max(1, abs(f)), "\(method) \(name): \(e) vs \(f)")
+                #expect(abs((a.se ?? .nan) - (b.se ?? .nan)) <= 1e-10, "\(method) \(name)")
+                #expect(a.ci["wald"]?.flags == [], "\(method) \(name)")
+                // Every resample has the absent column too, and resamples are not debiased without
+                // it: the bootstrap debiased intervals are missing, and say so.
+                #expect(a.ci["percentile"]?.low == nil && a.ci["percentile"]?.flags == ["noReplicates"], "\(method) \(name)")
+            }
+        }
+    }
+
     @Test("a perfectly separating binary feature with Newton steps: flagged, and the intervals fall back to the penalized percentile")
     func separation() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-separation-\(UUID().uuidString)")

@@ -146,6 +146,39 @@ struct FirthTests {
         #expect((data.rowCount < RunData.firthRowsPerCoefficient * (data.design.featureCount + 1)) == (expected == .firth))
     }
 
+    @Test(
+        "auto picks Firth for a two-valued feature with fewer than 10 events or non-events at its rarer value, however many rows; Newton steps with 10 or more"
+    )
+    func autoByRareFeature() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-rare-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // 4,000 rows, 2 features (1,333 rows per coefficient); `rare` is 1 in `ones` rows, all of
+        // them events except 3 (or 12): the fewest at its rarer value are those non-events.
+        func resolve(rareNonEvents: Int) throws -> (DebiasSpec.Method?, Double?) {
+            var csv = "x,rare,y\n"
+            var state: UInt64 = 11
+            for i in 0..<4_000 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let x = (Double(state >> 11) / Double(1 << 53) * 2000).rounded() / 1000 - 1
+                let rare = i < 40
+                let y = rare ? i >= rareNonEvents : ((state >> 5) & 1) == 1
+                csv += "\(x),\(rare ? 1 : 0),\(y ? 1 : 0)\n"
+            }
+            let path = directory.appendingPathComponent("rare\(rareNonEvents).csv").path
+            try csv.write(toFile: path, atomically: true, encoding: .utf8)
+            let spec = try RunSpec.parse(
+                Data(
+                    #"{"name": "r", "data": {"csv": "\#(path)"}, "outcomes": ["y"], "features": [{"name": "x"}, {"name": "rare", "encoding": "binary"}], "alphas": [1]}"#
+                        .utf8), source: "job.json", baseDirectory: "/")
+            let data = try RunData.load(spec: spec)
+            return (data.debiasMethod, data.rarestBinaryCount)
+        }
+        let few = try resolve(rareNonEvents: 3), enough = try resolve(rareNonEvents: 12)
+        #expect(few.0 == .firth && few.1 == 3)
+        #expect(enough.0 == .newton && enough.1 == 12)
+    }
+
     @Test("spec: method firth with a step count is refused, naming the field; a step count alone means Newton steps")
     func spec() throws {
         func parse(_ debiased: String) throws -> RunSpec {

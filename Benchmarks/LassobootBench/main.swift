@@ -243,6 +243,7 @@ let usage = """
     usage: lassoboot-bench fit --data CSV --outcome COL [--exclude COL...] (--alpha A | --alpha-fraction F)
                                [--penalize-intercept] [--tolerance T] [--repeat N] [--label TEXT]
            lassoboot-bench csv [--rows N] [--cols K] [--file PATH] [--repeat R]
+           lassoboot-bench path --data CSV --outcome COL [--count 100] [--min-ratio 0.01] [--repeat 3] [--out PATH]
            lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005] [--settings mle,fixed,cv,cv1se]
                                     [--methods percentile,debiased-wald,debiased-percentile] [--design standard|toeplitz]
                                     [--p 20] [--rho 0.5] [--event-rate r] [--seed S] [--threads T] [--json]
@@ -257,6 +258,7 @@ do {
     switch argv[1] {
     case "fit": try runFit(Arguments(argv[2...], flags: ["penalize-intercept"]))
     case "csv": try runCSV(Arguments(argv[2...], flags: []))
+    case "path": try runPath(Arguments(argv[2...], flags: []))  // PathBench.swift
     case "coverage": try runCoverage(Arguments(argv[2...], flags: ["json"]))  // Coverage.swift
     case "job": try runJob(Arguments(argv[2...], flags: []))
     case "warm": try runWarm(Arguments(argv[2...], flags: ["penalize-intercept"]))

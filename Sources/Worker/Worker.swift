@@ -21,9 +21,10 @@ public struct WorkerConfig: Sendable {
     /// Bytes of prepared runs kept (least recently used dropped beyond it; runs the
     /// coordinator no longer runs are dropped at once).
     public var preparedBudget: Int
-    /// Bytes of datasets kept after the runs using them end (their CSV bytes, and their parsed,
-    /// encoded and compressed form), so a later run on the same data neither downloads nor
-    /// parses it; least recently used dropped beyond it; 0 keeps nothing.
+    /// Bytes of datasets kept after the runs using them end, for their CSV bytes and again for
+    /// their parsed, encoded and compressed form (so at most twice this in all), so a later run
+    /// on the same data neither downloads nor parses it; least recently used dropped beyond it;
+    /// 0 keeps nothing.
     public var datasetBudget: Int
 
     /// The shortest heartbeat interval, in seconds (a shorter one would only spin a core).

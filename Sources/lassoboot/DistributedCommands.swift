@@ -313,7 +313,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("dataset-cache-mb"),
         help:
-            "Megabytes of datasets kept after their runs end (bytes and parsed form), so a later run on the same data is neither downloaded nor parsed again; 0 keeps none."
+            "Megabytes of datasets kept after their runs end, for their CSV bytes and again for their parsed form, so a later run on the same data is neither downloaded nor parsed again; 0 keeps none."
     )
     var datasetCacheMB: Int = 256
 

@@ -50,9 +50,7 @@ public final class DatasetCache: Sendable {
     }
 
     func put(hash: String, spec: DataSpec, encoded: EncodedData, design: CompressedDesign) {
-        let n = encoded.rowCount, p = design.featureCount
-        // Encoded columns and outcomes, source rows, the dense pattern design and its row index.
-        let bytes = n * (encoded.columns.count + encoded.outcomes.count + 1) * 8 + design.patternCount * p * 8 + n * 4 + 4096
+        let bytes = TaskExecutor.datasetBytes(encoded: encoded, design: design) + 4096
         guard bytes <= budget else { return }
         state.withLock { s in
             s.entries.removeAll { $0.hash == hash && $0.spec == spec }

@@ -1,4 +1,6 @@
 import Foundation
+import Lasso
+import Tabular
 
 #if canImport(Glibc)
 import Glibc
@@ -9,16 +11,24 @@ extension TaskExecutor {
     /// indices, folds, the compressed design and its cells, imported resamples), for the
     /// byte budgets of the coordinator's and the workers' caches of prepared runs.
     public var estimatedBytes: Int {
-        let n = data.rowCount, p = data.design.featureCount, o = data.outcomeCount
-        let cells = data.cellCount.count, patterns = data.design.patternCount
-        var bytes = n * (p + o) * 8  // encoded columns and outcomes
-        bytes += n * (8 + 4 + 8 + 4)  // source rows, row cell, fold, row pattern
-        bytes += patterns * p * 8 * 2  // dense design and the solver's layout
+        let n = data.rowCount, o = data.outcomeCount
+        let cells = data.cellCount.count
+        var bytes = Self.datasetBytes(encoded: data.encoded, design: data.design)
+        bytes += n * (4 + 8)  // row cell, fold
         bytes += cells * (8 + 8 + o * 8)  // cell pattern, count, outcomes
         bytes += data.foldCellCount.count * cells * 8
         bytes += data.grids.reduce(0) { $0 + $1.count * 8 }
         bytes += (importedResamples?.count ?? 0) * cells * 4
         return bytes + 4096
+    }
+
+    /// An estimate of the bytes of a parsed dataset: encoded columns and outcomes, source rows,
+    /// row patterns, and the compressed design with the solver's layout. The part of a prepared
+    /// run that the workers' dataset cache keeps between runs.
+    static func datasetBytes(encoded: EncodedData, design: CompressedDesign) -> Int {
+        let n = encoded.rowCount, values: Int = encoded.columns.count + encoded.outcomes.count
+        let rows: Int = n * values * 8 + n * (8 + 4)
+        return rows + design.patternCount * design.featureCount * 8 * 2
     }
 
     /// Drops the process-wide shared preparations of a dataset (see ``prepare(spec:source:data:dataHash:resampleIndices:indicesHash:)``),

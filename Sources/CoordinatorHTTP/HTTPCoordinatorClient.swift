@@ -132,7 +132,7 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
 
     func call<Out: Decodable>(_ method: HTTPMethod, _ path: String, _ body: (some Encodable)?) async throws -> Out {
         let data = try body.map { try Self.encoder.encode($0) }
-        return try Self.decode(Out.self, try await send(method, path, body: data).body)
+        return try JSONDecoder().decode(Out.self, from: try await send(method, path, body: data).body)
     }
 
     static let encoder: JSONEncoder = {
@@ -141,17 +141,13 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
         return e
     }()
 
-    static func decode<T: Decodable>(_ type: T.Type, _ data: Data) throws -> T {
-        try JSONDecoder().decode(type, from: data)
-    }
-
     public func lease(_ request: Wire.LeaseRequest) async throws -> [Wire.LeasedTask] {
         try await leaseAnswer(request).tasks
     }
 
     public func leaseAnswer(_ request: Wire.LeaseRequest) async throws -> Wire.LeaseResponse {
         let (_, reply) = try await send(.POST, "v1/lease", body: try Self.encoder.encode(request))
-        return try Wire.LeaseResponse.fastDecode(reply) ?? Self.decode(Wire.LeaseResponse.self, reply)
+        return try Wire.LeaseResponse.fastDecode(reply) ?? JSONDecoder().decode(Wire.LeaseResponse.self, from: reply)
     }
 
     public func heartbeat(_ heartbeat: Wire.Heartbeat) async throws -> [String] {
@@ -162,7 +158,7 @@ public struct HTTPCoordinatorClient: CoordinatorClient {
     public func submit(_ submission: Wire.Submission) async throws -> Wire.SubmissionStatus {
         // Results are most of the bytes a worker sends: written by hand (as JSONEncoder would).
         let (_, reply) = try await send(.POST, "v1/results", body: try submission.jsonBytes())
-        return try Self.decode(Wire.SubmissionResponse.self, reply).status
+        return try JSONDecoder().decode(Wire.SubmissionResponse.self, from: reply).status
     }
 
     public func context(run: String) async throws -> Wire.RunContext {
@@ -194,12 +190,12 @@ extension HTTPCoordinatorClient {
     /// One run's status; `wait` long-polls (answered when the run changes phase or ends, else
     /// after about a second).
     public func runStatus(_ id: String, wait: Bool = false) async throws -> Wire.RunStatus {
-        try Self.decode(Wire.RunStatus.self, try await send(.GET, "v1/runs/\(id)", query: wait ? [("wait", "1")] : []).body)
+        try JSONDecoder().decode(Wire.RunStatus.self, from: try await send(.GET, "v1/runs/\(id)", query: wait ? [("wait", "1")] : []).body)
     }
 
     /// Every run and every worker the coordinator knows.
     public func runs() async throws -> Wire.RunList {
-        try Self.decode(Wire.RunList.self, try await send(.GET, "v1/runs").body)
+        try JSONDecoder().decode(Wire.RunList.self, from: try await send(.GET, "v1/runs").body)
     }
 
     /// A finished run's report in a format the coordinator serves (`csv`, `json`, `markdown`,
@@ -210,6 +206,6 @@ extension HTTPCoordinatorClient {
 
     /// Cancels a run; the answer is its status after.
     public func cancel(_ id: String) async throws -> Wire.RunStatus {
-        try Self.decode(Wire.RunStatus.self, try await send(.POST, "v1/runs/\(id)/cancel").body)
+        try JSONDecoder().decode(Wire.RunStatus.self, from: try await send(.POST, "v1/runs/\(id)/cancel").body)
     }
 }

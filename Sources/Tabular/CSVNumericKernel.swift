@@ -74,9 +74,8 @@ extension BodyShape {
             cursor = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base + 1
         }
         let piece = NumericPiece(isUsed: isUsed, capacity: feeds + 1)
-        // Tokens that read as finite numbers ("-999") must be looked up before parsing: then every
-        // field takes the general path.
-        let numericTokens = tokens.contains { Double($0)?.isFinite == true }
+        // With tokens that read as finite numbers ("-999") every field takes the general path.
+        let numericTokens = hasNumericTokens
         let scanner = CSVScanner(bytes: bytes, separator: separator, source: source, skipByteOrderMark: false)
         let sep = separator, lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
         let point = UInt8(ascii: "."), minus = UInt8(ascii: "-"), plus = UInt8(ascii: "+")
@@ -84,9 +83,7 @@ extension BodyShape {
         let powers = CSVScanner.powersOfTen
         // The general reading of one numeric field (what `parse` does), `nil` if it is no number.
         func general(_ start: Int, _ stop: Int) -> Double? {
-            let field = Field(start: start, end: stop, quoted: false, escaped: false, line: 0)
-            if numericTokens && tokens.contains(scanner.text(field)) { return .nan }
-            return scanner.number(field) ?? scanner.boolean(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil)
+            value(Field(start: start, end: stop, quoted: false, escaped: false, line: 0), in: scanner, numericTokens: numericTokens)
         }
         return powers.withUnsafeBufferPointer { powers -> NumericPiece? in
             isUsed.withUnsafeBufferPointer { used -> NumericPiece? in

@@ -29,12 +29,23 @@ struct BodyShape: Sendable {
     let separator: UInt8
     let source: String
 
+    /// Whether a missing-value token reads as a finite number (say "-999"): such tokens must be
+    /// matched before parsing; the others ("NA", "NaN") only where a field fails to parse, so
+    /// ordinary numbers cost no lookup.
+    var hasNumericTokens: Bool { tokens.contains { Double($0)?.isFinite == true } }
+
+    /// The value of one field of a numeric column: a number, a boolean (1/0), NaN for a
+    /// missing-value token, `nil` for anything else. `numericTokens` is ``hasNumericTokens``.
+    @inline(__always)
+    func value(_ field: Field, in scanner: borrowing CSVScanner, numericTokens: Bool) -> Double? {
+        if numericTokens && tokens.contains(scanner.text(field)) { return .nan }
+        return scanner.number(field) ?? scanner.boolean(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil)
+    }
+
     /// Parses records from `scanner` to its end.
     func parse(_ scanner: inout CSVScanner, estimate: Int) throws -> Body {
         var body = Body(width: width)
-        // Tokens that read as finite numbers (say "-999") must be matched before parsing; the
-        // others ("NA", "NaN") only where a field fails to parse, so ordinary numbers cost no lookup.
-        let numericTokens = tokens.contains { Double($0)?.isFinite == true }
+        let numericTokens = hasNumericTokens
         if estimate > 0 {
             for c in 0..<width where isUsed[c] {
                 if isText[c] { body.texts[c].reserveCapacity(estimate) } else { body.numbers[c].reserveCapacity(estimate) }
@@ -57,8 +68,7 @@ struct BodyShape: Sendable {
                     let t = scanner.text(field)
                     body.texts[c].append(tokens.contains(t) ? nil : t)
                 } else {
-                    if numericTokens && tokens.contains(scanner.text(field)) { body.numbers[c].append(.nan); continue }
-                    guard let v = scanner.number(field) ?? scanner.boolean(field) ?? (tokens.contains(scanner.text(field)) ? .nan : nil) else {
+                    guard let v = value(field, in: scanner, numericTokens: numericTokens) else {
                         let shown = String(scanner.text(field).prefix(40))
                         let expected =
                             shown.lowercased().contains("nan") || shown.lowercased().contains("inf")

@@ -77,6 +77,16 @@ extension Aggregation {
         /// Features that are 0 in every row: no information, so no debiased estimate; the others
         /// are debiased without them.
         var constant: Set<Int> = []
+        /// Two-valued features with fewer than ``RunData/firthBinaryCount`` events or non-events at
+        /// their rarer value: their bootstrap distribution rests on a handful of rows (flagged).
+        var fewRows: Set<Int> = []
+
+        /// The flag of a feature absent from some resamples: its bootstrap intervals come from the
+        /// resamples that have it.
+        static let absentFromResamples = "absentFromSomeResamples"
+        /// The flag of a debiased bootstrap interval of a feature in ``fewRows``: in the CTDC
+        /// plasmode such intervals covered about half the time, the Wald interval 0.97-1.0.
+        static let fewRareValueRows = "fewRareValueRows"
 
         static func fallback(_ flags: [String], _ fallback: Report.Interval, methods: [CIMethod]) -> Report.Debiased {
             var ci = [
@@ -116,16 +126,20 @@ extension Aggregation {
                     low: finite(b - z * se), high: finite(b + z * se),
                     oddsRatioLow: finite(Foundation.exp(b - z * se)), oddsRatioHigh: finite(Foundation.exp(b + z * se)), flags: [])
             ]
-            let distribution = BootstrapDistribution(replicates: replicates.map { $0[j] })
+            // Resamples without the feature's rows say nothing of it: its distribution is the
+            // other resamples' (flagged).
+            let column = replicates.map { $0[j] }.filter { !$0.isNaN }
+            let distribution = BootstrapDistribution(replicates: column)
             let jack = jackknifeValues.isEmpty ? nil : try? Jackknife(values: jackknifeValues.map { $0[j] }, multiplicities: jackknifeRows)
             for m in methods {
                 let r = BootstrapCI.interval(
                     method: m, distribution: distribution, estimate: b, level: level, jackknife: jack, convention: convention)
-                ci[m.rawValue] = Aggregation.interval(r, extraFlags: m == .bca && jack == nil ? ["jackknifeUnavailable"] : [])
+                let few = j > 0 && fewRows.contains(j - 1) ? [Self.fewRareValueRows] : []
+                ci[m.rawValue] = Aggregation.interval(r, extraFlags: few + (m == .bca && jack == nil ? ["jackknifeUnavailable"] : []))
             }
             return Report.Debiased(
                 estimate: b, se: finite(se), sandwichSE: finite(e.sandwichStandardErrors[j]),
-                oddsRatio: finite(Foundation.exp(b)), ci: ci, flags: [])
+                oddsRatio: finite(Foundation.exp(b)), ci: ci, flags: column.count < replicates.count ? [Self.absentFromResamples] : [])
         }
     }
 
@@ -146,8 +160,8 @@ extension Aggregation {
                 continue
             }
             let cells = try data.cells(outcome: o, counts: data.cellCount)
-            let zero = Self.zeroFeatures(data.design, cells: cells)
-            constants.append(zero)
+            let zero = data.design.absentFeatures(in: cells)
+            constants.append(Set(zero))
             do {
                 let full = try Self.estimate(
                     data.design, without: zero, cells: cells, start: estimate, newtonSteps: steps, biasReduction: data.debiasMethod == .firth)
@@ -159,11 +173,18 @@ extension Aggregation {
             }
         }
         // Each resample's debiased estimates, made by its bootstrap task, in resample order.
-        var rows: [[FitOutcome]] = []
+        var rows: [(resample: Int, outcomes: [FitOutcome])] = []
         for key in keys {
-            guard case .bootstrap = key, case let .bootstrap(_, _, debiased)? = results[key] else { continue }
+            guard case let .bootstrap(start, _) = key, case let .bootstrap(_, _, debiased)? = results[key] else { continue }
             guard let debiased else { throw AnalysisError.missingResult("debiased replicates of \(key)") }
-            rows += debiased
+            rows += debiased.enumerated().map { (start + $0.offset, $0.element) }
+        }
+        // A feature absent from a resample has an exact 0 there (and so has the rare resample
+        // where its estimate is exactly 0): the resample's counts tell them apart.
+        var resampleCounts: [Int: [Int]] = [:]
+        func absent(resample r: Int, outcome o: Int) throws -> Set<Int> {
+            if resampleCounts[r] == nil { resampleCounts[r] = executor.resampleCounts(r) }
+            return Set(data.design.absentFeatures(in: try data.cells(outcome: o, counts: resampleCounts[r]!)))
         }
         var result: [DebiasedOutcome] = []
         for o in 0..<outcomeCount {
@@ -172,8 +193,14 @@ extension Aggregation {
             var failures: [String: Int] = [:]
             // Without a full-data estimate the column falls back and its replicates are unused.
             for row in rows where full != nil {
-                switch row[o] {
-                case let .coefficients(c): replicates.append(c)
+                switch row.outcomes[o] {
+                case var .coefficients(c):
+                    var left: Set<Int>?
+                    for j in 0..<data.design.featureCount where c[j + 1] == 0 && !constants[o].contains(j) {
+                        if left == nil { left = try absent(resample: row.resample, outcome: o) }
+                        if left!.contains(j) { c[j + 1] = .nan }
+                    }
+                    replicates.append(c)
                 case let .failed(cause): failures[cause, default: 0] += 1
                 }
             }
@@ -196,48 +223,25 @@ extension Aggregation {
                 estimate: full, failure: failure, replicates: replicates,
                 jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary)
             outcome.constant = constants[o]
+            let counts = RunData.rareValueCounts(design: data.design, cells: try data.cells(outcome: o, counts: data.cellCount))
+            outcome.fewRows = Set(counts.indices.filter { counts[$0].map { $0 < RunData.firthBinaryCount } ?? false })
             result.append(outcome)
         }
         return result
     }
 
-    /// Features that are 0 in every pattern with rows (a rare feature absent from the data or a
-    /// subsample): their coefficients are not identified, and keeping them would make H singular
-    /// and cost every other feature its debiased interval.
-    static func zeroFeatures(_ design: CompressedDesign, cells: BinomialCells) -> Set<Int> {
-        guard let k = (0..<design.patternCount).first(where: { cells.trials[$0] > 0 }) else { return [] }
-        return Set(design.constantFeatures(in: cells).filter { design.value(pattern: k, feature: $0) == 0 })
-    }
-
-    /// The full-data debiased estimate with the features `without` left out (their entries are
-    /// NaN): the same Newton or Firth steps on the design of the other features' pattern values,
-    /// whose patterns are the original ones in the original order (leaving out a column that is 0
-    /// everywhere keeps distinct patterns distinct).
+    /// The full-data debiased estimate with the features absent from the data left out (their
+    /// entries are NaN): the same Newton or Firth steps on the problem of the other features.
     static func estimate(
-        _ design: CompressedDesign, without: Set<Int>, cells: BinomialCells, start: [Double], newtonSteps: Int?, biasReduction: Bool
+        _ design: CompressedDesign, without absent: [Int], cells: BinomialCells, start: [Double], newtonSteps: Int?, biasReduction: Bool
     ) throws -> DebiasedEstimate {
-        if without.isEmpty {
-            return try Debias(design: design).estimate(cells: cells, start: start, newtonSteps: newtonSteps, biasReduction: biasReduction)
-        }
-        let kept = (0..<design.featureCount).filter { !without.contains($0) }
-        let reduced = try CompressedDesign(
-            featureNames: kept.map { design.featureNames[$0] },
-            columns: kept.map { j in (0..<design.patternCount).map { design.value(pattern: $0, feature: j) } })
-        guard reduced.patternCount == design.patternCount, reduced.stride == design.stride else {
-            throw DebiasFailure.nearSingularHessian(conditionNumber: .infinity)
-        }
-        let e = try Debias(design: reduced).estimate(
-            cells: cells, start: [start[0]] + kept.map { start[$0 + 1] }, newtonSteps: newtonSteps, biasReduction: biasReduction)
-        func expand(_ values: [Double]) -> [Double] {
-            guard !values.isEmpty else { return values }
-            var out = [Double](repeating: .nan, count: design.featureCount + 1)
-            out[0] = values[0]
-            for (k, j) in kept.enumerated() { out[j + 1] = values[k + 1] }
-            return out
-        }
+        let present = try PresentFeatures(design, cells: cells, absent: absent)
+        let e = try Debias(design: present.design).estimate(
+            cells: present.cells, start: present.reduce(start), newtonSteps: newtonSteps, biasReduction: biasReduction)
         return DebiasedEstimate(
-            coefficients: expand(e.coefficients), standardErrors: expand(e.standardErrors),
-            sandwichStandardErrors: expand(e.sandwichStandardErrors), conditionNumber: e.conditionNumber, steps: e.steps)
+            coefficients: present.expand(e.coefficients, fill: .nan), standardErrors: present.expand(e.standardErrors, fill: .nan),
+            sandwichStandardErrors: present.expand(e.sandwichStandardErrors, fill: .nan), conditionNumber: e.conditionNumber,
+            steps: e.steps)
     }
 
     /// The desparsified lasso of every outcome from the nodewise task results.

@@ -223,20 +223,26 @@ extension TaskExecutor {
                     if let p = check(fit, outcome: o, counts: counts, alpha: alpha, what: "resample \(start + i), outcome \(o)") { return p }
                     guard let d = debiased?[i][o], case let .coefficients(b) = d else { continue }
                     let what = "resample \(start + i), outcome \(o), debiased"
+                    guard let cells = try? data.cells(outcome: o, counts: counts) else { return "\(what): the resample has no cells" }
+                    // A feature absent from the resample is left out of its problem, at exactly 0.
+                    guard let present = try? PresentFeatures(data.design, cells: cells) else {
+                        return "\(what): its problem without the absent features cannot be formed"
+                    }
+                    if let j = present.absent.first(where: { b[$0 + 1] != 0 }) {
+                        return "\(what): feature \(j) has no rows in the resample, so its coefficient must be 0"
+                    }
                     if let steps = data.spec.debias.newtonSteps {
                         // A fixed number of Newton steps has no optimality condition: recompute it.
-                        guard case let .coefficients(lasso) = fit, let cells = try? data.cells(outcome: o, counts: counts),
-                            let expected = try? Debias(design: data.design).estimate(cells: cells, start: lasso, newtonSteps: steps, errors: false)
-                                .coefficients,
+                        guard case let .coefficients(lasso) = fit, let expected = try? debiasedEstimate(cells: cells, start: lasso),
                             zip(b, expected).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) })
                         else {
                             return "\(what): not \(steps) Newton step(s) from the resample's lasso fit"
                         }
                     } else if data.debiasMethod == .firth {
                         // Firth's estimate: one more scoring step from it would move no coefficient.
-                        guard let cells = try? data.cells(outcome: o, counts: counts),
-                            let step = try? Debias(design: data.design).firthScore(cells: cells, beta: b).step,
-                            zip(b, step).allSatisfy({ abs($1) <= 1e-6 * max(1, abs($0)) })
+                        let reduced = present.reduce(b)
+                        guard let step = try? Debias(design: present.design).firthScore(cells: present.cells, beta: reduced).step,
+                            zip(reduced, step).allSatisfy({ abs($1) <= 1e-6 * max(1, abs($0)) })
                         else {
                             return "\(what): not Firth's bias-reduced estimate on the resample (modified score not zero)"
                         }

@@ -29,8 +29,9 @@ public struct RunData: Sendable {
     public let foldCellCount: [[Int]]
     /// Alpha grid of each outcome, decreasing, on the penalty's scale.
     public let grids: [[Double]]
-    /// With `auto` debiasing: the fewest events or non-events at the rarer value of a two-valued
-    /// feature (``rarestBinaryCount(design:cells:)``); `nil` otherwise or without such features.
+    /// With `auto` debiasing where the rows per coefficient do not already decide the method: the
+    /// fewest events or non-events at the rarer value of a two-valued feature
+    /// (``rarestBinaryCount(design:cells:)``); `nil` otherwise or without such features.
     public let rarestBinaryCount: Double?
 
     public var outcomeCount: Int { encoded.outcomeNames.count }
@@ -133,38 +134,42 @@ public struct RunData: Sendable {
             }
         }
         self.grids = grids
+        // Only where it can decide `auto`'s choice: the rows-per-coefficient rules come first.
+        let coefficients = design.featureCount + 1
+        let undecided = coefficients < encoded.rowCount && encoded.rowCount >= Self.firthRowsPerCoefficient * coefficients
         rarestBinaryCount =
-            spec.intervals == .debiased && spec.debias.method == .auto ? Self.rarestBinaryCount(design: design, cells: full) : nil
+            spec.intervals == .debiased && spec.debias.method == .auto && undecided
+            ? Self.rarestBinaryCount(design: design, cells: full) : nil
     }
 
     /// The fewest events or non-events among the rows at the rarer value of a two-valued feature,
     /// over the features and outcomes: below ``RunData/firthBinaryCount`` the maximum-likelihood
     /// estimate is near separation and `auto` debiases with Firth's estimate.
     static func rarestBinaryCount(design: CompressedDesign, cells: [BinomialCells]) -> Double? {
-        var fewest: Double?
-        for c in cells {
-            for j in 0..<design.featureCount {
-                // The feature's two values (a third: not two-valued) and, per value, rows and events.
-                var values: [Double] = [], rows = [0.0, 0.0], events = [0.0, 0.0]
-                var twoValued = true
-                for k in 0..<design.patternCount where c.trials[k] > 0 {
-                    let v = design.value(pattern: k, feature: j)
-                    var slot = values.firstIndex(of: v)
-                    if slot == nil {
-                        guard values.count < 2 else { twoValued = false; break }
-                        values.append(v)
-                        slot = values.count - 1
-                    }
-                    rows[slot!] += c.trials[k]
-                    events[slot!] += c.successes[k]
+        cells.flatMap { rareValueCounts(design: design, cells: $0).compactMap { $0 } }.min()
+    }
+
+    /// Per feature, the fewer of events and non-events among the rows at the rarer value of a
+    /// two-valued feature (`nil` for a feature with one value or more than two).
+    static func rareValueCounts(design: CompressedDesign, cells c: BinomialCells) -> [Double?] {
+        (0..<design.featureCount).map { j -> Double? in
+            // The feature's two values (a third: not two-valued) and, per value, rows and events.
+            var values: [Double] = [], rows = [0.0, 0.0], events = [0.0, 0.0]
+            for k in 0..<design.patternCount where c.trials[k] > 0 {
+                let v = design.value(pattern: k, feature: j)
+                var slot = values.firstIndex(of: v)
+                if slot == nil {
+                    guard values.count < 2 else { return nil }
+                    values.append(v)
+                    slot = values.count - 1
                 }
-                guard twoValued, values.count == 2 else { continue }
-                let rare = rows[0] <= rows[1] ? 0 : 1
-                let count = min(events[rare], rows[rare] - events[rare])
-                fewest = min(fewest ?? count, count)
+                rows[slot!] += c.trials[k]
+                events[slot!] += c.successes[k]
             }
+            guard values.count == 2 else { return nil }
+            let rare = rows[0] <= rows[1] ? 0 : 1
+            return min(events[rare], rows[rare] - events[rare])
         }
-        return fewest
     }
 
     /// Reads, encodes and compresses the data of `spec` (what a ``DatasetCache`` keeps).

@@ -216,6 +216,15 @@ public struct CompressedDesign: Sendable {
         return BinomialCells(successes: s, trials: t, patternCount: patternCount)
     }
 
+    /// Indices of features that are 0 in every pattern with positive weight: a rare feature
+    /// absent from a subsample or resample, whose coefficient the data do not identify.
+    public func absentFeatures(in cells: BinomialCells) -> [Int] {
+        let live = (0..<patternCount).filter { cells.trials[$0] > 0 }
+        return (0..<featureCount).filter { j in
+            storage.withUnsafeBufferPointer { s in !live.contains { s[j * stride + $0] != 0 } }
+        }
+    }
+
     /// Indices of features that take one value in every pattern with positive weight.
     public func constantFeatures(in cells: BinomialCells) -> [Int] {
         (0..<featureCount).filter { j in

@@ -215,11 +215,80 @@ struct DebiasedTests {
                 #expect(abs(e - f) <= 1e-10 * max(1, abs(f)), "\(method) \(name): \(e) vs \(f)")
                 #expect(abs((a.se ?? .nan) - (b.se ?? .nan)) <= 1e-10, "\(method) \(name)")
                 #expect(a.ci["wald"]?.flags == [], "\(method) \(name)")
-                // Every resample has the absent column too, and resamples are not debiased without
-                // it: the bootstrap debiased intervals are missing, and say so.
-                #expect(a.ci["percentile"]?.low == nil && a.ci["percentile"]?.flags == ["noReplicates"], "\(method) \(name)")
+                // Every resample lacks the column too and is debiased without it, as the data are.
+                let p = try #require(a.ci["percentile"]), q = try #require(b.ci["percentile"])
+                #expect(p.flags == q.flags && a.flags == [], "\(method) \(name): \(p.flags) \(a.flags)")
+                for (u, v) in [(p.low, q.low), (p.high, q.high)] {
+                    let u = try #require(u), v = try #require(v)
+                    #expect(abs(u - v) <= 1e-7 * max(1, abs(v)), "\(method) \(name) percentile: \(u) vs \(v)")
+                }
+            }
+            #expect(with.debiasing?.failedResamples == 0, "\(method)")
+        }
+    }
+
+    @Test(
+        "a rare feature (3 rows in 400) missing from some resamples: those resamples are debiased without it and leave it out of its own bootstrap distribution (flagged); the coordinator certifies them and refuses a nonzero coefficient for a feature with no rows",
+        arguments: ["newton", "firth", "steps"])
+    func rareInResamples(method: String) throws {
+        var csv = "x,z,rare,y\n"
+        var state: UInt64 = 11
+        func uniform() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        for i in 0..<400 {
+            let x = ((uniform() * 2 - 1) * 1000).rounded() / 1000, z = uniform() < 0.3, rare = i % 150 == 7
+            let y = uniform() < 1 / (1 + Foundation.exp(-(0.3 + 1.2 * x - 0.8 * (z ? 1 : 0))))
+            csv += "\(x),\(z ? 1 : 0),\(rare ? 1 : 0),\(y ? 1 : 0)\n"
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-rare-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("data.csv").path
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        let object: [String: Any] = [
+            "name": "rare", "data": ["csv": path], "outcomes": ["y"],
+            "features": ["x", "z", "rare"].map { ["name": $0, "encoding": "numeric"] },
+            "alphas": [1.0], "cv": ["folds": 2], "bootstrap": ["resamples": 40, "batch": 10, "methods": ["percentile"]], "seed": 3,
+            "debiased": method == "steps" ? ["newtonSteps": 2] : ["method": method],
+        ]
+        let outcome = try runSpec(object).outcomes[0]
+        #expect(outcome.debiasing?.failedResamples == 0 && outcome.debiasing?.resamples == 40, "\(outcome.debiasing.map { "\($0)" } ?? "")")
+        let rare = try #require(outcome.features.first { $0.name == "rare" }?.debiased)
+        // With 3 rows, about e^-3 = 5% of resamples have none of them.
+        #expect(rare.flags == ["absentFromSomeResamples"] && rare.ci["percentile"]?.low != nil, "\(rare)")
+        // Its 3 rows make its bootstrap distribution unreliable: said on the interval, not on the Wald.
+        #expect(rare.ci["percentile"]?.flags.contains("fewRareValueRows") == true && rare.ci["wald"]?.flags == [], "\(rare)")
+        for name in ["x", "z"] {
+            let f = try #require(outcome.features.first { $0.name == name }?.debiased)
+            #expect(f.flags == [] && f.ci["percentile"]?.low != nil && f.ci["percentile"]?.flags == [], "\(name): \(f)")
+        }
+
+        // The tasks: a resample without the rare rows has exactly 0 for it, and passes the certificate.
+        let spec = try RunSpec.parse(try JSONSerialization.data(withJSONObject: object), source: "job.json", baseDirectory: "/")
+        let executor = TaskExecutor(data: try RunData.load(spec: spec))
+        let input = PhaseTwoInput(alphas: [1.0])
+        var checked = 0
+        for start in stride(from: 0, to: 40, by: 10) {
+            let key = TaskKey.bootstrap(start: start, end: start + 10)
+            guard case let .bootstrap(fits, chosen, debiased?) = executor.run(key, input: input) else {
+                Issue.record("no debiased replicates"); return
+            }
+            #expect(executor.certify(.bootstrap(fits: fits, chosenAlphas: chosen, debiased: debiased), key: key, input: input) == nil)
+            for i in 0..<10 {
+                let cells = try executor.data.cells(outcome: 0, counts: executor.resampleCounts(start + i))
+                guard executor.data.design.absentFeatures(in: cells) == [2], case var .coefficients(b) = debiased[i][0] else { continue }
+                #expect(b[3] == 0)
+                checked += 1
+                b[3] = 0.5
+                var forged = debiased
+                forged[i][0] = .coefficients(b)
+                let problem = executor.certify(.bootstrap(fits: fits, chosenAlphas: chosen, debiased: forged), key: key, input: input)
+                #expect(problem?.contains("no rows in the resample") == true, "\(problem ?? "accepted")")
             }
         }
+        #expect(checked > 0, "no resample without the rare rows: the test needs another seed")
     }
 
     @Test("a perfectly separating binary feature with Newton steps: flagged, and the intervals fall back to the penalized percentile")

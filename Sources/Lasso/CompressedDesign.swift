@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The covariates of a data set with identical rows collapsed into one *pattern*.
 ///
 /// Fitting costs O(patterns) instead of O(rows): the CTDC North America table has 91,043 rows
@@ -23,8 +25,11 @@ public struct CompressedDesign: Sendable {
     /// Nonzero entries of each pattern (compressed sparse rows): pattern `k` owns
     /// `sparseFeature[sparseStart[k] ..< sparseStart[k + 1]]` and the matching `sparseValue`s.
     @usableFromInline let sparseStart: [Int32]
-    @usableFromInline let sparseFeature: [Int32]
-    @usableFromInline let sparseValue: [Double]
+    /// Their features and values, built on first use: the lasso solver needs them only for
+    /// sparse designs, and for dense data they would cost 1.5x the design's own memory.
+    let sparseEntries: SparseEntries
+    @usableFromInline var sparseFeature: [Int32] { sparseEntries.get().feature }
+    @usableFromInline var sparseValue: [Double] { sparseEntries.get().value }
     /// The solver's view of the design (indicator chunks, grouped patterns), built once here.
     let layout: SolverLayout
     /// Per feature, the first pattern whose value differs from pattern 0's (-1: constant column).
@@ -110,14 +115,13 @@ public struct CompressedDesign: Sendable {
                 }
             }
         }
-        self.init(featureNames: featureNames, rowPattern: rowPattern, storage: storage, patternCount: m, sparseRows: true)
+        self.init(featureNames: featureNames, rowPattern: rowPattern, storage: storage, patternCount: m, sparseRows: false)
     }
 
     /// A design from column-major storage padded to `Kernels.paddedLength(patternCount)` whose
     /// rows are the patterns, known to be distinct (no hashing): the working-set solver's
-    /// restricted problems. Without `sparseRows` the sparse rows are built only when the design
-    /// is sparse enough for the solver to use them (``sparseDensity``); otherwise they stay empty
-    /// and the design is for ``Solver`` only.
+    /// restricted problems. The sparse rows' entries are built now with `sparseRows` or when the
+    /// design is sparse enough for the solver to use them (``sparseDensity``), otherwise on first use.
     init(featureNames: [String], distinctStorage storage: [Double], patternCount m: Int, sparseRows: Bool) {
         self.init(
             featureNames: featureNames, rowPattern: (0..<m).map { Int32($0) }, storage: storage, patternCount: m,
@@ -129,10 +133,8 @@ public struct CompressedDesign: Sendable {
         let p = featureNames.count
         let stride = Kernels.paddedLength(m)
         precondition(storage.count == p * stride, "storage must be padded to the stride")
-        // Compressed sparse rows, filled column by column (features ascending in each row).
+        // Compressed sparse rows: the row starts now, the entries on first use.
         var sparseStart = [Int32](repeating: 0, count: m + 1)
-        var sparseFeature: [Int32] = []
-        var sparseValue: [Double] = []
         storage.withUnsafeBufferPointer { xs in
             sparseStart.withUnsafeMutableBufferPointer { start in
                 for j in 0..<p {
@@ -140,26 +142,9 @@ public struct CompressedDesign: Sendable {
                 }
                 for k in 0..<m { start[k + 1] += start[k] }
             }
-            let nnz = Int(sparseStart[m])
-            guard sparseRows || Double(nnz) <= Self.sparseDensity * Double(m * p) else { return }
-            sparseFeature = [Int32](repeating: 0, count: nnz)
-            sparseValue = [Double](repeating: 0, count: nnz)
-            var cursor = Array(sparseStart.prefix(max(m, 1)))
-            sparseFeature.withUnsafeMutableBufferPointer { feature in
-                sparseValue.withUnsafeMutableBufferPointer { value in
-                    cursor.withUnsafeMutableBufferPointer { next in
-                        for j in 0..<p {
-                            for k in 0..<m where xs[j * stride + k] != 0 {
-                                let at = Int(next[k])
-                                feature[at] = Int32(j)
-                                value[at] = xs[j * stride + k]
-                                next[k] += 1
-                            }
-                        }
-                    }
-                }
-            }
         }
+        let entries = SparseEntries(storage: storage, stride: stride, start: sparseStart, featureCount: p)
+        if sparseRows || Double(sparseStart[m]) <= Self.sparseDensity * Double(m * p) { _ = entries.get() }
         var pairs = 0
         for k in 0..<m {
             let nnz = Int(sparseStart[k + 1] - sparseStart[k])
@@ -176,8 +161,7 @@ public struct CompressedDesign: Sendable {
         self.firstDifferent = firstDifferent
         self.layout = SolverLayout(storage: storage, stride: stride, patternCount: m, featureCount: p, sparsePairs: pairs)
         self.sparseStart = sparseStart
-        self.sparseFeature = sparseFeature
-        self.sparseValue = sparseValue
+        self.sparseEntries = entries
         self.patternCount = m
         self.stride = stride
         self.storage = storage
@@ -285,4 +269,48 @@ public struct BinomialCells: Sendable, Equatable {
     public var totalSuccesses: Double { Kernels.total(successes) }
     /// Number of patterns with positive weight.
     public var activePatternCount: Int { trials.lazy.filter { $0 > 0 }.count }
+}
+
+/// The nonzero entries of a design's patterns in row order (features ascending in each row),
+/// built once, on first use, by whichever thread asks first.
+final class SparseEntries: Sendable {
+    private let storage: [Double], stride: Int, start: [Int32], featureCount: Int
+    /// The entries, once built (a class: one reference in the lock).
+    private final class Built: Sendable {
+        let feature: [Int32], value: [Double]
+        init(feature: [Int32], value: [Double]) { (self.feature, self.value) = (feature, value) }
+    }
+    private let built = Mutex<Built?>(nil)
+
+    init(storage: [Double], stride: Int, start: [Int32], featureCount: Int) {
+        (self.storage, self.stride, self.start, self.featureCount) = (storage, stride, start, featureCount)
+    }
+
+    func get() -> (feature: [Int32], value: [Double]) {
+        built.withLock { entries in
+            if let entries { return (entries.feature, entries.value) }
+            let m = start.count - 1, nnz = Int(start[m]), p = featureCount, stride = stride
+            var feature = [Int32](repeating: 0, count: nnz)
+            var value = [Double](repeating: 0, count: nnz)
+            var cursor = Array(start.prefix(max(m, 1)))
+            storage.withUnsafeBufferPointer { xs in
+                feature.withUnsafeMutableBufferPointer { feature in
+                    value.withUnsafeMutableBufferPointer { value in
+                        cursor.withUnsafeMutableBufferPointer { next in
+                            for j in 0..<p {
+                                for k in 0..<m where xs[j * stride + k] != 0 {
+                                    let at = Int(next[k])
+                                    feature[at] = Int32(j)
+                                    value[at] = xs[j * stride + k]
+                                    next[k] += 1
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            entries = Built(feature: feature, value: value)
+            return (feature, value)
+        }
+    }
 }

@@ -213,13 +213,12 @@ public struct Nodewise: Sendable {
         /// Weights, moments and score at the lasso fit `beta` (intercept first) on `cells`.
         public init(design: CompressedDesign, cells: BinomialCells, beta: [Double]) {
             let n = design.patternCount, p = design.featureCount
+            let start = design.sparseStart, (feature, value) = design.sparseEntries.get()
             var w = [Double](repeating: 0, count: n), s = [Double](repeating: 0, count: n), r = [Double](repeating: 0, count: n)
             var unit = [Double](repeating: 0, count: n)
             for k in 0..<n {
                 var eta = beta[0]
-                for i in Int(design.sparseStart[k])..<Int(design.sparseStart[k + 1]) {
-                    eta += beta[Int(design.sparseFeature[i]) + 1] * design.sparseValue[i]
-                }
+                for i in Int(start[k])..<Int(start[k + 1]) { eta += beta[Int(feature[i]) + 1] * value[i] }
                 let q = Kernels.sigmoid(eta), m = cells.trials[k], e = cells.successes[k]
                 unit[k] = q * (1 - q)
                 guard m > 0 else { continue }
@@ -231,9 +230,7 @@ public struct Nodewise: Sendable {
             let standardized = Standardized(moments)
             var score = [Double](repeating: 0, count: p)
             for k in 0..<n where r[k] != 0 {
-                for i in Int(design.sparseStart[k])..<Int(design.sparseStart[k + 1]) {
-                    score[Int(design.sparseFeature[i])] += r[k] * design.sparseValue[i]
-                }
+                for i in Int(start[k])..<Int(start[k + 1]) { score[Int(feature[i])] += r[k] * value[i] }
             }
             self.standardized = standardized
             self.moments = moments

@@ -26,7 +26,8 @@ struct FitInput {
         var columns: [[Double]] = []
         for name in features {
             let all = try table.numeric(name)
-            let col = selected.map { all[$0] }
+            // All rows in order: the table's own array, shared, not copied.
+            let col = rows == nil ? all : selected.map { all[$0] }
             if let r = col.firstIndex(where: { $0.isNaN }) {
                 let row = selected[r]
                 throw TabularError(

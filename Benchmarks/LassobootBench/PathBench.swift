@@ -18,6 +18,7 @@ func runPath(_ args: Arguments) throws {
     let minRatio = try args.double("min-ratio") ?? 0.01
     let repeats = try args.int("repeat") ?? 3
     var options = SolverOptions()
+    options.screening = try args.string("screening") != "off"
     if let inner = try args.string("inner-solver") {
         guard let solver = InnerSolver(rawValue: inner) else {
             throw UsageError(description: "--inner-solver: \(InnerSolver.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -69,6 +70,7 @@ func runPath(_ args: Arguments) throws {
     j.add("medianSeconds", median(times))
     j.add("maxKKT", fits.map(\.kktViolation).max() ?? .nan)
     j.add("lastNonzero", fits.last?.coefficients.filter { $0 != 0 }.count ?? 0)
+    j.add("meanScreened", Double(fits.reduce(0) { $0 + ($1.screenedFeatures ?? 0) }) / Double(max(fits.count, 1)))
     j.add("innerSolvers", Array(Set(fits.map { "\($0.innerSolver)" })).sorted())
     print(j.text)
 }

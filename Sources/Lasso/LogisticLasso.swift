@@ -62,6 +62,9 @@ public struct SolverOptions: Sendable, Equatable {
     /// (``LogisticLasso/coordinateDescentThreshold`` features and more, dense columns), else the
     /// formed Hessian. The full strategy always forms the Hessian; results agree to the tolerance.
     public var innerSolver: InnerSolver? = nil
+    /// Whether the working-set strategy drops features the gap-safe rule proves zero (they are
+    /// then never looked at again in that fit); results are the same either way.
+    public var screening: Bool = true
 
     /// Which features each proximal Newton iteration works on; results agree to the tolerance.
     public enum Strategy: String, Sendable, Equatable, CaseIterable {
@@ -127,6 +130,9 @@ public struct LassoFit: Sendable, Equatable {
     /// Size of the final working set when the fit used ``SolverOptions/Strategy/workingSet``;
     /// `nil` when every feature was in the Newton system.
     public internal(set) var workingSetSize: Int? = nil
+    /// Features the working-set solver proved zero by the gap-safe rule and stopped looking at
+    /// (`nil` for the full solver).
+    public internal(set) var screenedFeatures: Int? = nil
     /// How the quadratic models of the (last) Newton system were solved.
     public internal(set) var innerSolver: InnerSolver = .hessian
 

@@ -39,6 +39,10 @@ final class WorkingSetSolver {
     /// Per feature, whether its values on the weighted patterns are distinct (`nil`: not known yet).
     private var injectiveCache: [Bool?]
 
+    /// Per feature, sum_k t_k x_kj and sum_k t_k x_kj^2 over the weighted patterns (gap-safe
+    /// screening; computed on first use).
+    private var columnMoments: (mass: [Double], squares: [Double])?
+
     /// Smallest working set tried first.
     static let initialSize = 16
     /// Most rounds before the fit is reported as not converged (the set grows every round).
@@ -94,6 +98,9 @@ final class WorkingSetSolver {
             inSet[j] = true
             set.append(j)
         }
+        // Features proven zero at this alpha by the gap-safe rule: never in the set again.
+        var screened = [Bool](repeating: false, count: p)
+        var screenedCount = 0
         var gradient = fullGradient(intercept: intercept, beta: beta, skipping: inSet)
         var target = max(Self.initialSize, 2 * set.count)
         var iterations = 0
@@ -103,7 +110,7 @@ final class WorkingSetSolver {
             var candidates: [(score: Double, feature: Int)] = []
             var near: [(score: Double, feature: Int)] = []
             var outside = 0.0
-            for j in 0..<p where !inSet[j] {
+            for j in 0..<p where !inSet[j] && !screened[j] {
                 let excess = (Swift.abs(gradient[j]) - lambda * factors[j]) / scales[j]
                 if excess > 0 {
                     candidates.append((excess, j))
@@ -118,7 +125,19 @@ final class WorkingSetSolver {
                     objective: fit.objective, loss: fit.loss, kktViolation: max(fit.kktViolation, outside),
                     iterations: iterations, totalWeight: W, workingSetSize: set.count)
                 result.innerSolver = fit.innerSolver
+                result.screenedFeatures = screenedCount
                 return result
+            }
+            // Another round: first drop the features proven zero (they may not join, and the
+            // later rounds' gradients skip them).
+            if options.screening, innerFit != nil || warmStart != nil,
+                let proven = gapSafe(lambda: lambda, intercept: intercept, beta: beta, gradient: gradient, set: set, screened: screened),
+                !proven.isEmpty
+            {
+                for j in proven { screened[j] = true }
+                screenedCount += proven.count
+                candidates.removeAll { screened[$0.feature] }
+                near.removeAll { screened[$0.feature] }
             }
             // The largest violators join, ties broken by feature index: deterministic.
             candidates.sort { $0.score != $1.score ? $0.score > $1.score : $0.feature < $1.feature }
@@ -165,7 +184,9 @@ final class WorkingSetSolver {
                 result.innerSolver = fit.innerSolver
                 return result
             }
-            gradient = fullGradient(intercept: intercept, beta: beta, skipping: inSet)
+            var skip = inSet
+            for j in 0..<p where screened[j] { skip[j] = true }
+            gradient = fullGradient(intercept: intercept, beta: beta, skipping: skip)
         }
         throw LassoError.notConverged(iterations: iterations, kktViolation: .infinity, tolerance: tol)
     }
@@ -242,6 +263,102 @@ final class WorkingSetSolver {
         }
         injectiveCache[j] = result
         return result
+    }
+
+    /// Features outside the set (at zero) that are zero in the solution at `lambda`, by the
+    /// gap-safe sphere test (Ndiaye, Fercoq, Gramfort & Salmon 2017), adapted to binomial cells
+    /// and the unpenalized intercept:
+    /// - the dual point is the residual theta_k = s_k - t_k pi_k, shifted by a multiple of t so
+    ///   that sum theta = 0 (the intercept's constraint; skipped if that leaves the dual's domain)
+    ///   and scaled into |x_j' theta| <= lambda_j for every feature still in play;
+    /// - the dual -sum_k t_k h(a_k), h(a) = a log a + (1 - a) log(1 - a), a_k = (s_k - theta_k) / t_k,
+    ///   is strongly concave with curvature at least 4 / t_k in theta_k, so the optimal dual point
+    ///   lies within sqrt(2 gap) of theta in that metric, and
+    ///   |x_j' theta*| <= |x_j' theta| + sqrt(2 gap) sqrt(sum_k t_k x_kj^2 / 4);
+    /// - a feature whose bound is below lambda_j is zero in every solution (KKT).
+    /// `nil` when the rule does not apply: unpenalized features, alpha 0, or a dual point outside
+    /// the domain. `gradient` holds x_j' (t pi - s) for the features outside `set` and not screened.
+    func gapSafe(lambda: Double, intercept: Double, beta: [Double], gradient: [Double], set: [Int], screened: [Bool]) -> [Int]? {
+        guard lambda > 0, !penalty.penalizeIntercept, !factors.contains(0) else { return nil }
+        if columnMoments == nil {
+            var mass = [Double](repeating: 0, count: p), squares = [Double](repeating: 0, count: p)
+            var scratch = [Double](repeating: 0, count: n)
+            design.storage.withUnsafeBufferPointer { xs in
+                cells.trials.withUnsafeBufferPointer { t in
+                    scratch.withUnsafeMutableBufferPointer { tx in
+                        for j in 0..<p {
+                            let x = xs.baseAddress! + j * n
+                            for k in 0..<n { tx[k] = t[k] * x[k] }
+                            mass[j] = Kernels.dot(t.baseAddress!, x, n)
+                            squares[j] = Kernels.dot(tx.baseAddress!, x, n)
+                        }
+                    }
+                }
+            }
+            columnMoments = (mass, squares)
+        }
+        let (mass, squares) = columnMoments!
+        // Linear predictor, primal loss and u = t pi - s on the weighted patterns.
+        var eta = [Double](repeating: intercept, count: m)
+        design.storage.withUnsafeBufferPointer { xs in
+            for j in 0..<p where beta[j] != 0 {
+                let b = beta[j]
+                for k in weighted { eta[k] += b * xs[j * n + k] }
+            }
+        }
+        var loss = 0.0, sumTheta = 0.0, lowPi = 1.0, highPi = 0.0
+        var pi = [Double](repeating: 0, count: m)
+        for k in weighted {
+            let x = eta[k], t = cells.trials[k], y = cells.successes[k]
+            let e = Double.exp(-Swift.abs(x))
+            loss += t * (Swift.max(x, 0) + Double.log(onePlus: e)) - y * x
+            let q = x >= 0 ? 1 / (1 + e) : e / (1 + e)
+            pi[k] = q
+            sumTheta += y - t * q
+            lowPi = Swift.min(lowPi, q)
+            highPi = Swift.max(highPi, q)
+        }
+        var penaltyTotal = 0.0
+        for j in 0..<p where beta[j] != 0 { penaltyTotal += lambda * factors[j] * Swift.abs(beta[j]) }
+        // Shift: theta = s - t (pi + delta); then a_k = pi_k + delta must stay in [0, 1].
+        let delta = -sumTheta / W
+        guard lowPi + delta >= 0, highPi + delta <= 1 else { return nil }
+        // x_j' theta = -(x_j' u) - delta * mass_j; the set's own correlations are computed here.
+        var inSet = [Bool](repeating: false, count: p)
+        for j in set { inSet[j] = true }
+        var correlation = [Double](repeating: 0, count: p)
+        var scale = 1.0
+        design.storage.withUnsafeBufferPointer { xs in
+            for j in 0..<p where !screened[j] {
+                var g = gradient[j]
+                if inSet[j] {
+                    g = 0
+                    for k in weighted { g += xs[j * n + k] * (cells.trials[k] * pi[k] - cells.successes[k]) }
+                }
+                correlation[j] = -g - delta * mass[j]
+                scale = Swift.max(scale, Swift.abs(correlation[j]) / (lambda * factors[j]))
+            }
+        }
+        // The dual at theta / scale: a_k = y_k / t_k - (y_k / t_k - pi_k - delta) / scale.
+        var dual = 0.0
+        for k in weighted {
+            let t = cells.trials[k], f = cells.successes[k] / t
+            let a = Swift.min(1, Swift.max(0, f - (f - pi[k] - delta) / scale))
+            var h = 0.0
+            if a > 0 { h += a * Double.log(a) }
+            if a < 1 { h += (1 - a) * Double.log(1 - a) }
+            dual -= t * h
+        }
+        let primal = loss + penaltyTotal
+        // A little slack for rounding in the two sums.
+        let gap = Swift.max(primal - dual, 0) + 1e-12 * (Swift.abs(primal) + Swift.abs(dual))
+        let radius = (2 * gap).squareRoot()
+        var proven: [Int] = []
+        for j in 0..<p where !screened[j] && !inSet[j] && beta[j] == 0 {
+            let bound = Swift.abs(correlation[j]) / scale + radius * (squares[j] / 4).squareRoot()
+            if bound < lambda * factors[j] * (1 - 1e-9) { proven.append(j) }
+        }
+        return proven
     }
 
     /// `X' (t pi - s)` at (intercept, beta): the exact gradient of the loss, for the features not

@@ -67,6 +67,11 @@ struct FitCommand: ParsableCommand {
     )
     var innerSolver: String = "automatic"
 
+    @Flag(
+        name: .long, inversion: .prefixedNo,
+        help: "With working sets, drop the features the gap-safe rule proves zero (the fit is the same either way).")
+    var screening = true
+
     @Option(name: .long, help: "Confidence level of the Wald intervals.")
     var level: Double = 0.95
 
@@ -137,6 +142,7 @@ struct FitCommand: ParsableCommand {
             }
             var options = SolverOptions(tolerance: tolerance)
             options.strategy = solver
+            options.screening = screening
             if innerSolver != "automatic" {
                 guard let inner = InnerSolver(rawValue: innerSolver) else {
                     throw ValidationError("--inner-solver must be automatic, hessian or coordinate-descent")

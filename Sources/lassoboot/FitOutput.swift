@@ -47,6 +47,8 @@ struct FitJSON: Encodable {
     let solver: String
     /// Features in the final working set (`working-set` only).
     let workingSet: Int?
+    /// Features the working-set solver proved zero by the gap-safe rule.
+    let screened: Int?
     /// How the Newton iterations solved their quadratic models: `hessian` (formed) or
     /// `coordinate-descent` (Hessian-free; large working sets).
     let innerSolver: String
@@ -71,6 +73,7 @@ struct FitJSON: Encodable {
         iterations = r.fit.iterations
         solver = r.fit.workingSetSize == nil ? SolverOptions.Strategy.full.rawValue : SolverOptions.Strategy.workingSet.rawValue
         workingSet = r.fit.workingSetSize
+        screened = r.fit.screenedFeatures
         innerSolver = r.fit.innerSolver.rawValue
         fitSeconds = r.fitSeconds
         intervals = Wald.label
@@ -139,7 +142,8 @@ enum FitOutput {
         let standardized = fit.penalty.standardize ? ", penalty per SD of each feature (standardized; coefficients per unit)" : ""
         var out = "\(r.outcome): L1 logistic regression, alpha = \(fit.alpha) (\(scale) scale, intercept \(intercept)\(standardized))\n"
         out += "  \(r.rows) rows in \(r.patterns) covariate patterns; objective \(objective); "
-        let workingSet = fit.workingSetSize.map { " (working set of \($0) features)" } ?? ""
+        let screened = fit.screenedFeatures.map { $0 > 0 ? ", \($0) proven zero by the gap-safe rule" : "" } ?? ""
+        let workingSet = fit.workingSetSize.map { " (working set of \($0) features\(screened))" } ?? ""
         out += "KKT violation \(kkt); \(fit.iterations) iterations\(workingSet); fit \(ms) ms\n"
         if let auc = r.testAUC, let n = r.testRows {
             out += "  test AUC \(String(format: "%.4f", auc)) on \(n) rows\n"

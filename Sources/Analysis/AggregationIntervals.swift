@@ -153,13 +153,14 @@ extension Aggregation {
         let debias = Debias(design: data.design)
         let outcomeCount = data.outcomeCount
         var fulls: [DebiasedEstimate?] = [], failures0: [DebiasFailure?] = [], constants: [Set<Int>] = []
+        let fullCells = try (0..<outcomeCount).map { try data.cells(outcome: $0, counts: data.cellCount) }
         for o in 0..<outcomeCount {
             guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let estimate = fit.values else {
                 // The report names this failure where it reads the estimate.
                 fulls.append(nil); failures0.append(nil); constants.append([])
                 continue
             }
-            let cells = try data.cells(outcome: o, counts: data.cellCount)
+            let cells = fullCells[o]
             let zero = data.design.absentFeatures(in: cells)
             constants.append(Set(zero))
             do {
@@ -207,8 +208,7 @@ extension Aggregation {
             var jackknifeValues: [[Double]] = [], jackknifeRows: [Int] = []
             if let full, constants[o].isEmpty, spec.bootstrap.methods.contains(.bca) {
                 let jcells = executor.jackknifeCells(outcome: o)
-                let cells = try data.cells(outcome: o, counts: data.cellCount)
-                if let values = try? debias.jackknife(cells: cells, beta: full.coefficients, deleted: jcells.map { ($0.pattern, $0.y) }) {
+                if let values = try? debias.jackknife(cells: fullCells[o], beta: full.coefficients, deleted: jcells.map { ($0.pattern, $0.y) }) {
                     jackknifeValues = values
                     jackknifeRows = jcells.map(\.rows)
                 }
@@ -223,7 +223,7 @@ extension Aggregation {
                 estimate: full, failure: failure, replicates: replicates,
                 jackknifeValues: jackknifeValues, jackknifeRows: jackknifeRows, summary: summary)
             outcome.constant = constants[o]
-            let counts = RunData.rareValueCounts(design: data.design, cells: try data.cells(outcome: o, counts: data.cellCount))
+            let counts = RunData.rareValueCounts(design: data.design, cells: fullCells[o])
             outcome.fewRows = Set(counts.indices.filter { counts[$0].map { $0 < RunData.firthBinaryCount } ?? false })
             result.append(outcome)
         }

@@ -32,9 +32,10 @@ extension TaskExecutor {
     /// from the cells are left out of the problem and get exactly 0: the aggregation recognizes
     /// them (an exact 0 on a feature with no rows in the resample) and leaves them out of that
     /// feature's bootstrap distribution instead of failing the whole resample. `fitter` is a
-    /// solver already built on `cells`, reused when nothing is absent.
-    func debiasedEstimate(cells: BinomialCells, start: [Double], fitter: PathFitter? = nil) throws -> [Double] {
-        let present = try PresentFeatures(data.design, cells: cells)
+    /// solver already built on `cells`, reused when nothing is absent; `present` is the cells'
+    /// problem when the caller has formed it already.
+    func debiasedEstimate(cells: BinomialCells, start: [Double], fitter: PathFitter? = nil, present: PresentFeatures? = nil) throws -> [Double] {
+        let present = try present ?? PresentFeatures(data.design, cells: cells)
         let reduced = present.reduce(start)
         let values: [Double]
         if let steps = data.spec.debias.newtonSteps {

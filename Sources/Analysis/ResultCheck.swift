@@ -233,7 +233,7 @@ extension TaskExecutor {
                     }
                     if let steps = data.spec.debias.newtonSteps {
                         // A fixed number of Newton steps has no optimality condition: recompute it.
-                        guard case let .coefficients(lasso) = fit, let expected = try? debiasedEstimate(cells: cells, start: lasso),
+                        guard case let .coefficients(lasso) = fit, let expected = try? debiasedEstimate(cells: cells, start: lasso, present: present),
                             zip(b, expected).allSatisfy({ abs($0 - $1) <= 1e-9 * max(1, abs($1)) })
                         else {
                             return "\(what): not \(steps) Newton step(s) from the resample's lasso fit"

@@ -49,6 +49,23 @@ func runSpec(_ object: [String: Any]) throws -> Report {
     return try runJob(path.path, threads: ProcessInfo.processInfo.activeProcessorCount).report
 }
 
+/// Rows `x,z,<third(i)>,y` of logit P(y) = 0.3 + 1.2 x - 0.8 z, x uniform on [-1, 1] to three
+/// decimals, z ~ Bernoulli(0.3), drawn from a 64-bit LCG seeded with `seed`.
+private func xzRows(_ count: Int, seed: UInt64, third: (Int) -> Int) -> String {
+    var state = seed
+    func uniform() -> Double {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Double(state >> 11) / Double(1 << 53)
+    }
+    var csv = ""
+    for i in 0..<count {
+        let x = ((uniform() * 2 - 1) * 1000).rounded() / 1000, z = uniform() < 0.3
+        let y = uniform() < 1 / (1 + Foundation.exp(-(0.3 + 1.2 * x - 0.8 * (z ? 1 : 0))))
+        csv += "\(x),\(z ? 1 : 0),\(third(i)),\(y ? 1 : 0)\n"
+    }
+    return csv
+}
+
 /// Largest |lassoboot - statsmodels| over estimates, SEs, sandwich SEs and Wald ends of one outcome.
 private func compare(_ outcome: Report.Outcome, _ reference: StatsmodelsWald.Fit, label: String) throws -> Double {
     try #require(outcome.features.map(\.name) == reference.names, "\(label): feature order")
@@ -182,17 +199,7 @@ struct DebiasedTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-absent-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var csv = "x,z,absent,y\n"
-        var state: UInt64 = 5
-        func uniform() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53)
-        }
-        for _ in 0..<400 {
-            let x = ((uniform() * 2 - 1) * 1000).rounded() / 1000, z = uniform() < 0.3
-            let y = uniform() < 1 / (1 + Foundation.exp(-(0.3 + 1.2 * x - 0.8 * (z ? 1 : 0))))
-            csv += "\(x),\(z ? 1 : 0),0,\(y ? 1 : 0)\n"
-        }
+        let csv = "x,z,absent,y\n" + xzRows(400, seed: 5) { _ in 0 }
         let data = directory.appendingPathComponent("data.csv").path
         try csv.write(toFile: data, atomically: true, encoding: .utf8)
         for method in ["newton", "firth"] {
@@ -231,17 +238,7 @@ struct DebiasedTests {
         "a rare feature (3 rows in 400) missing from some resamples: those resamples are debiased without it and leave it out of its own bootstrap distribution (flagged); the coordinator certifies them and refuses a nonzero coefficient for a feature with no rows",
         arguments: ["newton", "firth", "steps"])
     func rareInResamples(method: String) throws {
-        var csv = "x,z,rare,y\n"
-        var state: UInt64 = 11
-        func uniform() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53)
-        }
-        for i in 0..<400 {
-            let x = ((uniform() * 2 - 1) * 1000).rounded() / 1000, z = uniform() < 0.3, rare = i % 150 == 7
-            let y = uniform() < 1 / (1 + Foundation.exp(-(0.3 + 1.2 * x - 0.8 * (z ? 1 : 0))))
-            csv += "\(x),\(z ? 1 : 0),\(rare ? 1 : 0),\(y ? 1 : 0)\n"
-        }
+        let csv = "x,z,rare,y\n" + xzRows(400, seed: 11) { $0 % 150 == 7 ? 1 : 0 }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-rare-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -4,7 +4,7 @@
 //                            [--settings mle,fixed,cv,cv1se] [--methods percentile,debiased-wald,debiased-percentile]
 //                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--nonzeros k] [--event-rate r] [--seed 20251207]
 //                            [--debiased '{"newtonSteps": 1}' | '{"method": "nodewise"}']
-//                            [--threads N] [--json]
+//                            [--threads N] [--json] [--dump DIR]
 //
 // Methods: the penalized bootstrap intervals (percentile, basic, normal, bca: the variability of
 // the penalized estimator) and the debiased ones (debiased-wald, debiased-percentile, ...:
@@ -25,6 +25,12 @@
 // Per coefficient it prints coverage (interval contains the true value, endpoints included)
 // with its binomial SE, where the misses fall (toward zero / away from zero), how often the
 // interval is exactly [0, 0], the mean estimate and the mean interval width.
+//
+// --dump DIR writes what the peers need to run on the very same data sets
+// (Benchmarks/peers/coverage_peers.py): DIR/model.json (names, true values, classes, level, the
+// settings and methods), DIR/repN.csv (each repetition's data, header y,x...) and
+// DIR/lassoboot.jsonl (one line per repetition and setting: the chosen alpha on glmnet's lambda
+// scale, the penalized estimate, and every method's intervals, intercept first).
 import Analysis
 import Dispatch
 import Foundation
@@ -55,6 +61,8 @@ struct CoverageCell: Sendable {
     var alpha: Double
     var alphaMax: Double
     var failedResamples: Int
+    /// Wall seconds of this repetition and setting (the run and its aggregation, one thread).
+    var seconds: Double
 }
 
 func runCoverage(_ args: Arguments) throws {
@@ -117,6 +125,14 @@ func runCoverage(_ args: Arguments) throws {
     let p = model.names.count
     // The spec's `debiased` object as given (e.g. {"newtonSteps": 1} or {"method": "nodewise"}).
     let debiasedJSON = try args.string("debiased")
+    let dump = try args.string("dump").map { URL(fileURLWithPath: $0, isDirectory: true) }
+    if let dump {
+        do {
+            try FileManager.default.createDirectory(at: dump, withIntermediateDirectories: true)
+        } catch {
+            throw UsageError(description: "--dump \(dump.path): cannot create the directory (\(error.localizedDescription))")
+        }
+    }
 
     func spec(_ s: CoverageSetting, repetition: Int) throws -> RunSpec {
         let features = model.features.map { "{\"name\": \"\($0.name)\", \"encoding\": \"numeric\", \"group\": \"\($0.group)\"}" }
@@ -149,10 +165,18 @@ func runCoverage(_ args: Arguments) throws {
         var rep = worker
         while rep < reps {
             let bytes = model.csv(rows: rows, seed: seed, repetition: rep)
+            if let dump {
+                do {
+                    try bytes.write(to: dump.appendingPathComponent("rep\(rep).csv"))
+                } catch {
+                    errors.withLock { $0.append("--dump: cannot write rep\(rep).csv in \(dump.path): \(error.localizedDescription)") }
+                }
+            }
             let count = bytes.split(separator: 10).dropFirst().reduce(0) { $0 + ($1.first == UInt8(ascii: "1") ? 1 : 0) }
             ones.withLock { $0 += count }
             for si in settings.indices {
                 do {
+                    let cellStart = clock.now
                     let data = try RunData(spec: specs[si][rep], csvBytes: bytes)
                     let executor = TaskExecutor(data: data)
                     let results = try LocalRunner(executor: executor, threads: 1).run()
@@ -170,7 +194,7 @@ func runCoverage(_ args: Arguments) throws {
                         alphaMax: try LogisticLasso.alphaMax(
                             design: data.design, cells: data.cells(outcome: 0, counts: data.cellCount),
                             penalty: data.penalty),
-                        failedResamples: outcome.failedResamples)
+                        failedResamples: outcome.failedResamples, seconds: (clock.now - cellStart).seconds)
                     store.withLock { $0[si][rep] = cell }
                 } catch {
                     errors.withLock { $0.append("\(settings[si].name) repetition \(rep): \(error)") }
@@ -191,6 +215,44 @@ func runCoverage(_ args: Arguments) throws {
     let seconds = (clock.now - start).seconds
     let results = store.withLock { $0 }
     let failures = errors.withLock { $0 }
+    if let dump { try writeCoverageDump(to: dump) }
+
+    /// model.json and lassoboot.jsonl for Benchmarks/peers/coverage_peers.py (see the header).
+    func writeCoverageDump(to dir: URL) throws {
+        func num(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+        func str(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        func list(_ xs: [String]) -> String { "[" + xs.joined(separator: ",") + "]" }
+        let modelJSON =
+            "{"
+            + [
+                "\"design\":\(str(designName))", "\"rows\":\(rows)", "\"repetitions\":\(reps)", "\"resamples\":\(resamples)",
+                "\"seed\":\(seed)", "\"level\":\(level)", "\"names\":\(list(model.names.map(str)))",
+                "\"truth\":\(list(model.truth.map(num)))", "\"groups\":\(list(model.groups.map(str)))",
+                "\"settings\":\(list(settings.map { str($0.name) }))", "\"methods\":\(list(methods.map { str($0.name) }))",
+                "\"source\":\(str(model.plasmode?.source ?? "synthetic"))",
+            ].joined(separator: ",") + "}\n"
+        var lines = ""
+        for (si, s) in settings.enumerated() {
+            for (rep, cell) in results[si].enumerated() {
+                guard let cell else { continue }
+                let intervals = methods.enumerated().map { mi, m in
+                    str(m.name) + ":" + list(cell.intervals[mi].map { "[\(num($0.0)),\(num($0.1))]" })
+                }
+                lines +=
+                    "{\"rep\":\(rep),\"setting\":\(str(s.name)),\"alpha\":\(num(cell.alpha)),\"estimate\":\(list(cell.estimate.map(num))),"
+                    + "\"oracleWidth\":\(list(cell.oracleWidth.map(num))),\"failedResamples\":\(cell.failedResamples),\"seconds\":\(num(cell.seconds)),"
+                    + "\"intervals\":{\(intervals.joined(separator: ","))}}\n"
+            }
+        }
+        do {
+            try Data(modelJSON.utf8).write(to: dir.appendingPathComponent("model.json"))
+            try Data(lines.utf8).write(to: dir.appendingPathComponent("lassoboot.jsonl"))
+        } catch {
+            throw UsageError(description: "--dump \(dir.path): cannot write model.json / lassoboot.jsonl (\(error.localizedDescription))")
+        }
+    }
 
     func f(_ x: Double, _ digits: Int = 3) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "-" }
     func pad(_ s: String, _ w: Int, left: Bool = false) -> String {

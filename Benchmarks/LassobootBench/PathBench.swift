@@ -74,3 +74,53 @@ func runPath(_ args: Arguments) throws {
     j.add("innerSolvers", Array(Set(fits.map { "\($0.innerSolver)" })).sorted())
     print(j.text)
 }
+
+// MARK: - debias
+
+/// `lassoboot-bench debias --data CSV --outcome COL [--alpha-fraction 0.05] [--steps N]
+/// [--repeat 1]`: the full-data debiased estimate of the report step (Newton steps from the lasso
+/// fit to the unpenalized MLE, with standard errors, sandwich and condition number), timed apart
+/// from the lasso fit; and the condition number alone. Shows what the report step costs at
+/// large p.
+func runDebias(_ args: Arguments) throws {
+    let path = try args.required("data")
+    let outcome = try args.required("outcome")
+    let fraction = try args.double("alpha-fraction") ?? 0.05
+    let repeats = try args.int("repeat") ?? 1
+    let steps = try args.int("steps")
+    let clock = ContinuousClock()
+    let table = try CSVReader().read(path: path)
+    let features = table.columnNames.filter { $0 != outcome }
+    let y = try table.binary(outcome)
+    let design = try CompressedDesign(featureNames: features, columns: try features.map { try table.numeric($0) })
+    let cells = try design.cells(outcome: y)
+    let penalty = Penalty(scale: .sum)
+    let alphaMax = try LogisticLasso.alphaMax(design: design, cells: cells, penalty: penalty)
+    var fit: LassoFit?
+    let fitSeconds = try clock.measure { fit = try LogisticLasso.fit(design: design, cells: cells, alpha: fraction * alphaMax, penalty: penalty) }
+        .seconds
+    let start = fit!.allCoefficients
+    var estimate: DebiasedEstimate?
+    var times: [Double] = []
+    for _ in 0..<max(1, repeats) {
+        times.append(try clock.measure { estimate = try Debias(design: design).estimate(cells: cells, start: start, newtonSteps: steps) }.seconds)
+    }
+    let plain = try clock.measure {
+        _ = try Debias(design: design).estimate(cells: cells, start: start, newtonSteps: steps, errors: false)
+    }.seconds
+    var j = JSONLine()
+    j.add("tool", "lassoboot")
+    j.add("label", "debias")
+    j.add("rows", design.rowCount)
+    j.add("patterns", design.patternCount)
+    j.add("features", design.featureCount)
+    j.add("density", design.density)
+    j.add("fitSeconds", fitSeconds)
+    j.add("debiasSeconds", median(times))
+    j.add("withoutErrorsSeconds", plain)
+    j.add("steps", estimate?.steps ?? 0)
+    j.add("conditionNumber", estimate?.conditionNumber ?? .nan)
+    j.add("maxSE", estimate?.standardErrors.max() ?? .nan)
+    j.add("checksum", (estimate?.coefficients ?? []).reduce(0, +))
+    print(j.text)
+}

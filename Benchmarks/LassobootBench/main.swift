@@ -246,7 +246,8 @@ let usage = """
            lassoboot-bench path --data CSV --outcome COL [--count 100] [--min-ratio 0.01] [--repeat 3] [--out PATH]
            lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005] [--settings mle,fixed,cv,cv1se]
                                     [--methods percentile,debiased-wald,debiased-percentile] [--design standard|toeplitz]
-                                    [--p 20] [--rho 0.5] [--event-rate r] [--seed S] [--threads T] [--json]
+                                    [--p 20] [--rho 0.5] [--event-rate r] [--seed S] [--threads T] [--json] [--dump DIR]
+           lassoboot-bench debias --data CSV --outcome COL [--alpha-fraction 0.05] [--steps N] [--repeat 1]
            lassoboot-bench job --spec SPEC [--threads T] [--intervals debiased|penalized] [--resamples B]
            lassoboot-bench warm --data CSV --outcome COL [--exclude COL...] [--alpha A] [--penalize-intercept]
                                 [--resamples 200] [--repeat 5] [--tolerance T] [--seed S]
@@ -260,6 +261,7 @@ do {
     case "csv": try runCSV(Arguments(argv[2...], flags: []))
     case "path": try runPath(Arguments(argv[2...], flags: []))  // PathBench.swift
     case "coverage": try runCoverage(Arguments(argv[2...], flags: ["json"]))  // Coverage.swift
+    case "debias": try runDebias(Arguments(argv[2...], flags: []))  // PathBench.swift
     case "job": try runJob(Arguments(argv[2...], flags: []))
     case "warm": try runWarm(Arguments(argv[2...], flags: ["penalize-intercept"]))
     case "capacity": try runCapacity(Arguments(argv[2...], flags: []))  // Capacity.swift

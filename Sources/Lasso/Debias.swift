@@ -1,3 +1,4 @@
+import Dispatch
 import RealModule
 
 /// A debiased lasso estimate (n > p): the lasso fit moved by Newton steps on the unpenalized
@@ -86,6 +87,7 @@ public struct Debias: Sendable {
     )
         -> (g: [Double], h: [Double], m: [Double], pi: [Double])
     {
+        if DenseGram.applies(to: design) { return denseDerivatives(cells: cells, beta: beta, withMeat: withMeat) }
         let n = design.patternCount, p = size
         var pi = [Double](repeating: 0, count: n)
         var g = [Double](repeating: 0, count: p)
@@ -148,6 +150,46 @@ public struct Debias: Sendable {
         Self.mirror(&h, size: p)
         if withMeat { Self.mirror(&meat, size: p) }
         return (g, h, meat, pi)
+    }
+
+    /// ``derivatives(cells:beta:withMeat:)`` of a dense design with many features: the linear
+    /// predictor by columns, H and M by ``DenseGram`` (the sparse rows are never built).
+    func denseDerivatives(
+        cells: BinomialCells, beta: [Double], withMeat: Bool
+    ) -> (g: [Double], h: [Double], m: [Double], pi: [Double]) {
+        let n = design.patternCount, f = design.featureCount, stride = design.stride
+        var eta = [Double](repeating: 0, count: stride)
+        var r = [Double](repeating: 0, count: stride), w = r, v = withMeat ? r : []
+        var g = [Double](repeating: 0, count: f + 1)
+        var h: [Double] = [], meat: [Double] = []
+        design.storage.withUnsafeBufferPointer { xs in
+            let x = xs.baseAddress!
+            eta.withUnsafeMutableBufferPointer { eta in
+                let e = eta.baseAddress!
+                for k in 0..<n { e[k] = beta[0] }
+                for j in 0..<f where beta[j + 1] != 0 {
+                    let b = beta[j + 1], xj = x + j * stride
+                    for k in 0..<n { e[k] += b * xj[k] }
+                }
+                Self.sigmoidInPlace(e, n)
+            }
+            for k in 0..<n where cells.trials[k] > 0 {
+                let q = eta[k], m = cells.trials[k], s = cells.successes[k]
+                r[k] = s - m * q
+                w[k] = m * q * (1 - q)
+                if withMeat { v[k] = s * (1 - q) * (1 - q) + (m - s) * q * q }
+            }
+            r.withUnsafeBufferPointer { r in
+                let rp = r.baseAddress!
+                g[0] = Kernels.sum(rp, stride)
+                for j in 0..<f { g[j + 1] = Kernels.dot(rp, x + j * stride, stride) }
+            }
+            h = w.withUnsafeBufferPointer { DenseGram.gram(x: x, stride: stride, features: f, weights: $0.baseAddress!) }
+            if withMeat {
+                meat = v.withUnsafeBufferPointer { DenseGram.gram(x: x, stride: stride, features: f, weights: $0.baseAddress!) }
+            }
+        }
+        return (g, h, meat, Array(eta[0..<n]))
     }
 
     /// Adds `weight` x x' to the upper triangle and row 0 of the row-major `size` x `size` matrix
@@ -251,17 +293,25 @@ public struct Debias: Sendable {
         let condition = Self.scaledConditionNumber(last.h, size: p)
         guard condition <= Self.conditionLimit else { throw DebiasFailure.nearSingularHessian(conditionNumber: condition) }
         let inverse = LinearAlgebra.choleskyInverse(factor, size: p)
-        var se = [Double](repeating: 0, count: p), sandwich = [Double](repeating: 0, count: p)
-        for j in 0..<p {
-            se[j] = inverse[j * p + j].squareRoot()
-            // (H^-1 M H^-1)_jj = a' M a with a the j-th row of H^-1.
-            var s = 0.0
-            for r in 0..<p {
-                var t = 0.0
-                for c in 0..<p { t += last.m[r * p + c] * inverse[j * p + c] }
-                s += inverse[j * p + r] * t
+        let se = (0..<p).map { inverse[$0 * p + $0].squareRoot() }
+        var sandwich = [Double](repeating: 0, count: p)
+        // (H^-1 M H^-1)_jj = a' M a with a the j-th row of H^-1: O(p^2) each, shared among the
+        // cores at large p (each j by one core, so the same bits whatever their number).
+        let meat = last.m
+        sandwich.withUnsafeMutableBufferPointer { out in
+            let o = UnsafeMutableSendablePointer(out.baseAddress!)
+            let workers = p >= 64 ? ProcessInfoCores.count : 1
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for j in Swift.stride(from: worker, to: p, by: workers) {
+                    var s = 0.0
+                    for r in 0..<p {
+                        var t = 0.0
+                        for c in 0..<p { t += meat[r * p + c] * inverse[j * p + c] }
+                        s += inverse[j * p + r] * t
+                    }
+                    o.pointer[j] = max(s, 0).squareRoot()
+                }
             }
-            sandwich[j] = max(s, 0).squareRoot()
         }
         return DebiasedEstimate(
             coefficients: beta, standardErrors: se, sandwichStandardErrors: sandwich,
@@ -361,20 +411,143 @@ extension LinearAlgebra {
         return y
     }
 
-    /// (L L')^{-1}, row-major.
+    /// (L L')^{-1}, row-major: one column per pair of triangular solves (the operations of
+    /// ``choleskySolve(_:_:size:)``, reading L' by rows), the columns shared among the cores at
+    /// large n (each column by one core: the same bits whatever their number).
     static func choleskyInverse(_ l: [Double], size n: Int) -> [Double] {
+        var transposed = [Double](repeating: 0, count: n * n)  // L', row-major
+        for i in 0..<n {
+            for k in 0...i { transposed[k * n + i] = l[i * n + k] }
+        }
+        let u = transposed
         var inv = [Double](repeating: 0, count: n * n)
-        var e = [Double](repeating: 0, count: n)
-        for c in 0..<n {
-            for i in 0..<n { e[i] = i == c ? 1 : 0 }
-            let col = choleskySolve(l, e, size: n)
-            for i in 0..<n { inv[i * n + c] = col[i] }
+        let workers = n >= 64 ? ProcessInfoCores.count : 1
+        inv.withUnsafeMutableBufferPointer { out in
+            let o = UnsafeMutableSendablePointer(out.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                var y = [Double](repeating: 0, count: n)
+                for c in Swift.stride(from: worker, to: n, by: workers) {
+                    for i in 0..<n { y[i] = i == c ? 1 : 0 }
+                    for i in c..<n {  // y[i] = 0 above c: the terms before c are zero
+                        var s = y[i]
+                        for k in c..<i { s -= l[i * n + k] * y[k] }
+                        y[i] = s / l[i * n + i]
+                    }
+                    for i in Swift.stride(from: n - 1, through: 0, by: -1) {
+                        var s = y[i]
+                        for k in (i + 1)..<max(i + 1, n) { s -= u[i * n + k] * y[k] }
+                        y[i] = s / l[i * n + i]
+                    }
+                    for i in 0..<n { o.pointer[i * n + c] = y[i] }
+                }
+            }
         }
         return inv
     }
 
-    /// Eigenvalues of a symmetric matrix (row-major) by cyclic Jacobi rotations.
+    /// Eigenvalues of a symmetric matrix (row-major): cyclic Jacobi rotations up to 64 x 64 (the
+    /// most accurate), above that Householder reduction to tridiagonal form and implicit QL
+    /// (O(n^3) once instead of per sweep, and by rows instead of columns).
     static func symmetricEigenvalues(_ a: [Double], size n: Int) -> [Double] {
+        n <= 64 ? jacobiEigenvalues(a, size: n) : tridiagonalEigenvalues(a, size: n)
+    }
+
+    /// Householder tridiagonalization (the lower triangle, eigenvalues only) then the implicit
+    /// QL iteration with Wilkinson-type shifts on the tridiagonal matrix.
+    static func tridiagonalEigenvalues(_ input: [Double], size n: Int) -> [Double] {
+        var a = input
+        var d = [Double](repeating: 0, count: n), e = [Double](repeating: 0, count: n)
+        for i in stride(from: n - 1, through: 1, by: -1) {
+            let l = i - 1
+            var h = 0.0
+            if l > 0 {
+                var scale = 0.0
+                for k in 0...l { scale += abs(a[i * n + k]) }
+                if scale == 0 {
+                    e[i] = a[i * n + l]
+                } else {
+                    for k in 0...l {
+                        a[i * n + k] /= scale
+                        h += a[i * n + k] * a[i * n + k]
+                    }
+                    var f = a[i * n + l]
+                    var g = f >= 0 ? -h.squareRoot() : h.squareRoot()
+                    e[i] = scale * g
+                    h -= f * g
+                    a[i * n + l] = f - g
+                    f = 0
+                    for j in 0...l {
+                        g = 0
+                        for k in 0...j { g += a[j * n + k] * a[i * n + k] }
+                        for k in (j + 1)..<(l + 1) { g += a[k * n + j] * a[i * n + k] }
+                        e[j] = g / h
+                        f += e[j] * a[i * n + j]
+                    }
+                    let hh = f / (h + h)
+                    for j in 0...l {
+                        let fj = a[i * n + j]
+                        let gj = e[j] - hh * fj
+                        e[j] = gj
+                        for k in 0...j { a[j * n + k] -= fj * e[k] + gj * a[i * n + k] }
+                    }
+                }
+            } else {
+                e[i] = a[i * n + l]
+            }
+            d[i] = h
+        }
+        for i in 0..<n { d[i] = a[i * n + i] }
+        // Implicit QL on diagonal d and subdiagonal e (shifted so e[i] couples i and i + 1).
+        for i in 1..<max(1, n) { e[i - 1] = e[i] }
+        if n > 0 { e[n - 1] = 0 }
+        for l in 0..<n {
+            var iterations = 0
+            while true {
+                var m = l
+                while m < n - 1 {
+                    let dd = abs(d[m]) + abs(d[m + 1])
+                    if abs(e[m]) <= Double.ulpOfOne * dd { break }
+                    m += 1
+                }
+                if m == l { break }
+                iterations += 1
+                if iterations > 100 { break }  // does not happen for symmetric input; the values stay usable
+                var g = (d[l + 1] - d[l]) / (2 * e[l])
+                var r = (g * g + 1).squareRoot()
+                g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r))
+                var s = 1.0, c = 1.0, p = 0.0
+                var i = m - 1
+                var deflated = false
+                while i >= l {
+                    let f = s * e[i], b = c * e[i]
+                    r = (f * f + g * g).squareRoot()
+                    e[i + 1] = r
+                    if r == 0 {
+                        d[i + 1] -= p
+                        e[m] = 0
+                        deflated = true
+                        break
+                    }
+                    s = f / r
+                    c = g / r
+                    g = d[i + 1] - p
+                    r = (d[i] - g) * s + 2 * c * b
+                    p = s * r
+                    d[i + 1] = g + p
+                    g = c * r - b
+                    i -= 1
+                }
+                if deflated { continue }
+                d[l] -= p
+                e[l] = g
+                e[m] = 0
+            }
+        }
+        return d
+    }
+
+    /// Eigenvalues of a symmetric matrix (row-major) by cyclic Jacobi rotations.
+    static func jacobiEigenvalues(_ a: [Double], size n: Int) -> [Double] {
         var m = a
         for _ in 0..<100 {
             var off = 0.0, total = 0.0

@@ -143,6 +143,9 @@ public actor CoordinatorService {
     var contributors: [String: Set<String>] = [:]
     /// Coordinator CPU spent on certificates and recomputations, per unfinished run (logged at its end).
     var checkSeconds: [String: (certify: Double, recompute: Double)] = [:]
+    /// Runs whose report is being built (off the actor): a second advance of the same run
+    /// meanwhile does nothing.
+    var aggregating: Set<String> = []
 
     /// Opens a coordinator on `store`, resuming every unfinished run.
     public init(

@@ -232,8 +232,15 @@ extension CoordinatorService {
 
     /// Moves a run to phase 2 or to done when its current phase has no work left (called once
     /// the result that closed the phase is committed, so every result of the phase is stored).
+    ///
+    /// The report is built off the actor (at large p it takes tens of seconds), so leases,
+    /// heartbeats and status requests of every run are answered meanwhile.
     func advance(_ runID: String) async throws {
-        guard var run = try runRow(runID), run.state == .running, !scheduler.hasOpenTasks(run: runID, phase: run.phase) else { return }
+        guard !aggregating.contains(runID), var run = try runRow(runID), run.state == .running,
+            !scheduler.hasOpenTasks(run: runID, phase: run.phase)
+        else { return }
+        aggregating.insert(runID)
+        defer { aggregating.remove(runID) }
         let executor = try prepare(run)
         var tasks: [TaskRecord] = []
         do {
@@ -261,8 +268,14 @@ extension CoordinatorService {
                 tasks = executor.phaseTwoKeys().map { TaskRecord(id: TaskID(run: run.id, key: $0)) }
                 logger.info("cross-validation done", metadata: ["run": "\(run.id)", "alphas": "\(input.alphas)", "tasks": "\(tasks.count)"])
             } else {
-                let report = try Aggregation.report(data: executor.data, executor: executor, results: results, software: software)
-                run.report = Data(Render.json(report).utf8)
+                let software = self.software
+                let report = try await Task.detached(priority: .userInitiated) {
+                    Data(Render.json(try Aggregation.report(data: executor.data, executor: executor, results: results, software: software)).utf8)
+                }.value
+                // The run may have ended meanwhile (cancelled, deleted, failed by a quarantine).
+                guard let current = try runRow(runID), current.state == .running, current.phase == 2 else { return }
+                run = current
+                run.report = report
                 run.state = .done
                 run.finished = clock()
                 let check = checkSeconds[run.id] ?? (0, 0)
@@ -273,6 +286,9 @@ extension CoordinatorService {
         } catch let e as ServiceError {
             throw e
         } catch {
+            // A run that ended while its report was being built keeps its end.
+            guard let current = try runRow(runID), current.state == .running else { return }
+            run = current
             run.state = .failed
             run.error = "\(error)"
             run.finished = clock()

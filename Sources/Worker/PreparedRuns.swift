@@ -46,7 +46,7 @@ extension WorkerLoop {
         if bytes == nil {
             let fetched = try await retrying { try await self.client.dataset(hash: task.dataset) }
             // Content-addressed: refuse bytes that do not hash to the name they were fetched by.
-            let actual = SHA256.hex(fetched)
+            let actual = await Self.offPool { SHA256.hex(fetched) }
             guard actual == task.dataset else {
                 throw ClientError.hashMismatch(expected: task.dataset, actual: actual)
             }
@@ -63,9 +63,12 @@ extension WorkerLoop {
             indices = try await retrying { try await self.client.dataset(hash: h) }
         }
         let t1 = now()
-        let executor = try TaskExecutor.prepare(
-            spec: context.spec, source: "spec of run \(task.run)", data: bytes!, dataHash: task.dataset,
-            resampleIndices: indices, indicesHash: context.resampleIndices, cache: datasetCache)
+        let (data, cache, resampleIndices) = (bytes!, datasetCache, indices)
+        let executor = try await Self.offPool {
+            try TaskExecutor.prepare(
+                spec: context.spec, source: "spec of run \(task.run)", data: data, dataHash: task.dataset,
+                resampleIndices: resampleIndices, indicesHash: context.resampleIndices, cache: cache)
+        }
         keep(executor, run: task.run)
         logger.info(
             "run prepared",
@@ -73,6 +76,22 @@ extension WorkerLoop {
                 "run": "\(task.run)", "fetchMs": "\(Int((t1 - t0) * 1000))", "prepareMs": "\(Int((now() - t1) * 1000))",
             ])
         return executor
+    }
+
+    /// `body` on a dispatch thread: hashing and parsing a large dataset take seconds to minutes,
+    /// and on the cooperative pool they would hold up the heartbeats that keep this worker's
+    /// leases (and the hand-ins of the other threads).
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// ``offPool(_:)`` for work that cannot fail.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async { continuation.resume(returning: body()) }
+        }
     }
 
     /// Keeps a prepared run, dropping the least recently used others over the byte budget.

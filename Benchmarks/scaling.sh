@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scaling benchmark (issue 12): lassoboot's fit time against skglm, glum and R glmnet on a
+# The scaling benchmark (issue 12): lassoboot's fit time against skglm, glum, liblinear and R glmnet on a
 # grid of shapes, each solver's objective printed relative to lassoboot's. A benchmark, not a
 # test: it takes tens of minutes. Needs the release binary (scripts/release.sh or
 # `swift build -c release`), Python with numpy, skglm and glum, and Rscript with glmnet
@@ -22,6 +22,7 @@ mkdir -p "$DATA_DIR"
 peers=()
 python3 -c "import skglm" 2>/dev/null && peers+=(skglm) || echo "skglm not installed (pip install skglm): skipped"
 python3 -c "import glum" 2>/dev/null && peers+=(glum) || echo "glum not installed (pip install glum): skipped"
+python3 -c "import sklearn" 2>/dev/null && peers+=(liblinear) || echo "scikit-learn not installed (pip install scikit-learn): liblinear skipped"
 if command -v Rscript >/dev/null && Rscript -e 'suppressMessages(library(glmnet))' 2>/dev/null; then peers+=(glmnet); else echo "R glmnet not installed: skipped"; fi
 list=$(IFS=,; echo "${peers[*]}")
 echo "lassoboot $("$LB" --version); peers: ${list:-none}; $(nproc) cores; repeats $REPEATS (medians)"

@@ -1,5 +1,6 @@
 import Analysis
 import CoordinatorAPI
+import Dispatch
 import Foundation
 import Lasso
 import Logging
@@ -269,9 +270,17 @@ extension CoordinatorService {
                 logger.info("cross-validation done", metadata: ["run": "\(run.id)", "alphas": "\(input.alphas)", "tasks": "\(tasks.count)"])
             } else {
                 let software = self.software
-                let report = try await Task.detached(priority: .userInitiated) {
-                    Data(Render.json(try Aggregation.report(data: executor.data, executor: executor, results: results, software: software)).utf8)
-                }.value
+                // On a dispatch thread: tens of seconds on the cooperative pool would hold up the
+                // requests this actor serves meanwhile.
+                let report = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Data, any Error>) in
+                    DispatchQueue.global(qos: .userInitiated).async {
+                        c.resume(
+                            with: Result {
+                                let report = try Aggregation.report(data: executor.data, executor: executor, results: results, software: software)
+                                return Data(Render.json(report).utf8)
+                            })
+                    }
+                }
                 // The run may have ended meanwhile (cancelled, deleted, failed by a quarantine).
                 guard let current = try runRow(runID), current.state == .running, current.phase == 2 else { return }
                 run = current

@@ -4,6 +4,18 @@ import Tabular
 
 // MARK: - path
 
+/// The design of every column but `outcome` of a numeric CSV, its cells, the sum-scale penalty
+/// with a free intercept, and alpha_max.
+func sumScaleProblem(path: String, outcome: String) throws -> (CompressedDesign, BinomialCells, Penalty, Double) {
+    let table = try CSVReader().read(path: path)
+    let features = table.columnNames.filter { $0 != outcome }
+    let y = try table.binary(outcome)
+    let design = try CompressedDesign(featureNames: features, columns: try features.map { try table.numeric($0) })
+    let cells = try design.cells(outcome: y)
+    let penalty = Penalty(scale: .sum)
+    return (design, cells, penalty, try LogisticLasso.alphaMax(design: design, cells: cells, penalty: penalty))
+}
+
 /// `lassoboot-bench path --data CSV --outcome COL [--count 100] [--min-ratio 0.01] [--repeat 3]
 /// [--out PATH]`: a whole regularization path (issue 12's "100-alpha path"), the L1 logistic
 /// regression with a free intercept, unstandardized, at `count` alphas geometric from alpha_max
@@ -26,13 +38,7 @@ func runPath(_ args: Arguments) throws {
         options.innerSolver = solver
     }
     let clock = ContinuousClock()
-    let table = try CSVReader().read(path: path)
-    let features = table.columnNames.filter { $0 != outcome }
-    let y = try table.binary(outcome)
-    let design = try CompressedDesign(featureNames: features, columns: try features.map { try table.numeric($0) })
-    let cells = try design.cells(outcome: y)
-    let penalty = Penalty(scale: .sum)
-    let alphaMax = try LogisticLasso.alphaMax(design: design, cells: cells, penalty: penalty)
+    let (design, cells, penalty, alphaMax) = try sumScaleProblem(path: path, outcome: outcome)
     let grid = LogisticLasso.geometricGrid(max: alphaMax, count: count, minRatio: minRatio)
     var fits: [LassoFit] = []
     var times: [Double] = []
@@ -89,13 +95,7 @@ func runDebias(_ args: Arguments) throws {
     let repeats = try args.int("repeat") ?? 1
     let steps = try args.int("steps")
     let clock = ContinuousClock()
-    let table = try CSVReader().read(path: path)
-    let features = table.columnNames.filter { $0 != outcome }
-    let y = try table.binary(outcome)
-    let design = try CompressedDesign(featureNames: features, columns: try features.map { try table.numeric($0) })
-    let cells = try design.cells(outcome: y)
-    let penalty = Penalty(scale: .sum)
-    let alphaMax = try LogisticLasso.alphaMax(design: design, cells: cells, penalty: penalty)
+    let (design, cells, penalty, alphaMax) = try sumScaleProblem(path: path, outcome: outcome)
     var fit: LassoFit?
     let fitSeconds = try clock.measure { fit = try LogisticLasso.fit(design: design, cells: cells, alpha: fraction * alphaMax, penalty: penalty) }
         .seconds

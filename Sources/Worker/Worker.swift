@@ -318,12 +318,10 @@ public final class WorkerLoop: Sendable {
     func compute(_ task: Wire.LeasedTask) async -> Wire.Submission {
         do {
             let executor = try await executor(for: task)
-            let (result, seconds) = await withCheckedContinuation { (continuation: CheckedContinuation<(TaskResult, Double), Never>) in
-                DispatchQueue.global(qos: .userInitiated).async {
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    let result = executor.run(task.key, input: task.input)
-                    continuation.resume(returning: (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-                }
+            let (result, seconds) = await Self.offPool { () -> (TaskResult, Double) in
+                let start = DispatchTime.now().uptimeNanoseconds
+                let result = executor.run(task.key, input: task.input)
+                return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
             return Wire.Submission(
                 worker: config.id, run: task.run, key: task.key, lease: task.lease, dataset: task.dataset,

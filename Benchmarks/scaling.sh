@@ -8,6 +8,7 @@
 #
 #   bash Benchmarks/scaling.sh                       # the default grid
 #   CELLS="10000x1000:continuous" RATIOS="0.1" bash Benchmarks/scaling.sh
+#   CELLS="100000x100000:onehot" bash Benchmarks/scaling.sh     # the sparse one-hot design (lassoboot fit --onehot)
 #
 # Data are generated into $DATA_DIR (default /tmp/lassoboot-scaling), deterministic per cell.
 set -euo pipefail
@@ -16,7 +17,7 @@ LB=${LB:-.build/release/lassoboot}
 DATA_DIR=${DATA_DIR:-/tmp/lassoboot-scaling}
 REPEATS=${REPEATS:-3}
 RATIOS=${RATIOS:-"0.5 0.05"}
-CELLS=${CELLS:-"10000x20:continuous 10000x20:binary 10000x100:continuous 10000x100:binary 10000x1000:continuous 10000x1000:binary 100000x20:continuous 100000x20:binary 100000x100:continuous 100000x100:binary 2000x5000:continuous 100000x1000:continuous"}
+CELLS=${CELLS:-"10000x20:continuous 10000x20:binary 10000x100:continuous 10000x100:binary 10000x1000:continuous 10000x1000:binary 100000x20:continuous 100000x20:binary 100000x100:continuous 100000x100:binary 2000x5000:continuous 100000x1000:continuous 10000x10000:onehot 100000x100000:onehot"}
 [ -x "$LB" ] || { echo "no release binary at $LB: run scripts/release.sh or swift build -c release" >&2; exit 1; }
 mkdir -p "$DATA_DIR"
 peers=()
@@ -34,6 +35,12 @@ for cell in $CELLS; do
   for ratio in $RATIOS; do
     echo
     echo "== $kind $n x $p"
-    python3 Benchmarks/scaling/peers.py --data "$file" --ratio "$ratio" --lassoboot "$LB" --repeats "$REPEATS" --peers "$list"
+    onehot=""; cell_peers=$list
+    if [ "$kind" = onehot ]; then
+      onehot="c1,c2,c3,c4"   # four categorical columns: about p indicators
+      # glum forms a dense p x p Hessian: 181 s at p = 10,000, 80 GB at p = 100,000 (not run).
+      [ "$p" -ge 10000 ] && cell_peers=$(echo ",$list," | sed 's/,glum,/,/; s/^,//; s/,$//')
+    fi
+    python3 Benchmarks/scaling/peers.py --data "$file" --ratio "$ratio" --lassoboot "$LB" --repeats "$REPEATS" --peers "$cell_peers" --onehot "$onehot"
   done
 done

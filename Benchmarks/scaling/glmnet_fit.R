@@ -2,11 +2,17 @@
 # lambda, unstandardized, as tight as glmnet goes. Prints the median fit time (s) of `repeats`
 # fits, and writes the intercept and coefficients to `out`.
 # Usage: Rscript glmnet_fit.R data.csv lambda repeats out.txt lambda_max
+#        Rscript glmnet_fit.R x.mtx lambda repeats out.txt lambda_max y.txt   (a sparse design)
 args <- commandArgs(trailingOnly = TRUE)
 suppressMessages(library(glmnet))
-d <- as.matrix(read.csv(args[1]))
-y <- d[, 1]
-x <- d[, -1, drop = FALSE]
+if (length(args) >= 6) {
+  x <- as(Matrix::readMM(args[1]), "CsparseMatrix")
+  y <- scan(args[6], quiet = TRUE)
+} else {
+  d <- as.matrix(read.csv(args[1]))
+  y <- d[, 1]
+  x <- d[, -1, drop = FALSE]
+}
 lambda <- as.numeric(args[2])
 repeats <- as.integer(args[3])
 times <- numeric(repeats)

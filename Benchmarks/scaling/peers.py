@@ -27,6 +27,33 @@ def objective(X, y, b0, b, lam):
     return loss + lam * np.abs(b).sum()
 
 
+def load_onehot(path, header, columns):
+    """The outcome and a CSC matrix of indicators, encoded as `lassoboot fit --onehot` does: one
+    column per level but the most frequent (ties: the first in the file), levels in order of first
+    appearance, named "column: level"; other columns numeric."""
+    import scipy.sparse as sp
+    d = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64)
+    y = d[:, 0].astype(float)
+    n = len(y)
+    blocks, names = [], []
+    for k, name in enumerate(header[1:], start=1):
+        col = d[:, k]
+        if name not in columns:
+            blocks.append(sp.csc_matrix(col.astype(float).reshape(-1, 1)))
+            names.append(name)
+            continue
+        levels, first, inverse, counts = np.unique(col, return_index=True, return_inverse=True, return_counts=True)
+        reference = min(np.flatnonzero(counts == counts.max()), key=lambda i: first[i])
+        order = [i for i in np.argsort(first, kind="stable") if i != reference]   # first appearance
+        position = np.full(len(levels), -1)
+        position[order] = np.arange(len(order))
+        keep = position[inverse] >= 0
+        rows = np.flatnonzero(keep)
+        blocks.append(sp.csc_matrix((np.ones(len(rows)), (rows, position[inverse][keep])), shape=(n, len(order))))
+        names += [f"{name}: {levels[i]}" for i in order]
+    return sp.hstack(blocks, format="csc"), y, names
+
+
 def timed(f, repeats):
     times, out = [], None
     for _ in range(repeats):
@@ -44,19 +71,28 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--peers", default="skglm,glum,glmnet")
     ap.add_argument("--solver", default="automatic", help="lassoboot --solver")
+    ap.add_argument("--onehot", default="", help="comma-separated columns to one-hot encode (lassoboot --onehot)")
     a = ap.parse_args()
     warnings.simplefilter("ignore")
 
-    d = np.loadtxt(a.data, delimiter=",", skiprows=1)
-    y, X = d[:, 0], np.ascontiguousarray(d[:, 1:])
+    with open(a.data) as fh:
+        header = fh.readline().strip().split(",")
+    onehot = a.onehot.split(",") if a.onehot else []
+    if onehot:
+        X, y, names = load_onehot(a.data, header, onehot)
+    else:
+        d = np.loadtxt(a.data, delimiter=",", skiprows=1)
+        y, X = d[:, 0], np.ascontiguousarray(d[:, 1:])
+        names = header[1:]
     n, p = X.shape
     lam_max = float(np.abs(X.T @ (y - y.mean())).max() / n)
     lam = float(a.ratio * lam_max)
     rows = []
 
     def lassoboot():
+        extra = [arg for c in onehot for arg in ("--onehot", c)]
         out = subprocess.run([a.lassoboot, "fit", "--data", a.data, "--outcome", "y", "--alpha", repr(lam),
-                              "--scale", "mean", "--solver", a.solver, "--format", "json"],
+                              "--scale", "mean", "--solver", a.solver, "--format", "json"] + extra,
                              check=True, capture_output=True, text=True).stdout
         return json.loads(out)
 
@@ -73,7 +109,15 @@ def main():
     f = fits[0]
     coef = {c["name"]: c["coef"] for c in f["coefficients"]}
     b0 = coef["const"]
-    b = np.array([coef[f"x{j + 1}"] for j in range(p)])
+    # Identical one-hot levels are merged by lassoboot into one feature named "a = b": its
+    # coefficient goes to the first member (the same X b and, for the lasso, the same objective).
+    for name in list(coef):
+        if " = " in name:
+            members = name.split(" = ")
+            coef[members[0]] = coef.pop(name)
+            for m in members[1:]:
+                coef[m] = 0.0
+    b = np.array([coef[name] for name in names])
     lb_obj = objective(X, y, b0, b, lam)
     rows.append(("lassoboot", lb_time, lb_obj, int((b != 0).sum()),
                  f"{f['solver']}" + (f" (set {f['workingSet']})" if f.get("workingSet") else "")
@@ -83,7 +127,7 @@ def main():
     if "skglm" in peers:
         from skglm import SparseLogisticRegression
         y_pm = 2 * y - 1
-        Xf = np.asfortranarray(X)   # skglm's column kernels want Fortran order
+        Xf = X if onehot else np.asfortranarray(X)   # skglm's column kernels want Fortran order (or CSC)
 
         def fit():
             m = SparseLogisticRegression(alpha=lam, tol=1e-10, max_iter=100, max_epochs=100_000, fit_intercept=True)
@@ -120,8 +164,15 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "coef.txt")
             script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "glmnet_fit.R")
-            res = subprocess.run(["Rscript", script, a.data, repr(lam), str(a.repeats), out, repr(lam_max)],
-                                 capture_output=True, text=True)
+            args = ["Rscript", script, a.data, repr(lam), str(a.repeats), out, repr(lam_max)]
+            if onehot:
+                # The same sparse matrix, handed over in Matrix Market format with the outcome beside it.
+                import scipy.io
+                scipy.io.mmwrite(os.path.join(tmp, "x.mtx"), X)
+                np.savetxt(os.path.join(tmp, "y.txt"), y, fmt="%d")
+                args[2] = os.path.join(tmp, "x.mtx")
+                args.append(os.path.join(tmp, "y.txt"))
+            res = subprocess.run(args, capture_output=True, text=True)
             if res.returncode == 0:
                 v = np.loadtxt(out)
                 t = float(res.stdout.strip().splitlines()[-1])

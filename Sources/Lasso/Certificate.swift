@@ -24,10 +24,17 @@ extension LogisticLasso {
         var r = [Double](repeating: intercept, count: n)
         design.storage.withUnsafeBufferPointer { xs in
             r.withUnsafeMutableBufferPointer { eta in
-                for j in 0..<design.featureCount where coefficients[j] != 0 {
-                    let b = coefficients[j]
-                    let column = xs.baseAddress! + j * n
-                    for k in 0..<m { eta[k] += b * column[k] }
+                if let c = design.sparseColumns {
+                    for j in 0..<design.featureCount where coefficients[j] != 0 {
+                        let b = coefficients[j]
+                        for e in c.start[j]..<c.start[j + 1] { eta[Int(c.pattern[e])] += b * c.value[e] }
+                    }
+                } else {
+                    for j in 0..<design.featureCount where coefficients[j] != 0 {
+                        let b = coefficients[j]
+                        let column = xs.baseAddress! + j * n
+                        for k in 0..<m { eta[k] += b * column[k] }
+                    }
                 }
                 cells.trials.withUnsafeBufferPointer { t in
                     cells.successes.withUnsafeBufferPointer { s in
@@ -71,7 +78,7 @@ extension LogisticLasso {
         design.storage.withUnsafeBufferPointer { xs in
             r.withUnsafeBufferPointer { rp in
                 for j in 0..<p {
-                    let g = Kernels.dot(rp.baseAddress!, xs.baseAddress! + j * n, n)
+                    let g = design.sparseColumns?.dot(j, rp.baseAddress!) ?? Kernels.dot(rp.baseAddress!, xs.baseAddress! + j * n, n)
                     worst = max(worst, violation(g, coefficients[j + 1], lambda * factors[j]) / scales[j])
                 }
             }

@@ -18,8 +18,16 @@ public struct CompressedDesign: Sendable {
     /// Pattern index of every input row.
     public let rowPattern: [Int32]
     /// Column-major pattern values; feature `j` occupies `[j * stride, j * stride + patternCount)`,
-    /// the rest of each column is zero padding so SIMD kernels need no tail loop.
+    /// the rest of each column is zero padding so SIMD kernels need no tail loop. Empty for a
+    /// design held as ``sparseColumns``.
     @usableFromInline let storage: [Double]
+    /// The nonzero values of each feature over the patterns (compressed sparse columns), for
+    /// designs too wide and sparse to hold densely (one-hot encodings of many levels); `nil` for
+    /// dense designs. Such a design is fitted by working sets only: the solver gathers the
+    /// working set's columns densely and reads the rest through these entries.
+    @usableFromInline let sparseColumns: SparseColumns?
+    /// Whether the design is held as sparse columns rather than dense storage.
+    public var isSparse: Bool { sparseColumns != nil }
     /// Padded column length (a multiple of ``Kernels/width``).
     public let stride: Int
     /// Nonzero entries of each pattern (compressed sparse rows): pattern `k` owns
@@ -128,6 +136,147 @@ public struct CompressedDesign: Sendable {
             sparseRows: sparseRows)
     }
 
+    /// Builds the design from compressed sparse columns over the input rows: feature `j`'s
+    /// nonzero values are `values[start[j] ..< start[j + 1]]` at rows `rows[...]`, rows
+    /// ascending within a column. The design stays sparse (``isSparse``): its memory follows
+    /// the nonzero count, not rows x features (a one-hot encoding of 100,000 levels).
+    ///
+    /// - Throws: ``LassoError/invalidSparseColumns(feature:message:)`` for malformed columns,
+    ///   ``LassoError/nonFiniteValue(feature:row:value:)``.
+    public init(featureNames: [String], rowCount n: Int, start: [Int], rows: [Int32], values: [Double]) throws {
+        let p = featureNames.count
+        guard start.count == p + 1, start.first == 0, start.last == rows.count, rows.count == values.count else {
+            throw LassoError.invalidSparseColumns(
+                feature: nil, message: "expected \(p + 1) column starts from 0 to the entry count and one row per value")
+        }
+        for j in 0..<p {
+            guard start[j] <= start[j + 1] else {
+                throw LassoError.invalidSparseColumns(feature: featureNames[j], message: "column starts must not decrease")
+            }
+            var previous: Int32 = -1
+            for e in start[j]..<start[j + 1] {
+                let i = rows[e]
+                guard i > previous, i < n else {
+                    throw LassoError.invalidSparseColumns(
+                        feature: featureNames[j], message: "row \(i) is out of order, repeated or not below the row count \(n)")
+                }
+                guard values[e].isFinite else { throw LassoError.nonFiniteValue(feature: featureNames[j], row: Int(i), value: values[e]) }
+                previous = i
+            }
+        }
+        // Rows as entry lists (compressed sparse rows, features ascending), zeros dropped.
+        var rowStart = [Int](repeating: 0, count: n + 1)
+        for e in 0..<rows.count where values[e] != 0 { rowStart[Int(rows[e]) + 1] += 1 }
+        for i in 0..<n { rowStart[i + 1] += rowStart[i] }
+        var rowFeature = [Int32](repeating: 0, count: rowStart[n])
+        var rowValue = [Double](repeating: 0, count: rowStart[n])
+        var cursor = Array(rowStart.prefix(n))
+        for j in 0..<p {
+            for e in start[j]..<start[j + 1] where values[e] != 0 {
+                let i = Int(rows[e])
+                rowFeature[cursor[i]] = Int32(j)
+                rowValue[cursor[i]] = values[e] + 0.0
+                cursor[i] += 1
+            }
+        }
+        // Equal rows share a pattern, numbered by first appearance (as the dense initializer).
+        var capacity = 16
+        while capacity < 2 * max(n, 1) { capacity <<= 1 }
+        let mask = capacity - 1
+        var slots = [Int32](repeating: -1, count: capacity)
+        var firstRow: [Int32] = []
+        var rowPattern = [Int32](repeating: 0, count: n)
+        var hashes = [UInt64](repeating: 0, count: n)
+        for i in 0..<n {
+            var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for e in rowStart[i]..<rowStart[i + 1] { h = Self.mix(h, UInt64(rowFeature[e]), rowValue[e]) }
+            hashes[i] = h
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let k = slots[slot]
+                if k < 0 {
+                    slots[slot] = Int32(firstRow.count)
+                    rowPattern[i] = Int32(firstRow.count)
+                    firstRow.append(Int32(i))
+                    break
+                }
+                let f = Int(firstRow[Int(k)])
+                if hashes[f] == h && rowStart[f + 1] - rowStart[f] == rowStart[i + 1] - rowStart[i]
+                    && (0..<(rowStart[i + 1] - rowStart[i])).allSatisfy({
+                        rowFeature[rowStart[f] + $0] == rowFeature[rowStart[i] + $0] && rowValue[rowStart[f] + $0] == rowValue[rowStart[i] + $0]
+                    })
+                {
+                    rowPattern[i] = k
+                    break
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+        let m = firstRow.count
+        // The patterns' columns: the entries of each pattern's first row, patterns ascending.
+        var isFirst = [Bool](repeating: false, count: n)
+        for i in firstRow { isFirst[Int(i)] = true }
+        var colStart = [Int](repeating: 0, count: p + 1)
+        var colPattern: [Int32] = []
+        var colValue: [Double] = []
+        for j in 0..<p {
+            for e in start[j]..<start[j + 1] where values[e] != 0 && isFirst[Int(rows[e])] {
+                colPattern.append(rowPattern[Int(rows[e])])
+                colValue.append(values[e] + 0.0)
+            }
+            colStart[j + 1] = colPattern.count
+        }
+        // The patterns' rows, for the sparse Hessian kernels of the working set's problems.
+        var patternStart = [Int32](repeating: 0, count: m + 1)
+        var patternFeature: [Int32] = [], patternValue: [Double] = []
+        patternFeature.reserveCapacity(colPattern.count)
+        patternValue.reserveCapacity(colPattern.count)
+        for k in 0..<m {
+            let i = Int(firstRow[k])
+            patternFeature.append(contentsOf: rowFeature[rowStart[i]..<rowStart[i + 1]])
+            patternValue.append(contentsOf: rowValue[rowStart[i]..<rowStart[i + 1]])
+            patternStart[k + 1] = Int32(patternFeature.count)
+        }
+        let columns = SparseColumns(start: colStart, pattern: colPattern, value: colValue)
+        // From the entries: a zero in pattern 0 differs at the first entry; a nonzero at the
+        // first pattern missing from, or differing in, the run of entries after it.
+        var firstDifferent = [Int32](repeating: -1, count: p)
+        for j in 0..<p where m > 1 {
+            var e = colStart[j]
+            let end = colStart[j + 1]
+            guard e < end else { continue }
+            if colPattern[e] != 0 {
+                firstDifferent[j] = colPattern[e]
+                continue
+            }
+            let v0 = colValue[e]
+            var k: Int32 = 1
+            e += 1
+            while e < end && colPattern[e] == k && colValue[e] == v0 {
+                e += 1
+                k += 1
+            }
+            if Int(k) < m { firstDifferent[j] = k }
+        }
+        var pairs = 0
+        for k in 0..<m {
+            let nnz = Int(patternStart[k + 1] - patternStart[k])
+            pairs += nnz * (nnz + 1) / 2 + nnz
+        }
+        self.featureNames = featureNames
+        self.rowCount = n
+        self.patternCount = m
+        self.rowPattern = rowPattern
+        self.stride = Kernels.paddedLength(m)
+        self.storage = []
+        self.sparseColumns = columns
+        self.sparseStart = patternStart
+        self.sparseEntries = SparseEntries(feature: patternFeature, value: patternValue)
+        self.nonzeroCount = colPattern.count
+        self.firstDifferent = firstDifferent
+        self.layout = SolverLayout(storage: [], stride: Kernels.paddedLength(m), patternCount: m, featureCount: 0, sparsePairs: pairs)
+    }
+
     /// The derived views (sparse rows, first differing patterns, the solver's layout) of distinct patterns.
     private init(featureNames: [String], rowPattern: [Int32], storage: [Double], patternCount m: Int, sparseRows: Bool) {
         let p = featureNames.count
@@ -165,12 +314,14 @@ public struct CompressedDesign: Sendable {
         self.patternCount = m
         self.stride = stride
         self.storage = storage
+        self.sparseColumns = nil
         self.rowPattern = rowPattern
     }
 
     /// Value of feature `feature` in pattern `pattern`.
     @inlinable public func value(pattern: Int, feature: Int) -> Double {
-        storage[feature * stride + pattern]
+        if let c = sparseColumns { return c.value(pattern: pattern, feature: feature) }
+        return storage[feature * stride + pattern]
     }
 
     /// Aggregates a 0/1 outcome and optional row weights into per-pattern binomial cells.
@@ -203,6 +354,9 @@ public struct CompressedDesign: Sendable {
     /// Indices of features that are 0 in every pattern with positive weight: a rare feature
     /// absent from a subsample or resample, whose coefficient the data do not identify.
     public func absentFeatures(in cells: BinomialCells) -> [Int] {
+        if let c = sparseColumns {
+            return (0..<featureCount).filter { j in !(c.start[j]..<c.start[j + 1]).contains { cells.trials[Int(c.pattern[$0])] > 0 } }
+        }
         let live = (0..<patternCount).filter { cells.trials[$0] > 0 }
         return (0..<featureCount).filter { j in
             storage.withUnsafeBufferPointer { s in !live.contains { s[j * stride + $0] != 0 } }
@@ -211,7 +365,20 @@ public struct CompressedDesign: Sendable {
 
     /// Indices of features that take one value in every pattern with positive weight.
     public func constantFeatures(in cells: BinomialCells) -> [Int] {
-        (0..<featureCount).filter { j in
+        if let c = sparseColumns {
+            // Weighted patterns with a nonzero value: constant when none, or all of them with one value.
+            let live = (0..<patternCount).filter { cells.trials[$0] > 0 }.count
+            return (0..<featureCount).filter { j in
+                var count = 0
+                var first: Double?
+                for e in c.start[j]..<c.start[j + 1] where cells.trials[Int(c.pattern[e])] > 0 {
+                    count += 1
+                    if let f = first { if f != c.value[e] { return false } } else { first = c.value[e] }
+                }
+                return count == 0 || count == live
+            }
+        }
+        return (0..<featureCount).filter { j in
             var first: Double?
             for k in 0..<patternCount where cells.trials[k] > 0 {
                 let v = value(pattern: k, feature: j)
@@ -226,20 +393,50 @@ public struct CompressedDesign: Sendable {
     /// The lasso cannot tell identical columns apart: it may split their effect in any
     /// proportion, so callers should refuse or drop duplicates before fitting.
     public func duplicateFeatureGroups() -> [[Int]] {
-        var groups: [[Int]] = []
-        var assigned = Set<Int>()
-        for a in 0..<featureCount where !assigned.contains(a) {
-            var group = [a]
-            for b in (a + 1)..<max(a + 1, featureCount) where !assigned.contains(b) {
-                var equal = true
-                for k in 0..<patternCount where value(pattern: k, feature: a) != value(pattern: k, feature: b) {
-                    equal = false; break
+        // Columns hashed (O(patterns x features)), then compared only within equal hashes:
+        // comparing every pair would cost features^2, hours at 100,000 features.
+        let hashes: [UInt64] = (0..<featureCount).map { j in
+            var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+            if let c = sparseColumns {
+                for e in c.start[j]..<c.start[j + 1] { h = Self.mix(h, UInt64(c.pattern[e]), c.value[e]) }
+            } else {
+                for k in 0..<patternCount where storage[j * stride + k] != 0 { h = Self.mix(h, UInt64(k), storage[j * stride + k]) }
+            }
+            return h
+        }
+        var buckets: [UInt64: [Int]] = [:]
+        for j in 0..<featureCount { buckets[hashes[j], default: []].append(j) }
+        func equal(_ a: Int, _ b: Int) -> Bool {
+            if let c = sparseColumns {
+                guard c.start[a + 1] - c.start[a] == c.start[b + 1] - c.start[b] else { return false }
+                let (sa, sb) = (c.start[a], c.start[b])
+                for e in 0..<(c.start[a + 1] - sa) where c.pattern[sa + e] != c.pattern[sb + e] || c.value[sa + e] != c.value[sb + e] {
+                    return false
                 }
-                if equal { group.append(b); assigned.insert(b) }
+                return true
+            }
+            for k in 0..<patternCount where storage[a * stride + k] != storage[b * stride + k] { return false }
+            return true
+        }
+        var groups: [[Int]] = []
+        var assigned = [Bool](repeating: false, count: featureCount)
+        for a in 0..<featureCount where !assigned[a] {
+            guard let bucket = buckets[hashes[a]], bucket.count > 1 else { continue }
+            var group = [a]
+            for b in bucket where b > a && !assigned[b] && equal(a, b) {
+                group.append(b)
+                assigned[b] = true
             }
             if group.count > 1 { groups.append(group) }
         }
         return groups
+    }
+
+    /// One step of the hash of a column's nonzero entries.
+    @inline(__always) static func mix(_ h: UInt64, _ k: UInt64, _ v: Double) -> UInt64 {
+        var x = h ^ (k &* 0xFF51_AFD7_ED55_8CCD) ^ ((v + 0.0).bitPattern &+ 0x9E37_79B9_7F4A_7C15 &+ (h << 6) &+ (h >> 2))
+        x ^= x >> 33
+        return x &* 0xC4CE_B9FE_1A85_EC53
     }
 }
 
@@ -286,6 +483,12 @@ final class SparseEntries: Sendable {
         (self.storage, self.stride, self.start, self.featureCount) = (storage, stride, start, featureCount)
     }
 
+    /// Entries already built (a design held as sparse columns).
+    init(feature: [Int32], value: [Double]) {
+        (self.storage, self.stride, self.start, self.featureCount) = ([], 0, [], 0)
+        built.withLock { $0 = Built(feature: feature, value: value) }
+    }
+
     func get() -> (feature: [Int32], value: [Double]) {
         built.withLock { entries in
             if let entries { return (entries.feature, entries.value) }
@@ -312,5 +515,34 @@ final class SparseEntries: Sendable {
             entries = Built(feature: feature, value: value)
             return (feature, value)
         }
+    }
+}
+
+/// A design's nonzero values by feature (compressed sparse columns over the patterns).
+@usableFromInline struct SparseColumns: Sendable {
+    /// Feature `j`'s entries are `[start[j], start[j + 1])`.
+    @usableFromInline let start: [Int]
+    /// Pattern of each entry, ascending within a feature.
+    @usableFromInline let pattern: [Int32]
+    /// Value of each entry (never 0).
+    @usableFromInline let value: [Double]
+
+    /// Feature `j`'s value in pattern `k` (binary search; 0 when absent).
+    @usableFromInline func value(pattern k: Int, feature j: Int) -> Double {
+        var low = start[j], high = start[j + 1]
+        while low < high {
+            let mid = (low + high) / 2
+            let q = Int(pattern[mid])
+            if q == k { return value[mid] }
+            if q < k { low = mid + 1 } else { high = mid }
+        }
+        return 0
+    }
+
+    /// `x_j' v` over the patterns.
+    @inline(__always) func dot(_ j: Int, _ v: UnsafePointer<Double>) -> Double {
+        var s = 0.0
+        for e in start[j]..<start[j + 1] { s += value[e] * v[Int(pattern[e])] }
+        return s
     }
 }

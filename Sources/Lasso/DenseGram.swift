@@ -22,7 +22,7 @@ enum DenseGram {
     /// Whether `design`'s Hessians go through this kernel: dense designs (where the sparse rows
     /// would also cost 1.5x the design's memory) of at least 64 features.
     static func applies(to design: CompressedDesign) -> Bool {
-        design.featureCount >= 64 && design.density > CompressedDesign.sparseDensity
+        !design.isSparse && design.featureCount >= 64 && design.density > CompressedDesign.sparseDensity
     }
 
     /// H (row-major, (f + 1) x (f + 1), intercept first) with H_jl = sum_k w_k x~_kj x~_kl.

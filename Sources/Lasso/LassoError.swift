@@ -29,6 +29,10 @@ public enum LassoError: Error, Equatable, Sendable, CustomStringConvertible {
     case notConverged(iterations: Int, kktViolation: Double, tolerance: Double)
     /// A warm start does not match the problem's feature count.
     case warmStartMismatch(expected: Int, found: Int)
+    /// Sparse columns that are not well formed (`feature` nil: the column starts themselves).
+    case invalidSparseColumns(feature: String?, message: String)
+    /// The computation needs the design's values densely and the design is held sparse.
+    case needsDenseDesign(what: String, features: Int)
 
     public var description: String {
         switch self {
@@ -59,6 +63,10 @@ public enum LassoError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the solver did not converge in \(iterations) iterations: KKT violation \(kkt) > tolerance \(tol)"
         case let .warmStartMismatch(expected, found):
             return "warm start has \(found) coefficients, the problem has \(expected)"
+        case let .invalidSparseColumns(feature, message):
+            return feature.map { "sparse column '\($0)': \(message)" } ?? "sparse columns: \(message)"
+        case let .needsDenseDesign(what, features):
+            return "\(what) needs a dense design; this one is held sparse (\(features) features): fit it with working sets, or drop to fewer features"
         }
     }
 }

@@ -172,8 +172,10 @@ public enum LogisticLasso {
     ) throws -> Engine {
         let wide: Bool
         switch options.strategy {
-        case .automatic: wide = design.featureCount >= workingSetThreshold
-        case .full: wide = false
+        case .automatic: wide = design.featureCount >= workingSetThreshold || design.isSparse
+        case .full:
+            if design.isSparse { throw LassoError.needsDenseDesign(what: "the full Newton strategy", features: design.featureCount) }
+            wide = false
         case .workingSet: wide = true
         }
         if wide { return .workingSet(try WorkingSetSolver(design: design, cells: cells, penalty: penalty, options: options)) }
@@ -237,6 +239,12 @@ public enum LogisticLasso {
         var r = [Double](repeating: 0, count: design.stride)
         for k in 0..<design.patternCount { r[k] = cells.trials[k] * mu - cells.successes[k] }
         var best = penalty.penalizeIntercept ? abs(r.reduce(0, +)) : 0
+        if let c = design.sparseColumns {
+            r.withUnsafeBufferPointer { rp in
+                for j in 0..<design.featureCount where factors[j] > 0 { best = max(best, abs(c.dot(j, rp.baseAddress!)) / factors[j]) }
+            }
+            return penalty.scale == .sum ? best : best / W
+        }
         design.storage.withUnsafeBufferPointer { xs in
             r.withUnsafeBufferPointer { rp in
                 for j in 0..<design.featureCount where factors[j] > 0 {
@@ -266,6 +274,28 @@ public enum LogisticLasso {
         let W = cells.totalWeight
         guard W > 0 else { return [Double](repeating: 1, count: p) }
         var scales = [Double](repeating: 1, count: p)
+        if let c = design.sparseColumns {
+            // The zero entries contribute (W - weight of the nonzeros) * mean^2 to the squares.
+            for j in 0..<p {
+                let entries = c.start[j]..<c.start[j + 1]
+                if !penalty.standardizeIndicators && entries.allSatisfy({ c.value[$0] == 1 }) { continue }
+                var sum = 0.0, mass = 0.0
+                for e in entries {
+                    let t = cells.trials[Int(c.pattern[e])]
+                    sum += t * c.value[e]
+                    mass += t
+                }
+                let mean = sum / W
+                var squares = Swift.max(W - mass, 0) * mean * mean
+                for e in entries {
+                    let d = c.value[e] - mean
+                    squares += cells.trials[Int(c.pattern[e])] * d * d
+                }
+                let sd = (squares / W).squareRoot()
+                if sd > 0 && sd.isFinite { scales[j] = sd }
+            }
+            return scales
+        }
         design.storage.withUnsafeBufferPointer { xs in
             cells.trials.withUnsafeBufferPointer { tp in
                 for j in 0..<p {

@@ -71,6 +71,7 @@ final class Solver {
     /// - Parameter hessianFree: solve the quadratic models by Hessian-free coordinate descent
     ///   (the design must satisfy ``supportsCoordinateModel(_:)``); no Hessian is ever allocated.
     init(design: CompressedDesign, cells: BinomialCells, penalty: Penalty, options: SolverOptions, hessianFree: Bool = false) throws {
+        if design.isSparse { throw LassoError.needsDenseDesign(what: "the full Newton solver", features: design.featureCount) }
         self.design = design
         self.layout = design.layout
         self.cells = cells

@@ -34,6 +34,8 @@ final class WorkingSetSolver {
     let scales: [Double]
     /// Patterns with positive weight, ascending.
     let weighted: [Int]
+    /// Position of each pattern in ``weighted`` (-1: no weight).
+    let weightedPosition: [Int32]
     /// The last restricted problem, reused while the set does not change (along a path).
     private var cached: (set: [Int], solver: Solver)?
     /// Per feature, whether its values on the weighted patterns are distinct (`nil`: not known yet).
@@ -72,6 +74,9 @@ final class WorkingSetSolver {
         let scales = self.scales
         factors = raw.enumerated().map { $0.element * scales[$0.offset] }
         weighted = (0..<design.patternCount).filter { cells.trials[$0] > 0 }
+        var position = [Int32](repeating: -1, count: design.patternCount)
+        for (i, k) in weighted.enumerated() { position[k] = Int32(i) }
+        weightedPosition = position
         injectiveCache = [Bool?](repeating: nil, count: p)
     }
 
@@ -198,17 +203,40 @@ final class WorkingSetSolver {
         let rows = weighted
         let sub: CompressedDesign
         var t: [Double], s: [Double]
-        if set.contains(where: { injective($0) }) {
+        if let c = design.sparseColumns {
+            // Rows merged on the set's columns straight from the sparse entries (most rows of a
+            // one-hot design are zero on the set, so few patterns remain), then held densely.
+            var start = [0], at: [Int32] = [], values: [Double] = []
+            for j in set {
+                for e in c.start[j]..<c.start[j + 1] where weightedPosition[Int(c.pattern[e])] >= 0 {
+                    at.append(weightedPosition[Int(c.pattern[e])])
+                    values.append(c.value[e])
+                }
+                start.append(at.count)
+            }
+            let names = set.map { design.featureNames[$0] }
+            let merged = try CompressedDesign(featureNames: names, rowCount: rows.count, start: start, rows: at, values: values)
+            let mc = merged.sparseColumns!
+            let stride = Kernels.paddedLength(merged.patternCount)
+            var storage = [Double](repeating: 0, count: set.count * stride)
+            for a in 0..<set.count {
+                for e in mc.start[a]..<mc.start[a + 1] { storage[a * stride + Int(mc.pattern[e])] = mc.value[e] }
+            }
+            sub = CompressedDesign(
+                featureNames: names, distinctStorage: storage, patternCount: merged.patternCount, sparseRows: options.hessian == .sparse)
+            t = [Double](repeating: 0, count: stride)
+            s = [Double](repeating: 0, count: stride)
+            for (i, k) in rows.enumerated() {
+                let target = Int(merged.rowPattern[i])
+                t[target] += cells.trials[k]
+                s[target] += cells.successes[k]
+            }
+        } else if set.contains(where: { injective($0) }) {
             // A column with distinct values on the weighted patterns: nothing merges.
             let stride = Kernels.paddedLength(rows.count)
             var storage = [Double](repeating: 0, count: set.count * stride)
             storage.withUnsafeMutableBufferPointer { out in
-                design.storage.withUnsafeBufferPointer { xs in
-                    for (a, j) in set.enumerated() {
-                        let col = xs.baseAddress! + j * n
-                        for (i, k) in rows.enumerated() { out[a * stride + i] = col[k] }
-                    }
-                }
+                for (a, j) in set.enumerated() { gather(j, into: out.baseAddress! + a * stride) }
             }
             sub = CompressedDesign(
                 featureNames: set.map { design.featureNames[$0] }, distinctStorage: storage, patternCount: rows.count,
@@ -222,11 +250,12 @@ final class WorkingSetSolver {
         } else {
             var columns: [[Double]] = []
             columns.reserveCapacity(set.count)
-            design.storage.withUnsafeBufferPointer { xs in
-                for j in set {
-                    let col = xs.baseAddress! + j * n
-                    columns.append(rows.map { col[$0] })
-                }
+            for j in set {
+                columns.append(
+                    [Double](unsafeUninitializedCapacity: rows.count) { buffer, count in
+                        gather(j, into: buffer.baseAddress!)
+                        count = rows.count
+                    })
             }
             sub = try CompressedDesign(featureNames: set.map { design.featureNames[$0] }, columns: columns)
             t = [Double](repeating: 0, count: sub.stride)
@@ -250,11 +279,38 @@ final class WorkingSetSolver {
         return solver
     }
 
+    /// Feature `j`'s values on the weighted patterns, in their order, written to `out`.
+    func gather(_ j: Int, into out: UnsafeMutablePointer<Double>) {
+        if let c = design.sparseColumns {
+            out.initialize(repeating: 0, count: weighted.count)
+            for e in c.start[j]..<c.start[j + 1] {
+                let i = weightedPosition[Int(c.pattern[e])]
+                if i >= 0 { out[Int(i)] = c.value[e] }
+            }
+            return
+        }
+        design.storage.withUnsafeBufferPointer { xs in
+            let col = xs.baseAddress! + j * n
+            for (i, k) in weighted.enumerated() { out[i] = col[k] }
+        }
+    }
+
     /// Whether feature `j` takes distinct values on the weighted patterns (cached): a quick
     /// look at the first 64 of them, then a sort.
     func injective(_ j: Int) -> Bool {
         if let known = injectiveCache[j] { return known }
-        let values = design.storage.withUnsafeBufferPointer { xs in weighted.map { xs[j * n + $0] } }
+        if let c = design.sparseColumns {
+            // Distinct values need at most one zero among the weighted patterns.
+            let nonzero = (c.start[j]..<c.start[j + 1]).filter { weightedPosition[Int(c.pattern[$0])] >= 0 }
+            if weighted.count - nonzero.count > 1 {
+                injectiveCache[j] = false
+                return false
+            }
+        }
+        let values = [Double](unsafeUninitializedCapacity: weighted.count) { buffer, count in
+            gather(j, into: buffer.baseAddress!)
+            count = weighted.count
+        }
         let head = values.prefix(64).sorted()
         var result = !zip(head, head.dropFirst()).contains { $0.0 == $0.1 }
         if result {
@@ -283,14 +339,24 @@ final class WorkingSetSolver {
         if columnMoments == nil {
             var mass = [Double](repeating: 0, count: p), squares = [Double](repeating: 0, count: p)
             var scratch = [Double](repeating: 0, count: n)
-            design.storage.withUnsafeBufferPointer { xs in
-                cells.trials.withUnsafeBufferPointer { t in
-                    scratch.withUnsafeMutableBufferPointer { tx in
-                        for j in 0..<p {
-                            let x = xs.baseAddress! + j * n
-                            for k in 0..<n { tx[k] = t[k] * x[k] }
-                            mass[j] = Kernels.dot(t.baseAddress!, x, n)
-                            squares[j] = Kernels.dot(tx.baseAddress!, x, n)
+            if let c = design.sparseColumns {
+                for j in 0..<p {
+                    for e in c.start[j]..<c.start[j + 1] {
+                        let t = cells.trials[Int(c.pattern[e])], x = c.value[e]
+                        mass[j] += t * x
+                        squares[j] += t * x * x
+                    }
+                }
+            } else {
+                design.storage.withUnsafeBufferPointer { xs in
+                    cells.trials.withUnsafeBufferPointer { t in
+                        scratch.withUnsafeMutableBufferPointer { tx in
+                            for j in 0..<p {
+                                let x = xs.baseAddress! + j * n
+                                for k in 0..<n { tx[k] = t[k] * x[k] }
+                                mass[j] = Kernels.dot(t.baseAddress!, x, n)
+                                squares[j] = Kernels.dot(tx.baseAddress!, x, n)
+                            }
                         }
                     }
                 }
@@ -300,10 +366,17 @@ final class WorkingSetSolver {
         let (mass, squares) = columnMoments!
         // Linear predictor, primal loss and u = t pi - s on the weighted patterns.
         var eta = [Double](repeating: intercept, count: m)
-        design.storage.withUnsafeBufferPointer { xs in
+        if let c = design.sparseColumns {
             for j in 0..<p where beta[j] != 0 {
                 let b = beta[j]
-                for k in weighted { eta[k] += b * xs[j * n + k] }
+                for e in c.start[j]..<c.start[j + 1] { eta[Int(c.pattern[e])] += b * c.value[e] }
+            }
+        } else {
+            design.storage.withUnsafeBufferPointer { xs in
+                for j in 0..<p where beta[j] != 0 {
+                    let b = beta[j]
+                    for k in weighted { eta[k] += b * xs[j * n + k] }
+                }
             }
         }
         var loss = 0.0, sumTheta = 0.0, lowPi = 1.0, highPi = 0.0
@@ -328,12 +401,18 @@ final class WorkingSetSolver {
         for j in set { inSet[j] = true }
         var correlation = [Double](repeating: 0, count: p)
         var scale = 1.0
+        var u = [Double](repeating: 0, count: n)
+        for k in weighted { u[k] = cells.trials[k] * pi[k] - cells.successes[k] }
         design.storage.withUnsafeBufferPointer { xs in
             for j in 0..<p where !screened[j] {
                 var g = gradient[j]
                 if inSet[j] {
-                    g = 0
-                    for k in weighted { g += xs[j * n + k] * (cells.trials[k] * pi[k] - cells.successes[k]) }
+                    if let c = design.sparseColumns {
+                        g = u.withUnsafeBufferPointer { c.dot(j, $0.baseAddress!) }
+                    } else {
+                        g = 0
+                        for k in weighted { g += xs[j * n + k] * u[k] }
+                    }
                 }
                 correlation[j] = -g - delta * mass[j]
                 scale = Swift.max(scale, Swift.abs(correlation[j]) / (lambda * factors[j]))
@@ -366,6 +445,12 @@ final class WorkingSetSolver {
     func fullGradient(intercept: Double, beta: [Double], skipping: [Bool]) -> [Double] {
         let r = LogisticLasso.residuals(design: design, cells: cells, intercept: intercept, coefficients: beta)
         var g = [Double](repeating: 0, count: p)
+        if let c = design.sparseColumns {
+            r.withUnsafeBufferPointer { rp in
+                for j in 0..<p where !skipping[j] { g[j] = c.dot(j, rp.baseAddress!) }
+            }
+            return g
+        }
         design.storage.withUnsafeBufferPointer { xs in
             r.withUnsafeBufferPointer { rp in
                 for j in 0..<p where !skipping[j] { g[j] = Kernels.dot(rp.baseAddress!, xs.baseAddress! + j * n, n) }

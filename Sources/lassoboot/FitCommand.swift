@@ -11,7 +11,8 @@ struct FitCommand: ParsableCommand {
         commandName: "fit",
         abstract: "Fit L1-penalized logistic regressions and print odds ratios with Wald intervals.",
         discussion: """
-            Every column of --data except the outcome(s) and --exclude'd columns is a numeric feature.
+            Every column of --data except the outcome(s), --exclude'd and --onehot columns is a numeric feature;
+            each --onehot column gives one 0/1 feature per level but the most frequent (the reference).
             Objective (sum scale): sum_i loss_i + alpha * sum_j |beta_j|, intercept unpenalized unless
             --penalize-intercept (statsmodels' fit_regularized with a scalar alpha). With --scale mean,
             alpha is glmnet's lambda (the loss is divided by the number of rows).
@@ -30,6 +31,16 @@ struct FitCommand: ParsableCommand {
 
     @Option(name: .long, help: "Column to leave out of the features (repeatable).")
     var exclude: [String] = []
+
+    @Option(
+        name: .long,
+        help: "Text column to one-hot encode (repeatable): one 0/1 feature per level, the most frequent level the reference.")
+    var onehot: [String] = []
+
+    @Option(
+        name: .long,
+        help: "Design storage: automatic (sparse from 64 features when under 5% of values are nonzero), dense or sparse.")
+    var storage: DesignStorage = .automatic
 
     @Option(name: .long, help: "Penalty strength alpha >= 0, on the --scale.")
     var alpha: Double
@@ -91,6 +102,12 @@ struct FitCommand: ParsableCommand {
         guard level > 0, level < 1 else { throw ValidationError("--level must be between 0 and 1, got \(level)") }
         if test != nil && testRows != nil { throw ValidationError("give --test or --test-rows, not both") }
         if Set(outcome).count != outcome.count { throw ValidationError("an --outcome is repeated") }
+        if let c = onehot.first(where: { outcome.contains($0) || exclude.contains($0) }) {
+            throw ValidationError("--onehot column '\(c)' is also an --outcome or --exclude'd")
+        }
+        if !onehot.isEmpty && saveModel != nil {
+            throw ValidationError("--save-model does not support --onehot yet: write the model from a run spec with a onehot feature")
+        }
         if let d = delimiter, CSVReader.separator(named: d) == nil {
             throw ValidationError("--delimiter must be ',', ';', 'tab' or '|' (got '\(d)')")
         }
@@ -98,12 +115,24 @@ struct FitCommand: ParsableCommand {
 
     func run() throws {
         let separator = delimiter.flatMap { CSVReader.separator(named: $0) }
-        let table = try CSVReader(separator: separator).read(path: data)
+        let table = try CSVReader(textColumns: Set(onehot), separator: separator).read(path: data)
         if format == .table {
             for note in table.notes { FileHandle.standardError.write(Data("note: \(data): \(note)\n".utf8)) }
         }
         let subset = try rows.map { try RowIndices.read(path: $0, rowCount: table.rowCount) }
-        let input = try FitInput(table: table, outcomeNames: outcome, excluded: exclude, rows: subset)
+        let input = try FitInput(table: table, outcomeNames: outcome, excluded: exclude, rows: subset, oneHot: onehot, storage: storage)
+        if format == .table {
+            for e in input.oneHot {
+                FileHandle.standardError.write(
+                    Data("note: '\(e.column)' one-hot encoded: \(e.levels.count) levels, reference '\(e.reference)' (the most frequent)\n".utf8))
+            }
+            if let example = input.mergedGroups.first {
+                FileHandle.standardError.write(
+                    Data(
+                        "note: \(input.mergedGroups.count) group(s) of one-hot levels are identical in every row and were merged into one feature each (the lasso cannot tell them apart; the fit is the same), e.g. '\(example)'\n"
+                            .utf8))
+            }
+        }
 
         let duplicates = input.design.duplicateFeatureGroups()
         if let group = duplicates.first {
@@ -114,7 +143,13 @@ struct FitCommand: ParsableCommand {
 
         // Held-out rows for AUC.
         var testSet: (rows: [[Double]], outcomes: [String: [Double]], source: String)?
-        if let testPath = test {
+        // With one-hot columns the held-out rows are scored from the table (levels by name).
+        var oneHotTest: (table: Table, rows: [Int]?, source: String)?
+        if !onehot.isEmpty, let testPath = test {
+            oneHotTest = (try CSVReader(textColumns: Set(onehot), separator: separator).read(path: testPath), nil, testPath)
+        } else if !onehot.isEmpty, let path = testRows {
+            oneHotTest = (table, try RowIndices.read(path: path, rowCount: table.rowCount), path)
+        } else if let testPath = test {
             let testTable = try CSVReader(separator: separator).read(path: testPath)
             let x = try FitInput.rows(of: testTable, features: input.featureNames)
             var ys: [String: [Double]] = [:]
@@ -163,13 +198,23 @@ struct FitCommand: ParsableCommand {
                 let scores = t.rows.map { fit.linearPredictor($0) }
                 auc = Metrics.auc(scores: scores, outcomes: t.outcomes[name]!)
                 testCount = t.rows.count
+            } else if let t = oneHotTest {
+                let (scores, unseen) = try input.linearPredictors(of: t.table, fit: fit, rows: t.rows)
+                let all = try t.table.binary(name)
+                auc = Metrics.auc(scores: scores, outcomes: t.rows.map { $0.map { all[$0] } } ?? all)
+                testCount = scores.count
+                if unseen > 0 && format == .table {
+                    FileHandle.standardError.write(
+                        Data("note: \(t.source): \(unseen) one-hot value(s) of levels the training rows did not have, scored as the reference\n".utf8)
+                    )
+                }
             }
             results.append(
                 FitResult(
                     outcome: name, featureNames: input.featureNames, fit: fit, wald: wald, level: level,
                     rows: input.rowCount, patterns: cells.activePatternCount,
                     fitSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
-                    testAUC: auc, testRows: testCount))
+                    testAUC: auc, testRows: testCount, storage: input.design.isSparse ? "sparse" : "dense"))
         }
         if let path = saveModel {
             let bytes = FileManager.default.contents(atPath: data) ?? Data()
@@ -193,3 +238,4 @@ struct FitCommand: ParsableCommand {
 
 extension PenaltyScale: ExpressibleByArgument {}
 extension SolverOptions.Strategy: ExpressibleByArgument {}
+extension DesignStorage: ExpressibleByArgument {}

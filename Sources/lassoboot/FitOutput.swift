@@ -15,8 +15,21 @@ struct FitResult {
     let fitSeconds: Double
     let testAUC: Double?
     let testRows: Int?
+    /// `dense` or `sparse` (the design's nonzero values only).
+    let storage: String
 
-    var names: [String] { ["const"] + featureNames }
+    /// "const" then the feature names (built once: the outputs index it per coefficient).
+    let names: [String]
+
+    init(
+        outcome: String, featureNames: [String], fit: LassoFit, wald: [WaldInterval?], level: Double, rows: Int, patterns: Int,
+        fitSeconds: Double, testAUC: Double?, testRows: Int?, storage: String = "dense"
+    ) {
+        (self.outcome, self.featureNames, self.fit, self.wald, self.level) = (outcome, featureNames, fit, wald, level)
+        (self.rows, self.patterns, self.fitSeconds, self.testAUC, self.testRows) = (rows, patterns, fitSeconds, testAUC, testRows)
+        self.storage = storage
+        self.names = ["const"] + featureNames
+    }
 }
 
 /// The JSON contract of `lassoboot fit --format json` (one object per outcome).
@@ -52,6 +65,8 @@ struct FitJSON: Encodable {
     /// How the Newton iterations solved their quadratic models: `hessian` (formed) or
     /// `coordinate-descent` (Hessian-free; large working sets).
     let innerSolver: String
+    /// How the design was held: `dense` or `sparse` (nonzero values by column; one-hot encodings).
+    let storage: String
     let fitSeconds: Double
     let intervals: String
     let level: Double
@@ -75,6 +90,7 @@ struct FitJSON: Encodable {
         workingSet = r.fit.workingSetSize
         screened = r.fit.screenedFeatures
         innerSolver = r.fit.innerSolver.rawValue
+        storage = r.storage
         fitSeconds = r.fitSeconds
         intervals = Wald.label
         level = r.level

@@ -158,6 +158,49 @@ func runCoverage(_ args: Arguments) throws {
     let progress = Mutex(0)
     let ones = Mutex(0)
     let clock = ContinuousClock()
+    let dumpLock = Mutex(())
+    /// Per repetition, whether it is over (fitted or failed).
+    let finished = Mutex([Bool](repeating: false, count: reps))
+
+    /// model.json and lassoboot.jsonl for Benchmarks/peers/coverage_peers.py (see the header) for
+    /// the first `prefix` repetitions: rewritten at every tenth of the run with the repetitions
+    /// over so far, so an interrupted run still leaves usable results.
+    @Sendable func writeCoverageDump(to dir: URL, results: [[CoverageCell?]], prefix: Int) throws {
+        func num(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+        func str(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        func list(_ xs: [String]) -> String { "[" + xs.joined(separator: ",") + "]" }
+        let modelJSON =
+            "{"
+            + [
+                "\"design\":\(str(designName))", "\"rows\":\(rows)", "\"repetitions\":\(prefix)", "\"resamples\":\(resamples)",
+                "\"seed\":\(seed)", "\"level\":\(level)", "\"names\":\(list(model.names.map(str)))",
+                "\"truth\":\(list(model.truth.map(num)))", "\"groups\":\(list(model.groups.map(str)))",
+                "\"settings\":\(list(settings.map { str($0.name) }))", "\"methods\":\(list(methods.map { str($0.name) }))",
+                "\"source\":\(str(model.plasmode?.source ?? "synthetic"))",
+            ].joined(separator: ",") + "}\n"
+        var lines = ""
+        for (si, s) in settings.enumerated() {
+            for (rep, cell) in results[si].prefix(prefix).enumerated() {
+                guard let cell else { continue }
+                let intervals = methods.enumerated().map { mi, m in
+                    str(m.name) + ":" + list(cell.intervals[mi].map { "[\(num($0.0)),\(num($0.1))]" })
+                }
+                lines +=
+                    "{\"rep\":\(rep),\"setting\":\(str(s.name)),\"alpha\":\(num(cell.alpha)),\"estimate\":\(list(cell.estimate.map(num))),"
+                    + "\"oracleWidth\":\(list(cell.oracleWidth.map(num))),\"failedResamples\":\(cell.failedResamples),\"seconds\":\(num(cell.seconds)),"
+                    + "\"intervals\":{\(intervals.joined(separator: ","))}}\n"
+            }
+        }
+        do {
+            try Data(modelJSON.utf8).write(to: dir.appendingPathComponent("model.json"), options: .atomic)
+            try Data(lines.utf8).write(to: dir.appendingPathComponent("lassoboot.jsonl"), options: .atomic)
+        } catch {
+            throw UsageError(description: "--dump \(dir.path): cannot write model.json / lassoboot.jsonl (\(error.localizedDescription))")
+        }
+    }
+
     let start = clock.now
     let specs = try settings.indices.map { si in try (0..<reps).map { try spec(settings[si], repetition: $0) } }
     let interactive = isatty(2) != 0
@@ -200,6 +243,7 @@ func runCoverage(_ args: Arguments) throws {
                     errors.withLock { $0.append("\(settings[si].name) repetition \(rep): \(error)") }
                 }
             }
+            finished.withLock { $0[rep] = true }
             let done = progress.withLock { d -> Int in
                 d += 1; return d
             }
@@ -208,6 +252,15 @@ func runCoverage(_ args: Arguments) throws {
             } else if done % max(1, reps / 10) == 0 {
                 FileHandle.standardError.write(Data("coverage: \(done)/\(reps) repetitions\n".utf8))
             }
+            if let dump, done % max(1, reps / 10) == 0, done < reps {
+                dumpLock.withLock { _ in
+                    // The repetitions before the first one still running: a prefix, as the peers expect.
+                    let prefix = finished.withLock { $0.firstIndex(of: false) ?? reps }
+                    do { try writeCoverageDump(to: dump, results: store.withLock { $0 }, prefix: prefix) } catch {
+                        errors.withLock { $0.append("\(error)") }
+                    }
+                }
+            }
             rep += threads
         }
     }
@@ -215,44 +268,7 @@ func runCoverage(_ args: Arguments) throws {
     let seconds = (clock.now - start).seconds
     let results = store.withLock { $0 }
     let failures = errors.withLock { $0 }
-    if let dump { try writeCoverageDump(to: dump) }
-
-    /// model.json and lassoboot.jsonl for Benchmarks/peers/coverage_peers.py (see the header).
-    func writeCoverageDump(to dir: URL) throws {
-        func num(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-        func str(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
-        func list(_ xs: [String]) -> String { "[" + xs.joined(separator: ",") + "]" }
-        let modelJSON =
-            "{"
-            + [
-                "\"design\":\(str(designName))", "\"rows\":\(rows)", "\"repetitions\":\(reps)", "\"resamples\":\(resamples)",
-                "\"seed\":\(seed)", "\"level\":\(level)", "\"names\":\(list(model.names.map(str)))",
-                "\"truth\":\(list(model.truth.map(num)))", "\"groups\":\(list(model.groups.map(str)))",
-                "\"settings\":\(list(settings.map { str($0.name) }))", "\"methods\":\(list(methods.map { str($0.name) }))",
-                "\"source\":\(str(model.plasmode?.source ?? "synthetic"))",
-            ].joined(separator: ",") + "}\n"
-        var lines = ""
-        for (si, s) in settings.enumerated() {
-            for (rep, cell) in results[si].enumerated() {
-                guard let cell else { continue }
-                let intervals = methods.enumerated().map { mi, m in
-                    str(m.name) + ":" + list(cell.intervals[mi].map { "[\(num($0.0)),\(num($0.1))]" })
-                }
-                lines +=
-                    "{\"rep\":\(rep),\"setting\":\(str(s.name)),\"alpha\":\(num(cell.alpha)),\"estimate\":\(list(cell.estimate.map(num))),"
-                    + "\"oracleWidth\":\(list(cell.oracleWidth.map(num))),\"failedResamples\":\(cell.failedResamples),\"seconds\":\(num(cell.seconds)),"
-                    + "\"intervals\":{\(intervals.joined(separator: ","))}}\n"
-            }
-        }
-        do {
-            try Data(modelJSON.utf8).write(to: dir.appendingPathComponent("model.json"))
-            try Data(lines.utf8).write(to: dir.appendingPathComponent("lassoboot.jsonl"))
-        } catch {
-            throw UsageError(description: "--dump \(dir.path): cannot write model.json / lassoboot.jsonl (\(error.localizedDescription))")
-        }
-    }
+    if let dump { try writeCoverageDump(to: dump, results: results, prefix: reps) }
 
     func f(_ x: Double, _ digits: Int = 3) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "-" }
     func pad(_ s: String, _ w: Int, left: Bool = false) -> String {

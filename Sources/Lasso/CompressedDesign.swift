@@ -85,33 +85,9 @@ public struct CompressedDesign: Sendable {
                 }
             }
         }
-        var capacity = 16
-        while capacity < 2 * max(n, 1) { capacity <<= 1 }
-        let mask = capacity - 1
-        var slots = [Int32](repeating: -1, count: capacity)
-        var firstRow: [Int32] = []  // representative row of each pattern
-        var rowPattern = [Int32](repeating: 0, count: n)
-
-        @inline(__always) func same(_ a: Int, _ b: Int) -> Bool {
+        let (rowPattern, firstRow) = Self.patterns(hashes: hashes) { a, b in
             for j in 0..<p where columns[j][a] != columns[j][b] { return false }
             return true
-        }
-        for i in 0..<n {
-            var h = hashes[i]
-            h ^= h >> 33; h &*= 0xFF51_AFD7_ED55_8CCD; h ^= h >> 33
-            var slot = Int(truncatingIfNeeded: h) & mask
-            while true {
-                let k = slots[slot]
-                if k < 0 {
-                    slots[slot] = Int32(firstRow.count)
-                    rowPattern[i] = Int32(firstRow.count)
-                    firstRow.append(Int32(i))
-                    break
-                }
-                let first = Int(firstRow[Int(k)])
-                if hashes[first] == hashes[i] && same(first, i) { rowPattern[i] = k; break }
-                slot = (slot + 1) & mask
-            }
         }
         let m = firstRow.count
         let stride = Kernels.paddedLength(m)
@@ -180,37 +156,15 @@ public struct CompressedDesign: Sendable {
             }
         }
         // Equal rows share a pattern, numbered by first appearance (as the dense initializer).
-        var capacity = 16
-        while capacity < 2 * max(n, 1) { capacity <<= 1 }
-        let mask = capacity - 1
-        var slots = [Int32](repeating: -1, count: capacity)
-        var firstRow: [Int32] = []
-        var rowPattern = [Int32](repeating: 0, count: n)
-        var hashes = [UInt64](repeating: 0, count: n)
+        var hashes = [UInt64](repeating: 0x9E37_79B9_7F4A_7C15, count: n)
         for i in 0..<n {
-            var h: UInt64 = 0x9E37_79B9_7F4A_7C15
-            for e in rowStart[i]..<rowStart[i + 1] { h = Self.mix(h, UInt64(rowFeature[e]), rowValue[e]) }
-            hashes[i] = h
-            var slot = Int(truncatingIfNeeded: h) & mask
-            while true {
-                let k = slots[slot]
-                if k < 0 {
-                    slots[slot] = Int32(firstRow.count)
-                    rowPattern[i] = Int32(firstRow.count)
-                    firstRow.append(Int32(i))
-                    break
+            for e in rowStart[i]..<rowStart[i + 1] { hashes[i] = Self.mix(hashes[i], UInt64(rowFeature[e]), rowValue[e]) }
+        }
+        let (rowPattern, firstRow) = Self.patterns(hashes: hashes) { f, i in
+            rowStart[f + 1] - rowStart[f] == rowStart[i + 1] - rowStart[i]
+                && (0..<(rowStart[i + 1] - rowStart[i])).allSatisfy {
+                    rowFeature[rowStart[f] + $0] == rowFeature[rowStart[i] + $0] && rowValue[rowStart[f] + $0] == rowValue[rowStart[i] + $0]
                 }
-                let f = Int(firstRow[Int(k)])
-                if hashes[f] == h && rowStart[f + 1] - rowStart[f] == rowStart[i + 1] - rowStart[i]
-                    && (0..<(rowStart[i + 1] - rowStart[i])).allSatisfy({
-                        rowFeature[rowStart[f] + $0] == rowFeature[rowStart[i] + $0] && rowValue[rowStart[f] + $0] == rowValue[rowStart[i] + $0]
-                    })
-                {
-                    rowPattern[i] = k
-                    break
-                }
-                slot = (slot + 1) & mask
-            }
         }
         let m = firstRow.count
         // The patterns' columns: the entries of each pattern's first row, patterns ascending.
@@ -430,6 +384,37 @@ public struct CompressedDesign: Sendable {
             if group.count > 1 { groups.append(group) }
         }
         return groups
+    }
+
+    /// Numbers the rows' patterns by first appearance: an open-addressing table from row hash to
+    /// pattern, rows compared (`same`) only on equal hashes. Returns each row's pattern and each
+    /// pattern's first row.
+    static func patterns(hashes: [UInt64], same: (Int, Int) -> Bool) -> (rowPattern: [Int32], firstRow: [Int32]) {
+        let n = hashes.count
+        var capacity = 16
+        while capacity < 2 * max(n, 1) { capacity <<= 1 }
+        let mask = capacity - 1
+        var slots = [Int32](repeating: -1, count: capacity)
+        var firstRow: [Int32] = []
+        var rowPattern = [Int32](repeating: 0, count: n)
+        for i in 0..<n {
+            var h = hashes[i]
+            h ^= h >> 33; h &*= 0xFF51_AFD7_ED55_8CCD; h ^= h >> 33
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let k = slots[slot]
+                if k < 0 {
+                    slots[slot] = Int32(firstRow.count)
+                    rowPattern[i] = Int32(firstRow.count)
+                    firstRow.append(Int32(i))
+                    break
+                }
+                let first = Int(firstRow[Int(k)])
+                if hashes[first] == hashes[i] && same(first, i) { rowPattern[i] = k; break }
+                slot = (slot + 1) & mask
+            }
+        }
+        return (rowPattern, firstRow)
     }
 
     /// One step of the hash of a column's nonzero entries.

@@ -27,7 +27,7 @@ extension LogisticLasso {
                 if let c = design.sparseColumns {
                     for j in 0..<design.featureCount where coefficients[j] != 0 {
                         let b = coefficients[j]
-                        for e in c.start[j]..<c.start[j + 1] { eta[Int(c.pattern[e])] += b * c.value[e] }
+                        c.addColumn(j, times: b, to: eta.baseAddress!)
                     }
                 } else {
                     for j in 0..<design.featureCount where coefficients[j] != 0 {

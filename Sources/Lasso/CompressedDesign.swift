@@ -524,6 +524,11 @@ final class SparseEntries: Sendable {
         return 0
     }
 
+    /// `eta += b x_j` over the patterns.
+    @inline(__always) func addColumn(_ j: Int, times b: Double, to eta: UnsafeMutablePointer<Double>) {
+        for e in start[j]..<start[j + 1] { eta[Int(pattern[e])] += b * value[e] }
+    }
+
     /// `x_j' v` over the patterns.
     @inline(__always) func dot(_ j: Int, _ v: UnsafePointer<Double>) -> Double {
         var s = 0.0

@@ -96,8 +96,8 @@ public enum Wald {
     ) -> [WaldInterval?] {
         let m = design.patternCount, a = active.count
         var eta = [Double](repeating: coef[0], count: m)
-        for j in 0..<design.featureCount where coef[j + 1] != 0 {
-            for e in columns.start[j]..<columns.start[j + 1] { eta[Int(columns.pattern[e])] += coef[j + 1] * columns.value[e] }
+        eta.withUnsafeMutableBufferPointer { e in
+            for j in 0..<design.featureCount where coef[j + 1] != 0 { columns.addColumn(j, times: coef[j + 1], to: e.baseAddress!) }
         }
         // Index in `active` of each coefficient (-1: zero); the intercept is active[0] when nonzero.
         var slot = [Int](repeating: -1, count: coef.count)

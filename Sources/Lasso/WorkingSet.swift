@@ -299,14 +299,6 @@ final class WorkingSetSolver {
     /// look at the first 64 of them, then a sort.
     func injective(_ j: Int) -> Bool {
         if let known = injectiveCache[j] { return known }
-        if let c = design.sparseColumns {
-            // Distinct values need at most one zero among the weighted patterns.
-            let nonzero = (c.start[j]..<c.start[j + 1]).filter { weightedPosition[Int(c.pattern[$0])] >= 0 }
-            if weighted.count - nonzero.count > 1 {
-                injectiveCache[j] = false
-                return false
-            }
-        }
         let values = [Double](unsafeUninitializedCapacity: weighted.count) { buffer, count in
             gather(j, into: buffer.baseAddress!)
             count = weighted.count
@@ -367,9 +359,8 @@ final class WorkingSetSolver {
         // Linear predictor, primal loss and u = t pi - s on the weighted patterns.
         var eta = [Double](repeating: intercept, count: m)
         if let c = design.sparseColumns {
-            for j in 0..<p where beta[j] != 0 {
-                let b = beta[j]
-                for e in c.start[j]..<c.start[j + 1] { eta[Int(c.pattern[e])] += b * c.value[e] }
+            eta.withUnsafeMutableBufferPointer { e in
+                for j in 0..<p where beta[j] != 0 { c.addColumn(j, times: beta[j], to: e.baseAddress!) }
             }
         } else {
             design.storage.withUnsafeBufferPointer { xs in

@@ -134,9 +134,8 @@ struct FitCommand: ParsableCommand {
             }
         }
 
-        let duplicates = input.design.duplicateFeatureGroups()
-        if let group = duplicates.first {
-            let names = group.map { "'\(input.featureNames[$0])'" }.joined(separator: " and ")
+        if let group = input.identicalColumns.first {
+            let names = group.map { "'\($0)'" }.joined(separator: " and ")
             throw TabularError(
                 file: data, message: "columns \(names) are identical in every used row: the lasso cannot tell them apart; --exclude all but one")
         }

@@ -28,6 +28,8 @@ struct FitInput {
     let featureOf: [Int]
     /// Names of the features that are merged groups of identical one-hot indicators.
     let mergedGroups: [String]
+    /// Groups of identical columns that could not be merged (a numeric column among them), by name.
+    let identicalColumns: [[String]]
 
     /// Uses every column except the outcomes and `excluded` as a numeric feature, and each
     /// `oneHot` column (text) as indicators of its levels but the most frequent one.
@@ -137,7 +139,8 @@ struct FitInput {
                 for l in 0..<encoding.levels.count { start.append(base + count[l + 1]) }
             }
             var design = try CompressedDesign(featureNames: features, rowCount: n, start: start, rows: at, values: values)
-            let merged = Self.merging(Self.oneHotGroups(design, numericCount: numericNames.count), names: features)
+            let groups = Self.identicalGroups(design, numericCount: numericNames.count)
+            let merged = Self.merging(groups.oneHot, names: features)
             if merged.kept.count < p {
                 // Keep the first feature of each group, under the group's joined names.
                 var keptStart = [0], keptAt: [Int32] = [], keptValues: [Double] = []
@@ -150,41 +153,44 @@ struct FitInput {
             }
             self.columns = []
             self.design = design
-            self.featureOf = merged.index
+            (featureOf, mergedGroups, identicalColumns) = (merged.index, merged.groupNames, groups.other)
         } else {
             var columns = numeric
             for (e, encoding) in encodings.enumerated() {
                 for l in 0..<encoding.levels.count { columns.append(levelOf[e].map { $0 == Int32(l) ? 1 : 0 }) }
             }
             var design = try CompressedDesign(featureNames: features, columns: columns)
-            let merged = Self.merging(Self.oneHotGroups(design, numericCount: numericNames.count), names: features)
+            let groups = Self.identicalGroups(design, numericCount: numericNames.count)
+            let merged = Self.merging(groups.oneHot, names: features)
             if merged.kept.count < p {
                 columns = merged.kept.map { columns[$0] }
                 design = try CompressedDesign(featureNames: merged.names, columns: columns)
             }
             self.columns = columns
             self.design = design
-            self.featureOf = merged.index
+            (featureOf, mergedGroups, identicalColumns) = (merged.index, merged.groupNames, groups.other)
         }
         self.featureNames = design.featureNames
         self.outcomes = outcomes
         self.rowCount = n
         self.oneHot = encodings
         self.numericCount = numericNames.count
-        self.mergedGroups = design.featureNames.filter { $0.contains(" = ") }
     }
 
-    /// Groups of one-hot indicators identical in every row (two levels, of different columns,
-    /// seen in the same rows only: common with rare levels). The lasso cannot tell them apart,
-    /// but merging them is exact: the merged feature reaches the same optimum, uniquely. Groups
-    /// with a numeric column are left out (the caller refuses them).
-    static func oneHotGroups(_ design: CompressedDesign, numericCount: Int) -> [[Int]] {
-        design.duplicateFeatureGroups().filter { $0.allSatisfy { $0 >= numericCount } }
+    /// Groups of features identical in every row, split into those of one-hot indicators only
+    /// (two levels, of different columns, seen in the same rows only: common with rare levels)
+    /// and the others (by name). The lasso cannot tell them apart; merging one-hot groups is
+    /// exact (the merged feature reaches the same optimum, uniquely), the others are refused.
+    static func identicalGroups(_ design: CompressedDesign, numericCount: Int) -> (oneHot: [[Int]], other: [[String]]) {
+        let groups = design.duplicateFeatureGroups()
+        let oneHot = groups.filter { $0.allSatisfy { $0 >= numericCount } }
+        let other = groups.filter { !$0.allSatisfy { $0 >= numericCount } }
+        return (oneHot, other.map { $0.map { design.featureNames[$0] } })
     }
 
     /// The features kept (the first of each group and every feature in none), their names (a
-    /// group's joined by " = "), and the design index of every expanded feature.
-    static func merging(_ groups: [[Int]], names: [String]) -> (kept: [Int], names: [String], index: [Int]) {
+    /// group's joined by " = "), the design index of every expanded feature, and the groups' names.
+    static func merging(_ groups: [[Int]], names: [String]) -> (kept: [Int], names: [String], index: [Int], groupNames: [String]) {
         var first = Array(names.indices)
         for g in groups { for j in g { first[j] = g[0] } }
         var members: [Int: [Int]] = [:]
@@ -194,7 +200,7 @@ struct FitInput {
         for (i, j) in kept.enumerated() { index[j] = i }
         for j in names.indices { index[j] = index[first[j]] }
         let keptNames = kept.map { j in (members[j] ?? [j]).map { names[$0] }.joined(separator: " = ") }
-        return (kept, keptNames, index)
+        return (kept, keptNames, index, groups.map { $0.map { names[$0] }.joined(separator: " = ") })
     }
 
     /// Linear predictors of `fit` on rows of `table` (same columns as the training data): the

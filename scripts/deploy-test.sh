@@ -82,7 +82,7 @@ chmod 700 "$WORK"
 free_port() {
     local p
     for _ in $(seq 100); do
-        p=$((20000 + RANDOM % 20000))
+        p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999)
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
     done
     return 1

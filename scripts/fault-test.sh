@@ -59,14 +59,20 @@ say "reference: lassoboot run replay.json --resamples $RESAMPLES ($BIN)"
     || { echo "FAIL: lassoboot run failed"; cat "$LOGS/reference.log"; echo "faults: 0 passed, 1 failed"; exit 1; }
 
 # --- helpers ----------------------------------------------------------------------------
-PORT_BASE=$((20000 + RANDOM % 20000))
 ROUND=0
-start_coordinator() { # db, port
-    "$BIN" coordinator --host 127.0.0.1 --port "$2" --db "$1" --token "$TOKEN" --lease-seconds 4 \
+# The coordinator binds port 0 and prints the port the kernel chose: a fixed or random port
+# can collide with an ephemeral port in use (CI once failed with "Address already in use").
+start_coordinator() { # db; sets COORD and COORD_PORT
+    COORD_PORT=""
+    "$BIN" coordinator --host 127.0.0.1 --port 0 --db "$1" --token "$TOKEN" --lease-seconds 4 \
         --verify-fraction 0.05 >"$LOGS/coordinator.log" 2>&1 &
     COORD=$!
     PIDS+=($COORD)
-    for _ in $(seq 150); do grep -q "listening on http://" "$LOGS/coordinator.log" 2>/dev/null && return 0; sleep 0.1; done
+    for _ in $(seq 150); do
+        COORD_PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$LOGS/coordinator.log" 2>/dev/null | head -n 1)
+        [[ -n "$COORD_PORT" ]] && return 0
+        sleep 0.1
+    done
     return 1
 }
 start_worker() { # port
@@ -128,10 +134,11 @@ round() { # name, faults (space-separated: lock checkpoint fill-grow fill-free k
     local name=$1 faults=$2 dir=$3
     ROUND=$((ROUND + 1))
     local round_start=$SECONDS
-    local port=$((PORT_BASE + ROUND)) db=$dir/round$ROUND.db
+    local port db=$dir/round$ROUND.db
     : >"$LOGS/coordinator.log"; : >"$LOGS/worker.log"; : >"$LOGS/injector.log"
     say "round $ROUND ($name): faults: $faults"
-    start_coordinator "$db" "$port" || { failr "$name: coordinator did not start"; return; }
+    start_coordinator "$db" || { failr "$name: coordinator did not start: $(tail -n 2 "$LOGS/coordinator.log")"; return; }
+    port=$COORD_PORT
     start_worker "$port"
     local run
     run=$("$BIN" submit "$JOB" --coordinator "http://127.0.0.1:$port" --token "$TOKEN" --resamples "$RESAMPLES" 2>"$LOGS/submit.log" | tail -n 1)
@@ -234,10 +241,9 @@ fi
 
 # --- one coordinator per database; damaged files are named at start-up ----------------------
 db=$LOGS/disk/exclusive.db
-port=$((PORT_BASE + 90))
-if start_coordinator "$db" "$port"; then
+if start_coordinator "$db"; then
     first=$COORD
-    if timeout 20 "$BIN" coordinator --host 127.0.0.1 --port $((port + 1)) --db "$db" --token "$TOKEN" >"$LOGS/second.log" 2>&1; then
+    if timeout 20 "$BIN" coordinator --host 127.0.0.1 --port 0 --db "$db" --token "$TOKEN" >"$LOGS/second.log" 2>&1; then
         failr "a second coordinator started on a database in use"
     elif grep -q "in use by another coordinator" "$LOGS/second.log"; then
         pass "a second coordinator on the same database refuses to start: $(grep -o 'the database.*first' "$LOGS/second.log" | head -n 1)"
@@ -257,7 +263,7 @@ c.execute("CREATE TABLE t(x)"); c.executemany("INSERT INTO t VALUES (?)", [(("x"
 with open(path, "r+b") as f:          # overwrite pages in the middle of the file with garbage
     f.seek(8192); f.write(b"\xde\xad\xbe\xef" * 4096)
 EOF
-if timeout 20 "$BIN" coordinator --host 127.0.0.1 --port $((port + 2)) --db "$bad" --token "$TOKEN" >"$LOGS/damaged.log" 2>&1; then
+if timeout 20 "$BIN" coordinator --host 127.0.0.1 --port 0 --db "$bad" --token "$TOKEN" >"$LOGS/damaged.log" 2>&1; then
     failr "a coordinator started on a damaged database"
 elif grep -q "$bad" "$LOGS/damaged.log" && grep -qi "damaged\|not a database" "$LOGS/damaged.log"; then
     pass "a damaged database is refused at start-up, naming the file: $(grep -o 'the database.*' "$LOGS/damaged.log" | head -n 1 | cut -c1-160)"
@@ -265,7 +271,7 @@ else
     failr "a damaged database was not refused clearly: $(tail -n 2 "$LOGS/damaged.log")"
 fi
 printf 'garbage that is not sqlite\n%.0s' $(seq 200) >"$LOGS/disk/notadb.db"
-if timeout 20 "$BIN" coordinator --host 127.0.0.1 --port $((port + 3)) --db "$LOGS/disk/notadb.db" --token "$TOKEN" >"$LOGS/notadb.log" 2>&1; then
+if timeout 20 "$BIN" coordinator --host 127.0.0.1 --port 0 --db "$LOGS/disk/notadb.db" --token "$TOKEN" >"$LOGS/notadb.log" 2>&1; then
     failr "a coordinator started on a file that is not a database"
 elif grep -q "notadb.db" "$LOGS/notadb.log"; then
     pass "a file that is not a database is refused, naming it: $(grep -o 'the database.*' "$LOGS/notadb.log" | head -n 1 | cut -c1-160)"

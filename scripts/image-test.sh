@@ -48,7 +48,7 @@ cleanup() {
     done
     rm -rf "$WORK"
 }
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-60999): no outgoing socket holds it
 trap cleanup EXIT
 
 # --- the base image: debootstrap minbase, imported --------------------------------------------

@@ -270,6 +270,26 @@ public enum Kernels {
         return acc.sum()
     }
 
+    /// `r` and `v` of the quadratic model at the smoothed saturated logits
+    /// `log((s + 1/2) / (t - s + 1/2))`, shifted so that the model's gradient at zero
+    /// coefficients is `X' r` (the cold start's first Newton step).
+    static func saturatedQuadratic(
+        t: UnsafePointer<Double>, s: UnsafePointer<Double>, v: UnsafeMutablePointer<Double>, r: UnsafeMutablePointer<Double>, _ n: Int
+    ) {
+        var i = 0
+        while i < n {
+            let tt = Kernels.load(t, i), ss = Kernels.load(s, i)
+            let a = ss + 0.5, b = (tt - ss) + 0.5
+            let inv = 1 / (tt + 1)
+            let mu0 = a * inv
+            let eta0 = SIMDMath.logApprox(a / b)
+            let w = tt * mu0 * (b * inv)
+            Kernels.store(w, v, i)
+            Kernels.store(tt * mu0 - ss - w * eta0, r, i)
+            i += 8
+        }
+    }
+
     /// Binomial negative log-likelihood `sum_k t_k softplus(eta_k) - s_k eta_k` over entries with
     /// `t > 0`, from `mu` and `omu = 1 - mu` as evaluated at `eta`: one logarithm of a number in
     /// [1/2, 1] per pattern (absolute error ~1e-16 per unit weight).

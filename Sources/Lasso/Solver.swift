@@ -247,29 +247,11 @@ final class Solver {
             let summary = linearPredictor(d, into: deta, weights: v)
             let maxStep = summary.maxAbs
 
-            // Unit step: the loss change is at most g.d + (1/2) sum v x^2 + (e^M / 6) sum v |x|^3
-            // with x = X d, M = max |x| (|f'''| <= f'' |x| and f'' grows by at most e^|x|).
-            var step = 1.0
-            var accepted = false
-            if delta < 0 {
-                let bound = delta + 0.5 * summary.quadratic + Double.exp(maxStep) / 6 * summary.cubic
-                if bound <= 1e-4 * delta {
-                    accepted = true
-                    for j in 0..<q { trial[j] = beta[j] + d[j] }
-                }
-            }
-            if !accepted {
-                for _ in 0..<60 {
-                    for j in 0..<q { trial[j] = beta[j] + step * d[j] }
-                    let change = lossChange(step: step) + linearChange(step: step, gradient: false)
-                    if change <= 1e-4 * step * min(delta, 0) {
-                        accepted = true
-                        break
-                    }
-                    step *= 0.5
-                }
-            }
-            if !accepted {
+            guard
+                let step = Self.acceptStep(
+                    delta: delta, summary: summary, beta: beta, d: d, trial: trial, q: q,
+                    change: { lossChange(step: $0) + linearChange(step: $0, gradient: false) })
+            else {
                 // No descent possible at working precision: the KKT check decides.
                 throw LassoError.notConverged(iterations: iteration, kktViolation: kkt, tolerance: tol)
             }
@@ -293,10 +275,19 @@ final class Solver {
     }
 
     /// `sum_j [g_j step d_j] + lam_j (|beta_j + step d_j| - |beta_j|)` (the gradient term only if
-    /// `gradient`). Where the sign of a coefficient does not change, the term is
-    /// `(g_j +- lam_j) step d_j`: the two nearly cancel near the optimum, and cancel exactly
-    /// before the product is rounded.
+    /// `gradient`).
     func linearChange(step: Double, gradient: Bool) -> Double {
+        Self.linearChange(beta: beta, d: d, g: g, lam: lam, q: q, step: step, gradient: gradient)
+    }
+
+    /// `sum_j [g_j step d_j] + lam_j (|beta_j + step d_j| - |beta_j|)` over `q` coordinates (the
+    /// gradient term only if `gradient`). Where the sign of a coefficient does not change, the
+    /// term is `(g_j +- lam_j) step d_j`: the two nearly cancel near the optimum, and cancel
+    /// exactly before the product is rounded.
+    static func linearChange(
+        beta: UnsafePointer<Double>, d: UnsafePointer<Double>, g: UnsafePointer<Double>, lam: UnsafePointer<Double>,
+        q: Int, step: Double, gradient: Bool
+    ) -> Double {
         var total = 0.0
         for j in 0..<q {
             let b = beta[j], sd = step * d[j]
@@ -316,6 +307,74 @@ final class Solver {
             }
         }
         return total
+    }
+
+    /// The step along `d` a proximal Newton iteration takes (`trial` is left at
+    /// `beta + step d`), or `nil` when no descent is possible at working precision.
+    ///
+    /// The unit step if the loss change is provably an Armijo decrease: it is at most
+    /// `g.d + (1/2) sum v x^2 + (e^M / 6) sum v |x|^3` with `x = X d`, `M = max |x|` (|f'''| <=
+    /// f'' |x| and f'' grows by at most e^|x|); else backtracking on `change(step)`, the exact
+    /// change of the objective.
+    static func acceptStep(
+        delta: Double, summary: Kernels.LinearSummary, beta: UnsafePointer<Double>, d: UnsafePointer<Double>,
+        trial: UnsafeMutablePointer<Double>, q: Int, change: (Double) -> Double
+    ) -> Double? {
+        if delta < 0 {
+            let bound = delta + 0.5 * summary.quadratic + Double.exp(summary.maxAbs) / 6 * summary.cubic
+            if bound <= 1e-4 * delta {
+                for j in 0..<q { trial[j] = beta[j] + d[j] }
+                return 1
+            }
+        }
+        var step = 1.0
+        for _ in 0..<60 {
+            for j in 0..<q { trial[j] = beta[j] + step * d[j] }
+            if change(step) <= 1e-4 * step * min(delta, 0) { return step }
+            step *= 0.5
+        }
+        return nil
+    }
+
+    /// The KKT violation of `q` coordinates (intercept first) on the mean scale, features in
+    /// penalty units.
+    static func kktViolation(
+        g: UnsafePointer<Double>, beta: UnsafePointer<Double>, lam: UnsafePointer<Double>, inverseScales: [Double],
+        q: Int, W: Double
+    ) -> Double {
+        var worst = 0.0
+        for j in 0..<q {
+            let viol: Double
+            if lam[j] == 0 {
+                viol = Swift.abs(g[j])
+            } else if beta[j] == 0 {
+                viol = max(0, Swift.abs(g[j]) - lam[j])
+            } else {
+                viol = Swift.abs(g[j] + (beta[j] > 0 ? lam[j] : -lam[j]))
+            }
+            worst = max(worst, j == 0 ? viol : viol * inverseScales[j - 1])
+        }
+        return worst / W
+    }
+
+    /// The features a constant column makes redundant (pinned at zero): a column 0 on every
+    /// weighted pattern, or constant like a free intercept. An unpenalized such column is an
+    /// error naming it.
+    static func pinnedColumns(constant: [Double?], lam: UnsafePointer<Double>, names: [String]) throws -> [Int] {
+        var out: [Int] = []
+        for (j, value) in constant.enumerated() {
+            guard let c = value else { continue }
+            if c == 0 {
+                if lam[j + 1] == 0 {
+                    throw LassoError.notIdentifiable(feature: names[j], reason: "it is 0 in every observation with positive weight")
+                }
+                out.append(j)
+            } else if lam[0] == 0 {
+                if lam[j + 1] == 0 { throw LassoError.notIdentifiable(feature: names[j], reason: "it is constant (\(c)) like the intercept") }
+                out.append(j)
+            }
+        }
+        return out
     }
 
     /// Whether a step with the last Hessian is expected to reach the tolerance: the weights have
@@ -362,35 +421,12 @@ final class Solver {
 
     /// Pins coefficients of constant columns at zero where the intercept makes them redundant.
     func pinConstantColumns() throws {
-        pinned[0] = false
-        for j in 0..<p {
-            pinned[j + 1] = false
-            guard let c = constantValue[j] else { continue }
-            let name = design.featureNames[j]
-            if c == 0 {
-                if lam[j + 1] == 0 { throw LassoError.notIdentifiable(feature: name, reason: "it is 0 in every observation with positive weight") }
-                pinned[j + 1] = true
-            } else if lam[0] == 0 {
-                if lam[j + 1] == 0 { throw LassoError.notIdentifiable(feature: name, reason: "it is constant (\(c)) like the intercept") }
-                pinned[j + 1] = true
-            }
-        }
+        for j in 0..<q { pinned[j] = false }
+        for j in try Self.pinnedColumns(constant: constantValue, lam: lam, names: design.featureNames) { pinned[j + 1] = true }
     }
 
     func kktViolation() -> Double {
-        var worst = 0.0
-        for j in 0..<q {
-            let viol: Double
-            if lam[j] == 0 {
-                viol = Swift.abs(g[j])
-            } else if beta[j] == 0 {
-                viol = max(0, Swift.abs(g[j]) - lam[j])
-            } else {
-                viol = Swift.abs(g[j] + (beta[j] > 0 ? lam[j] : -lam[j]))
-            }
-            worst = max(worst, j == 0 ? viol : viol * inverseScales[j - 1])
-        }
-        return worst / W
+        Self.kktViolation(g: g, beta: beta, lam: lam, inverseScales: inverseScales, q: q, W: W)
     }
 
     func checkSeparation() throws {
@@ -483,18 +519,7 @@ final class Solver {
     /// `r` and `v` of the quadratic model at the smoothed saturated logits, shifted so that the
     /// model's gradient at zero coefficients is `X' r`.
     func saturatedQuadratic() {
-        var i = 0
-        while i < n {
-            let tt = Kernels.load(t, i), ss = Kernels.load(s, i)
-            let a = ss + 0.5, b = (tt - ss) + 0.5
-            let inv = 1 / (tt + 1)
-            let mu0 = a * inv
-            let eta0 = SIMDMath.logApprox(a / b)
-            let w = tt * mu0 * (b * inv)
-            Kernels.store(w, v, i)
-            Kernels.store(tt * mu0 - ss - w * eta0, r, i)
-            i += 8
-        }
+        Kernels.saturatedQuadratic(t: t, s: s, v: v, r: r, n)
     }
 
     /// Gradient `g = X~' r`.

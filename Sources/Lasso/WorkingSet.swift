@@ -36,8 +36,9 @@ final class WorkingSetSolver {
     let weighted: [Int]
     /// Position of each pattern in ``weighted`` (-1: no weight).
     let weightedPosition: [Int32]
-    /// The last restricted problem, reused while the set does not change (along a path).
-    private var cached: (set: [Int], solver: Solver)?
+    /// The last restricted problem, reused while the set (and whether a sparse one may be used)
+    /// does not change (along a path).
+    private var cached: (set: [Int], sparseAllowed: Bool, solver: any RestrictedSolver)?
     /// Per feature, whether its values on the weighted patterns are distinct (`nil`: not known yet).
     private var injectiveCache: [Bool?]
 
@@ -170,7 +171,7 @@ final class WorkingSetSolver {
             set.sort()
             target = max(target, Self.growth * set.count)
 
-            let solver = try restricted(set)
+            let solver = try restricted(set, sparseAllowed: lambda > 0)
             let warm = LassoFit(
                 alpha: alpha, penalty: penalty, intercept: intercept, coefficients: set.map { beta[$0] },
                 objective: .nan, loss: .nan, kktViolation: .nan, iterations: 0, totalWeight: W)
@@ -198,14 +199,19 @@ final class WorkingSetSolver {
 
     /// The solver of the problem restricted to `set`'s columns and the weighted patterns, with
     /// patterns that agree on those columns merged.
-    func restricted(_ set: [Int]) throws -> Solver {
-        if let c = cached, c.set == set { return c.solver }
+    ///
+    /// On a sparse design the merged columns stay sparse (``SparseSolver``) when the set is in the
+    /// coordinate-descent regime, under a quarter of its values are nonzero, every feature in it
+    /// is penalized and `sparseAllowed` (alpha > 0: the dense solver watches for separation).
+    func restricted(_ set: [Int], sparseAllowed: Bool) throws -> any RestrictedSolver {
+        if let c = cached, c.set == set, c.sparseAllowed == sparseAllowed { return c.solver }
         let rows = weighted
         let sub: CompressedDesign
         var t: [Double], s: [Double]
         if let c = design.sparseColumns {
             // Rows merged on the set's columns straight from the sparse entries (most rows of a
-            // one-hot design are zero on the set, so few patterns remain), then held densely.
+            // one-hot design are zero on a small set, so few patterns remain), then held sparse
+            // or densely.
             var start = [0], at: [Int32] = [], values: [Double] = []
             for j in set {
                 for e in c.start[j]..<c.start[j + 1] where weightedPosition[Int(c.pattern[e])] >= 0 {
@@ -217,7 +223,26 @@ final class WorkingSetSolver {
             let names = set.map { design.featureNames[$0] }
             let merged = try CompressedDesign(featureNames: names, rowCount: rows.count, start: start, rows: at, values: values)
             let mc = merged.sparseColumns!
-            let stride = Kernels.paddedLength(merged.patternCount)
+            let patterns = merged.patternCount
+            let inner = options.innerSolver ?? (set.count >= LogisticLasso.coordinateDescentThreshold ? .coordinateDescent : .hessian)
+            if sparseAllowed, inner == .coordinateDescent, set.allSatisfy({ factors[$0] > 0 }),
+                4 * mc.start[set.count] < set.count * patterns
+            {
+                var trials = [Double](repeating: 0, count: patterns), successes = trials
+                for (i, k) in rows.enumerated() {
+                    let target = Int(merged.rowPattern[i])
+                    trials[target] += cells.trials[k]
+                    successes[target] += cells.successes[k]
+                }
+                var subPenalty = penalty
+                if let f = penalty.factors { subPenalty.factors = set.map { f[$0] } }
+                let solver = try SparseSolver(
+                    featureNames: names, columns: mc, patternCount: patterns, successes: successes, trials: trials,
+                    penalty: subPenalty, factors: set.map { factors[$0] }, scales: set.map { scales[$0] }, options: options)
+                cached = (set, sparseAllowed, solver)
+                return solver
+            }
+            let stride = Kernels.paddedLength(patterns)
             var storage = [Double](repeating: 0, count: set.count * stride)
             for a in 0..<set.count {
                 for e in mc.start[a]..<mc.start[a + 1] { storage[a * stride + Int(mc.pattern[e])] = mc.value[e] }
@@ -275,7 +300,7 @@ final class WorkingSetSolver {
             design: sub, cells: BinomialCells(successes: s, trials: t, patternCount: sub.patternCount),
             penalty: subPenalty, options: subOptions,
             hessianFree: inner == .coordinateDescent && Solver.supportsCoordinateModel(sub))
-        cached = (set, solver)
+        cached = (set, sparseAllowed, solver)
         return solver
     }
 

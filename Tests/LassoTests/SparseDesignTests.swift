@@ -119,6 +119,54 @@ struct SparseDesignTests {
         }
     }
 
+    @Test(
+        "a large working set on a wide sparse design: the sparse restricted problem agrees with the dense one",
+        arguments: [(false, false), (true, false), (false, true)])
+    func largeWorkingSet(penalizeIntercept: Bool, unpenalizedLevel: Bool) throws {
+        // Wide and sparse: about 350 indicators over 2,000 rows, so a small alpha puts hundreds
+        // of them in the working set while each covers a few rows (the restricted problem is
+        // held as sparse columns). An unpenalized feature sends it back to the dense one.
+        let n = 2000
+        let (names, columns, y) = Self.oneHot(n: n, levels: [150, 120, 80], seed: 6)
+        let dense = try CompressedDesign(featureNames: names, columns: columns)
+        let sparse = try Self.sparseDesign(names, columns)
+        var rng = SplitMix64(seed: 8)
+        var weights = [Double](repeating: 0, count: n)
+        for _ in 0..<n { weights[Int.random(in: 0..<n, using: &rng)] += 1 }
+        let cells = try sparse.cells(outcome: y, weights: weights)
+        var penalty = Penalty(scale: .sum)
+        penalty.standardize = true
+        penalty.penalizeIntercept = penalizeIntercept
+        if unpenalizedLevel {
+            var factors = [Double](repeating: 1, count: names.count)
+            factors[0] = 0
+            penalty.factors = factors
+        }
+        let top = try LogisticLasso.alphaMax(design: sparse, cells: cells, penalty: penalty)
+        var options = SolverOptions(tolerance: 1e-10)
+        options.strategy = .workingSet
+        let alphas = LogisticLasso.geometricGrid(max: top, count: 4, minRatio: 0.03)
+        let a = try LogisticLasso.path(design: dense, cells: cells, alphas: alphas, penalty: penalty, options: options)
+        let b = try LogisticLasso.path(design: sparse, cells: cells, alphas: alphas, penalty: penalty, options: options)
+        for (u, v) in zip(a, b) {
+            #expect(v.kktViolation <= 1e-10)
+            #expect(abs(u.objective - v.objective) <= 1e-10 * abs(u.objective), "alpha \(v.alpha)")
+            // (Supports may differ by a coefficient within the tolerance of zero.)
+            let worst = zip(u.allCoefficients, v.allCoefficients).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+            #expect(worst <= 1e-5, "alpha \(v.alpha)")
+            let kkt = try LogisticLasso.kktViolation(
+                design: sparse, cells: cells, alpha: v.alpha, penalty: penalty, coefficients: v.allCoefficients)
+            #expect(kkt <= 1e-9)
+        }
+        let last = try #require(b.last)
+        #expect((last.workingSetSize ?? 0) >= LogisticLasso.coordinateDescentThreshold, "the set is in the coordinate-descent regime")
+        #expect(last.innerSolver == .coordinateDescent)
+        #expect(last.coefficients.filter { $0 != 0 }.count > 70)
+        // A cold start at the smallest alpha reaches the same optimum.
+        let cold = try LogisticLasso.fit(design: sparse, cells: cells, alpha: alphas.last!, penalty: penalty, options: options)
+        #expect(abs(cold.objective - last.objective) <= 1e-10 * abs(last.objective))
+    }
+
     @Test("screened features are provably zero: the same fit with and without the gap-safe rule")
     func screening() throws {
         let (names, columns, y) = Self.oneHot(n: 3000, levels: [200, 150], seed: 3)

@@ -84,6 +84,10 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         public var name: String
         public var mean: Double
         public var sd: Double
+
+        public init(name: String, mean: Double, sd: Double) {
+            self.name = name; self.mean = mean; self.sd = sd
+        }
     }
 
     /// `lassoboot-model/1`.
@@ -114,15 +118,29 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         source: String, software: String, data: String, dataHash: String, encoded: EncodedData, standardize: Bool, scale: String,
         level: Double, missingTokens: [String], delimiter: String?, outcomes: [Outcome]
     ) {
+        self.init(
+            source: source, software: software, data: data, dataHash: dataHash, trainingRows: encoded.rowCount,
+            features: encoded.features,
+            columns: zip(encoded.featureNames, encoded.columns).map { name, c in
+                let (mean, sd) = Warnings.populationMeanSD(c)
+                return Column(name: name, mean: mean, sd: sd)
+            },
+            standardize: standardize, scale: scale, level: level, missingTokens: missingTokens, delimiter: delimiter, outcomes: outcomes)
+    }
+
+    /// A model from its recipe and column moments given directly: for a design never held as
+    /// dense columns (`fit --onehot` with many levels).
+    public init(
+        source: String, software: String, data: String, dataHash: String, trainingRows: Int, features: [FeatureSpec],
+        columns: [Column], standardize: Bool, scale: String, level: Double, missingTokens: [String], delimiter: String?,
+        outcomes: [Outcome]
+    ) {
         self.source = source; self.software = software; self.data = data; self.dataHash = dataHash
-        trainingRows = encoded.rowCount
+        self.trainingRows = trainingRows
         self.standardize = standardize; self.scale = scale; self.level = level
         self.missingTokens = missingTokens; self.delimiter = delimiter
-        features = encoded.features.map(Feature.init)
-        columns = zip(encoded.featureNames, encoded.columns).map { name, c in
-            let (mean, sd) = Warnings.populationMeanSD(c)
-            return Column(name: name, mean: mean, sd: sd)
-        }
+        self.features = features.map(Feature.init)
+        self.columns = columns
         self.outcomes = outcomes
     }
 

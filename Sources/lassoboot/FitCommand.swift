@@ -105,9 +105,6 @@ struct FitCommand: ParsableCommand {
         if let c = onehot.first(where: { outcome.contains($0) || exclude.contains($0) }) {
             throw ValidationError("--onehot column '\(c)' is also an --outcome or --exclude'd")
         }
-        if !onehot.isEmpty && saveModel != nil {
-            throw ValidationError("--save-model does not support --onehot yet: write the model from a run spec with a onehot feature")
-        }
         if let d = delimiter, CSVReader.separator(named: d) == nil {
             throw ValidationError("--delimiter must be ',', ';', 'tab' or '|' (got '\(d)')")
         }
@@ -217,17 +214,32 @@ struct FitCommand: ParsableCommand {
         }
         if let path = saveModel {
             let bytes = FileManager.default.contents(atPath: data) ?? Data()
-            let withRecipe = EncodedData(
-                featureNames: input.featureNames, featureGroups: input.featureNames.map { _ in "Features" },
-                columns: input.columns, outcomeNames: outcome, outcomes: [], sourceRows: Array(0..<input.rowCount),
-                rowsRead: table.rowCount, dropped: [],
-                features: input.featureNames.map { FeatureSpec(name: $0, column: $0, encoding: .numeric, missing: .error, group: "Features") })
+            // The recipe in job-spec terms: numeric columns, then each one-hot column with its
+            // reference first (so `predict` encodes the levels in this fit's order).
+            var recipe = input.featureNames.prefix(input.numericCount).map {
+                FeatureSpec(name: $0, column: $0, encoding: .numeric, missing: .error, group: "Features")
+            }
+            for e in input.oneHot {
+                recipe.append(
+                    FeatureSpec(
+                        name: e.column, column: e.column, encoding: .onehot(reference: e.reference, levels: [e.reference] + e.levels),
+                        missing: .error, group: "Features"))
+            }
+            // A merged group's coefficient is split equally among its identical indicators: any
+            // same-sign split has the same objective; the equal one is the limit of a vanishing
+            // ridge term, and scores the training rows exactly as the fit.
+            var groupSize = [Int](repeating: 0, count: input.featureNames.count)
+            for j in input.featureOf { groupSize[j] += 1 }
             let model = PredictionModel(
                 source: "fit", software: "lassoboot \(LassobootVersion.string)", data: URL(fileURLWithPath: data).lastPathComponent,
-                dataHash: SHA256.hex(bytes), encoded: withRecipe, standardize: standardize, scale: scale.rawValue, level: level,
+                dataHash: SHA256.hex(bytes), trainingRows: input.rowCount, features: recipe,
+                columns: input.expanded.map { PredictionModel.Column(name: $0.name, mean: $0.mean, sd: $0.sd) },
+                standardize: standardize, scale: scale.rawValue, level: level,
                 missingTokens: CSVReader.defaultMissingTokens.sorted(), delimiter: delimiter,
-                outcomes: results.map {
-                    PredictionModel.Outcome(name: $0.outcome, alpha: $0.fit.alpha, intercept: $0.fit.intercept, coefficients: $0.fit.coefficients)
+                outcomes: results.map { r in
+                    PredictionModel.Outcome(
+                        name: r.outcome, alpha: r.fit.alpha, intercept: r.fit.intercept,
+                        coefficients: input.featureOf.map { r.fit.coefficients[$0] / Double(groupSize[$0]) })
                 })
             try Data(try model.json().utf8).write(to: URL(fileURLWithPath: path))
         }

@@ -30,6 +30,9 @@ struct FitInput {
     let mergedGroups: [String]
     /// Groups of identical columns that could not be merged (a numeric column among them), by name.
     let identicalColumns: [[String]]
+    /// Every expanded feature (numeric, then one-hot levels in encoding order, before merging)
+    /// with its mean and population SD over the selected rows.
+    let expanded: [(name: String, mean: Double, sd: Double)]
 
     /// Uses every column except the outcomes and `excluded` as a numeric feature, and each
     /// `oneHot` column (text) as indicators of its levels but the most frequent one.
@@ -108,6 +111,19 @@ struct FitInput {
         }
         let features = numericNames + encodings.flatMap { e in e.levels.map { "\(e.column): \($0)" } }
         let p = features.count
+        var moments = numeric.map { col -> (Double, Double) in
+            let mean = col.reduce(0, +) / Double(n)
+            return (mean, (col.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n)).squareRoot())
+        }
+        for (e, encoding) in encodings.enumerated() {
+            var count = [Int](repeating: 0, count: encoding.levels.count)
+            for l in levelOf[e] where l >= 0 { count[Int(l)] += 1 }
+            for c in count {
+                let share = Double(c) / Double(n)
+                moments.append((share, (share * (1 - share)).squareRoot()))
+            }
+        }
+        expanded = zip(features, moments).map { ($0, $1.0, $1.1) }
         let numericNonzeros = numeric.reduce(0) { $0 + $1.lazy.filter { $0 != 0 }.count }
         let oneHotNonzeros = levelOf.reduce(0) { $0 + $1.lazy.filter { $0 >= 0 }.count }
         let density = Double(numericNonzeros + oneHotNonzeros) / (Double(n) * Double(max(p, 1)))

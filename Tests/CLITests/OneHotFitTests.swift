@@ -68,7 +68,7 @@ struct OneHotFitTests {
         #expect(table.stderr.contains("'shop' one-hot encoded") && table.stderr.contains("reference 's0'"))
     }
 
-    @Test("an empty level names its line and column; --onehot with --save-model is refused")
+    @Test("an empty level names its line and column")
     func errors() throws {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -77,10 +77,54 @@ struct OneHotFitTests {
         #expect(r.status != 0)
         // Data row 41 is line 43 (the header is line 1); shop is column 2.
         #expect(r.stderr.contains("shops.csv:43:2: column 'shop'") && r.stderr.contains("empty cell"), "\(r.stderr)")
-        let model = try CLI.run([
-            "fit", "--data", data, "--outcome", "y", "--alpha", "1", "--onehot", "shop", "--save-model", dir.appendingPathComponent("m.json").path,
-        ])
-        #expect(model.status != 0 && model.stderr.contains("--save-model does not support --onehot"))
+    }
+
+    @Test("--save-model with --onehot: predict scores the rows as the fit does, merged levels included; an unseen level is named")
+    func savedModel() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Two text columns; the levels "rare" and "lone" occur only in row 7, so their indicators
+        // are identical and the fit merges them.
+        var state: UInt64 = 21
+        func next() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 11) / Double(1 << 53)
+        }
+        var rows: [(y: Int, shop: String, region: String, spend: Int)] = []
+        for i in 0..<600 {
+            let k = Int(next() * 12), r = Int(next() * 5), spend = Int((next() * 200).rounded())
+            let eta = -0.2 + (k % 4 == 1 ? 1.0 : 0) - (r == 3 ? 0.8 : 0) + 0.003 * Double(spend)
+            let y = i == 7 ? 1 : (next() < 1 / (1 + Foundation.exp(-eta)) ? 1 : 0)
+            rows.append((y, i == 7 ? "rare" : "s\(k)", i == 7 ? "lone" : "r\(r)", spend))
+        }
+        let path = dir.appendingPathComponent("shops2.csv").path
+        try (["y,shop,region,spend"] + rows.map { "\($0.y),\($0.shop),\($0.region),\($0.spend)" }).joined(separator: "\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let modelPath = dir.appendingPathComponent("model.json").path
+        let fit = try Self.fit(["--data", path, "--onehot", "shop", "--onehot", "region", "--alpha", "0.5", "--save-model", modelPath])
+        let b = Self.coefficients(fit)
+        #expect(b["shop: rare = region: lone"] != nil, "the identical indicators are one feature: \(b.keys.sorted())")
+        let out = dir.appendingPathComponent("p.csv").path
+        let p = try CLI.run(["predict", "--model", modelPath, "--data", path, "--out", out])
+        try #require(p.status == 0, "\(p.stderr)")
+        let predicted = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[2])! }
+        #expect(predicted.count == rows.count)
+        for (i, r) in rows.enumerated() {
+            var eta = b["const"]! + b["spend"]! * Double(r.spend)
+            for (name, v) in b where name.contains(":") {
+                // A merged name lists identical indicators: the row has all of them or none.
+                let member = name.components(separatedBy: " = ")[0]
+                if member == "shop: \(r.shop)" || member == "region: \(r.region)" { eta += v }
+            }
+            let expected = 1 / (1 + Foundation.exp(-eta))
+            #expect(abs(predicted[i] - expected) <= 1e-12, "row \(i): \(predicted[i]) vs \(expected)")
+        }
+        // A level the training rows never had is named, not scored as something else.
+        let unseen = dir.appendingPathComponent("new.csv").path
+        try "y,shop,region,spend\n1,s3,r1,20\n0,s99,r2,10\n".write(toFile: unseen, atomically: true, encoding: .utf8)
+        let q = try CLI.run(["predict", "--model", modelPath, "--data", unseen])
+        #expect(q.status != 0 && q.stderr.contains("s99"), "\(q.stderr)")
     }
 }
 

@@ -138,8 +138,7 @@ enum LinearAlgebra {
                 let row = l + i * n
                 for j in 0...i {
                     let other = l + j * n
-                    var s = row[j]
-                    for k in 0..<j { s -= row[k] * other[k] }
+                    let s = row[j] - Self.dot(row, other, j)
                     if i == j {
                         guard s > 0, s.isFinite else { return false }
                         row[i] = s.squareRoot()
@@ -158,14 +157,14 @@ enum LinearAlgebra {
                 let factor = UnsafeSendablePointer(lp.baseAddress!), o = UnsafeMutableSendablePointer(out.baseAddress!)
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let l = factor.pointer
-                    var y = [Double](repeating: 0, count: n)
+                    let y = UnsafeMutablePointer<Double>.allocate(capacity: n)
+                    defer { y.deallocate() }
                     for c in Swift.stride(from: worker, to: n, by: workers) {
                         // Forward substitution of L y = e_c: y is zero above c.
                         var squares = 0.0
                         for i in c..<n {
-                            var s = i == c ? 1.0 : 0.0
                             let row = l + i * n
-                            for k in c..<i { s -= row[k] * y[k] }
+                            let s = (i == c ? 1.0 : 0.0) - Self.dot(row + c, y + c, i - c)
                             y[i] = s / row[i]
                             squares += y[i] * y[i]
                         }
@@ -175,6 +174,26 @@ enum LinearAlgebra {
             }
         }
         return diagonal
+    }
+
+    /// `sum_k a[k] b[k]` over `n` elements (any `n`, no padding): two SIMD accumulators, then
+    /// the tail, in a fixed order (the same bits run to run).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ n: Int) -> Double {
+        typealias V = SIMD8<Double>
+        var acc0 = V(repeating: 0), acc1 = V(repeating: 0)
+        var k = 0
+        while k + 16 <= n {
+            acc0 += UnsafeRawPointer(a + k).loadUnaligned(as: V.self) * UnsafeRawPointer(b + k).loadUnaligned(as: V.self)
+            acc1 += UnsafeRawPointer(a + k + 8).loadUnaligned(as: V.self) * UnsafeRawPointer(b + k + 8).loadUnaligned(as: V.self)
+            k += 16
+        }
+        var tail = 0.0
+        while k < n {
+            tail += a[k] * b[k]
+            k += 1
+        }
+        return (acc0 + acc1).sum() + tail
     }
 
     /// Inverse of a symmetric positive definite matrix (row-major), or `nil` if it is not.

@@ -219,6 +219,60 @@ struct SparseDesignTests {
         }
     }
 
+    @Test("Wald SEs of a large active set (the inverse's diagonal alone) equal an independent full inverse")
+    func waldLargeActiveSet() throws {
+        // 100 coefficients (intercept included): the diagonal-only path; the reference inverts
+        // the same Fisher information by Gauss-Jordan elimination with partial pivoting.
+        let n = 3000
+        let (names, columns, y) = Self.oneHot(n: n, levels: [60, 40], seed: 12)
+        let sparse = try Self.sparseDesign(names, columns)
+        let cells = try sparse.cells(outcome: y)
+        var rng = SplitMix64(seed: 13)
+        var coef = [Double](repeating: 0, count: names.count + 1)
+        coef[0] = -0.3
+        for j in 1..<min(100, coef.count) { coef[j] = Double.random(in: -0.5...0.5, using: &rng) }
+        let active = coef.indices.filter { coef[$0] != 0 }
+        #expect(active.count >= 64)
+        let wald = Wald.intervals(design: sparse, cells: cells, coefficients: coef)
+        // The Fisher information over the rows, then its inverse.
+        let a = active.count
+        var h = [Double](repeating: 0, count: a * a)
+        for i in 0..<n {
+            let x = active.map { $0 == 0 ? 1.0 : columns[$0 - 1][i] }
+            let eta = zip(active, x).reduce(0.0) { $0 + coef[$1.0] * $1.1 }
+            let mu = 1 / (1 + exp(-eta))
+            let v = mu * (1 - mu)
+            for r in 0..<a where x[r] != 0 { for c in 0..<a where x[c] != 0 { h[r * a + c] += v * x[r] * x[c] } }
+        }
+        var m = h, inv = [Double](repeating: 0, count: a * a)
+        for i in 0..<a { inv[i * a + i] = 1 }
+        for col in 0..<a {
+            let pivot = (col..<a).max { abs(m[$0 * a + col]) < abs(m[$1 * a + col]) }!
+            for k in 0..<a {
+                m.swapAt(col * a + k, pivot * a + k)
+                inv.swapAt(col * a + k, pivot * a + k)
+            }
+            let d = m[col * a + col]
+            for k in 0..<a {
+                m[col * a + k] /= d
+                inv[col * a + k] /= d
+            }
+            for r in 0..<a where r != col {
+                let f = m[r * a + col]
+                guard f != 0 else { continue }
+                for k in 0..<a {
+                    m[r * a + k] -= f * m[col * a + k]
+                    inv[r * a + k] -= f * inv[col * a + k]
+                }
+            }
+        }
+        for (r, c) in active.enumerated() {
+            let se = try #require(wald[c]).standardError
+            let expected = inv[r * a + r].squareRoot()
+            #expect(abs(se - expected) <= 1e-9 * expected, "coefficient \(c): \(se) vs \(expected)")
+        }
+    }
+
     @Test("malformed columns and the full strategy give errors that say what is wrong")
     func errors() throws {
         let names = ["a", "b"]

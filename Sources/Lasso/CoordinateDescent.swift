@@ -110,20 +110,8 @@ extension Solver {
                 let a = curvature[j]
                 let column: UnsafePointer<Double>? = j == 0 ? nil : x + (j - 1) * n
                 let grad = g[j] + (column.map { Kernels.dot($0, w, n) } ?? Kernels.sum(w, n))
-                let u = beta[j] + d[j]
-                let l = lam[j]
-                let violation: Double
-                if l == 0 {
-                    violation = Swift.abs(grad)
-                } else if u == 0 {
-                    violation = max(0, Swift.abs(grad) - l)
-                } else {
-                    violation = Swift.abs(grad + (u > 0 ? l : -l))
-                }
-                guard a > 0, violation > 0 else { return 0 }
-                let z = a * u - grad
-                let unew = z > l ? (z - l) / a : (z < -l ? (z + l) / a : 0)
-                let delta = unew - u
+                let (violation, delta) = Self.coordinateStep(gradient: grad, at: beta[j] + d[j], lambda: lam[j], curvature: a)
+                guard violation > 0 else { return 0 }
                 if delta != 0 {
                     d[j] += delta
                     if let column {
@@ -168,6 +156,29 @@ extension Solver {
             }
             work.sweeps += sweeps
         }
+    }
+
+    /// One coordinate's step on the model `grad (u' - u) + a (u' - u)^2 / 2 + lambda |u'|` at
+    /// `u`: its optimality violation before the step (0 when the curvature is not positive: no
+    /// step) and the exact minimizer's change `u' - u` (soft thresholding).
+    @inline(__always)
+    static func coordinateStep(
+        gradient grad: Double, at u: Double, lambda l: Double, curvature a: Double
+    ) -> (
+        violation: Double, delta: Double
+    ) {
+        let violation: Double
+        if l == 0 {
+            violation = Swift.abs(grad)
+        } else if u == 0 {
+            violation = max(0, Swift.abs(grad) - l)
+        } else {
+            violation = Swift.abs(grad + (u > 0 ? l : -l))
+        }
+        guard a > 0, violation > 0 else { return (0, 0) }
+        let z = a * u - grad
+        let unew = z > l ? (z - l) / a : (z < -l ? (z + l) / a : 0)
+        return (violation, unew - u)
     }
 
     /// Anderson extrapolation of the last `depth + 1` active-sweep iterates (as skglm's

@@ -264,14 +264,22 @@ final class Solver {
             drift += step * maxStep
         }
         let loss = options.computeObjective ? currentLoss() : .nan
+        return Self.fit(alpha: alpha, penalty: penalty, beta: beta, lam: lam, q: q, loss: loss, kkt: kkt, iterations: iteration, W: W)
+    }
+
+    /// The fit at `beta` (`q` coordinates, intercept first): the objective is `loss` plus the
+    /// penalty, on the penalty's scale.
+    static func fit(
+        alpha: Double, penalty: Penalty, beta: UnsafePointer<Double>, lam: UnsafePointer<Double>, q: Int, loss: Double,
+        kkt: Double, iterations: Int, W: Double
+    ) -> LassoFit {
         var pen = 0.0
         for j in 0..<q where lam[j] != 0 { pen += lam[j] * Swift.abs(beta[j]) }
         let objective = loss + pen
         return LassoFit(
-            alpha: alpha, penalty: penalty, intercept: beta[0], coefficients: Array(UnsafeBufferPointer(start: beta + 1, count: p)),
+            alpha: alpha, penalty: penalty, intercept: beta[0], coefficients: Array(UnsafeBufferPointer(start: beta + 1, count: q - 1)),
             objective: penalty.scale == .sum ? objective : objective / W,
-            loss: loss, kktViolation: kkt, iterations: iteration, totalWeight: W
-        )
+            loss: loss, kktViolation: kkt, iterations: iterations, totalWeight: W)
     }
 
     /// `sum_j [g_j step d_j] + lam_j (|beta_j + step d_j| - |beta_j|)` (the gradient term only if

@@ -151,13 +151,7 @@ final class SparseSolver {
             }
         }
         let loss = options.computeObjective ? Kernels.loss(eta: eta, mu: mu, omu: omu, s: s, t: t, n) : .nan
-        var pen = 0.0
-        for j in 0..<q where lam[j] != 0 { pen += lam[j] * Swift.abs(beta[j]) }
-        let objective = loss + pen
-        return LassoFit(
-            alpha: alpha, penalty: penalty, intercept: beta[0], coefficients: Array(UnsafeBufferPointer(start: beta + 1, count: p)),
-            objective: penalty.scale == .sum ? objective : objective / W,
-            loss: loss, kktViolation: kkt, iterations: iteration, totalWeight: W)
+        return Solver.fit(alpha: alpha, penalty: penalty, beta: beta, lam: lam, q: q, loss: loss, kkt: kkt, iterations: iteration, W: W)
     }
 
     /// Without a warm start: the null model if it is optimal, else one model step from the
@@ -256,20 +250,8 @@ final class SparseSolver {
                     grad += v[k] * value[e] * u[k]
                 }
             }
-            let x = beta[j] + d[j]
-            let l = lam[j]
-            let violation: Double
-            if l == 0 {
-                violation = Swift.abs(grad)
-            } else if x == 0 {
-                violation = max(0, Swift.abs(grad) - l)
-            } else {
-                violation = Swift.abs(grad + (x > 0 ? l : -l))
-            }
-            guard a > 0, violation > 0 else { return 0 }
-            let z = a * x - grad
-            let xnew = z > l ? (z - l) / a : (z < -l ? (z + l) / a : 0)
-            let delta = xnew - x
+            let (violation, delta) = Solver.coordinateStep(gradient: grad, at: beta[j] + d[j], lambda: lam[j], curvature: a)
+            guard violation > 0 else { return 0 }
             if delta != 0 {
                 d[j] += delta
                 if j > 0 {

@@ -206,6 +206,9 @@ final class WorkingSetSolver {
     func restricted(_ set: [Int], sparseAllowed: Bool) throws -> any RestrictedSolver {
         if let c = cached, c.set == set, c.sparseAllowed == sparseAllowed { return c.solver }
         let rows = weighted
+        var subPenalty = penalty
+        if let f = penalty.factors { subPenalty.factors = set.map { f[$0] } }
+        let inner = options.innerSolver ?? (set.count >= LogisticLasso.coordinateDescentThreshold ? .coordinateDescent : .hessian)
         let sub: CompressedDesign
         var t: [Double], s: [Double]
         if let c = design.sparseColumns {
@@ -224,18 +227,10 @@ final class WorkingSetSolver {
             let merged = try CompressedDesign(featureNames: names, rowCount: rows.count, start: start, rows: at, values: values)
             let mc = merged.sparseColumns!
             let patterns = merged.patternCount
-            let inner = options.innerSolver ?? (set.count >= LogisticLasso.coordinateDescentThreshold ? .coordinateDescent : .hessian)
             if sparseAllowed, inner == .coordinateDescent, set.allSatisfy({ factors[$0] > 0 }),
                 4 * mc.start[set.count] < set.count * patterns
             {
-                var trials = [Double](repeating: 0, count: patterns), successes = trials
-                for (i, k) in rows.enumerated() {
-                    let target = Int(merged.rowPattern[i])
-                    trials[target] += cells.trials[k]
-                    successes[target] += cells.successes[k]
-                }
-                var subPenalty = penalty
-                if let f = penalty.factors { subPenalty.factors = set.map { f[$0] } }
+                let (trials, successes) = mergedCells(merged.rowPattern, length: patterns)
                 let solver = try SparseSolver(
                     featureNames: names, columns: mc, patternCount: patterns, successes: successes, trials: trials,
                     penalty: subPenalty, factors: set.map { factors[$0] }, scales: set.map { scales[$0] }, options: options)
@@ -248,14 +243,8 @@ final class WorkingSetSolver {
                 for e in mc.start[a]..<mc.start[a + 1] { storage[a * stride + Int(mc.pattern[e])] = mc.value[e] }
             }
             sub = CompressedDesign(
-                featureNames: names, distinctStorage: storage, patternCount: merged.patternCount, sparseRows: options.hessian == .sparse)
-            t = [Double](repeating: 0, count: stride)
-            s = [Double](repeating: 0, count: stride)
-            for (i, k) in rows.enumerated() {
-                let target = Int(merged.rowPattern[i])
-                t[target] += cells.trials[k]
-                s[target] += cells.successes[k]
-            }
+                featureNames: names, distinctStorage: storage, patternCount: patterns, sparseRows: options.hessian == .sparse)
+            (t, s) = mergedCells(merged.rowPattern, length: stride)
         } else if set.contains(where: { injective($0) }) {
             // A column with distinct values on the weighted patterns: nothing merges.
             let stride = Kernels.paddedLength(rows.count)
@@ -283,25 +272,28 @@ final class WorkingSetSolver {
                     })
             }
             sub = try CompressedDesign(featureNames: set.map { design.featureNames[$0] }, columns: columns)
-            t = [Double](repeating: 0, count: sub.stride)
-            s = [Double](repeating: 0, count: sub.stride)
-            for (i, k) in rows.enumerated() {
-                let target = Int(sub.rowPattern[i])
-                t[target] += cells.trials[k]
-                s[target] += cells.successes[k]
-            }
+            (t, s) = mergedCells(sub.rowPattern, length: sub.stride)
         }
-        var subPenalty = penalty
-        if let f = penalty.factors { subPenalty.factors = set.map { f[$0] } }
         var subOptions = options
         subOptions.strategy = .full
-        let inner = options.innerSolver ?? (set.count >= LogisticLasso.coordinateDescentThreshold ? .coordinateDescent : .hessian)
         let solver = try Solver(
             design: sub, cells: BinomialCells(successes: s, trials: t, patternCount: sub.patternCount),
             penalty: subPenalty, options: subOptions,
             hessianFree: inner == .coordinateDescent && Solver.supportsCoordinateModel(sub))
         cached = (set, sparseAllowed, solver)
         return solver
+    }
+
+    /// Trials and successes of the weighted patterns summed into the merged patterns
+    /// (`rowPattern[i]`: the merged pattern of the i-th weighted pattern), `length` entries.
+    func mergedCells(_ rowPattern: [Int32], length: Int) -> (trials: [Double], successes: [Double]) {
+        var t = [Double](repeating: 0, count: length), s = t
+        for (i, k) in weighted.enumerated() {
+            let target = Int(rowPattern[i])
+            t[target] += cells.trials[k]
+            s[target] += cells.successes[k]
+        }
+        return (t, s)
     }
 
     /// Feature `j`'s values on the weighted patterns, in their order, written to `out`.

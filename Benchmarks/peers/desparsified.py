@@ -11,6 +11,10 @@ Given the lasso fit (intercept b0, coefficients beta) of a logistic model on X (
   u_j = Z_j - Z_-j gamma_j;
   b_j = beta_j + u_j'(y - pi) / u_j' (w x_j);
   se_j = sqrt(sum w u_j^2) / |u_j'(w x_j)|, sandwich se_j = sqrt(sum (y - pi)^2 u_j^2) / |u_j'(w x_j)|.
+The intercept (an extension of lasso.proj, which gives none): the constant column regressed on
+X / sd without intercept (delta = argmin (1/(2 sum w)) sum_i w_i (1 - (X_i / sd) delta)^2
++ lam |delta|_1, the same lam), u_0 = 1 - (X / sd) delta, b_0 = b0 + u_0'(y - pi) / u_0'w and the
+same SE formulas with x_0 = 1.
 With --cv K (fold ids per row from a file, or 0..K-1 round robin) lam is chosen from a grid by the
 held-out error pooled over all j (training standardization, full-data weights), as hdi does.
 """
@@ -58,6 +62,22 @@ def desparsify(X, y, b0, beta, lam):
         out["estimate"].append(beta[j] + u @ (y - pi) / den)
         out["se"].append(np.sqrt((w * u * u).sum()) / abs(den))
         out["sandwichSE"].append(np.sqrt(((y - pi) ** 2 * u * u).sum()) / abs(den))
+    # The intercept's nodewise regression: the constant on the unscaled-but-SD-divided columns.
+    S = X / sd
+    if lam == 0:
+        sw = np.sqrt(w)
+        delta, *_ = np.linalg.lstsq(S * sw[:, None], sw, rcond=None)
+    else:
+        model = Lasso(alpha=lam, fit_intercept=False, tol=1e-14, max_iter=1_000_000, selection="cyclic")
+        model.fit(S, np.ones(len(y)), sample_weight=w * len(w) / w.sum())
+        delta = model.coef_
+    u = 1 - S @ delta
+    den = u @ w
+    out["intercept"] = {
+        "estimate": b0 + u @ (y - pi) / den,
+        "se": np.sqrt((w * u * u).sum()) / abs(den),
+        "sandwichSE": np.sqrt(((y - pi) ** 2 * u * u).sum()) / abs(den),
+    }
     return out
 
 

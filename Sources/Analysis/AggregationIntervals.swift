@@ -100,10 +100,9 @@ extension Aggregation {
 
         func feature(_ j: Int, level: Double, methods: [CIMethod], convention: QuantileConvention, fallback: Report.Interval) -> Report.Debiased {
             if let nodewise {
-                // The desparsified lasso gives Wald intervals for the features (not the intercept).
-                guard j > 0, let q = nodewise.projections[j - 1] else {
-                    return Self.fallback(
-                        [j == 0 ? "interceptNotDesparsified" : "nodewiseDegenerate", "fallbackPenalizedPercentile"], fallback, methods: [])
+                // The desparsified lasso gives Wald intervals (the intercept's from its own nodewise regression).
+                guard let q = j == 0 ? nodewise.intercept : nodewise.projections[j - 1] else {
+                    return Self.fallback(["nodewiseDegenerate", "fallbackPenalizedPercentile"], fallback, methods: [])
                 }
                 let b = lasso[j] + q.shift, z = Normal.quantile(0.5 + level / 2)
                 let wald = Report.Interval(

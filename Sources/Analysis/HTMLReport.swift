@@ -109,7 +109,8 @@ struct HTMLReport {
             s += " + u<sub>j</sub>'(y − π) / u<sub>j</sub>'W x<sub>j</sub>, u<sub>j</sub> the residual of a weighted nodewise lasso"
             s += " regression of feature j on the others (one lambda for all features, by pooled cross-validation), with the Wald"
             s += " interval b ± z·SE. They cover the unpenalized coefficient asymptotically; in finite samples large coefficients"
-            s += " are under-covered (the literature and Benchmarks/README.md agree). The intercept is not desparsified.</p>\n"
+            s += " are under-covered (the literature and Benchmarks/README.md agree). The intercept's interval comes from its own"
+            s += " nodewise regression (the constant column on the features), an extension of lasso.proj.</p>\n"
         } else if debiased, report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.firth.rawValue }) {
             s += "<p class=\"lb-note\">Debiased intervals: Firth's bias-reduced estimate, scoring steps from the lasso fit to the"
             s += " maximum of the log-likelihood plus ½ log det H (the Jeffreys prior), with the Wald interval b ± z·SE and"

@@ -88,8 +88,9 @@ extension TaskExecutor {
         return prepared
     }
 
-    /// The nodewise task: for each feature of `start ..< end` and each lambda of the grid, the
-    /// held-out error summed over the CV folds (0 with a fixed lambda) and the full-data projection.
+    /// The nodewise task: for each row of `start ..< end` (features 0 ..< p, the intercept p) and
+    /// each lambda of the grid, the held-out error summed over the CV folds (0 with a fixed lambda,
+    /// and for the intercept, which takes the features' lambda) and the full-data projection.
     func nodewise(outcome o: Int, start: Int, end: Int, alpha: Double) -> TaskResult {
         guard let prep = nodewisePreparation(outcome: o, alpha: alpha) else {
             return .nodewise(lambdas: [], features: Array(repeating: [], count: end - start))
@@ -99,6 +100,12 @@ extension TaskExecutor {
 
     func nodewiseRow(_ prep: NodewisePreparation, feature j: Int) -> [Double] {
         let p = data.design.featureCount
+        if j == p {
+            return Nodewise.interceptPath(prep.full.standardized, lambdas: prep.lambdas).flatMap { d in
+                let q = prep.full.interceptProjection(d)
+                return [0, q.numerator, q.denominator, q.variance, q.sandwichVariance]
+            }
+        }
         var errors = [Double](repeating: 0, count: prep.lambdas.count)
         for (training, held) in zip(prep.training, prep.heldOut) {
             let directions = Nodewise.path(correlation: training.correlation, size: p, feature: j, lambdas: prep.lambdas)
@@ -121,9 +128,12 @@ struct NodewiseOutcome {
     var lambda: Double
     /// Per design feature: correction, SE and sandwich SE (nil: the denominator vanished).
     var projections: [(shift: Double, se: Double, sandwichSE: Double)?]
+    /// The intercept's correction, SE and sandwich SE at the chosen lambda.
+    var intercept: (shift: Double, se: Double, sandwichSE: Double)?
 
     /// Pools the held-out errors of every feature over the grid and takes the minimizing lambda
-    /// (the first on ties); nil when the task found no lasso fit to project at.
+    /// (the first on ties), which the intercept's row then uses; nil when the task found no lasso
+    /// fit to project at.
     init?(results: [TaskKey: TaskResult], outcome o: Int, featureCount p: Int) throws {
         var lambdas: [Double]?
         var rows: [[Double]] = []
@@ -136,17 +146,21 @@ struct NodewiseOutcome {
             }
             rows += features
         }
-        guard rows.count == p else { throw AnalysisError.missingResult("nodewise/o\(o): \(rows.count) of \(p) features") }
+        guard rows.count == p + 1 else {
+            throw AnalysisError.missingResult("nodewise/o\(o): \(rows.count) of \(p + 1) rows (features and intercept)")
+        }
         guard let grid = lambdas, !grid.isEmpty else { return nil }
         let width = TaskExecutor.nodewiseWidth
         var pooled = [Double](repeating: 0, count: grid.count)
-        for row in rows { for i in grid.indices where row[width * i].isFinite { pooled[i] += row[width * i] } }
+        for row in rows.prefix(p) { for i in grid.indices where row[width * i].isFinite { pooled[i] += row[width * i] } }
         var best = 0
         for i in grid.indices where pooled[i] < pooled[best] { best = i }
         lambda = grid[best]
-        projections = rows.map { row in
+        let chosen = rows.map { row in
             let b = width * best
             return Nodewise.Projection(numerator: row[b + 1], denominator: row[b + 2], variance: row[b + 3], sandwichVariance: row[b + 4]).estimate
         }
+        projections = Array(chosen.prefix(p))
+        intercept = chosen[p]
     }
 }

@@ -42,9 +42,9 @@ extension TaskExecutor {
     }
 
     func nodewiseKeyProblem(outcome o: Int, start: Int, end: Int) -> String? {
-        let p = data.design.featureCount, batch = Self.nodewiseBatch
-        guard data.debiasMethod == .nodewise, (0..<data.outcomeCount).contains(o), start >= 0, start < p, start % batch == 0,
-            end == min(start + batch, p)
+        let rows = data.design.featureCount + 1, batch = Self.nodewiseBatch
+        guard data.debiasMethod == .nodewise, (0..<data.outcomeCount).contains(o), start >= 0, start < rows, start % batch == 0,
+            end == min(start + batch, rows)
         else {
             return "no nodewise task \(o)/\(start)-\(end) in this run"
         }
@@ -197,18 +197,22 @@ extension TaskExecutor {
         switch (key, result) {
         case (.cv, .cv), (.stability, .stability):
             return nil
-        case let (.nodewise(o, start, _), .nodewise(lambdas, features)):
-            // Projections carry no optimality condition: the first feature is recomputed.
+        case let (.nodewise(o, start, end), .nodewise(lambdas, features)):
+            // Projections carry no optimality condition: the first feature is recomputed, and the
+            // intercept's row where the task has it.
             guard let input else { return "no phase-2 input" }
             guard let prep = nodewisePreparation(outcome: o, alpha: input.alphas[o]) else {
                 return lambdas.isEmpty ? nil : "nodewise results for an outcome whose lasso fit failed"
             }
             guard lambdas == prep.lambdas, let first = features.first else { return "nodewise \(o)/\(start): not the run's lambda grid" }
-            let expected = nodewiseRow(prep, feature: start)
-            guard first.count == expected.count,
-                zip(first, expected).allSatisfy({ $0 == $1 || abs($0 - $1) <= 1e-9 * max(1, abs($1)) })
-            else {
-                return "nodewise \(o)/\(start): feature \(start) does not match its recomputation"
+            let p = data.design.featureCount
+            for (j, row) in [(start, first), (p, features[features.count - 1])] where j == start || end == p + 1 {
+                let expected = nodewiseRow(prep, feature: j)
+                guard row.count == expected.count,
+                    zip(row, expected).allSatisfy({ $0 == $1 || abs($0 - $1) <= 1e-9 * max(1, abs($1)) })
+                else {
+                    return "nodewise \(o)/\(start): \(j == p ? "the intercept" : "feature \(j)") does not match its recomputation"
+                }
             }
             return nil
         case let (.estimate(o), .estimate(fit, _, _)):

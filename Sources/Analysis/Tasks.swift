@@ -102,9 +102,10 @@ public struct TaskExecutor: Sendable {
             }
         }
         if data.debiasMethod == .nodewise {
-            let p = data.design.featureCount, batch = Self.nodewiseBatch
+            // Rows 0 ..< p are the features, row p the intercept.
+            let rows = data.design.featureCount + 1, batch = Self.nodewiseBatch
             for o in 0..<data.outcomeCount {
-                for start in stride(from: 0, to: p, by: batch) { keys.append(.nodewise(outcome: o, start: start, end: min(start + batch, p))) }
+                for start in stride(from: 0, to: rows, by: batch) { keys.append(.nodewise(outcome: o, start: start, end: min(start + batch, rows))) }
             }
         }
         return keys

@@ -127,9 +127,40 @@ public struct Nodewise: Sendable {
         correlation r: [Double], size p: Int, feature j: Int, lambdas: [Double],
         tolerance: Double = 1e-8, maxSweeps: Int = 10_000
     ) -> [[Double]] {
+        covariancePath(
+            gram: r, size: p, target: Array(r[(j * p)..<(j * p + p)]), skip: j, lambdas: lambdas, tolerance: tolerance, maxSweeps: maxSweeps
+        )
+        .map { gamma in
+            var a = gamma.map { -$0 }
+            a[j] = 1
+            return a
+        }
+    }
+
+    /// The intercept's nodewise regressions along `lambdas`: the constant column regressed on the
+    /// features (no intercept), `min (1/2W) sum_k w_k (1 - x_k' gamma)^2 + lambda sum_l sd_l |gamma_l|`.
+    /// In the standardized coefficients d_l = sd_l gamma_l this is
+    /// `min (1/2)(1 - v'd)^2 + (1/2) d' R d + lambda |d|_1` with v_l = mean_l / sd_l, a lasso with
+    /// Gram matrix R + v v' and target v, solved like ``path(correlation:size:feature:lambdas:tolerance:maxSweeps:)``.
+    /// Returns d per lambda (0 for constant columns); ``FullData/interceptProjection(_:)`` turns it
+    /// into the desparsified intercept.
+    public static func interceptPath(_ s: Standardized, lambdas: [Double], tolerance: Double = 1e-8, maxSweeps: Int = 10_000) -> [[Double]] {
+        let p = s.size
+        let v = (0..<p).map { s.sd[$0] > 0 ? s.mean[$0] / s.sd[$0] : 0 }
+        var gram = s.correlation
+        for a in 0..<p where v[a] != 0 { for b in 0..<p { gram[a * p + b] += v[a] * v[b] } }
+        return covariancePath(gram: gram, size: p, target: v, skip: nil, lambdas: lambdas, tolerance: tolerance, maxSweeps: maxSweeps)
+    }
+
+    /// `min (1/2) g' G g - t' g + lambda |g|_1` along `lambdas` (descending, warm-started) by cyclic
+    /// coordinate descent on the covariance `gram` (row-major p x p), coordinate `skip` held at 0.
+    /// Returns g per lambda.
+    static func covariancePath(
+        gram r: [Double], size p: Int, target: [Double], skip j: Int?, lambdas: [Double], tolerance: Double, maxSweeps: Int
+    ) -> [[Double]] {
         var gamma = [Double](repeating: 0, count: p)
-        // c = R a = R e_j - R gamma.
-        var c = Array(r[(j * p)..<(j * p + p)])
+        // c = t - G gamma.
+        var c = target
         var out: [[Double]] = []
         out.reserveCapacity(lambdas.count)
         var active = [Bool](repeating: false, count: p)
@@ -162,9 +193,7 @@ public struct Nodewise: Sendable {
                         if inner <= tolerance { break }
                     }
                 }
-                var a = gamma.map { -$0 }
-                a[j] = 1
-                out.append(a)
+                out.append(gamma)
             }
         }
         return out
@@ -209,6 +238,9 @@ public struct Nodewise: Sendable {
         public let moments: Moments
         /// pi_k (1 - pi_k) per pattern: w_k per row, to weigh a subset of the rows (CV folds).
         public let unitWeight: [Double]
+        /// `sum_k s_k` and `sum_k s_k z_k` with the sandwich weights s_k: the intercept's sandwich.
+        public let sandwichWeight: Double
+        public let sandwichSum: [Double]
 
         /// Weights, moments and score at the lasso fit `beta` (intercept first) on `cells`.
         public init(design: CompressedDesign, cells: BinomialCells, beta: [Double]) {
@@ -236,7 +268,12 @@ public struct Nodewise: Sendable {
             self.moments = moments
             self.unitWeight = unit
             self.weight = moments.weight
-            self.sandwich = standardized.quadratic(Moments(design: design, weights: s))
+            let sandwichMoments = Moments(design: design, weights: s)
+            self.sandwich = standardized.quadratic(sandwichMoments)
+            self.sandwichWeight = sandwichMoments.weight
+            self.sandwichSum = (0..<p).map {
+                standardized.sd[$0] > 0 ? (sandwichMoments.sum[$0] - standardized.mean[$0] * sandwichMoments.weight) / standardized.sd[$0] : 0
+            }
             self.score = score
             self.scoreTotal = r.reduce(0, +)
         }
@@ -255,6 +292,27 @@ public struct Nodewise: Sendable {
                 numerator: numerator, denominator: sd[j] * weight * ra,
                 variance: weight * Nodewise.quadraticForm(a, rho, support: support),
                 sandwichVariance: Nodewise.quadraticForm(a, sandwich, support: support))
+        }
+
+        /// The desparsified intercept's projection for the standardized coefficients `d` of its
+        /// nodewise regression (``Nodewise/interceptPath(_:lambdas:tolerance:maxSweeps:)``): the
+        /// residual u_k = t - z_k' d with t = 1 - v'd, numerator `sum_k u_k r_k`, denominator
+        /// `sum_k w_k u_k` (= t W, z being centered under w), model variance
+        /// `W (t^2 + d' R d)` and sandwich variance `sum_k s_k u_k^2`.
+        public func interceptProjection(_ d: [Double]) -> Projection {
+            let p = standardized.size, mean = standardized.mean, sd = standardized.sd
+            let support = (0..<p).filter { d[$0] != 0 && sd[$0] > 0 }
+            var t = 1.0, numerator = 0.0, cross = 0.0
+            for l in support {
+                t -= d[l] * mean[l] / sd[l]
+                numerator -= d[l] * (score[l] - mean[l] * scoreTotal) / sd[l]
+                cross += d[l] * sandwichSum[l]
+            }
+            numerator += t * scoreTotal
+            return Projection(
+                numerator: numerator, denominator: t * weight,
+                variance: weight * (t * t + Nodewise.quadraticForm(d, standardized.correlation, support: support)),
+                sandwichVariance: t * t * sandwichWeight - 2 * t * cross + Nodewise.quadraticForm(d, sandwich, support: support))
         }
     }
 

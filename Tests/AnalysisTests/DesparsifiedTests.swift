@@ -47,8 +47,7 @@ struct DesparsifiedTests {
         #expect(debiasing.method == "nodewise" && debiasing.flags.isEmpty && debiasing.resamples == 0)
         let lambda = try #require(debiasing.nodewiseLambda)
         #expect(lambda > 0 && lambda < 1)
-        #expect(outcome.features[0].debiased?.flags.contains("interceptNotDesparsified") == true)
-        for f in outcome.features.dropFirst() {
+        for f in outcome.features {
             let d = try #require(f.debiased, "\(f.name)")
             let b = try #require(d.estimate, "\(f.name)")
             let se = try #require(d.se, "\(f.name)")
@@ -73,7 +72,7 @@ struct DesparsifiedTests {
         #expect(
             keys == [
                 .nodewise(outcome: 0, start: 0, end: 16), .nodewise(outcome: 0, start: 16, end: 32), .nodewise(outcome: 0, start: 32, end: 48),
-                .nodewise(outcome: 0, start: 48, end: 64), .nodewise(outcome: 0, start: 64, end: 70),
+                .nodewise(outcome: 0, start: 48, end: 64), .nodewise(outcome: 0, start: 64, end: 71),
             ])
         let key = keys[1]
         let honest = executor.run(key, input: input)
@@ -85,6 +84,13 @@ struct DesparsifiedTests {
         var moved = features
         moved[0][7] *= 1.001
         #expect(executor.certify(.nodewise(lambdas: lambdas, features: moved), key: key, input: input) != nil)
+        // The last task carries the intercept's row (70), certified too.
+        let last = executor.run(keys[4], input: input)
+        #expect(executor.certify(last, key: keys[4], input: input) == nil)
+        guard case let .nodewise(_, lastRows) = last, lastRows.count == 7 else { Issue.record("the last nodewise task"); return }
+        var movedIntercept = lastRows
+        movedIntercept[6][7] *= 1.001
+        #expect(executor.certify(.nodewise(lambdas: lambdas, features: movedIntercept), key: keys[4], input: input) != nil)
         #expect(executor.validate(.nodewise(lambdas: lambdas, features: Array(features.dropLast())), key: key) != nil)
         #expect(TaskResult.fastDecode(try honest.canonicalJSON()) == honest)
         // Bootstrap tasks of a nodewise run carry no Newton-step replicates.
@@ -112,7 +118,8 @@ struct DesparsifiedTests {
         arguments: ["0.05", "0.2"])
     func againstReference(lambda: String) throws {
         struct Reference: Decodable {
-            struct Estimates: Decodable { let estimate: [Double], se: [Double], sandwichSE: [Double] }
+            struct Intercept: Decodable { let estimate: Double, se: Double, sandwichSE: Double }
+            struct Estimates: Decodable { let estimate: [Double], se: [Double], sandwichSE: [Double], intercept: Intercept }
             let alpha: Double, intercept: Double, coefficients: [Double]
             let lambdas: [String: Estimates]
         }
@@ -132,6 +139,15 @@ struct DesparsifiedTests {
         // The lasso fits agree first (lassoboot's solver against skglm's).
         #expect(abs(outcome.features[0].coef - reference.intercept) <= 1e-6)
         var worst = 0.0
+        let intercept = try #require(outcome.features[0].debiased)
+        for (what, got, want) in [
+            ("estimate", intercept.estimate, expected.intercept.estimate), ("se", intercept.se, expected.intercept.se),
+            ("sandwichSE", intercept.sandwichSE, expected.intercept.sandwichSE),
+        ] {
+            let value = try #require(got, "intercept \(what)")
+            worst = max(worst, abs(value - want) / max(1, abs(want)))
+            #expect(abs(value - want) <= 1e-5 * max(1, abs(want)), "intercept \(what): \(value) vs reference \(want)")
+        }
         for (j, f) in outcome.features.dropFirst().enumerated() {
             #expect(abs(f.coef - reference.coefficients[j]) <= 1e-6, "\(f.name) lasso")
             let d = try #require(f.debiased)

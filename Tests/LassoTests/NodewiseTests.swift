@@ -81,6 +81,43 @@ struct NodewiseTests {
         }
     }
 
+    @Test("the intercept: at lambda = 0 with n > p its desparsified estimate is the Newton step's intercept, its SEs the step's")
+    func interceptOneStep() throws {
+        let (design, cells, beta) = try Self.problem(n: 400, p: 10, seed: 13)
+        let full = Nodewise.FullData(design: design, cells: cells, beta: beta)
+        let step = try Debias(design: design).estimate(cells: cells, start: beta, newtonSteps: 1)
+        let d = Nodewise.interceptPath(full.standardized, lambdas: [0], tolerance: 1e-14)[0]
+        let e = try #require(full.interceptProjection(d).estimate)
+        #expect(abs(beta[0] + e.shift - step.coefficients[0]) <= 1e-9 * max(1, abs(step.coefficients[0])))
+        #expect(abs(e.se - step.standardErrors[0]) <= 1e-9 * step.standardErrors[0])
+        #expect(abs(e.sandwichSE - step.sandwichStandardErrors[0]) <= 1e-8 * step.sandwichStandardErrors[0])
+    }
+
+    @Test("the intercept's nodewise regressions satisfy their KKT conditions along the grid (p > n)")
+    func interceptKKT() throws {
+        let (design, cells, beta) = try Self.problem(n: 60, p: 120, seed: 17)
+        let full = Nodewise.FullData(design: design, cells: cells, beta: beta)
+        let s = full.standardized, p = design.featureCount
+        let lambdas = Nodewise.lambdaGrid(s)
+        let v = (0..<p).map { s.sd[$0] > 0 ? s.mean[$0] / s.sd[$0] : 0 }
+        for (lambda, d) in zip(lambdas, Nodewise.interceptPath(s, lambdas: lambdas, tolerance: 1e-12)) {
+            // Gradient of (1/2)(1 - v'd)^2 + (1/2) d'Rd: -(1 - v'd) v + R d.
+            let t = 1 - zip(v, d).map(*).reduce(0, +)
+            for l in 0..<p where s.sd[l] > 0 {
+                var g = -t * v[l]
+                for m in 0..<p { g += s.correlation[l * p + m] * d[m] }
+                if d[l] == 0 {
+                    #expect(abs(g) <= lambda + 1e-9, "l \(l) lambda \(lambda): |g| = \(abs(g))")
+                } else {
+                    #expect(abs(g + lambda * (d[l] > 0 ? 1 : -1)) <= 1e-9, "l \(l) lambda \(lambda): g = \(g)")
+                }
+            }
+            // The intercept's projection is finite and its SE positive wherever t != 0.
+            let e = try #require(full.interceptProjection(d).estimate)
+            #expect(e.se > 0 && e.sandwichSE > 0 && e.shift.isFinite)
+        }
+    }
+
     @Test("held-out moments: training plus held-out standardization reproduces the full data's error at the full fit")
     func heldOutAlgebra() throws {
         let (design, cells, beta) = try Self.problem(n: 200, p: 6, seed: 3)

@@ -204,7 +204,9 @@ public struct PredictionModel: Codable, Sendable, Equatable {
     /// - Throws: when a feature column is missing, a level was never seen in training, or the
     ///   encoded columns differ from the model's.
     public func predict(_ table: Table) throws -> Predictions {
-        let encoded = try DataEncoder.encode(table, spec: try recipe(source: table.source))
+        // One-hot features are scored from each row's level slot: a model with thousands of
+        // levels never makes rows x levels values.
+        let encoded = try DataEncoder.encode(table, spec: try recipe(source: table.source), sparseOneHot: true)
         guard encoded.featureNames == columns.map(\.name) else {
             let missing = columns.map(\.name).filter { !encoded.featureNames.contains($0) }
             let extra = encoded.featureNames.filter { n in !columns.contains { $0.name == n } }
@@ -217,27 +219,41 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         let n = table.rowCount
         var position = [Int?](repeating: nil, count: n)
         for (k, r) in encoded.sourceRows.enumerated() { position[r] = k }
+        let dense = encoded.columns.indices.filter { !encoded.columns[$0].isEmpty }
+        /// The linear predictors of kept rows `rows` under `coefficients` (intercept first).
+        func linear(_ coefficients: [Double], _ rows: Range<Int>) -> [Double] {
+            var eta = [Double](repeating: coefficients[0], count: rows.count)
+            for j in dense where coefficients[j + 1] != 0 {
+                let b = coefficients[j + 1], c = encoded.columns[j]
+                for (i, k) in rows.enumerated() { eta[i] += b * c[k] }
+            }
+            for block in encoded.oneHotBlocks {
+                let first = block.firstColumn + 1
+                for (i, k) in rows.enumerated() where block.slot[k] >= 0 { eta[i] += coefficients[first + Int(block.slot[k])] }
+            }
+            return eta
+        }
+        let all = 0..<encoded.rowCount
         var probability: [[Double?]] = [], lows: [[Double?]] = [], highs: [[Double?]] = []
         let tail = (1 - level) / 2
         for o in outcomes {
-            var eta = [Double](repeating: o.intercept, count: encoded.rowCount)
-            for (j, b) in o.coefficients.enumerated() where b != 0 {
-                let c = encoded.columns[j]
-                for i in 0..<eta.count { eta[i] += b * c[i] }
-            }
+            let eta = linear([o.intercept] + o.coefficients, all)
             probability.append((0..<n).map { r in position[r].map { PredictionModel.logistic(eta[$0]) } })
             if let reps = o.replicates, !reps.isEmpty {
+                // Per chunk of kept rows, every replicate's linear predictors: memory stays
+                // chunk x replicates whatever the number of rows.
                 var lo = [Double?](repeating: nil, count: n), hi = [Double?](repeating: nil, count: n)
-                for r in 0..<n {
-                    guard let k = position[r] else { continue }
-                    var etas = reps.map { rep -> Double in
-                        var e = rep[0]
-                        for j in 0..<encoded.columns.count where rep[j + 1] != 0 { e += rep[j + 1] * encoded.columns[j][k] }
-                        return e
+                var column = [Double](repeating: 0, count: reps.count)
+                for start in stride(from: 0, to: all.count, by: 1024) {
+                    let chunk = start..<min(start + 1024, all.count)
+                    let etas = reps.map { linear($0, chunk) }
+                    for (i, k) in chunk.enumerated() {
+                        let r = encoded.sourceRows[k]
+                        for b in reps.indices { column[b] = etas[b][i] }
+                        column.sort()
+                        lo[r] = PredictionModel.logistic(PredictionModel.quantile(column, tail))
+                        hi[r] = PredictionModel.logistic(PredictionModel.quantile(column, 1 - tail))
                     }
-                    etas.sort()
-                    lo[r] = PredictionModel.logistic(PredictionModel.quantile(etas, tail))
-                    hi[r] = PredictionModel.logistic(PredictionModel.quantile(etas, 1 - tail))
                 }
                 lows.append(lo); highs.append(hi)
             }

@@ -22,6 +22,18 @@ public struct EncodedData: Sendable {
     /// The spec's features as applied: `"all"` expanded, one-hot levels found in the data written
     /// out, so the same encoding can be applied to new rows (`lassoboot predict`).
     public var features: [FeatureSpec] = []
+    /// One-hot features held as one level slot per row instead of 0/1 columns (only when
+    /// `encode` was asked for `sparseOneHot`): their ``columns`` entries are empty.
+    public var oneHotBlocks: [OneHotBlock] = []
+
+    /// The levels of one one-hot feature, as a slot per kept row: columns
+    /// `firstColumn ..< firstColumn + count` of the design, row k's 1 in column
+    /// `firstColumn + slot[k]`, or in none where `slot[k]` is -1 (the reference level or missing).
+    public struct OneHotBlock: Sendable {
+        public let firstColumn: Int
+        public let count: Int
+        public var slot: [Int32]
+    }
 
     /// Number of kept rows.
     public var rowCount: Int { sourceRows.count }
@@ -49,7 +61,11 @@ public enum DataEncoder {
     /// The table is consumed: each source column is released once the last feature or outcome
     /// reading it is encoded, and features are encoded only for the rows the filters keep, so the
     /// peak memory is about one copy of the used columns plus the encoded design.
-    public static func encode(_ table: consuming Table, spec given: DataSpec) throws -> EncodedData {
+    ///
+    /// With `sparseOneHot` the one-hot features come out as ``EncodedData/oneHotBlocks`` (a slot
+    /// per row) with empty ``EncodedData/columns`` entries: rows x levels values are never made,
+    /// which is what scoring new rows against a model with thousands of levels needs.
+    public static func encode(_ table: consuming Table, spec given: DataSpec, sparseOneHot: Bool = false) throws -> EncodedData {
         let spec = try given.resolved(columns: table.columnNames, source: table.source)
         let source = table.source
         let n = table.rowCount
@@ -134,6 +150,7 @@ public enum DataEncoder {
 
         var names: [String] = [], groups: [String] = [], columns: [[Double]] = []
         var applied: [FeatureSpec] = []
+        var blocks: [EncodedData.OneHotBlock] = []
         for (step, f) in spec.features.enumerated() {
             var used = f
             let field = try table.fieldNumber(f.column)
@@ -213,15 +230,19 @@ public enum DataEncoder {
                 let slot = Dictionary(uniqueKeysWithValues: others.enumerated().map { ($0.element, $0.offset) })
                 let slotByCode = values.levels.map { slot[$0] }
                 let knownByCode = values.levels.map { declaredSet.contains($0) }
-                var outs = [[Double]](repeating: [Double](repeating: 0, count: m), count: others.count)
+                var outs = [[Double]](repeating: sparseOneHot ? [] : [Double](repeating: 0, count: m), count: others.count)
+                var slots = [Int32](repeating: -1, count: sparseOneHot ? m : 0)
                 for k in 0..<m where alive[k] {
                     let c = Int(values.codes[rows[k]])
                     guard c != 0 else { missing[k] = true; continue }
                     guard knownByCode[c - 1] else {
                         throw fail(k, "level '\(values.levels[c - 1])' is not among the declared levels \(levels.joined(separator: ", "))")
                     }
-                    if let s = slotByCode[c - 1] { outs[s][k] = 1 }
+                    if let s = slotByCode[c - 1] {
+                        if sparseOneHot { slots[k] = Int32(s) } else { outs[s][k] = 1 }
+                    }
                 }
+                if sparseOneHot { blocks.append(.init(firstColumn: names.count, count: others.count, slot: slots)) }
                 produced = others.enumerated().map { ("\(f.name): \($0.element)", outs[$0.offset]) }
             case let .equals(otherColumn, value):
                 let values = try featureText(f.column)
@@ -338,14 +359,21 @@ public enum DataEncoder {
         }
         if kept.count < m {
             // Compacted in place, one column at a time: no second copy of the design.
-            for j in columns.indices { compact(&columns[j], kept) }
+            for j in columns.indices where !columns[j].isEmpty { compact(&columns[j], kept) }
             for j in outcomeColumns.indices { compact(&outcomeColumns[j], kept) }
+            for b in blocks.indices {
+                blocks[b].slot.withUnsafeMutableBufferPointer { buffer in
+                    for (w, k) in kept.enumerated() { buffer[w] = buffer[k] }
+                }
+                blocks[b].slot.removeLast(m - kept.count)
+            }
         }
         var encoded = EncodedData(
             featureNames: names, featureGroups: groups, columns: columns,
             outcomeNames: spec.outcomes.map(\.name), outcomes: outcomeColumns,
             sourceRows: kept.count < m ? kept.map { rows[$0] } : rows, rowsRead: n, dropped: dropped.map { (reason: $0.0, rows: $0.1) })
         encoded.features = applied
+        encoded.oneHotBlocks = blocks
         return encoded
     }
 

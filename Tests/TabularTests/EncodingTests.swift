@@ -41,6 +41,36 @@ struct EncodingTests {
         #expect(e.features[0].encoding == .onehot(reference: "a", levels: ["a", "b"]))
     }
 
+    @Test("sparse one-hot: each block's row slots give back the dense 0/1 columns, after late drops too")
+    func sparseOneHotBlocks() throws {
+        var csv = "g,x,y\n"
+        let levels = ["a", "b", "c", "d", "e"]
+        for i in 0..<300 {
+            // x missing every 7th row (drop-row), g missing every 11th (own level).
+            csv += "\(i % 11 == 0 ? "" : levels[(i * 7 + i / 3) % 5]),\(i % 7 == 0 ? "" : "\(i)"),\(i % 2)\n"
+        }
+        let spec = DataSpec(
+            csv: "s.csv",
+            features: [
+                FeatureSpec(name: "x", column: "x", encoding: .numeric, missing: .dropRow, group: "x"),
+                FeatureSpec(name: "G", column: "g", encoding: .onehot(reference: "c", levels: nil), missing: .ownLevel, group: "g"),
+            ],
+            outcomes: [OutcomeSpec(name: "y", column: "y", missing: .error)])
+        func table() throws -> Table { try CSVReader(textColumns: ["g"]).parse(csv, source: "s.csv") }
+        let dense = try DataEncoder.encode(try table(), spec: spec)
+        let sparse = try DataEncoder.encode(try table(), spec: spec, sparseOneHot: true)
+        #expect(dense.featureNames == sparse.featureNames && dense.sourceRows == sparse.sourceRows && dense.outcomes == sparse.outcomes)
+        #expect(dense.featureNames == ["x", "G: a", "G: b", "G: d", "G: e", "G: missing"])
+        #expect(dense.oneHotBlocks.isEmpty && sparse.oneHotBlocks.count == 1)
+        let block = try #require(sparse.oneHotBlocks.first)
+        #expect(block.firstColumn == 1 && block.count == 4 && block.slot.count == sparse.rowCount)
+        #expect(sparse.columns[0] == dense.columns[0] && sparse.columns[5] == dense.columns[5])
+        for j in 1...4 {
+            #expect(sparse.columns[j].isEmpty)
+            #expect(block.slot.map { Int($0) == j - 1 ? 1.0 : 0.0 } == dense.columns[j], "column \(j)")
+        }
+    }
+
     @Test("errors still name the file line of the offending row after filtering")
     func errorLines() throws {
         let csv = "g,x,y\nskip,9,1\nkeep,1,1\nkeep,2,7\n"

@@ -121,9 +121,12 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         self.init(
             source: source, software: software, data: data, dataHash: dataHash, trainingRows: encoded.rowCount,
             features: encoded.features,
-            columns: zip(encoded.featureNames, encoded.columns).map { name, c in
-                let (mean, sd) = Warnings.populationMeanSD(c)
-                return Column(name: name, mean: mean, sd: sd)
+            columns: zip(encoded.featureNames.indices, encoded.oneHotShares).map { j, share in
+                if let share {
+                    return Column(name: encoded.featureNames[j], mean: share, sd: (share * (1 - share)).squareRoot())
+                }
+                let (mean, sd) = Warnings.populationMeanSD(encoded.columns[j])
+                return Column(name: encoded.featureNames[j], mean: mean, sd: sd)
             },
             standardize: standardize, scale: scale, level: level, missingTokens: missingTokens, delimiter: delimiter, outcomes: outcomes)
     }
@@ -219,20 +222,7 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         let n = table.rowCount
         var position = [Int?](repeating: nil, count: n)
         for (k, r) in encoded.sourceRows.enumerated() { position[r] = k }
-        let dense = encoded.columns.indices.filter { !encoded.columns[$0].isEmpty }
-        /// The linear predictors of kept rows `rows` under `coefficients` (intercept first).
-        func linear(_ coefficients: [Double], _ rows: Range<Int>) -> [Double] {
-            var eta = [Double](repeating: coefficients[0], count: rows.count)
-            for j in dense where coefficients[j + 1] != 0 {
-                let b = coefficients[j + 1], c = encoded.columns[j]
-                for (i, k) in rows.enumerated() { eta[i] += b * c[k] }
-            }
-            for block in encoded.oneHotBlocks {
-                let first = block.firstColumn + 1
-                for (i, k) in rows.enumerated() where block.slot[k] >= 0 { eta[i] += coefficients[first + Int(block.slot[k])] }
-            }
-            return eta
-        }
+        func linear(_ coefficients: [Double], _ rows: Range<Int>) -> [Double] { encoded.linearPredictors(coefficients, rows: rows) }
         let all = 0..<encoded.rowCount
         var probability: [[Double?]] = [], lows: [[Double?]] = [], highs: [[Double?]] = []
         let tail = (1 - level) / 2

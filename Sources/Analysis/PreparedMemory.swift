@@ -26,9 +26,13 @@ extension TaskExecutor {
     /// row patterns, and the compressed design with the solver's layout. The part of a prepared
     /// run that the workers' dataset cache keeps between runs.
     static func datasetBytes(encoded: EncodedData, design: CompressedDesign) -> Int {
-        let n = encoded.rowCount, values: Int = encoded.columns.count + encoded.outcomes.count
-        let rows: Int = n * values * 8 + n * (8 + 4)
-        return rows + design.patternCount * design.featureCount * 8 * 2
+        let n = encoded.rowCount
+        let values = encoded.columns.reduce(0) { $0 + $1.count } + encoded.outcomes.count * n
+        let rows: Int = values * 8 + encoded.oneHotBlocks.count * n * 4 + n * (8 + 4)
+        guard design.isSparse else { return rows + design.patternCount * design.featureCount * 8 * 2 }
+        // Sparse columns and rows: a row or pattern index and a value per nonzero, each way.
+        let nonzeros = Int(design.density * Double(design.patternCount) * Double(design.featureCount))
+        return rows + nonzeros * 12 * 2 + design.patternCount * 8
     }
 
     /// Drops the process-wide shared preparations of a dataset (see ``prepare(spec:source:data:dataHash:resampleIndices:indicesHash:)``),

@@ -184,14 +184,38 @@ public struct RunData: Sendable {
             missingTokens: Set(spec.data.missingTokens), usedColumns: spec.data.usedColumns, hints: hints)
         reader.ignoredColumns = Set(spec.data.allFeaturesExcept ?? [])
         // The table is handed over (not kept), so the encoder can release its columns as it goes.
-        let encoded = try DataEncoder.encode(reader.parse(csvBytes, source: spec.data.csv), spec: spec.data)
-        let design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
+        // One-hot features come out as level slots, written out densely only for a dense design.
+        let oneHot = spec.data.features.contains { if case .onehot = $0.encoding { return true } else { return false } }
+        var encoded = try DataEncoder.encode(
+            reader.parse(csvBytes, source: spec.data.csv), spec: spec.data, sparseOneHot: oneHot && spec.data.storage != .dense)
+        let design: CompressedDesign
+        if Self.holdsSparse(encoded, storage: spec.data.storage) {
+            let (start, rows, values) = encoded.compressedColumns()
+            design = try CompressedDesign(featureNames: encoded.featureNames, rowCount: encoded.rowCount, start: start, rows: rows, values: values)
+        } else {
+            encoded = encoded.densified()
+            design = try CompressedDesign(featureNames: encoded.featureNames, columns: encoded.columns)
+        }
         if let group = design.duplicateFeatureGroups().first {
             let names = group.map { "'\(encoded.featureNames[$0])'" }.joined(separator: " and ")
             throw TabularError(
                 file: spec.source, message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one")
         }
         return (encoded, design)
+    }
+
+    /// Whether the design is held as sparse columns: as `data.storage` says, and with `automatic`
+    /// from ``LogisticLasso/workingSetThreshold`` features when under 5% of the values are nonzero
+    /// (the rule of `lassoboot fit --storage automatic`).
+    static func holdsSparse(_ encoded: EncodedData, storage: DesignStorage) -> Bool {
+        switch storage {
+        case .dense: return false
+        case .sparse: return true
+        case .automatic:
+            let p = encoded.featureNames.count
+            guard p >= LogisticLasso.workingSetThreshold, encoded.rowCount > 0 else { return false }
+            return Double(encoded.nonzeroCount) < 0.05 * Double(encoded.rowCount) * Double(p)
+        }
     }
 
     /// Why cross-validation by AUC cannot score this run (a held-out fold with a single outcome

@@ -8,6 +8,7 @@ enum Warnings {
     /// indicators and constant features): the unit of the per-SD odds ratio.
     static func continuousSDs(_ data: RunData) -> [Double?] {
         data.encoded.columns.map { column in
+            // A one-hot block's column (empty here) is an indicator too.
             if column.allSatisfy({ $0 == 0 || $0 == 1 }) { return nil }
             let sd = populationMeanSD(column).sd
             return sd > 0 && sd.isFinite ? sd : nil
@@ -41,13 +42,17 @@ enum Warnings {
             )
         }
         let names = data.encoded.featureNames
-        let constant = data.encoded.columns.indices.filter { j in
+        // Per column, whether it is constant, and its value then.
+        let shares = data.encoded.oneHotShares
+        let constantValue = data.encoded.columns.indices.map { j -> Double? in
+            if let share = shares[j] { return share == 0 ? 0 : (share == 1 ? 1 : nil) }
             let c = data.encoded.columns[j]
-            return c.allSatisfy { $0 == c.first }
+            return c.allSatisfy { $0 == c.first } ? c.first ?? 0 : nil
         }
+        let constant = constantValue.indices.filter { constantValue[$0] != nil }
         if !constant.isEmpty {
             var line = "constant in the data (coefficient 0, no information): \(constant.map { names[$0] }.joined(separator: ", "))"
-            if data.spec.intervals == .debiased && constant.contains(where: { j in data.encoded.columns[j].first != 0 }) {
+            if data.spec.intervals == .debiased && constant.contains(where: { constantValue[$0] != 0 }) {
                 line +=
                     "; a constant feature repeats the intercept, so no debiased interval can be made for any feature: leave it out (--exclude, or remove it from the spec)"
             }
@@ -64,11 +69,9 @@ enum Warnings {
         }
         // Separation: the fitted linear predictor orders every event above every non-event.
         var maxNegative = -Double.infinity, minPositive = Double.infinity
-        let columns = data.encoded.columns
+        let eta = data.encoded.linearPredictors(estimate, rows: 0..<y.count)
         for i in 0..<y.count {
-            var eta = estimate[0]
-            for j in 0..<columns.count where estimate[j + 1] != 0 { eta += estimate[j + 1] * columns[j][i] }
-            if y[i] == 1 { minPositive = min(minPositive, eta) } else { maxNegative = max(maxNegative, eta) }
+            if y[i] == 1 { minPositive = min(minPositive, eta[i]) } else { maxNegative = max(maxNegative, eta[i]) }
         }
         if events > 0 && nonEvents > 0 && maxNegative <= minPositive {
             let kind = maxNegative < minPositive ? "perfect" : "quasi-complete"

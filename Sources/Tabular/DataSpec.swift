@@ -84,6 +84,13 @@ public struct RowFilter: Sendable, Equatable {
     }
 }
 
+/// How a run holds its design: `dense` (rows x features values, compressed into patterns), or
+/// `sparse` (compressed sparse columns: memory follows the nonzero count, for one-hot encodings of
+/// many levels); `automatic` picks sparse from 64 features when under 5% of the values are nonzero.
+public enum DesignStorage: String, Sendable, Equatable, CaseIterable {
+    case automatic, dense, sparse
+}
+
 /// The data part of a job spec: where the rows come from and how they become a design.
 public struct DataSpec: Sendable, Equatable {
     /// Absolute path of the CSV file.
@@ -101,6 +108,8 @@ public struct DataSpec: Sendable, Equatable {
     public var allFeaturesExcept: [String]?
     /// Field separator (`nil`: detected from the header).
     public var separator: UInt8?
+    /// How the design is held (`data.storage`).
+    public var storage: DesignStorage = .automatic
 
     public init(
         csv: String, filters: [RowFilter] = [], includeIfAnyPresent: [String] = [], missingTokens: [String] = ["NA", "NaN"],
@@ -149,7 +158,7 @@ public struct DataSpec: Sendable, Equatable {
         data: JSONNode, features: JSONNode, outcomes: JSONNode, exclude: JSONNode? = nil,
         baseDirectory: String, allowNoOutcome: Bool = false
     ) throws -> DataSpec {
-        let d = try data.object(allowed: ["csv", "filter", "includeIfAnyPresent", "missingTokens", "delimiter"])
+        let d = try data.object(allowed: ["csv", "filter", "includeIfAnyPresent", "missingTokens", "delimiter", "storage"])
         let csvNode = try d.required("csv", in: data)
         var csv = try csvNode.string()
         // "sha256:<hash>" names a dataset held by a coordinator; anything else is a path.
@@ -265,9 +274,11 @@ public struct DataSpec: Sendable, Equatable {
         if let allExcept, let clash = allExcept.first(where: { c in outcomeSpecs.contains { $0.column == c } }) {
             throw exclude!.error("'\(clash)' is an outcome; outcomes are never features, so it need not be excluded")
         }
-        return DataSpec(
+        var spec = DataSpec(
             csv: csv, filters: filters, includeIfAnyPresent: include, missingTokens: tokens,
             features: featureSpecs, outcomes: outcomeSpecs, allFeaturesExcept: allExcept, separator: separator)
+        if let x = d["storage"] { spec.storage = DesignStorage(rawValue: try x.choice(DesignStorage.allCases.map(\.rawValue)))! }
+        return spec
     }
 
     static func parseEncoding(_ node: JSONNode?, parent: JSONNode) throws -> FeatureEncoding {

@@ -33,10 +33,98 @@ public struct EncodedData: Sendable {
         public let firstColumn: Int
         public let count: Int
         public var slot: [Int32]
+        /// Kept rows per level.
+        public var counts: [Int] {
+            var c = [Int](repeating: 0, count: count)
+            for s in slot where s >= 0 { c[Int(s)] += 1 }
+            return c
+        }
     }
 
     /// Number of kept rows.
     public var rowCount: Int { sourceRows.count }
+
+    /// Nonzero feature values over the kept rows (one per row and one-hot feature with a
+    /// non-reference level).
+    public var nonzeroCount: Int {
+        columns.reduce(0) { $0 + $1.lazy.filter { $0 != 0 }.count }
+            + oneHotBlocks.reduce(0) { $0 + $1.slot.lazy.filter { $0 >= 0 }.count }
+    }
+
+    /// The design as compressed sparse columns over the kept rows: column `j`'s nonzero values
+    /// are `values[start[j] ..< start[j + 1]]` at rows `rows[...]`, rows ascending. One-hot
+    /// blocks are sorted by level in one counting pass.
+    public func compressedColumns() -> (start: [Int], rows: [Int32], values: [Double]) {
+        var start = [0], rows: [Int32] = [], values: [Double] = []
+        rows.reserveCapacity(nonzeroCount)
+        values.reserveCapacity(nonzeroCount)
+        var j = 0
+        while j < columns.count {
+            if let block = oneHotBlocks.first(where: { $0.firstColumn == j }) {
+                var next = [Int](repeating: 0, count: block.count + 1)
+                for (l, c) in block.counts.enumerated() { next[l + 1] = next[l] + c }
+                let base = rows.count
+                rows.append(contentsOf: repeatElement(0, count: next[block.count]))
+                values.append(contentsOf: repeatElement(1, count: next[block.count]))
+                for l in 0..<block.count { start.append(base + next[l + 1]) }
+                for (i, s) in block.slot.enumerated() where s >= 0 {
+                    rows[base + next[Int(s)]] = Int32(i)
+                    next[Int(s)] += 1
+                }
+                j += block.count
+                continue
+            }
+            for (i, v) in columns[j].enumerated() where v != 0 {
+                rows.append(Int32(i))
+                values.append(v)
+            }
+            start.append(rows.count)
+            j += 1
+        }
+        return (start, rows, values)
+    }
+
+    /// These data with the one-hot blocks written out as 0/1 columns (what `encode` gives
+    /// without `sparseOneHot`).
+    public func densified() -> EncodedData {
+        guard !oneHotBlocks.isEmpty else { return self }
+        var columns = self.columns
+        for block in oneHotBlocks {
+            for l in 0..<block.count { columns[block.firstColumn + l] = block.slot.map { $0 == Int32(l) ? 1 : 0 } }
+        }
+        var dense = EncodedData(
+            featureNames: featureNames, featureGroups: featureGroups, columns: columns, outcomeNames: outcomeNames, outcomes: outcomes,
+            sourceRows: sourceRows, rowsRead: rowsRead, dropped: dropped, features: features)
+        dense.oneHotBlocks = []
+        return dense
+    }
+
+    /// Per column, the share of kept rows at its level for a one-hot block's column, `nil` for
+    /// a dense column.
+    public var oneHotShares: [Double?] {
+        var shares = [Double?](repeating: nil, count: columns.count)
+        for block in oneHotBlocks {
+            for (l, c) in block.counts.enumerated() { shares[block.firstColumn + l] = Double(c) / Double(max(rowCount, 1)) }
+        }
+        return shares
+    }
+
+    /// The linear predictors `b0 + x_i' b` of kept rows `rows` under `coefficients` (intercept
+    /// first, then one per column), one-hot blocks read from their slots.
+    public func linearPredictors(_ coefficients: [Double], rows: Range<Int>) -> [Double] {
+        var eta = [Double](repeating: coefficients[0], count: rows.count)
+        for j in columns.indices where coefficients[j + 1] != 0 && !columns[j].isEmpty {
+            let b = coefficients[j + 1]
+            columns[j].withUnsafeBufferPointer { c in
+                for (i, k) in rows.enumerated() { eta[i] += b * c[k] }
+            }
+        }
+        for block in oneHotBlocks {
+            let first = block.firstColumn + 1
+            for (i, k) in rows.enumerated() where block.slot[k] >= 0 { eta[i] += coefficients[first + Int(block.slot[k])] }
+        }
+        return eta
+    }
 
     public init(
         featureNames: [String], featureGroups: [String], columns: [[Double]], outcomeNames: [String], outcomes: [[Double]],

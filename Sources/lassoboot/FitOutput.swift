@@ -37,7 +37,8 @@ struct FitJSON: Encodable {
     struct Coefficient: Encodable {
         let name: String
         let coef: Double
-        let oddsRatio: Double
+        /// `nil` (left out) where exp overflows: JSON has no infinity.
+        let oddsRatio: Double?
         let standardError: Double?
         let waldLow: Double?
         let waldHigh: Double?
@@ -99,10 +100,12 @@ struct FitJSON: Encodable {
         let coef = r.fit.allCoefficients
         coefficients = r.names.indices.map { i in
             let w = r.wald[i]
+            // Near separation an SE or an odds ratio can overflow: such a value is left out.
+            func finite(_ x: Double?) -> Double? { x.flatMap { $0.isFinite ? $0 : nil } }
             return Coefficient(
-                name: r.names[i], coef: coef[i], oddsRatio: Foundation.exp(coef[i]),
-                standardError: w?.standardError, waldLow: w?.low, waldHigh: w?.high,
-                oddsRatioLow: w.map { Foundation.exp($0.low) }, oddsRatioHigh: w.map { Foundation.exp($0.high) })
+                name: r.names[i], coef: coef[i], oddsRatio: finite(Foundation.exp(coef[i])),
+                standardError: finite(w?.standardError), waldLow: finite(w?.low), waldHigh: finite(w?.high),
+                oddsRatioLow: finite(w.map { Foundation.exp($0.low) }), oddsRatioHigh: finite(w.map { Foundation.exp($0.high) }))
         }
     }
 }
@@ -120,6 +123,9 @@ enum FitOutput {
     static func json(_ results: [FitResult]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // Coefficient values that overflow are left out above; any other non-finite number is
+        // written as a string rather than stopping the program.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         let objects = results.map(FitJSON.init)
         let data: Data
         if objects.count == 1 {

@@ -120,6 +120,31 @@ struct FitCommandTests {
         for c in fit.coefficients { #expect(abs(c.coef - records[0].coefficients[c.name]!) <= 1e-6) }
     }
 
+    @Test("near separation an overflowing odds ratio is left out of the JSON (valid JSON, no crash)")
+    func overflowingOddsRatio() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // x = 1 in three rows, all events; x2 is noise: at a tiny alpha x's coefficient is large
+        // and its Wald SE enormous, so exp of the interval's upper end overflows.
+        var csv = "y,x,x2\n"
+        for i in 0..<200 { csv += "\(i < 3 ? 1 : i % 2),\(i < 3 ? 1 : 0),\(Double((i * 37) % 19) / 9 - 1)\n" }
+        let path = dir.appendingPathComponent("sep.csv").path
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["fit", "--data", path, "--outcome", "y", "--alpha", "1e-9", "--format", "json"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let coefficients = try #require(object["coefficients"] as? [[String: Any]])
+        let x = try #require(coefficients.first { $0["name"] as? String == "x" })
+        let coef = try #require(x["coef"] as? Double)
+        #expect(coef > 5, "x's coefficient \(coef) should be large near separation")
+        // The version before this fix stopped here with a fatal error (JSON cannot hold infinity).
+        let high = try #require(x["waldHigh"] as? Double)
+        #expect(high > 709.8 && x["oddsRatioHigh"] == nil, "exp(\(high)) overflows: oddsRatioHigh is left out")
+        for value in coefficients.flatMap({ $0.values }) {
+            if let d = value as? Double { #expect(d.isFinite) }
+        }
+    }
+
     @Test("table and csv formats")
     func formats() throws {
         let args = ["fit", "--data", CLI.fixture("synthetic_logistic.csv"), "--outcome", "y", "--alpha", "150"]

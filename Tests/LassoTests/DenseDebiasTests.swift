@@ -122,3 +122,29 @@ struct DenseDebiasTests {
         #expect(estimate.conditionNumber.isFinite && estimate.conditionNumber > 1)
     }
 }
+
+@Suite("The inverse's diagonal of a symmetric positive definite matrix (Wald SEs of large active sets)")
+struct InverseDiagonalTests {
+    @Test("four-row blocks and their remainders equal the full inverse's diagonal", arguments: [1, 2, 3, 5, 8, 63, 64, 66, 67, 131])
+    func blockedEqualsInverse(n: Int) throws {
+        var rng = SplitMix64(seed: UInt64(n))
+        // A = B B' / n + I/2: well conditioned, dense.
+        var b = [Double](repeating: 0, count: n * n)
+        for i in b.indices { b[i] = Double.random(in: -1...1, using: &rng) }
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n {
+            for j in 0..<n {
+                var s = 0.0
+                for k in 0..<n { s += b[i * n + k] * b[j * n + k] }
+                a[i * n + j] = s / Double(n) + (i == j ? 0.5 : 0)
+            }
+        }
+        let diagonal = try #require(LinearAlgebra.inverseDiagonalSPD(a, size: n))
+        let inverse = try #require(LinearAlgebra.inverseSPD(a, size: n))
+        for i in 0..<n { #expect(abs(diagonal[i] - inverse[i * n + i]) <= 1e-11 * inverse[i * n + i], "n \(n) i \(i)") }
+        // Not positive definite: refused.
+        var indefinite = a
+        indefinite[(n - 1) * n + (n - 1)] = -1
+        #expect(LinearAlgebra.inverseDiagonalSPD(indefinite, size: n) == nil)
+    }
+}

@@ -6,6 +6,9 @@ public enum Render {
     public static func json(_ report: Report) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // Intervals and SEs are made finite or null where they are computed; a value that still
+        // overflows (exp of a coefficient beyond 709) is written as a string, not a crash.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return String(decoding: try! encoder.encode(report), as: UTF8.self) + "\n"
     }
 

@@ -23,8 +23,11 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         public var missing: String
         public var missingTokens: [String]?
         public var recode: [String: String]?
+        /// One-hot levels rarer than this in training were pooled (``FeatureSpec/minCount``).
+        public var minCount: Int?
 
         public init(_ f: FeatureSpec) {
+            minCount = f.minCount > 1 ? f.minCount : nil
             name = f.name; column = f.column; group = f.group; missing = f.missing.rawValue
             missingTokens = f.missingTokens.isEmpty ? nil : f.missingTokens
             recode = f.recode.isEmpty ? nil : f.recode
@@ -58,6 +61,7 @@ public struct PredictionModel: Codable, Sendable, Equatable {
             var f = FeatureSpec(name: name, column: column, encoding: e, missing: policy, group: group)
             f.missingTokens = missingTokens ?? []
             f.recode = recode ?? [:]
+            f.minCount = minCount ?? 1
             return f
         }
     }

@@ -198,8 +198,15 @@ public struct RunData: Sendable {
         }
         if let group = design.duplicateFeatureGroups().first {
             let names = group.map { "'\(encoded.featureNames[$0])'" }.joined(separator: " and ")
+            let oneHot = group.allSatisfy { j in
+                encoded.features.contains { f in
+                    if case .onehot = f.encoding { return encoded.featureNames[j].hasPrefix(f.name + ": ") } else { return false }
+                }
+            }
             throw TabularError(
-                file: spec.source, message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one")
+                file: spec.source,
+                message: "features \(names) are identical in every row: the lasso cannot tell them apart; remove all but one"
+                    + (oneHot ? " (rare one-hot levels seen in the same rows: pool them with the encoding's \"minCount\", e.g. 5)" : ""))
         }
         return (encoded, design)
     }

@@ -42,6 +42,14 @@ public struct FeatureSpec: Sendable, Equatable {
     /// Text values renamed before encoding (text encodings), e.g. {"Unknown": "Male"} to merge
     /// a level into the reference.
     public var recode: [String: String] = [:]
+    /// One-hot levels seen in fewer kept rows than this are pooled into one level,
+    /// ``FeatureSpec/pooledLevel`` (scikit-learn's `min_frequency`): rare levels of a
+    /// high-cardinality column would otherwise give near-empty indicators, and two of them seen in
+    /// the same rows identical ones. New rows' levels outside the model's list go to the pooled
+    /// level too. 1: no pooling.
+    public var minCount: Int = 1
+    /// The name of the pooled level of rare one-hot levels.
+    public static let pooledLevel = "(infrequent)"
 
     public init(name: String, column: String, encoding: FeatureEncoding, missing: MissingPolicy, group: String) {
         self.name = name
@@ -224,6 +232,13 @@ public struct DataSpec: Sendable, Equatable {
             var spec = FeatureSpec(
                 name: name, column: column, encoding: encoding, missing: missing,
                 group: try o["group"]?.string() ?? "Features")
+            if let e = o["encoding"], !e.isString,
+                let m = try e.object(allowed: ["type", "levels", "start", "reference", "other", "value", "minCount"])["minCount"]
+            {
+                let count = try m.int()
+                guard count >= 1 else { throw m.error("minCount must be at least 1 (1: no pooling)") }
+                spec.minCount = count
+            }
             if let t = o["missingTokens"] {
                 guard isText else {
                     throw t.error("missingTokens apply to text encodings (ordinal, onehot, equals); use data.missingTokens for numbers")
@@ -291,11 +306,11 @@ public struct DataSpec: Sendable, Equatable {
             default: throw node.error("encoding '\(try node.string())' needs parameters: write it as an object with \"type\"")
             }
         }
-        let o = try node.object(allowed: ["type", "levels", "start", "reference", "other", "value"])
+        let o = try node.object(allowed: ["type", "levels", "start", "reference", "other", "value", "minCount"])
         let type = try o.required("type", in: node).choice(kinds)
         let allowed: [String: [String]] = [
             "numeric": ["type"], "binary": ["type"], "ordinal": ["type", "levels", "start"],
-            "onehot": ["type", "reference", "levels"], "equals": ["type", "other", "value"],
+            "onehot": ["type", "reference", "levels", "minCount"], "equals": ["type", "other", "value"],
         ]
         for key in o.keys where !allowed[type]!.contains(key) {
             throw o[key]!.error("not a parameter of the '\(type)' encoding; it takes \(allowed[type]!.joined(separator: ", "))")

@@ -296,28 +296,42 @@ public enum DataEncoder {
                 produced = [(f.name, out)]
             case let .onehot(reference, declared):
                 let values = try featureText(f.column)
+                let pooled = FeatureSpec.pooledLevel
                 let levels: [String]
+                // The level each text code is encoded as (nil: not a level of this feature).
+                let levelOfCode: [String?]
                 if let declared {
                     levels = declared
+                    let known = Set(declared), pool = f.minCount > 1 && known.contains(pooled)
+                    levelOfCode = values.levels.map { known.contains($0) ? $0 : (pool ? pooled : nil) }
                 } else {
-                    var seenCode = [Bool](repeating: false, count: values.levels.count + 1)
-                    for k in 0..<m where alive[k] { seenCode[Int(values.codes[rows[k]])] = true }
-                    let seen = Set(values.levels.indices.filter { seenCode[$0 + 1] }.map { values.levels[$0] })
+                    var count = [Int](repeating: 0, count: values.levels.count + 1)
+                    for k in 0..<m where alive[k] { count[Int(values.codes[rows[k]])] += 1 }
+                    let seen = Set(values.levels.indices.filter { count[$0 + 1] > 0 }.map { values.levels[$0] })
                     if !seen.contains(reference) {
                         throw TabularError(
                             file: source, column: field, columnName: f.column,
                             message:
-                                "feature '\(f.name)': the reference level '\(reference)' never occurs in the kept rows; levels are \(seen.sorted().joined(separator: ", "))"
+                                "feature '\(f.name)': the reference level '\(reference)' never occurs in the kept rows; levels are \(seen.sorted().prefix(50).joined(separator: ", "))"
                         )
                     }
-                    levels = seen.sorted()
+                    if f.minCount > 1 && seen.contains(pooled) {
+                        throw TabularError(
+                            file: source, column: field, columnName: f.column,
+                            message: "feature '\(f.name)': a level is named '\(pooled)', the name of the pooled rare levels (minCount); recode it")
+                    }
+                    levelOfCode = values.levels.indices.map { i in
+                        guard count[i + 1] > 0 else { return nil }
+                        let name = values.levels[i]
+                        return name != reference && count[i + 1] < f.minCount ? pooled : name
+                    }
+                    levels = Set(levelOfCode.compactMap { $0 }).sorted()
                 }
                 used.encoding = .onehot(reference: reference, levels: levels)
-                let declaredSet = Set(levels)
                 let others = levels.filter { $0 != reference }
                 let slot = Dictionary(uniqueKeysWithValues: others.enumerated().map { ($0.element, $0.offset) })
-                let slotByCode = values.levels.map { slot[$0] }
-                let knownByCode = values.levels.map { declaredSet.contains($0) }
+                let slotByCode = levelOfCode.map { $0.flatMap { slot[$0] } }
+                let knownByCode = levelOfCode.map { $0 != nil }
                 var outs = [[Double]](repeating: sparseOneHot ? [] : [Double](repeating: 0, count: m), count: others.count)
                 var slots = [Int32](repeating: -1, count: sparseOneHot ? m : 0)
                 for k in 0..<m where alive[k] {

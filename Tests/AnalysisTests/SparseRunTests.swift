@@ -61,6 +61,39 @@ struct SparseRunTests {
         print("sparse vs dense run: largest coefficient difference \(worst)")
     }
 
+    @Test("two one-hot columns whose rare levels share rows: refused with a hint to pool them; minCount pools them and the run loads")
+    func rareLevelsPooled() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lassoboot-pool-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Row i: a in (i % 40), b in (i % 30), except rows 0 and 1, which carry levels seen nowhere
+        // else (in both columns), and rows 2 and 3, with a rare level of b alone.
+        var csv = "y,a,b\n"
+        for i in 0..<400 {
+            csv += "\(i % 3 == 0 ? 1 : 0),\(i < 2 ? "solo" : "A\(i % 40)"),\(i < 2 ? "lone" : (i < 4 ? "rare" : "B\(i % 30)"))\n"
+        }
+        try csv.write(to: directory.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+        func job(minCount: Int?) throws -> String {
+            var a: [String: Any] = ["type": "onehot", "reference": "A2"], b: [String: Any] = ["type": "onehot", "reference": "B2"]
+            if let minCount { a["minCount"] = minCount; b["minCount"] = minCount }
+            let spec: [String: Any] = [
+                "name": "pool", "data": ["csv": "d.csv"], "outcomes": ["y"],
+                "features": [["name": "a", "encoding": a], ["name": "b", "encoding": b]],
+                "alphas": ["count": 4], "cv": ["folds": 3], "bootstrap": ["resamples": 10, "methods": ["percentile"]], "intervals": "penalized",
+            ]
+            let path = directory.appendingPathComponent("job-\(minCount ?? 0).json")
+            try JSONSerialization.data(withJSONObject: spec).write(to: path)
+            return path.path
+        }
+        #expect {
+            try RunData.load(spec: try RunSpec.load(path: try job(minCount: nil)))
+        } throws: { error in
+            "\(error)".contains("'a: solo' and 'b: lone' are identical") && "\(error)".contains("minCount")
+        }
+        let data = try RunData.load(spec: try RunSpec.load(path: try job(minCount: 3)))
+        #expect(data.encoded.featureNames.contains("a: (infrequent)") && !data.encoded.featureNames.contains("a: solo"))
+    }
+
     @Test("a debiased run on a sparse design: finite intervals for the numeric features, one-hot levels flagged or estimated")
     func debiasedSparse() throws {
         let path = try oneHotJob(rows: 600, levels: 80, storage: "sparse", extra: ["intervals": "debiased"])

@@ -71,6 +71,45 @@ struct EncodingTests {
         }
     }
 
+    @Test("minCount pools rare one-hot levels; new rows' unknown levels go to the pool, or are refused without one")
+    func minCountPooling() throws {
+        // Level counts: a 5, b 3, c 1, d 1 (and the reference r 4).
+        let levels = ["r", "a", "b", "c", "d", "a", "r", "a", "b", "r", "a", "b", "a", "r"]
+        let csv = "g,y\n" + levels.enumerated().map { "\($0.element),\($0.offset % 2)" }.joined(separator: "\n") + "\n"
+        var g = FeatureSpec(name: "G", column: "g", encoding: .onehot(reference: "r", levels: nil), missing: .error, group: "g")
+        g.minCount = 3
+        let spec = DataSpec(csv: "m.csv", features: [g], outcomes: [OutcomeSpec(name: "y", column: "y", missing: .error)])
+        let e = try DataEncoder.encode(try CSVReader(textColumns: ["g"]).parse(csv, source: "m.csv"), spec: spec)
+        #expect(e.featureNames == ["G: (infrequent)", "G: a", "G: b"])
+        #expect(e.columns[0] == levels.map { $0 == "c" || $0 == "d" ? 1 : 0 })
+        #expect(e.features[0].encoding == .onehot(reference: "r", levels: ["(infrequent)", "a", "b", "r"]) && e.features[0].minCount == 3)
+        // New rows, encoded with the applied recipe: an unseen level joins the pool.
+        let recipe = DataSpec(csv: "new.csv", features: e.features, outcomes: [])
+        let new = try DataEncoder.encode(try CSVReader(textColumns: ["g"]).parse("g\nz\na\nc\nr\n", source: "new.csv"), spec: recipe)
+        #expect(new.columns == [[1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
+        // Without pooling an unseen level is refused, and named.
+        var plain = g
+        plain.minCount = 1
+        let applied = try DataEncoder.encode(
+            try CSVReader(textColumns: ["g"]).parse(csv, source: "m.csv"),
+            spec: DataSpec(csv: "m.csv", features: [plain], outcomes: [OutcomeSpec(name: "y", column: "y", missing: .error)]))
+        #expect(throws: (any Error).self) {
+            try DataEncoder.encode(
+                try CSVReader(textColumns: ["g"]).parse("g\nz\n", source: "new.csv"),
+                spec: DataSpec(csv: "new.csv", features: applied.features, outcomes: []))
+        }
+        // The spec key: onehot only, at least 1.
+        func parse(_ encoding: String) throws -> DataSpec {
+            try DataSpec.parse(
+                data: try JSONNode.parse(Data(#"{"csv": "x.csv"}"#.utf8), source: "s.json"),
+                features: try JSONNode.parse(Data(#"[{"name": "g", "encoding": \#(encoding)}]"#.utf8), source: "s.json"),
+                outcomes: try JSONNode.parse(Data(#"["y"]"#.utf8), source: "s.json"), baseDirectory: "/")
+        }
+        #expect(try parse(#"{"type": "onehot", "reference": "r", "minCount": 5}"#).features[0].minCount == 5)
+        #expect(throws: (any Error).self) { try parse(#"{"type": "onehot", "reference": "r", "minCount": 0}"#) }
+        #expect(throws: (any Error).self) { try parse(#"{"type": "ordinal", "levels": ["a"], "minCount": 2}"#) }
+    }
+
     @Test("errors still name the file line of the offending row after filtering")
     func errorLines() throws {
         let csv = "g,x,y\nskip,9,1\nkeep,1,1\nkeep,2,7\n"

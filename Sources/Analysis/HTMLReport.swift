@@ -105,7 +105,7 @@ struct HTMLReport {
         s += " variability of the penalized estimator: at a fixed alpha the lasso's shrinkage bias is the same in every resample,"
         s += " so they are not confidence intervals for the unpenalized coefficient and under-cover where the data are thin.</p>\n"
         if debiased, report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.nodewise.rawValue }) {
-            s += "<p class=\"lb-note\">Desparsified lasso (p ≥ n, as hdi's <code>lasso.proj</code>): b<sub>j</sub> = beta<sub>j</sub>"
+            s += "<p class=\"lb-note\">Desparsified lasso (p ≥ n or wide data, as hdi's <code>lasso.proj</code>): b<sub>j</sub> = beta<sub>j</sub>"
             s += " + u<sub>j</sub>'(y − π) / u<sub>j</sub>'W x<sub>j</sub>, u<sub>j</sub> the residual of a weighted nodewise lasso"
             s += " regression of feature j on the others (one lambda for all features, by pooled cross-validation), with the Wald"
             s += " interval b ± z·SE. They cover the unpenalized coefficient asymptotically; in finite samples large coefficients"

@@ -5,7 +5,8 @@ import Synchronization
 
 extension RunData {
     /// How this run debiases: the spec's method, with `auto` resolved by shape: the desparsified
-    /// lasso where p + 1 >= n; Firth's estimate while n < 50 (p + 1), where the maximum-likelihood
+    /// lasso where p + 1 >= n, or from ``RunData/wideCoefficients`` coefficients (Newton steps and
+    /// Firth's estimate in every resample cost O(p^3) each: hours at a few thousand); Firth's estimate while n < 50 (p + 1), where the maximum-likelihood
     /// estimate's O(p/n) bias spoils Wald coverage of large coefficients (Benchmarks/README.md),
     /// or while a two-valued feature has fewer than 10 events or non-events at its rarer value
     /// (near separation: the MLE diverges in some data sets and its intervals under-cover; the
@@ -17,13 +18,19 @@ extension RunData {
         switch spec.debias.method {
         case .auto:
             let coefficients = design.featureCount + 1
-            if coefficients >= rowCount { return .nodewise }
+            if coefficients >= rowCount || coefficients > Self.wideCoefficients { return .nodewise }
             if rowCount < Self.firthRowsPerCoefficient * coefficients { return .firth }
             if let rarest = rarestBinaryCount, rarest < Self.firthBinaryCount { return .firth }
             return .newton
         case let m: return m
         }
     }
+
+    /// `auto` uses the desparsified lasso beyond this many coefficients, whatever the rows.
+    public static let wideCoefficients = 2_000
+    /// The desparsified lasso holds several p x p matrices: beyond this many coefficients a
+    /// debiased run is refused (with `"intervals": "penalized"` as the way out).
+    public static let nodewiseCoefficientLimit = 6_000
 
     /// `auto` uses Firth's estimate below this many rows per coefficient.
     public static let firthRowsPerCoefficient = 50

@@ -100,7 +100,7 @@ public enum Render {
     static func intervalNote(_ method: String, report: Report) -> String {
         if method.hasPrefix(Report.debiasedPrefix), report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.nodewise.rawValue }) {
             return
-                "Odds ratios are exp(b) of the desparsified lasso estimate b (p >= n: the lasso fit corrected by nodewise lasso regressions, as hdi's lasso.proj); intervals are Wald intervals b +/- z SE, which cover the unpenalized coefficient asymptotically; in finite samples they under-cover large coefficients (Benchmarks/README.md). The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
+                "Odds ratios are exp(b) of the desparsified lasso estimate b (p >= n or wide data: the lasso fit corrected by nodewise lasso regressions, as hdi's lasso.proj); intervals are Wald intervals b +/- z SE, which cover the unpenalized coefficient asymptotically; in finite samples they under-cover large coefficients (Benchmarks/README.md). The bootstrap intervals of the penalized fit (report.json `ci`) show only the variability of the penalized estimator.\n"
         }
         if method.hasPrefix(Report.debiasedPrefix), report.outcomes.contains(where: { $0.debiasing?.method == DebiasSpec.Method.firth.rawValue }) {
             return

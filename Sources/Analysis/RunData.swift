@@ -77,6 +77,14 @@ public struct RunData: Sendable {
                 file: spec.source,
                 message: "penalty.factors.\(key): no encoded feature column is named so; columns are \(encoded.featureNames.joined(separator: ", "))")
         }
+        if spec.intervals == .debiased, design.featureCount + 1 > Self.nodewiseCoefficientLimit {
+            let gib = Double((design.featureCount + 1) * (design.featureCount + 1) * 8 * (spec.cv.folds + 4)) / 1_073_741_824
+            throw TabularError(
+                file: spec.source,
+                message:
+                    "\(design.featureCount + 1) coefficients: debiased intervals would need p x p matrices (about \(String(format: "%.0f", gib)) GiB for the desparsified lasso, O(p^3) per resample for Newton steps or Firth) beyond \(Self.nodewiseCoefficientLimit) coefficients; set \"intervals\": \"penalized\" (the bootstrap intervals of the penalized fit), or pool rare one-hot levels (\"minCount\")"
+            )
+        }
         var penalty = spec.penalty
         penalty.factors = spec.penaltyFactors.isEmpty ? nil : factors
         self.penalty = penalty

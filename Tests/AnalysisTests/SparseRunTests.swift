@@ -94,6 +94,25 @@ struct SparseRunTests {
         #expect(data.encoded.featureNames.contains("a: (infrequent)") && !data.encoded.featureNames.contains("a: solo"))
     }
 
+    @Test("wide data: auto debiases by the desparsified lasso from 2,000 coefficients; beyond 6,000 a debiased run is refused, naming the way out")
+    func wideDebiasRule() throws {
+        func data(levels: Int) throws -> Result<RunData, Error> {
+            // Every level in two rows: no identical columns, n > p.
+            let path = try oneHotJob(rows: 2 * levels + 500, levels: 1, storage: "sparse", extra: ["intervals": "debiased"])
+            var csv = "y,g,x1,x2\n"
+            for i in 0..<(2 * levels + 2) { csv += "\(i % 3 == 0 ? 1 : 0),L\(i / 2),\(Double(i % 17) / 8 - 1),\(i % 5 == 0 ? 1 : 0)\n" }
+            try csv.write(
+                to: URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
+            return Result { try RunData.load(spec: try RunSpec.load(path: path)) }
+        }
+        let wide = try data(levels: 2_100).get()
+        #expect(wide.rowCount > wide.design.featureCount + 1 && wide.debiasMethod == .nodewise)
+        let narrow = try data(levels: 1_500).get()
+        #expect(narrow.debiasMethod != .nodewise)
+        guard case let .failure(error) = try data(levels: 6_100) else { Issue.record("6,102 coefficients were not refused"); return }
+        #expect("\(error)".contains("coefficients: debiased intervals would need") && "\(error)".contains("\"intervals\": \"penalized\""))
+    }
+
     @Test("a debiased run on a sparse design: finite intervals for the numeric features, one-hot levels flagged or estimated")
     func debiasedSparse() throws {
         let path = try oneHotJob(rows: 600, levels: 80, storage: "sparse", extra: ["intervals": "debiased"])

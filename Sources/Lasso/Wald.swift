@@ -203,26 +203,11 @@ enum LinearAlgebra {
                         for i in c0..<n {
                             let row = l + i * n
                             let d = Self.dot4(y0 + c0, y1 + c0, y2 + c0, y3 + c0, row + c0, i - c0)
-                            if i >= ca {
-                                let v = ((i == ca ? 1.0 : 0.0) - d.0) / row[i]
-                                y0[i] = v
-                                q0 += v * v
-                            }
-                            if i >= cb {
-                                let v = ((i == cb ? 1.0 : 0.0) - d.1) / row[i]
-                                y1[i] = v
-                                q1 += v * v
-                            }
-                            if i >= cc {
-                                let v = ((i == cc ? 1.0 : 0.0) - d.2) / row[i]
-                                y2[i] = v
-                                q2 += v * v
-                            }
-                            if i >= cd {
-                                let v = ((i == cd ? 1.0 : 0.0) - d.3) / row[i]
-                                y3[i] = v
-                                q3 += v * v
-                            }
+                            let pivot = row[i]
+                            Self.substitute(i, column: ca, dot: d.0, pivot: pivot, into: y0, squares: &q0)
+                            Self.substitute(i, column: cb, dot: d.1, pivot: pivot, into: y1, squares: &q1)
+                            Self.substitute(i, column: cc, dot: d.2, pivot: pivot, into: y2, squares: &q2)
+                            Self.substitute(i, column: cd, dot: d.3, pivot: pivot, into: y3, squares: &q3)
                         }
                         let total = [q0, q1, q2, q3]
                         for (q, c) in columns.enumerated() { o.pointer[c] = total[q] }
@@ -231,6 +216,15 @@ enum LinearAlgebra {
             }
         }
         return diagonal
+    }
+
+    /// One forward-substitution step of L y = e_c at row `i` (from row c on), its square added.
+    @inline(__always)
+    static func substitute(_ i: Int, column c: Int, dot: Double, pivot: Double, into y: UnsafeMutablePointer<Double>, squares: inout Double) {
+        guard i >= c else { return }
+        let v = ((i == c ? 1.0 : 0.0) - dot) / pivot
+        y[i] = v
+        squares += v * v
     }
 
     /// Four dot products of `a0`...`a3` with the same `b` over `n` elements, `b` read once:

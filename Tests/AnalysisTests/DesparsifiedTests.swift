@@ -24,15 +24,12 @@ private func wideJob(rows n: Int, features p: Int, extra: [String: Any] = [:]) t
         csv += "\(y)," + x.map { String(format: "%.5f", $0) }.joined(separator: ",") + "\n"
     }
     try csv.write(to: directory.appendingPathComponent("wide.csv"), atomically: true, encoding: .utf8)
-    var spec: [String: Any] = [
+    let spec: [String: Any] = [
         "name": "wide", "data": ["csv": "wide.csv"], "outcomes": ["y"], "features": (0..<p).map { ["name": "x\($0)"] },
         "alphas": ["count": 12, "minRatio": 0.1], "cv": ["folds": 4], "bootstrap": ["resamples": 20, "batch": 10, "methods": ["percentile"]],
         "seed": 5,
     ]
-    for (k, v) in extra { spec[k] = v }
-    let path = directory.appendingPathComponent("wide.json")
-    try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]).write(to: path)
-    return path.path
+    return try writeJob(spec, extra: extra, named: "wide.json", in: directory)
 }
 
 @Suite("Desparsified (nodewise) lasso for p >= n: distributed tasks, pooled CV, certificates")

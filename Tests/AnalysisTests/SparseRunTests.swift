@@ -22,16 +22,13 @@ private func oneHotJob(rows n: Int, levels: Int, storage: String, extra: [String
         csv += "\(y),L\(level),\(String(format: "%.4f", x1)),\(Int(x2))\n"
     }
     try csv.write(to: directory.appendingPathComponent("d.csv"), atomically: true, encoding: .utf8)
-    var spec: [String: Any] = [
+    let spec: [String: Any] = [
         "name": "onehot", "data": ["csv": "d.csv", "storage": storage], "outcomes": ["y"],
         "features": [["name": "g", "encoding": ["type": "onehot", "reference": "L0"]], ["name": "x1"], ["name": "x2"]],
         "alphas": ["count": 8, "minRatio": 0.05], "cv": ["folds": 3], "bootstrap": ["resamples": 20, "batch": 10, "methods": ["percentile"]],
         "intervals": "penalized", "seed": 11,
     ]
-    for (k, v) in extra { spec[k] = v }
-    let path = directory.appendingPathComponent("job.json")
-    try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]).write(to: path)
-    return path.path
+    return try writeJob(spec, extra: extra, named: "job.json", in: directory)
 }
 
 @Suite("Sparse designs in a run: one-hot levels held as sparse columns")

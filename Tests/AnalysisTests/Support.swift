@@ -72,3 +72,13 @@ func runJob(_ path: String, threads: Int) throws -> (report: Report, json: Strin
     let report = try Aggregation.report(data: data, executor: executor, results: results, software: "test")
     return (report, Render.json(report), Aggregation.replicatesCSV(data: data, results: results))
 }
+
+/// Writes a job spec (`spec` with `extra`'s members laid over it) as `name` in `directory`, keys
+/// sorted; returns its path.
+func writeJob(_ spec: [String: Any], extra: [String: Any], named name: String, in directory: URL) throws -> String {
+    var spec = spec
+    for (k, v) in extra { spec[k] = v }
+    let path = directory.appendingPathComponent(name)
+    try JSONSerialization.data(withJSONObject: spec, options: [.sortedKeys]).write(to: path)
+    return path.path
+}

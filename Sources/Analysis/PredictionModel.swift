@@ -226,12 +226,11 @@ public struct PredictionModel: Codable, Sendable, Equatable {
         let n = table.rowCount
         var position = [Int?](repeating: nil, count: n)
         for (k, r) in encoded.sourceRows.enumerated() { position[r] = k }
-        func linear(_ coefficients: [Double], _ rows: Range<Int>) -> [Double] { encoded.linearPredictors(coefficients, rows: rows) }
         let all = 0..<encoded.rowCount
         var probability: [[Double?]] = [], lows: [[Double?]] = [], highs: [[Double?]] = []
         let tail = (1 - level) / 2
         for o in outcomes {
-            let eta = linear([o.intercept] + o.coefficients, all)
+            let eta = encoded.linearPredictors([o.intercept] + o.coefficients, rows: all)
             probability.append((0..<n).map { r in position[r].map { PredictionModel.logistic(eta[$0]) } })
             if let reps = o.replicates, !reps.isEmpty {
                 // Per chunk of kept rows, every replicate's linear predictors: memory stays
@@ -240,7 +239,7 @@ public struct PredictionModel: Codable, Sendable, Equatable {
                 var column = [Double](repeating: 0, count: reps.count)
                 for start in stride(from: 0, to: all.count, by: 1024) {
                     let chunk = start..<min(start + 1024, all.count)
-                    let etas = reps.map { linear($0, chunk) }
+                    let etas = reps.map { encoded.linearPredictors($0, rows: chunk) }
                     for (i, k) in chunk.enumerated() {
                         let r = encoded.sourceRows[k]
                         for b in reps.indices { column[b] = etas[b][i] }

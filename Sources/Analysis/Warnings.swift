@@ -7,9 +7,9 @@ enum Warnings {
     /// Population SD over the kept rows of each feature that is not a 0/1 indicator (`nil` for
     /// indicators and constant features): the unit of the per-SD odds ratio.
     static func continuousSDs(_ data: RunData) -> [Double?] {
-        data.encoded.columns.map { column in
-            // A one-hot block's column (empty here) is an indicator too.
-            if column.allSatisfy({ $0 == 0 || $0 == 1 }) { return nil }
+        zip(data.encoded.columns, data.encoded.oneHotShares).map { column, share in
+            // A one-hot level (held as row slots) is an indicator.
+            if share != nil || column.allSatisfy({ $0 == 0 || $0 == 1 }) { return nil }
             let sd = populationMeanSD(column).sd
             return sd > 0 && sd.isFinite ? sd : nil
         }

@@ -56,8 +56,9 @@ public struct EncodedData: Sendable {
     /// blocks are sorted by level in one counting pass.
     public func compressedColumns() -> (start: [Int], rows: [Int32], values: [Double]) {
         var start = [0], rows: [Int32] = [], values: [Double] = []
-        rows.reserveCapacity(nonzeroCount)
-        values.reserveCapacity(nonzeroCount)
+        let count = nonzeroCount
+        rows.reserveCapacity(count)
+        values.reserveCapacity(count)
         var j = 0
         while j < columns.count {
             if let block = oneHotBlocks.first(where: { $0.firstColumn == j }) {

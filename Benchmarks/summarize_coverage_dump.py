@@ -1,18 +1,36 @@
 """Coverage per class from a `lassoboot-bench coverage --dump DIR` directory, also when the run was
 stopped early (the dump keeps the finished repetitions in order, as a prefix).
 
-    python3 Benchmarks/summarize_coverage_dump.py DIR
+    python3 Benchmarks/summarize_coverage_dump.py DIR [DIR ...]
+
+Several directories are the pieces of one simulation run with `--from` (the same command
+otherwise): their repetitions are pooled, each counted once.
 
 Classes: intercept; large |beta| >= 0.8; small 0 < |beta| < 0.8; zero. Prints, per method, the
 class coverages (each coefficient's when a class has at most three), the lowest coefficient and
 the Monte-Carlo SE of one coefficient's coverage at 0.95.
 """
 import json, math, sys
-d = sys.argv[1]
-m = json.load(open(d + '/model.json'))
+dirs = sys.argv[1:]
+if not dirs:
+    sys.exit(__doc__)
+models = [json.load(open(d + '/model.json')) for d in dirs]
+m = models[0]
 truth, names = m['truth'], m['names']
-reps = [json.loads(x) for x in open(d + '/lassoboot.jsonl')]
-print(f"{len(reps)} repetitions (prefix), setting {reps[0]['setting']}")
+for d, other in zip(dirs, models):
+    for key in ('design', 'rows', 'resamples', 'seed', 'truth', 'settings', 'methods'):
+        if other[key] != m[key]:
+            sys.exit(f"{d}/model.json: '{key}' differs from {dirs[0]}'s: not pieces of one simulation")
+byrep = {}
+for d in dirs:
+    for line in open(d + '/lassoboot.jsonl'):
+        r = json.loads(line)
+        byrep.setdefault((r['setting'], r['rep']), r)
+reps = [byrep[k] for k in sorted(byrep)]
+numbers = sorted({r['rep'] for r in reps})
+gaps = [i for i in range(numbers[-1] + 1) if i not in set(numbers)] if numbers else []
+span = f"repetitions {numbers[0]}-{numbers[-1]}" + (f", {len(gaps)} missing" if gaps else "") if numbers else "none"
+print(f"{len(reps)} repetitions ({span}), setting {reps[0]['setting']}")
 for method in reps[0]['intervals']:
     cov = []
     for j, b in enumerate(truth):

@@ -4,7 +4,7 @@
 //                            [--settings mle,fixed,cv,cv1se] [--methods percentile,debiased-wald,debiased-percentile]
 //                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--nonzeros k] [--event-rate r] [--seed 20251207]
 //                            [--debiased '{"newtonSteps": 1}' | '{"method": "nodewise"}']
-//                            [--threads N] [--json] [--dump DIR]
+//                            [--threads N] [--json] [--dump DIR] [--from R]
 //
 // Methods: the penalized bootstrap intervals (percentile, basic, normal, bca: the variability of
 // the penalized estimator) and the debiased ones (debiased-wald, debiased-percentile, ...:
@@ -31,6 +31,10 @@
 // settings and methods), DIR/repN.csv (each repetition's data, header y,x...) and
 // DIR/lassoboot.jsonl (one line per repetition and setting: the chosen alpha on glmnet's lambda
 // scale, the penalized estimate, and every method's intervals, intercept first).
+//
+// --from R runs only repetitions R..<reps (each repetition's data and seed depend on its index
+// alone), so a long simulation can be finished in pieces: concatenate the pieces' lassoboot.jsonl
+// files (each line names its repetition) and summarize them together.
 import Analysis
 import Dispatch
 import Foundation
@@ -72,6 +76,10 @@ func runCoverage(_ args: Arguments) throws {
     let fixedAlpha = try args.double("alpha") ?? 0.005
     let seed = UInt64(try args.int("seed") ?? 20_251_207)
     let threads = try args.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
+    let first = try args.int("from") ?? 0
+    guard first >= 0 && first < reps else {
+        throw UsageError(description: "--from \(first): the first repetition to run, from 0 to --reps - 1 (\(reps - 1))")
+    }
     let level = 0.95
     let methodNames = (try args.string("methods") ?? "percentile").split(separator: ",").map(String.init)
     // A method is a penalized bootstrap method (percentile, ...) or a debiased one
@@ -160,7 +168,7 @@ func runCoverage(_ args: Arguments) throws {
     let clock = ContinuousClock()
     let dumpLock = Mutex(())
     /// Per repetition, whether it is over (fitted or failed).
-    let finished = Mutex([Bool](repeating: false, count: reps))
+    let finished = Mutex((0..<reps).map { $0 < first })
 
     /// model.json and lassoboot.jsonl for Benchmarks/peers/coverage_peers.py (see the header) for
     /// the first `prefix` repetitions: rewritten at every tenth of the run with the repetitions
@@ -174,7 +182,7 @@ func runCoverage(_ args: Arguments) throws {
         let modelJSON =
             "{"
             + [
-                "\"design\":\(str(designName))", "\"rows\":\(rows)", "\"repetitions\":\(prefix)", "\"resamples\":\(resamples)",
+                "\"design\":\(str(designName))", "\"rows\":\(rows)", "\"repetitions\":\(prefix - first)", "\"firstRepetition\":\(first)", "\"resamples\":\(resamples)",
                 "\"seed\":\(seed)", "\"level\":\(level)", "\"names\":\(list(model.names.map(str)))",
                 "\"truth\":\(list(model.truth.map(num)))", "\"groups\":\(list(model.groups.map(str)))",
                 "\"settings\":\(list(settings.map { str($0.name) }))", "\"methods\":\(list(methods.map { str($0.name) }))",
@@ -204,8 +212,8 @@ func runCoverage(_ args: Arguments) throws {
     let start = clock.now
     let specs = try settings.indices.map { si in try (0..<reps).map { try spec(settings[si], repetition: $0) } }
     let interactive = isatty(2) != 0
-    DispatchQueue.concurrentPerform(iterations: min(threads, reps)) { worker in
-        var rep = worker
+    DispatchQueue.concurrentPerform(iterations: min(threads, reps - first)) { worker in
+        var rep = first + worker
         while rep < reps {
             let bytes = model.csv(rows: rows, seed: seed, repetition: rep)
             if let dump {
@@ -248,11 +256,11 @@ func runCoverage(_ args: Arguments) throws {
                 d += 1; return d
             }
             if interactive {
-                FileHandle.standardError.write(Data("\rcoverage: \(done)/\(reps) repetitions   ".utf8))
-            } else if done % max(1, reps / 10) == 0 {
-                FileHandle.standardError.write(Data("coverage: \(done)/\(reps) repetitions\n".utf8))
+                FileHandle.standardError.write(Data("\rcoverage: \(done)/\(reps - first) repetitions   ".utf8))
+            } else if done % max(1, (reps - first) / 10) == 0 {
+                FileHandle.standardError.write(Data("coverage: \(done)/\(reps - first) repetitions\n".utf8))
             }
-            if let dump, done % max(1, reps / 10) == 0, done < reps {
+            if let dump, done % max(1, (reps - first) / 10) == 0, done < reps - first {
                 dumpLock.withLock { _ in
                     // The repetitions before the first one still running: a prefix, as the peers expect.
                     let prefix = finished.withLock { $0.firstIndex(of: false) ?? reps }
@@ -278,9 +286,9 @@ func runCoverage(_ args: Arguments) throws {
     print("Design: \(designName)" + (model.rho.map { ", latent Toeplitz rho = \($0)" } ?? "") + ", \(p - 1) features")
     if let plasmode = model.plasmode { print("Plasmode: \(plasmode.source)") }
     print(
-        "Coverage of \(Int(level * 100))% intervals: \(reps) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s"
+        "Coverage of \(Int(level * 100))% intervals: \(first > 0 ? "repetitions \(first)..<\(reps), " : "")\(reps - first) repetitions x n = \(rows) rows, B = \(resamples) resamples, seed \(seed), \(threads) threads, \(f(seconds, 1)) s"
     )
-    let observed = f(Double(ones.withLock { $0 }) / Double(rows * reps))
+    let observed = f(Double(ones.withLock { $0 }) / Double(rows * (reps - first)))
     if let rate = try args.double("event-rate") {
         print("Event rate \(rate): the intercept is set for that expected share of ones (observed: \(observed))")
     } else {
@@ -307,7 +315,7 @@ func runCoverage(_ args: Arguments) throws {
         let meanAlpha = alphas.reduce(0, +) / R
         let meanMax = cells.map(\.alphaMax).reduce(0, +) / R
         let failed = cells.map(\.failedResamples).reduce(0, +)
-        var head = "\(s.name): \(s.label); \(cells.count)/\(reps) repetitions"
+        var head = "\(s.name): \(s.label); \(cells.count)/\(reps - first) repetitions"
         if s.name.hasPrefix("cv") {
             let sorted = alphas.sorted()
             head +=

@@ -182,7 +182,8 @@ func runCoverage(_ args: Arguments) throws {
         let modelJSON =
             "{"
             + [
-                "\"design\":\(str(designName))", "\"rows\":\(rows)", "\"repetitions\":\(prefix - first)", "\"firstRepetition\":\(first)", "\"resamples\":\(resamples)",
+                "\"design\":\(str(designName))", "\"rows\":\(rows)", "\"repetitions\":\(prefix - first)", "\"firstRepetition\":\(first)",
+                "\"resamples\":\(resamples)",
                 "\"seed\":\(seed)", "\"level\":\(level)", "\"names\":\(list(model.names.map(str)))",
                 "\"truth\":\(list(model.truth.map(num)))", "\"groups\":\(list(model.groups.map(str)))",
                 "\"settings\":\(list(settings.map { str($0.name) }))", "\"methods\":\(list(methods.map { str($0.name) }))",

@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The covariates of a data set with identical rows collapsed into one *pattern*.
 ///
 /// Fitting costs O(patterns) instead of O(rows): the CTDC North America table has 91,043 rows
@@ -57,9 +61,13 @@ public struct CompressedDesign: Sendable {
 
     /// Builds the design from feature columns of equal length.
     ///
+    /// The columns are consumed: each is released once copied into the design, so a caller that
+    /// hands over its only copy (`consume`) never holds the data twice.
+    ///
     /// - Throws: ``LassoError/raggedColumns(feature:expected:found:)`` or
     ///   ``LassoError/nonFiniteValue(feature:row:value:)``.
-    public init(featureNames: [String], columns: [[Double]]) throws {
+    public init(featureNames: [String], columns: consuming [[Double]]) throws {
+        var columns = consume columns
         precondition(featureNames.count == columns.count, "one name per column")
         let p = columns.count
         let n = columns.first?.count ?? 0
@@ -91,13 +99,19 @@ public struct CompressedDesign: Sendable {
         }
         let m = firstRow.count
         let stride = Kernels.paddedLength(m)
-        var storage = [Double](repeating: 0, count: p * stride)
-        storage.withUnsafeMutableBufferPointer { out in
+        // Written column by column into untouched memory, each input column released once
+        // copied: the data is held about once, not twice, while the design is built.
+        let storage = [Double](unsafeUninitializedCapacity: p * stride) { out, count in
             for j in 0..<p {
                 columns[j].withUnsafeBufferPointer { col in
                     for k in 0..<m { out[j * stride + k] = col[Int(firstRow[k])] + 0.0 }
                 }
+                for k in m..<stride { out[j * stride + k] = 0 }
+                columns[j] = []
+                // Every 32 MB released, so the peak stays near one copy of the data.
+                if (j + 1) % max(1, (4 << 20) / max(n, 1)) == 0 { FreedPages.release() }
             }
+            count = p * stride
         }
         self.init(featureNames: featureNames, rowPattern: rowPattern, storage: storage, patternCount: m, sparseRows: false)
     }
@@ -534,5 +548,18 @@ final class SparseEntries: Sendable {
         var s = 0.0
         for e in start[j]..<start[j + 1] { s += value[e] * v[Int(pattern[e])] }
         return s
+    }
+}
+
+/// Hands the free pages of the C heap back to the system (glibc's `malloc_trim`): blocks
+/// freed in the middle of a heap otherwise stay resident, so a design built while its input
+/// columns are released would still peak at two copies. A no-op where there is no such call.
+enum FreedPages {
+    static func release() {
+        #if canImport(Glibc)
+        // Looked up at run time: the call is glibc's, not in the C library's Swift module.
+        guard let symbol = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)(0)
+        #endif
     }
 }

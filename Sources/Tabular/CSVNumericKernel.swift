@@ -49,6 +49,12 @@ final class NumericPiece: @unchecked Sendable {
         columns[k] = nil
     }
 
+    /// Appends column `k`'s values to `column`.
+    func append(_ k: Int, to column: inout [Double]) {
+        guard let values = columns[k] else { return }
+        column.append(contentsOf: UnsafeBufferPointer(start: values, count: rows))
+    }
+
     deinit {
         for k in 0..<width { columns[k]?.deallocate() }
         columns.deallocate()
@@ -205,6 +211,11 @@ extension CSVReader {
     /// file order: the same table as the serial parse. `nil` when a piece fails: the serial parse
     /// then finds the first error and reports it with its exact line.
     func parseNumericInParallel(_ bytes: UnsafeBufferPointer<UInt8>, chunks: [Range<Int>], firstLine: Int, shape: BodyShape) -> Body? {
+        parsePieces(bytes, chunks: chunks, shape: shape).map { join($0, firstLine: firstLine, shape: shape) }
+    }
+
+    /// The pieces of `chunks` parsed on all cores, in order; `nil` when one fails.
+    func parsePieces(_ bytes: UnsafeBufferPointer<UInt8>, chunks: [Range<Int>], shape: BodyShape) -> [NumericPiece]? {
         var pieces = [NumericPiece?](repeating: nil, count: chunks.count)
         let source = UnsafeShared(bytes)
         pieces.withUnsafeMutableBufferPointer { buffer in
@@ -214,7 +225,30 @@ extension CSVReader {
             }
         }
         let parts = pieces.compactMap { $0 }
-        guard parts.count == chunks.count else { return nil }
+        return parts.count == chunks.count ? parts : nil
+    }
+
+    /// Appends parsed pieces (in file order) to a body being built block by block: the values of
+    /// each used column, and each row's line shifted by `lineOffset`, which advances past them.
+    /// The pieces can then be freed, so one block's pieces are held at a time.
+    func append(_ parts: [NumericPiece], to body: inout Body, lineOffset: inout Int, shape: BodyShape) {
+        for part in parts {
+            let shift = Int32(truncatingIfNeeded: lineOffset)
+            body.lines.append(contentsOf: UnsafeBufferPointer(start: part.lines, count: part.rows).lazy.map { $0 &+ shift })
+            lineOffset += part.lineCount
+        }
+        body.numbers.withUnsafeMutableBufferPointer { buffer in
+            let out = UnsafeShared(buffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: shape.width) { k in
+                guard shape.isUsed[k] else { return }
+                for part in parts { part.append(k, to: &out.value[k]) }
+            }
+        }
+    }
+
+    /// The body of parsed pieces in file order; `firstLine` is the physical line of the first
+    /// piece's start. Each column's pieces are freed as the column is joined.
+    func join(_ parts: [NumericPiece], firstLine: Int, shape: BodyShape) -> Body {
         let total = parts.reduce(0) { $0 + $1.rows }
         var body = Body(width: shape.width)
         // Line numbers: each piece counted from 0; shift by the lines before it.

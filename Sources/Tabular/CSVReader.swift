@@ -127,6 +127,14 @@ public struct Table: Sendable {
         }
     }
 
+    /// Hands a numeric column over to the caller (NaN = missing): the table no longer holds it
+    /// (it reads as not read), so the caller's copy is the only one and its memory goes with it.
+    public mutating func takeNumeric(_ name: String) throws -> [Double] {
+        let values = try numeric(name)
+        columns[try columnIndex(name)] = .skipped
+        return values
+    }
+
     /// Values of a column that must hold only 0 and 1 with nothing missing (an outcome).
     public func binary(_ name: String) throws -> [Double] {
         let i = try columnIndex(name)
@@ -184,6 +192,13 @@ public struct CSVReader: Sendable {
     /// text column is read); the result is the same table as the one-core parse.
     public var parallelMinimumBytes = 4 << 20
 
+    /// Files of at least this many bytes are read in blocks of ``blockBytes`` and parsed block by
+    /// block (when, as for the parallel parse, their body holds no quote and no text column is
+    /// read), so the whole file is never held beside its parsed columns. The table is the same.
+    public var streamMinimumBytes = 64 << 20
+    /// The size of one block of a file read in blocks.
+    public var blockBytes = 8 << 20
+
     /// The missing-value tokens used when a spec or command gives none: R's `NA` and NumPy's `NaN`.
     public static let defaultMissingTokens: Set<String> = ["NA", "NaN"]
 
@@ -211,6 +226,7 @@ public struct CSVReader: Sendable {
 
     /// Reads and parses a file.
     public func read(path: String) throws -> Table {
+        if let table = try readInBlocks(path: path) { return table }
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDir: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
@@ -252,7 +268,22 @@ public struct CSVReader: Sendable {
         return best.value > comma ? best.key : UInt8(ascii: ",")
     }
 
-    func parse(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws -> Table {
+    /// What the header of a file says: the body's shape, the column names and the notes.
+    struct Header {
+        var shape: BodyShape
+        var names: [String]
+        var notes: [String]
+        /// Whether the first column is an unnamed row index (ignored).
+        var skipFirst: Bool
+        /// The byte offset and physical line where the body starts.
+        var bodyStart: Int
+        var bodyLine: Int
+        /// Whether the body can be parsed in pieces (no text column is read).
+        var isParallelizable: Bool { !zip(shape.isText, shape.isUsed).contains(where: { $0 && $1 }) }
+    }
+
+    /// Reads the header record at the start of `bytes` (the whole file, or its first block).
+    func header(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws -> Header {
         let separator = self.separator ?? CSVReader.detectSeparator(bytes)
         var notes: [String] = []
         if self.separator == nil && separator != UInt8(ascii: ",") {
@@ -296,11 +327,28 @@ public struct CSVReader: Sendable {
         let shape = BodyShape(
             width: width, isText: isText, isUsed: isUsed, names: names, tokens: missingTokens,
             hints: hints, separator: separator, source: source)
-        let estimate = bytes.count / max(1, header.byteLength)
+        return Header(
+            shape: shape, names: names, notes: notes, skipFirst: skipFirst, bodyStart: scanner.position, bodyLine: scanner.line)
+    }
+
+    func parse(_ bytes: UnsafeBufferPointer<UInt8>, source: String) throws -> Table {
+        let header = try self.header(bytes, source: source)
+        let shape = header.shape
+        var scanner = CSVScanner(bytes: bytes, separator: shape.separator, source: source)
+        scanner.position = header.bodyStart
+        scanner.line = header.bodyLine
+        let estimate = bytes.count / max(1, header.bodyStart)
         let body =
-            try CSVReader.parallelChunks(bytes, from: scanner.position, shape: shape, minimum: parallelMinimumBytes)
-            .flatMap { parseNumericInParallel(bytes, chunks: $0, firstLine: scanner.line, shape: shape) }
+            try CSVReader.parallelChunks(bytes, from: header.bodyStart, shape: shape, minimum: parallelMinimumBytes)
+            .flatMap { parseNumericInParallel(bytes, chunks: $0, firstLine: header.bodyLine, shape: shape) }
             ?? shape.parse(&scanner, estimate: estimate)
+        return table(header, body: body, source: source)
+    }
+
+    /// The table of a parsed body.
+    func table(_ header: Header, body: Body, source: String) -> Table {
+        var names = header.names
+        let isUsed = header.shape.isUsed, isText = header.shape.isText, width = names.count, skipFirst = header.skipFirst
         var columns: [ColumnData] = (0..<width).map { !isUsed[$0] ? .skipped : isText[$0] ? .text(body.texts[$0]) : .numeric(body.numbers[$0]) }
         if skipFirst {
             names.removeFirst()
@@ -308,8 +356,95 @@ public struct CSVReader: Sendable {
         }
         var table = Table(source: source, columnNames: names, columns: columns, rowLines: body.lines)
         table.ignoredLeadingFields = skipFirst ? 1 : 0
-        table.notes = notes
+        table.notes = header.notes
         return table
+    }
+
+    /// The table of a large file read in blocks of ``blockBytes``: each block cut after its last
+    /// line feed, parsed on all cores by the one-pass numeric kernel, and appended to columns
+    /// reserved from the first block's bytes per row (so one block's pieces are held at a time). `nil` when the file must be read whole:
+    /// smaller than ``streamMinimumBytes``, compressed, a text column read, a quote character or a
+    /// malformed record in the body (the whole-file parse then reports the error with its line).
+    func readInBlocks(path: String) throws -> Table? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) >= streamMinimumBytes else { return nil }
+        let block = max(blockBytes, 64)
+        // The unparsed tail of the previous block, then the next block.
+        var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * block)
+        var capacity = 2 * block
+        defer { buffer.deallocate() }
+        var filled = 0
+        var atEnd = false
+        /// Reads until the buffer holds `block` new bytes or the file ends.
+        func refill() throws {
+            var wanted = block
+            if filled + wanted > capacity {
+                let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: filled + wanted)
+                bigger.update(from: buffer, count: filled)
+                buffer.deallocate()
+                buffer = bigger
+                capacity = filled + wanted
+            }
+            while wanted > 0 {
+                let got = Foundation.read(fd, buffer + filled, wanted)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw TabularError(file: path, message: "cannot be read: \(String(cString: strerror(errno)))")
+                }
+                if got == 0 {
+                    atEnd = true
+                    return
+                }
+                filled += got
+                wanted -= got
+            }
+        }
+        try refill()
+        let first = UnsafeBufferPointer(start: buffer, count: filled)
+        guard !Gzip.isCompressed(Data(first.prefix(4))) else { return nil }
+        let header = try self.header(first, source: path)
+        guard header.isParallelizable, header.bodyStart < filled || atEnd else { return nil }
+        var body = Body(width: header.shape.width)
+        var lineOffset = header.bodyLine
+        var reserved = false
+        var start = header.bodyStart
+        while true {
+            // The records of this block: up to its last line feed, or to the end of the file.
+            var cut = filled
+            if !atEnd {
+                while cut > start && buffer[cut - 1] != 10 { cut -= 1 }
+                // No line end in a whole block: a very long record, or lone CR line ends.
+                guard cut > start else { return nil }
+            }
+            if cut > start {
+                guard memchr(buffer + start, Int32(UInt8(ascii: "\"")), cut - start) == nil else { return nil }
+                let bytes = UnsafeBufferPointer(start: buffer, count: cut)
+                guard let chunks = CSVReader.parallelChunks(bytes, from: start, shape: header.shape, minimum: 0),
+                    let pieces = parsePieces(bytes, chunks: chunks, shape: header.shape)
+                else { return nil }
+                if !reserved {
+                    // Rows expected in the whole file, from this block's bytes per row, and 10%
+                    // more: capacity never touched costs no memory, growing costs a copy.
+                    let rows = pieces.reduce(0) { $0 + $1.rows }
+                    let perRow = Double(cut - start) / Double(max(rows, 1))
+                    let expected = Int(min(Double(Int32.max), Double(Int(info.st_size) - start) / perRow * 1.1)) + 16
+                    body.lines.reserveCapacity(expected)
+                    for k in 0..<header.shape.width where header.shape.isUsed[k] { body.numbers[k].reserveCapacity(expected) }
+                    reserved = true
+                }
+                append(pieces, to: &body, lineOffset: &lineOffset, shape: header.shape)
+            }
+            if atEnd { break }
+            // Keep the unparsed tail at the front and read the next block after it.
+            filled -= cut
+            memmove(buffer, buffer + cut, filled)
+            start = 0
+            try refill()
+        }
+        return table(header, body: body, source: path)
     }
 }
 

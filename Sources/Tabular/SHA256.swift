@@ -1,3 +1,5 @@
+import Foundation
+
 /// SHA-256 (FIPS 180-4), for content-addressing data sets.
 ///
 /// Reports carry the hash of the exact bytes they were computed from, and workers fetch data
@@ -15,6 +17,20 @@ public struct SHA256: Sendable {
     public static func hex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var h = SHA256()
         h.update(bytes)
+        return h.finalizeHex()
+    }
+
+    /// Hex digest of a file's bytes, read in blocks of 1 MiB so the file is never held whole;
+    /// `nil` when it cannot be read.
+    public static func hex(fileAt path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var h = SHA256()
+        while true {
+            guard let block = try? handle.read(upToCount: 1 << 20) else { return nil }
+            if block.isEmpty { break }
+            block.withUnsafeBytes { h.update(buffer: $0.bindMemory(to: UInt8.self)) }
+        }
         return h.finalizeHex()
     }
 

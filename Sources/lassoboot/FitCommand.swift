@@ -112,12 +112,29 @@ struct FitCommand: ParsableCommand {
 
     func run() throws {
         let separator = delimiter.flatMap { CSVReader.separator(named: $0) }
-        let table = try CSVReader(textColumns: Set(onehot), separator: separator).read(path: data)
+        var table = try CSVReader(textColumns: Set(onehot), separator: separator).read(path: data)
         if format == .table {
             for note in table.notes { FileHandle.standardError.write(Data("note: \(data): \(note)\n".utf8)) }
         }
         let subset = try rows.map { try RowIndices.read(path: $0, rowCount: table.rowCount) }
-        let input = try FitInput(table: table, outcomeNames: outcome, excluded: exclude, rows: subset, oneHot: onehot, storage: storage)
+        // Held-out rows for AUC, from this file: read before the design takes the columns.
+        var testSet: (rows: [[Double]], outcomes: [String: [Double]], source: String)?
+        if onehot.isEmpty, test == nil, let path = testRows {
+            let idx = try RowIndices.read(path: path, rowCount: table.rowCount)
+            let skip = Set(outcome + exclude)
+            let x = try FitInput.rows(of: table, features: table.columnNames.filter { !skip.contains($0) }, rows: idx)
+            var ys: [String: [Double]] = [:]
+            for name in outcome {
+                let all = try table.binary(name)
+                ys[name] = idx.map { all[$0] }
+            }
+            testSet = (x, ys, path)
+        }
+        // The table's numeric columns go to the design (one copy of the data), unless one-hot
+        // held-out rows are scored from the table later.
+        let input = try FitInput(
+            table: &table, outcomeNames: outcome, excluded: exclude, rows: subset, oneHot: onehot, storage: storage,
+            handOver: onehot.isEmpty || testRows == nil)
         if format == .table {
             for e in input.oneHot {
                 FileHandle.standardError.write(
@@ -137,8 +154,6 @@ struct FitCommand: ParsableCommand {
                 file: data, message: "columns \(names) are identical in every used row: the lasso cannot tell them apart; --exclude all but one")
         }
 
-        // Held-out rows for AUC.
-        var testSet: (rows: [[Double]], outcomes: [String: [Double]], source: String)?
         // With one-hot columns the held-out rows are scored from the table (levels by name).
         var oneHotTest: (table: Table, rows: [Int]?, source: String)?
         if !onehot.isEmpty, let testPath = test {
@@ -151,15 +166,6 @@ struct FitCommand: ParsableCommand {
             var ys: [String: [Double]] = [:]
             for name in outcome { ys[name] = try testTable.binary(name) }
             testSet = (x, ys, testPath)
-        } else if let path = testRows {
-            let idx = try RowIndices.read(path: path, rowCount: table.rowCount)
-            let x = try FitInput.rows(of: table, features: input.featureNames, rows: idx)
-            var ys: [String: [Double]] = [:]
-            for name in outcome {
-                let all = try table.binary(name)
-                ys[name] = idx.map { all[$0] }
-            }
-            testSet = (x, ys, path)
         }
 
         let penalty = Penalty(scale: scale, penalizeIntercept: penalizeIntercept, standardize: standardize)
@@ -213,7 +219,6 @@ struct FitCommand: ParsableCommand {
                     testAUC: auc, testRows: testCount, storage: input.design.isSparse ? "sparse" : "dense"))
         }
         if let path = saveModel {
-            let bytes = FileManager.default.contents(atPath: data) ?? Data()
             // The recipe in job-spec terms: numeric columns, then each one-hot column with its
             // reference first (so `predict` encodes the levels in this fit's order).
             var recipe = input.featureNames.prefix(input.numericCount).map {
@@ -232,7 +237,7 @@ struct FitCommand: ParsableCommand {
             for j in input.featureOf { groupSize[j] += 1 }
             let model = PredictionModel(
                 source: "fit", software: "lassoboot \(LassobootVersion.string)", data: URL(fileURLWithPath: data).lastPathComponent,
-                dataHash: SHA256.hex(bytes), trainingRows: input.rowCount, features: recipe,
+                dataHash: SHA256.hex(fileAt: data) ?? SHA256.hex(Data()), trainingRows: input.rowCount, features: recipe,
                 columns: input.expanded.map { PredictionModel.Column(name: $0.name, mean: $0.mean, sd: $0.sd) },
                 standardize: standardize, scale: scale.rawValue, level: level,
                 missingTokens: CSVReader.defaultMissingTokens.sorted(), delimiter: delimiter,

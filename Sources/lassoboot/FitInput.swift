@@ -14,8 +14,6 @@ enum DesignStorage: String, CaseIterable {
 /// A data table turned into a compressed design and outcome vectors for `lassoboot fit`.
 struct FitInput {
     let featureNames: [String]
-    /// Feature columns over the selected rows (empty when the design is held sparse).
-    let columns: [[Double]]
     let design: CompressedDesign
     /// Outcome name -> values, one per selected row.
     let outcomes: [String: [Double]]
@@ -37,10 +35,13 @@ struct FitInput {
     /// Uses every column except the outcomes and `excluded` as a numeric feature, and each
     /// `oneHot` column (text) as indicators of its levels but the most frequent one.
     ///
-    /// - Parameter rows: data-row indices to use (repeats allowed), or all rows.
+    /// - Parameters:
+    ///   - rows: data-row indices to use (repeats allowed), or all rows.
+    ///   - handOver: take the numeric feature columns out of `table` (they then read as not
+    ///     read), so the data is not held twice once the design is built.
     init(
-        table: Table, outcomeNames: [String], excluded: [String], rows: [Int]?, oneHot: [String] = [],
-        storage: DesignStorage = .automatic
+        table: inout Table, outcomeNames: [String], excluded: [String], rows: [Int]?, oneHot: [String] = [],
+        storage: DesignStorage = .automatic, handOver: Bool = false
     ) throws {
         for name in outcomeNames + excluded + oneHot { _ = try table.columnIndex(name) }
         let skip = Set(outcomeNames + excluded + oneHot)
@@ -53,7 +54,7 @@ struct FitInput {
         let n = selected.count
         var numeric: [[Double]] = []
         for name in numericNames {
-            let all = try table.numeric(name)
+            let all = handOver ? try table.takeNumeric(name) : try table.numeric(name)
             // All rows in order: the table's own array, shared, not copied.
             let col = rows == nil ? all : selected.map { all[$0] }
             if let r = col.firstIndex(where: { $0.isNaN }) {
@@ -167,9 +168,15 @@ struct FitInput {
                 }
                 design = try CompressedDesign(featureNames: merged.names, rowCount: n, start: keptStart, rows: keptAt, values: keptValues)
             }
-            self.columns = []
             self.design = design
             (featureOf, mergedGroups, identicalColumns) = (merged.index, merged.groupNames, groups.other)
+        } else if encodings.isEmpty {
+            // Numeric features only: no one-hot group to merge, and the columns are handed to the
+            // design, which releases each once copied.
+            let design = try CompressedDesign(featureNames: features, columns: consume numeric)
+            let groups = Self.identicalGroups(design, numericCount: numericNames.count)
+            self.design = design
+            (featureOf, mergedGroups, identicalColumns) = (Array(0..<p), [], groups.other)
         } else {
             var columns = numeric
             for (e, encoding) in encodings.enumerated() {
@@ -182,7 +189,6 @@ struct FitInput {
                 columns = merged.kept.map { columns[$0] }
                 design = try CompressedDesign(featureNames: merged.names, columns: columns)
             }
-            self.columns = columns
             self.design = design
             (featureOf, mergedGroups, identicalColumns) = (merged.index, merged.groupNames, groups.other)
         }

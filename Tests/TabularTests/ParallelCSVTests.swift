@@ -145,6 +145,62 @@ struct ParallelCSVTests {
         #expect(single.rowLines == [2, 3, 4])
     }
 
+    /// Reads `text` from a file in blocks of `block` bytes (every file read in blocks) and whole.
+    /// `streams`: whether the block reader must take the file (not hand it to the whole-file parse).
+    static func readBoth(
+        _ text: String, block: Int, streams: Bool = true, configure: (inout CSVReader) -> Void = { _ in }
+    ) throws -> (blocks: Table, whole: Table) {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("blocks-\(UUID().uuidString).csv")
+        try Data(text.utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        var streamed = CSVReader()
+        streamed.streamMinimumBytes = 0
+        streamed.blockBytes = block
+        configure(&streamed)
+        var whole = CSVReader()
+        whole.streamMinimumBytes = .max
+        configure(&whole)
+        #expect((try? streamed.readInBlocks(path: url.path)).flatMap { $0 } != nil || !streams, "read in blocks")
+        return (try streamed.read(path: url.path), try whole.read(path: url.path))
+    }
+
+    @Test("a file read in blocks: the same columns, bit for bit, and the same lines as read whole", arguments: [128, 1_000, 65_536])
+    func blocksSameTable(block: Int) throws {
+        let text = "\u{FEFF}" + Self.file(rows: 6_000)
+        let (blocks, whole) = try Self.readBoth(text, block: block)
+        #expect(blocks.rowLines == whole.rowLines)
+        #expect(blocks.rowLines.count == 6_001)
+        #expect(blocks.columnNames == ["y", "a", "b", "c", "flag"])
+        for name in whole.columnNames {
+            #expect(try blocks.numeric(name).map(\.bitPattern) == whole.numeric(name).map(\.bitPattern), "column \(name)")
+        }
+        // A pandas export (unnamed index column), semicolons, unused columns skipped.
+        let pandas = ";a;b;skip\n" + (0..<2_000).map { "\($0);\(Double($0) / 7);\($0 % 2);x\($0)" }.joined(separator: "\n") + "\n"
+        let (b2, w2) = try Self.readBoth(pandas, block: block) { $0.usedColumns = ["a", "b"] }
+        #expect(b2.columnNames == w2.columnNames && b2.notes == w2.notes && b2.rowLines == w2.rowLines)
+        #expect(try b2.numeric("a") == w2.numeric("a"))
+        #expect(try b2.numeric("a")[1_999] == 1_999.0 / 7)
+    }
+
+    @Test("a file read in blocks: an error far into the file names the same line; quotes fall back to the whole-file parse")
+    func blocksErrorsAndFallback() throws {
+        var lines = Self.file(rows: 5_000).utf8.split(separator: 10, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        lines[4_321] = "0,1.5,oops,2,true"
+        do {
+            _ = try Self.readBoth(lines.joined(separator: "\n"), block: 4_096, streams: false)
+            Issue.record("no error")
+        } catch let e as TabularError {
+            #expect("\(e)".contains(":4322:3"), "\(e)")
+        }
+        let quoted = "a,b\n" + (0..<3_000).map { $0 == 2_500 ? "\"1\",2" : "\($0),\($0 * 2)" }.joined(separator: "\n")
+        let (b, w) = try Self.readBoth(quoted, block: 256, streams: false)
+        #expect(try b.numeric("a") == w.numeric("a"))
+        #expect(try b.numeric("a")[2_500] == 1)
+        let text = "a,t\n" + (0..<3_000).map { "\($0),x\($0 % 7)" }.joined(separator: "\n")
+        let (bt, wt) = try Self.readBoth(text, block: 256, streams: false) { $0.textColumns = ["t"] }
+        #expect(try bt.numeric("a") == wt.numeric("a"))
+    }
+
     @Test("exponents and 16-17 digit values read exactly as Double(String) reads them")
     func numbersExact() throws {
         var state: UInt64 = 99

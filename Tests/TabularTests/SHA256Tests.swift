@@ -31,6 +31,17 @@ struct SHA256Tests {
         }
     }
 
+    @Test("a file hashed in blocks equals its bytes hashed at once; an unreadable path is nil")
+    func fileInBlocks() throws {
+        // 2.5 MiB: blocks of 1 MiB and a partial one.
+        let bytes = (0..<(5 << 19)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString).bin")
+        try Data(bytes).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(SHA256.hex(fileAt: url.path) == SHA256.hex(bytes))
+        #expect(SHA256.hex(fileAt: url.path + ".absent") == nil)
+    }
+
     static let ctdc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/madiforman_CTDC_analysis_final_data.csv").path
 

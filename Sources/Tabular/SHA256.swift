@@ -27,8 +27,10 @@ public struct SHA256: Sendable {
         defer { try? handle.close() }
         var h = SHA256()
         while true {
-            guard let block = try? handle.read(upToCount: 1 << 20) else { return nil }
-            if block.isEmpty { break }
+            let next: Data?
+            do { next = try handle.read(upToCount: 1 << 20) } catch { return nil }
+            // nil or empty: the end of the file.
+            guard let block = next, !block.isEmpty else { break }
             block.withUnsafeBytes { h.update(buffer: $0.bindMemory(to: UInt8.self)) }
         }
         return h.finalizeHex()

@@ -1,4 +1,5 @@
 import Foundation
+import Tabular
 import Testing
 
 /// Issue 11, "your data in five minutes": standardization as glmnet does it, `run --data` without
@@ -139,6 +140,9 @@ struct YourDataTests {
         try #require(fit.status == 0, "\(fit.stderr)")
         let fitted = try JSONDecoder().decode(FitOutputJSON.self, from: Data(fit.stdout.utf8))
         let b = Dictionary(uniqueKeysWithValues: fitted.coefficients.map { ($0.name, $0.coef) })
+        // The model names its training file by the hash of its bytes.
+        let saved = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: modelPath))) as? [String: Any])
+        #expect(saved["dataHash"] as? String == SHA256.hex(try Data(contentsOf: train)), "\(saved["dataHash"] ?? "none")")
         let out = dir.appendingPathComponent("preds.csv").path
         let p = try CLI.run(["predict", "--model", modelPath, "--data", heldPath.path, "--out", out])
         try #require(p.status == 0, "\(p.stderr)")

@@ -278,8 +278,6 @@ public struct CSVReader: Sendable {
         /// The byte offset and physical line where the body starts.
         var bodyStart: Int
         var bodyLine: Int
-        /// Whether the body can be parsed in pieces (no text column is read).
-        var isParallelizable: Bool { !zip(shape.isText, shape.isUsed).contains(where: { $0 && $1 }) }
     }
 
     /// Reads the header record at the start of `bytes` (the whole file, or its first block).
@@ -362,9 +360,10 @@ public struct CSVReader: Sendable {
 
     /// The table of a large file read in blocks of ``blockBytes``: each block cut after its last
     /// line feed, parsed on all cores by the one-pass numeric kernel, and appended to columns
-    /// reserved from the first block's bytes per row (so one block's pieces are held at a time). `nil` when the file must be read whole:
-    /// smaller than ``streamMinimumBytes``, compressed, a text column read, a quote character or a
-    /// malformed record in the body (the whole-file parse then reports the error with its line).
+    /// reserved from the first block's bytes per row (so one block's pieces are held at a time).
+    /// `nil` when the file must be read whole: smaller than ``streamMinimumBytes``, compressed, a
+    /// text column read, a quote character or a malformed record in the body (the whole-file
+    /// parse then reports the error with its line).
     func readInBlocks(path: String) throws -> Table? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return nil }
@@ -406,7 +405,7 @@ public struct CSVReader: Sendable {
         let first = UnsafeBufferPointer(start: buffer, count: filled)
         guard !Gzip.isCompressed(Data(first.prefix(4))) else { return nil }
         let header = try self.header(first, source: path)
-        guard header.isParallelizable, header.bodyStart < filled || atEnd else { return nil }
+        guard header.bodyStart < filled || atEnd else { return nil }
         var body = Body(width: header.shape.width)
         var lineOffset = header.bodyLine
         var reserved = false
@@ -420,7 +419,7 @@ public struct CSVReader: Sendable {
                 guard cut > start else { return nil }
             }
             if cut > start {
-                guard memchr(buffer + start, Int32(UInt8(ascii: "\"")), cut - start) == nil else { return nil }
+                // No chunks (so the whole-file parse) for a quote or a text column, as for a file read whole.
                 let bytes = UnsafeBufferPointer(start: buffer, count: cut)
                 guard let chunks = CSVReader.parallelChunks(bytes, from: start, shape: header.shape, minimum: 0),
                     let pieces = parsePieces(bytes, chunks: chunks, shape: header.shape)

@@ -121,8 +121,8 @@ struct FitCommand: ParsableCommand {
         var testSet: (rows: [[Double]], outcomes: [String: [Double]], source: String)?
         if onehot.isEmpty, test == nil, let path = testRows {
             let idx = try RowIndices.read(path: path, rowCount: table.rowCount)
-            let skip = Set(outcome + exclude)
-            let x = try FitInput.rows(of: table, features: table.columnNames.filter { !skip.contains($0) }, rows: idx)
+            let features = FitInput.numericFeatures(of: table, outcomeNames: outcome, excluded: exclude, oneHot: [])
+            let x = try FitInput.rows(of: table, features: features, rows: idx)
             var ys: [String: [Double]] = [:]
             for name in outcome {
                 let all = try table.binary(name)

@@ -44,8 +44,7 @@ struct FitInput {
         storage: DesignStorage = .automatic, handOver: Bool = false
     ) throws {
         for name in outcomeNames + excluded + oneHot { _ = try table.columnIndex(name) }
-        let skip = Set(outcomeNames + excluded + oneHot)
-        let numericNames = table.columnNames.filter { !skip.contains($0) }
+        let numericNames = Self.numericFeatures(of: table, outcomeNames: outcomeNames, excluded: excluded, oneHot: oneHot)
         guard !numericNames.isEmpty || !oneHot.isEmpty else {
             throw TabularError(file: table.source, message: "no feature columns left after removing the outcome(s) and excluded columns")
         }
@@ -197,6 +196,12 @@ struct FitInput {
         self.rowCount = n
         self.oneHot = encodings
         self.numericCount = numericNames.count
+    }
+
+    /// The columns used as numeric features: all but the outcomes, the excluded and the one-hot ones.
+    static func numericFeatures(of table: Table, outcomeNames: [String], excluded: [String], oneHot: [String]) -> [String] {
+        let skip = Set(outcomeNames + excluded + oneHot)
+        return table.columnNames.filter { !skip.contains($0) }
     }
 
     /// Groups of features identical in every row, split into those of one-hot indicators only

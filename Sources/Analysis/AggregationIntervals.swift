@@ -249,12 +249,14 @@ extension Aggregation {
             guard case let .estimate(fit, _, _)? = results[.estimate(outcome: o)], let lasso = fit.values else {
                 throw AnalysisError.missingResult("estimate/o\(o)")
             }
-            let nodewise = try NodewiseOutcome(results: results, outcome: o, featureCount: data.design.featureCount)
+            let nodewise = try NodewiseOutcome(
+                results: results, outcome: o, featureCount: data.design.featureCount, znz: data.spec.debias.nodewiseZnZ)
             var summary = Report.Debiasing(
                 steps: nil, conditionNumber: nil, resamples: 0, failedResamples: 0, failures: [],
                 flags: nodewise == nil ? ["nodewiseFailed", "fallbackPenalizedPercentile"] : [])
             summary.method = DebiasSpec.Method.nodewise.rawValue
             summary.nodewiseLambda = nodewise?.lambda
+            summary.interceptNodewiseLambda = nodewise?.interceptLambda
             var outcome = DebiasedOutcome(estimate: nil, failure: nil, replicates: [], jackknifeValues: [], jackknifeRows: [], summary: summary)
             outcome.nodewise = nodewise
             outcome.lasso = lasso

@@ -131,17 +131,23 @@ extension TaskExecutor {
 
 /// The desparsified estimate of one outcome, from its nodewise results.
 struct NodewiseOutcome {
-    /// The lambda chosen (pooled CV, or the spec's).
+    /// The features' lambda (pooled CV, moved by Zhang & Zhang's rule with `znz`, or the spec's).
     var lambda: Double
+    /// The intercept's lambda: Zhang & Zhang's pick from the pooled-CV lambda.
+    var interceptLambda: Double
     /// Per design feature: correction, SE and sandwich SE (nil: the denominator vanished).
     var projections: [(shift: Double, se: Double, sandwichSE: Double)?]
-    /// The intercept's correction, SE and sandwich SE at the chosen lambda.
+    /// The intercept's correction, SE and sandwich SE at its lambda.
     var intercept: (shift: Double, se: Double, sandwichSE: Double)?
 
     /// Pools the held-out errors of every feature over the grid and takes the minimizing lambda
-    /// (the first on ties), which the intercept's row then uses; nil when the task found no lasso
-    /// fit to project at.
-    init?(results: [TaskKey: TaskResult], outcome o: Int, featureCount p: Int) throws {
+    /// (the first on ties); with `znz` the features then move to Zhang & Zhang's pick by their
+    /// mean variance factor. The intercept always takes Zhang & Zhang's pick from the CV lambda
+    /// by its own variance factor: the constant column is explained by many features at once,
+    /// so at the features' lambda its projection keeps a one-sided bias (the lasso's shrinkage
+    /// of features with nonzero means; Benchmarks/README.md, p > n cell). Nil when the task
+    /// found no lasso fit to project at.
+    init?(results: [TaskKey: TaskResult], outcome o: Int, featureCount p: Int, znz: Bool) throws {
         var lambdas: [Double]?
         var rows: [[Double]] = []
         for key in results.keys.sorted() {
@@ -162,12 +168,28 @@ struct NodewiseOutcome {
         for row in rows.prefix(p) { for i in grid.indices where row[width * i].isFinite { pooled[i] += row[width * i] } }
         var best = 0
         for i in grid.indices where pooled[i] < pooled[best] { best = i }
-        lambda = grid[best]
-        let chosen = rows.map { row in
-            let b = width * best
-            return Nodewise.Projection(numerator: row[b + 1], denominator: row[b + 2], variance: row[b + 3], sandwichVariance: row[b + 4]).estimate
+        func projection(_ row: [Double], _ i: Int) -> Nodewise.Projection {
+            let b = width * i
+            return Nodewise.Projection(numerator: row[b + 1], denominator: row[b + 2], variance: row[b + 3], sandwichVariance: row[b + 4])
         }
-        projections = Array(chosen.prefix(p))
-        intercept = chosen[p]
+        /// The variance factor var / denominator^2 (the SE squared) of a row at each lambda.
+        func factors(_ row: [Double]) -> [Double] {
+            grid.indices.map { i in
+                let q = projection(row, i)
+                return q.denominator != 0 ? q.variance / (q.denominator * q.denominator) : .infinity
+            }
+        }
+        var featureLambda = best
+        if znz {
+            // hdi's calcM: the mean over the features of their variance factors.
+            var mean = [Double](repeating: 0, count: grid.count)
+            for row in rows.prefix(p) { for (i, f) in factors(row).enumerated() { mean[i] += f / Double(p) } }
+            featureLambda = Nodewise.zhangZhangPick(mean, from: best)
+        }
+        let interceptIndex = Nodewise.zhangZhangPick(factors(rows[p]), from: best)
+        lambda = grid[featureLambda]
+        interceptLambda = grid[interceptIndex]
+        projections = rows.prefix(p).map { projection($0, featureLambda).estimate }
+        intercept = projection(rows[p], interceptIndex).estimate
     }
 }

@@ -71,6 +71,8 @@ public struct Report: Codable, Sendable, Equatable {
         public var method: String? = nil
         /// The nodewise regressions' lambda (standardized columns, mean scale), with `method`.
         public var nodewiseLambda: Double? = nil
+        /// The intercept's nodewise lambda (Zhang & Zhang's pick from the CV lambda), with `method`.
+        public var interceptNodewiseLambda: Double? = nil
     }
 
     /// Stability selection of one penalized feature: the fraction of half-samples whose first q

@@ -93,13 +93,20 @@ public struct DebiasSpec: Sendable, Equatable {
     /// one-step estimator (preferable when p/n is not small).
     public var newtonSteps: Int?
     /// The nodewise regressions' lambda (standardized columns, mean scale): `nil` chooses it by
-    /// K-fold cross-validation pooled over the features (hdi's default).
+    /// K-fold cross-validation pooled over the features (hdi's default), then moves it down by
+    /// Zhang & Zhang's rule when ``nodewiseZnZ``.
     public var nodewiseLambda: Double?
+    /// With a CV-chosen nodewise lambda, move the features' lambda down by Zhang & Zhang's rule
+    /// (``Nodewise/zhangZhangPick(_:from:)``, hdi's `do.ZnZ = TRUE`; the default, `"znz"`): less
+    /// bias for intervals at most 12% wider. `"cv"` keeps the CV lambda (hdi's default). The
+    /// intercept's regression takes the rule either way.
+    public var nodewiseZnZ: Bool
 
-    public init(method: Method = .auto, newtonSteps: Int? = nil, nodewiseLambda: Double? = nil) {
+    public init(method: Method = .auto, newtonSteps: Int? = nil, nodewiseLambda: Double? = nil, nodewiseZnZ: Bool = true) {
         self.method = method
         self.newtonSteps = newtonSteps
         self.nodewiseLambda = nodewiseLambda
+        self.nodewiseZnZ = nodewiseZnZ
     }
 }
 
@@ -306,10 +313,10 @@ public struct RunSpec: Sendable {
             if let x = m["method"] { debias.method = DebiasSpec.Method(rawValue: try x.choice(DebiasSpec.Method.allCases.map(\.rawValue)))! }
             if let x = m["nodewiseLambda"] {
                 if case .string = x.value {
-                    _ = try x.choice(["cv"])
+                    debias.nodewiseZnZ = try x.choice(["cv", "znz"]) == "znz"
                 } else {
                     let lambda = try x.double()
-                    guard lambda >= 0 && lambda.isFinite else { throw x.error("nodewiseLambda must be a number >= 0 or \"cv\"") }
+                    guard lambda >= 0 && lambda.isFinite else { throw x.error("nodewiseLambda must be a number >= 0, \"cv\" or \"znz\"") }
                     debias.nodewiseLambda = lambda
                 }
             }

@@ -44,6 +44,8 @@ struct DesparsifiedTests {
         #expect(debiasing.method == "nodewise" && debiasing.flags.isEmpty && debiasing.resamples == 0)
         let lambda = try #require(debiasing.nodewiseLambda)
         #expect(lambda > 0 && lambda < 1)
+        let interceptLambda = try #require(debiasing.interceptNodewiseLambda)
+        #expect(interceptLambda > 0 && interceptLambda < 1)
         for f in outcome.features {
             let d = try #require(f.debiased, "\(f.name)")
             let b = try #require(d.estimate, "\(f.name)")
@@ -159,6 +161,27 @@ struct DesparsifiedTests {
         print("desparsified at nodewise lambda \(lambda): max relative difference to the reference \(worst)")
     }
 
+    @Test(
+        "nodewiseLambda znz (the default) against cv: the features move down the grid by Zhang & Zhang's rule (mean variance under 1.25x); the intercept takes its own pick either way"
+    )
+    func zhangZhang() throws {
+        let cv = try runJob(try wideJob(rows: 60, features: 90, extra: ["debiased": ["nodewiseLambda": "cv"]]), threads: 2).report.outcomes[0]
+        let znz = try runJob(try wideJob(rows: 60, features: 90), threads: 2).report.outcomes[0]
+        let a = try #require(cv.debiasing?.nodewiseLambda), b = try #require(znz.debiasing?.nodewiseLambda)
+        #expect(b < a, "on this data set the pick moves (\(b) vs \(a))")
+        let intercept = try #require(cv.debiasing?.interceptNodewiseLambda)
+        #expect(intercept < a, "the intercept's pick moves down from the CV lambda on this data set (\(intercept) vs \(a))")
+        #expect(znz.debiasing?.interceptNodewiseLambda == intercept)
+        #expect(cv.features[0].debiased == znz.features[0].debiased, "the intercept takes its own pick either way")
+        var before = 0.0, after = 0.0
+        for (x, y) in zip(cv.features.dropFirst(), znz.features.dropFirst()) {
+            let s = try #require(x.debiased?.se), t = try #require(y.debiased?.se)
+            before += s * s
+            after += t * t
+        }
+        #expect(after > before && after < 1.25 * before, "mean variance factor \(after / before) of the CV one")
+    }
+
     @Test("spec: method and nodewiseLambda are read and checked")
     func spec() throws {
         func parse(_ debiased: String) throws -> RunSpec {
@@ -167,7 +190,9 @@ struct DesparsifiedTests {
                 source: "s.json", baseDirectory: "/")
         }
         #expect(try parse(#"{"method": "nodewise", "nodewiseLambda": 0.2}"#).debias == DebiasSpec(method: .nodewise, nodewiseLambda: 0.2))
-        #expect(try parse(#"{"nodewiseLambda": "cv"}"#).debias == DebiasSpec())
+        #expect(try parse(#"{"nodewiseLambda": "cv"}"#).debias == DebiasSpec(nodewiseZnZ: false))
+        #expect(try parse(#"{"nodewiseLambda": "znz"}"#).debias == DebiasSpec())
+        #expect(throws: (any Error).self) { try parse(#"{"nodewiseLambda": "min"}"#) }
         #expect(throws: (any Error).self) { try parse(#"{"method": "hdi"}"#) }
         #expect(throws: (any Error).self) { try parse(#"{"nodewiseLambda": -1}"#) }
     }

@@ -129,4 +129,16 @@ struct NodewiseTests {
         let e = Nodewise.heldOutError(direction: a, quadratic: q)
         #expect(abs(e - full.projection(feature: 2, direction: a).variance) <= 1e-9 * e)
     }
+
+    @Test("Zhang & Zhang's pick: the smallest lambda (highest index) under 1.25x the CV choice's variance factor")
+    func zhangZhang() {
+        // Variance factors growing as lambda falls (the grid descends).
+        let factors = [0.8, 0.9, 1.0, 1.1, 1.2, 1.249, 1.25, 1.5]
+        #expect(Nodewise.zhangZhangPick(factors, from: 2) == 5, "1.249 < 1.25 x 1.0; 1.25 is not below it")
+        #expect(Nodewise.zhangZhangPick(factors, from: 7) == 7, "the last lambda: nothing smaller")
+        #expect(Nodewise.zhangZhangPick([1, 2, 1.1, .infinity, 1.2], from: 0) == 4, "not contiguous, as hdi's which(M < 1.25 Mcv); infinite skipped")
+        #expect(Nodewise.zhangZhangPick([1, 0.5, 0.4], from: 1) == 2)
+        #expect(Nodewise.zhangZhangPick([.infinity, 1], from: 0) == 0, "no finite factor at the CV choice: keep it")
+        #expect(Nodewise.zhangZhangPick([1, 3, 4], from: 0) == 0)
+    }
 }

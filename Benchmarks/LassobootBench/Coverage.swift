@@ -1,7 +1,7 @@
 // lassoboot-bench coverage: how often do lassoboot's 95% bootstrap intervals cover the truth?
 //
 //   lassoboot-bench coverage [--reps 500] [--rows 1000] [--resamples 500] [--alpha 0.005]
-//                            [--settings mle,fixed,cv,cv1se] [--methods percentile,debiased-wald,debiased-percentile]
+//                            [--settings mle,fixed,cv,cv1se,cvdev,cvdev1se] [--methods percentile,debiased-wald,debiased-percentile]
 //                            [--design standard|toeplitz] [--p 20] [--rho 0.5] [--nonzeros k] [--event-rate r] [--seed 20251207]
 //                            [--debiased '{"newtonSteps": 1}' | '{"method": "nodewise"}']
 //                            [--threads N] [--json] [--dump DIR] [--from R]
@@ -20,7 +20,9 @@
 //   mle    alpha = 0 (unpenalized maximum likelihood): the control, should cover ~95% everywhere;
 //   fixed  one fixed small alpha (--alpha, glmnet's lambda: the "mean" penalty scale);
 //   cv     alpha chosen by 5-fold CV (AUC, rule min) over 30 alphas down to 1e-3 * alpha_max;
-//   cv1se  the same with rule 1se (a larger alpha: more shrinkage, more exact zeros).
+//   cv1se  the same with rule 1se (a larger alpha: more shrinkage, more exact zeros);
+//   cvdev, cvdev1se  the same two by held-out deviance (which, unlike AUC, sees overconfident
+//          probabilities: AUC cannot tell a near-separating fit at a tiny alpha from a calibrated one).
 // Bootstrap: B resamples, 95% intervals. Repetitions run in parallel (one per thread).
 // Per coefficient it prints coverage (interval contains the true value, endpoints included)
 // with its binomial SE, where the misses fall (toward zero / away from zero), how often the
@@ -52,6 +54,8 @@ struct CoverageSetting {
     let alphasJSON: String
     /// The CV rule (min or 1se).
     let rule: String
+    /// The CV metric (auc or deviance).
+    var metric = "auc"
 }
 
 /// What one repetition of one setting produced, per coefficient and method.
@@ -122,11 +126,17 @@ func runCoverage(_ args: Arguments) throws {
         .init(
             name: "cv1se", label: "alpha by 5-fold CV, rule 1se (largest alpha within 1 SE of the best AUC)",
             alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "1se"),
+        .init(
+            name: "cvdev", label: "alpha by 5-fold CV (deviance, rule min, 30 alphas to 1e-3 alpha_max)",
+            alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "min", metric: "deviance"),
+        .init(
+            name: "cvdev1se", label: "alpha by 5-fold CV, rule 1se (largest alpha within 1 SE of the least deviance)",
+            alphasJSON: "\"alphas\": {\"count\": 30, \"minRatio\": 0.001}", rule: "1se", metric: "deviance"),
     ]
     let wanted = (try args.string("settings") ?? "mle,fixed,cv,cv1se").split(separator: ",").map(String.init)
     let settings = try wanted.map { w -> CoverageSetting in
         guard let s = all.first(where: { $0.name == w }) else {
-            throw UsageError(description: "--settings: unknown setting '\(w)' (mle, fixed, cv, cv1se)")
+            throw UsageError(description: "--settings: unknown setting '\(w)' (mle, fixed, cv, cv1se, cvdev, cvdev1se)")
         }
         return s
     }
@@ -151,7 +161,7 @@ func runCoverage(_ args: Arguments) throws {
              "features": [\(features.joined(separator: ", "))],
              "penalty": {"scale": "mean", "penalizeIntercept": false, "standardize": false},
              \(s.alphasJSON),
-             "cv": {"folds": 5, "metric": "auc", "rule": "\(s.rule)", "choose": "per-outcome"},
+             "cv": {"folds": 5, "metric": "\(s.metric)", "rule": "\(s.rule)", "choose": "per-outcome"},
              "bootstrap": {"resamples": \(resamples), "methods": [\(specMethods.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))],
                            "level": \(level)},
              \(debiasedJSON.map { "\"debiased\": \($0)," } ?? "")

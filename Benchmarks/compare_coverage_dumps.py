@@ -12,14 +12,11 @@ covers the intercept (McNemar's discordant pairs).
 """
 import argparse, json, math, os, statistics, sys
 
+from coverage_dumps import load_repetitions
+
 
 def load(dirs):
-    rows = {}
-    for d in dirs:
-        for line in open(os.path.join(d, "lassoboot.jsonl")):
-            r = json.loads(line)
-            rows.setdefault(r["rep"], r)
-    return rows
+    return {rep: r for rep, (_, r) in load_repetitions(dirs).items()}
 
 
 def main():
@@ -63,9 +60,10 @@ def main():
     for label, rows in (("A", a), ("B", b)):
         hits = [cover(rows[k], j) for k in common for j in zeros]
         hits = [h for h in hits if h is not None]
-        worst = min(zeros, key=lambda j: summary(rows, j)[0])
+        zero_cover = {j: summary(rows, j)[0] for j in zeros}
+        worst = min(zeros, key=zero_cover.get)
         print(
-            f"{label}: zero class {sum(hits) / len(hits):.3f} (lowest {names[worst]} {summary(rows, worst)[0]:.3f}); "
+            f"{label}: zero class {sum(hits) / len(hits):.3f} (lowest {names[worst]} {zero_cover[worst]:.3f}); "
             f"alpha median {statistics.median(rows[k]['alpha'] for k in common):.4g}; "
             f"penalized intercept's mean error {statistics.fmean(rows[k]['estimate'][0] - truth[0] for k in common):+.3f}"
         )

@@ -13,6 +13,8 @@ that the features' errors carry through the columns' means, -sum_j mean(x_j) * e
 """
 import argparse, json, os, statistics, sys
 
+from coverage_dumps import load_repetitions
+
 Z = 1.959963984540054
 
 
@@ -26,11 +28,7 @@ def main():
     truth, names = model["truth"], model["names"]
     if args.method not in model["methods"]:
         sys.exit(f"--method {args.method}: the dump has {', '.join(model['methods'])}")
-    rows = {}
-    for d in args.dirs:
-        for line in open(os.path.join(d, "lassoboot.jsonl")):
-            r = json.loads(line)
-            rows.setdefault(r["rep"], (d, r))
+    rows = load_repetitions(args.dirs)
     p = len(truth)
     errors = [[] for _ in range(p)]
     ses = [[] for _ in range(p)]

@@ -20,6 +20,8 @@ import json, math, os, sys
 import numpy as np
 from sklearn.linear_model import lasso_path
 
+from coverage_dumps import load_repetitions
+
 Z = 1.959963984540054
 GRID = 20
 
@@ -29,11 +31,7 @@ def main():
     if not dirs:
         sys.exit(__doc__)
     truth = json.load(open(os.path.join(dirs[0], "model.json")))["truth"]
-    reps = {}
-    for d in dirs:
-        for line in open(os.path.join(d, "lassoboot.jsonl")):
-            r = json.loads(line)
-            reps.setdefault(r["rep"], (d, r))
+    reps = load_repetitions(dirs)
     hits = np.zeros(GRID)
     errors, zs, variances = [], [], []
     for rep, (d, r) in sorted(reps.items()):

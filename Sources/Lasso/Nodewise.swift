@@ -155,48 +155,98 @@ public struct Nodewise: Sendable {
     /// `min (1/2) g' G g - t' g + lambda |g|_1` along `lambdas` (descending, warm-started) by cyclic
     /// coordinate descent on the covariance `gram` (row-major p x p), coordinate `skip` held at 0.
     /// Returns g per lambda.
+    ///
+    /// A full sweep visits every coordinate; sweeps over the coordinates that have been nonzero
+    /// then run on their own k x k block of the Gram matrix until they settle, so those sweeps
+    /// cost O(k^2), not O(k p): most of the work where p > n (Benchmarks/README.md).
     static func covariancePath(
         gram r: [Double], size p: Int, target: [Double], skip j: Int?, lambdas: [Double], tolerance: Double, maxSweeps: Int
     ) -> [[Double]] {
         var gamma = [Double](repeating: 0, count: p)
-        // c = t - G gamma.
+        // c = t - G gamma, exact on every coordinate after each full sweep.
         var c = target
         var out: [[Double]] = []
         out.reserveCapacity(lambdas.count)
-        var active = [Bool](repeating: false, count: p)
+        var isMember = [Bool](repeating: false, count: p)
+        var members: [Int] = []
+        // The active block: its Gram entries (k x k), c and gamma on it, and gamma where it started.
+        var block: [Double] = [], blockC: [Double] = [], blockGamma: [Double] = []
         r.withUnsafeBufferPointer { r in
-            func update(_ l: Int, _ lambda: Double) -> Double {
-                let d = r[l * p + l]
-                guard d > 0 else { return 0 }
-                let rho = c[l] + d * gamma[l]
-                let new = rho > lambda ? (rho - lambda) / d : (rho < -lambda ? (rho + lambda) / d : 0)
-                let delta = new - gamma[l]
-                guard delta != 0 else { return 0 }
-                gamma[l] = new
-                let row = r.baseAddress! + l * p
-                for m in 0..<p { c[m] -= delta * row[m] }
-                if new != 0 { active[l] = true }
-                return abs(delta)
-            }
+            let gramBase = r.baseAddress!
             for lambda in lambdas {
                 var sweeps = 0
                 while sweeps < maxSweeps {
-                    // A full sweep, then sweeps over the nonzero coordinates until they settle.
                     var moved = 0.0
-                    for l in 0..<p where l != j { moved = max(moved, update(l, lambda)) }
+                    c.withUnsafeMutableBufferPointer { c in
+                        gamma.withUnsafeMutableBufferPointer { gamma in
+                            for l in 0..<p where l != j {
+                                guard let delta = Self.coordinateStep(l, diagonal: gramBase[l * p + l], c: c, gamma: gamma, lambda: lambda) else { continue }
+                                let row = gramBase + l * p
+                                for m in 0..<p { c[m] -= delta * row[m] }
+                                if gamma[l] != 0 && !isMember[l] {
+                                    isMember[l] = true
+                                    members.append(l)
+                                }
+                                moved = max(moved, abs(delta))
+                            }
+                        }
+                    }
                     sweeps += 1
                     if moved <= tolerance { break }
-                    while sweeps < maxSweeps {
-                        var inner = 0.0
-                        for l in 0..<p where active[l] && l != j { inner = max(inner, update(l, lambda)) }
-                        sweeps += 1
-                        if inner <= tolerance { break }
+                    // Sweep the block in ascending coordinate order until it settles.
+                    members.sort()
+                    let k = members.count
+                    block.removeAll(keepingCapacity: true)
+                    for a in members { for b in members { block.append(gramBase[a * p + b]) } }
+                    blockC = members.map { c[$0] }
+                    blockGamma = members.map { gamma[$0] }
+                    block.withUnsafeBufferPointer { g in
+                        blockC.withUnsafeMutableBufferPointer { bc in
+                            blockGamma.withUnsafeMutableBufferPointer { bg in
+                                while sweeps < maxSweeps {
+                                    var inner = 0.0
+                                    for i in 0..<k {
+                                        guard let delta = Self.coordinateStep(i, diagonal: g[i * k + i], c: bc, gamma: bg, lambda: lambda) else { continue }
+                                        let row = g.baseAddress! + i * k
+                                        for m in 0..<k { bc[m] -= delta * row[m] }
+                                        inner = max(inner, abs(delta))
+                                    }
+                                    sweeps += 1
+                                    if inner <= tolerance { break }
+                                }
+                            }
+                        }
+                    }
+                    // Bring c up to date everywhere: c -= G[:, block] (gamma_block - its start).
+                    c.withUnsafeMutableBufferPointer { c in
+                        for (i, a) in members.enumerated() {
+                            let delta = blockGamma[i] - gamma[a]
+                            guard delta != 0 else { continue }
+                            gamma[a] = blockGamma[i]
+                            let row = gramBase + a * p
+                            for m in 0..<p { c[m] -= delta * row[m] }
+                        }
                     }
                 }
                 out.append(gamma)
             }
         }
         return out
+    }
+
+    /// One soft-thresholded coordinate update of `gamma[l]` (c = t - G gamma before it); returns
+    /// the change, nil when there is none. The caller updates c.
+    @inline(__always)
+    static func coordinateStep(
+        _ l: Int, diagonal d: Double, c: UnsafeMutableBufferPointer<Double>, gamma: UnsafeMutableBufferPointer<Double>, lambda: Double
+    ) -> Double? {
+        guard d > 0 else { return nil }
+        let rho = c[l] + d * gamma[l]
+        let new = rho > lambda ? (rho - lambda) / d : (rho < -lambda ? (rho + lambda) / d : 0)
+        let delta = new - gamma[l]
+        guard delta != 0 else { return nil }
+        gamma[l] = new
+        return delta
     }
 
     /// The one-feature quantities of the desparsified estimate for residual direction `a`

@@ -180,7 +180,9 @@ public struct Nodewise: Sendable {
                     c.withUnsafeMutableBufferPointer { c in
                         gamma.withUnsafeMutableBufferPointer { gamma in
                             for l in 0..<p where l != j {
-                                guard let delta = Self.coordinateStep(l, diagonal: gramBase[l * p + l], c: c, gamma: gamma, lambda: lambda) else { continue }
+                                guard let delta = Self.coordinateStep(l, diagonal: gramBase[l * p + l], c: c, gamma: gamma, lambda: lambda) else {
+                                    continue
+                                }
                                 let row = gramBase + l * p
                                 for m in 0..<p { c[m] -= delta * row[m] }
                                 if gamma[l] != 0 && !isMember[l] {
@@ -206,7 +208,9 @@ public struct Nodewise: Sendable {
                                 while sweeps < maxSweeps {
                                     var inner = 0.0
                                     for i in 0..<k {
-                                        guard let delta = Self.coordinateStep(i, diagonal: g[i * k + i], c: bc, gamma: bg, lambda: lambda) else { continue }
+                                        guard let delta = Self.coordinateStep(i, diagonal: g[i * k + i], c: bc, gamma: bg, lambda: lambda) else {
+                                            continue
+                                        }
                                         let row = g.baseAddress! + i * k
                                         for m in 0..<k { bc[m] -= delta * row[m] }
                                         inner = max(inner, abs(delta))

@@ -143,10 +143,9 @@ struct NodewiseOutcome {
     /// Pools the held-out errors of every feature over the grid and takes the minimizing lambda
     /// (the first on ties); with `znz` the features then move to Zhang & Zhang's pick by their
     /// mean variance factor. The intercept always takes Zhang & Zhang's pick from the CV lambda
-    /// by its own variance factor: the constant column is explained by many features at once,
-    /// so at the features' lambda its projection keeps a one-sided bias (the lasso's shrinkage
-    /// of features with nonzero means; Benchmarks/README.md, p > n cell). Nil when the task
-    /// found no lasso fit to project at.
+    /// by its own variance factor: at the features' lambda its projection keeps more of a
+    /// one-sided bias (Benchmarks/README.md, p > n cell). Nil when the task found no lasso fit
+    /// to project at.
     init?(results: [TaskKey: TaskResult], outcome o: Int, featureCount p: Int, znz: Bool) throws {
         var lambdas: [Double]?
         var rows: [[Double]] = []

@@ -183,8 +183,7 @@ public struct Nodewise: Sendable {
                                 guard let delta = Self.coordinateStep(l, diagonal: gramBase[l * p + l], c: c, gamma: gamma, lambda: lambda) else {
                                     continue
                                 }
-                                let row = gramBase + l * p
-                                for m in 0..<p { c[m] -= delta * row[m] }
+                                Self.subtract(delta, times: gramBase + l * p, from: c.baseAddress!, count: p)
                                 if gamma[l] != 0 && !isMember[l] {
                                     isMember[l] = true
                                     members.append(l)
@@ -196,10 +195,13 @@ public struct Nodewise: Sendable {
                     sweeps += 1
                     if moved <= tolerance { break }
                     // Sweep the block in ascending coordinate order until it settles.
-                    members.sort()
+                    // Gather the block's Gram entries when its membership changed (it only grows).
                     let k = members.count
-                    block.removeAll(keepingCapacity: true)
-                    for a in members { for b in members { block.append(gramBase[a * p + b]) } }
+                    if k * k != block.count {
+                        members.sort()
+                        block.removeAll(keepingCapacity: true)
+                        for a in members { for b in members { block.append(gramBase[a * p + b]) } }
+                    }
                     blockC = members.map { c[$0] }
                     blockGamma = members.map { gamma[$0] }
                     block.withUnsafeBufferPointer { g in
@@ -211,8 +213,7 @@ public struct Nodewise: Sendable {
                                         guard let delta = Self.coordinateStep(i, diagonal: g[i * k + i], c: bc, gamma: bg, lambda: lambda) else {
                                             continue
                                         }
-                                        let row = g.baseAddress! + i * k
-                                        for m in 0..<k { bc[m] -= delta * row[m] }
+                                        Self.subtract(delta, times: g.baseAddress! + i * k, from: bc.baseAddress!, count: k)
                                         inner = max(inner, abs(delta))
                                     }
                                     sweeps += 1
@@ -227,8 +228,7 @@ public struct Nodewise: Sendable {
                             let delta = blockGamma[i] - gamma[a]
                             guard delta != 0 else { continue }
                             gamma[a] = blockGamma[i]
-                            let row = gramBase + a * p
-                            for m in 0..<p { c[m] -= delta * row[m] }
+                            Self.subtract(delta, times: gramBase + a * p, from: c.baseAddress!, count: p)
                         }
                     }
                 }
@@ -236,6 +236,12 @@ public struct Nodewise: Sendable {
             }
         }
         return out
+    }
+
+    /// `c -= delta * row` over `count` entries: the update of c after a coordinate moved.
+    @inline(__always)
+    static func subtract(_ delta: Double, times row: UnsafePointer<Double>, from c: UnsafeMutablePointer<Double>, count: Int) {
+        for m in 0..<count { c[m] -= delta * row[m] }
     }
 
     /// One soft-thresholded coordinate update of `gamma[l]` (c = t - G gamma before it); returns

@@ -53,6 +53,7 @@ struct DesparsifiedTests {
             let wald = try #require(d.ci["wald"], "\(f.name)")
             let low = try #require(wald.low), high = try #require(wald.high)
             #expect(se > 0 && (d.sandwichSE ?? 0) > 0 && d.flags.isEmpty, "\(f.name)")
+            #expect(wald.flags == (f.name == "const" ? ["interceptUnderCovers"] : []), "\(f.name): \(wald.flags)")
             #expect(abs((low + high) / 2 - b) <= 1e-12 * max(1, abs(b)))
             #expect(d.ci.keys.sorted() == ["wald"], "nodewise gives Wald intervals only")
         }
@@ -105,6 +106,7 @@ struct DesparsifiedTests {
         let newton = try runJob(try wideJob(rows: 400, features: 8, extra: ["debiased": ["method": "newton", "newtonSteps": 1]]), threads: 2)
         let a = nodewise.report.outcomes[0], b = newton.report.outcomes[0]
         #expect(a.debiasing?.nodewiseLambda == 0)
+        #expect(a.features[0].debiased?.ci["wald"]?.flags == [], "n > p: the intercept is not flagged")
         for (x, y) in zip(a.features.dropFirst(), b.features.dropFirst()) {
             let ex = try #require(x.debiased?.estimate), ey = try #require(y.debiased?.estimate)
             #expect(abs(ex - ey) <= 1e-7 * max(1, abs(ey)), "\(x.name): \(ex) vs \(ey)")

@@ -127,9 +127,14 @@ def hdi_lassoproj(X, y, b0, beta, level, folds=5, nlam=20, seed=1):
         warnings.simplefilter("ignore")
         for k in range(folds):
             tr, te = fold != k, fold == k
+            # The fold's Gram matrix once: each path then runs on it (scikit-learn's Gram coordinate
+            # descent, the same solutions as on the rows, minutes faster per data set at p = 200).
+            gram = Zs[tr].T @ Zs[tr]
             for j in range(p):
                 others = [l for l in range(p) if l != j]
-                _, coefs, _ = lasso_path(Zs[tr][:, others], Zs[tr][:, j], alphas=grid, tol=1e-8)
+                _, coefs, _ = lasso_path(
+                    Zs[tr][:, others], Zs[tr][:, j], alphas=grid, tol=1e-8,
+                    precompute=gram[np.ix_(others, others)], Xy=gram[others, j])
                 pred = Zs[te][:, others] @ coefs
                 err += ((Zs[te][:, j][:, None] - pred) ** 2).sum(0)
         lam = grid[int(np.argmin(err))]
@@ -307,7 +312,11 @@ def main():
     resamples = a.resamples or model["resamples"]
 
     # The MLE runs whatever --peers says: its Wald width is the oracle every width is divided by.
-    mle = run_python_peer("sm-mle", a.dir, model, None, a.workers, a.force)
+    # Where p + 1 >= n there is no MLE (statsmodels returns a separating fit): no control, no widths.
+    wide = len(model["names"]) >= model["rows"]
+    if wide:
+        peers = [p for p in peers if p != "sm-mle"]
+    mle = {} if wide else run_python_peer("sm-mle", a.dir, model, None, a.workers, a.force)
     oracle = {}
     for rep, row in mle.items():
         if not row["error"]:

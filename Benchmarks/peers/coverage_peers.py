@@ -129,14 +129,15 @@ def hdi_lassoproj(X, y, b0, beta, level, folds=5, nlam=20, seed=1):
             tr, te = fold != k, fold == k
             # The fold's Gram matrix once: each path then runs on it (scikit-learn's Gram coordinate
             # descent, the same solutions as on the rows, minutes faster per data set at p = 200).
-            gram = Zs[tr].T @ Zs[tr]
+            train, test = Zs[tr], Zs[te]
+            gram = train.T @ train
             for j in range(p):
                 others = [l for l in range(p) if l != j]
                 _, coefs, _ = lasso_path(
-                    Zs[tr][:, others], Zs[tr][:, j], alphas=grid, tol=1e-8,
+                    train[:, others], train[:, j], alphas=grid, tol=1e-8,
                     precompute=gram[np.ix_(others, others)], Xy=gram[others, j])
-                pred = Zs[te][:, others] @ coefs
-                err += ((Zs[te][:, j][:, None] - pred) ** 2).sum(0)
+                pred = test[:, others] @ coefs
+                err += ((test[:, j][:, None] - pred) ** 2).sum(0)
         lam = grid[int(np.argmin(err))]
         z = norm.ppf(0.5 + level / 2)
         est, out = [None], [[None, None]]  # no intercept interval

@@ -91,7 +91,7 @@ extension Aggregation {
         static let fewRareValueRows = "fewRareValueRows"
 
         /// The flag on the desparsified intercept's interval where p + 1 >= n: too narrow in every
-        /// such cell simulated (0.92 at 100 x 200 and 200 x 500, 0.71 at 500 x 1,000; Benchmarks/README.md).
+        /// such cell simulated (0.92 at 100 x 200 and 200 x 500, 0.73 at 500 x 1,000; Benchmarks/README.md).
         static let interceptUnderCovers = "interceptUnderCovers"
 
         static func fallback(_ flags: [String], _ fallback: Report.Interval, methods: [CIMethod]) -> Report.Debiased {
@@ -267,7 +267,7 @@ extension Aggregation {
             var outcome = DebiasedOutcome(estimate: nil, failure: nil, replicates: [], jackknifeValues: [], jackknifeRows: [], summary: summary)
             outcome.nodewise = nodewise
             outcome.lasso = lasso
-            outcome.wide = data.design.featureCount + 1 >= data.rowCount
+            outcome.wide = data.isWide
             return outcome
         }
     }

@@ -18,13 +18,18 @@ extension RunData {
         switch spec.debias.method {
         case .auto:
             let coefficients = design.featureCount + 1
-            if coefficients >= rowCount || coefficients > Self.wideCoefficients { return .nodewise }
+            if isWide || coefficients > Self.wideCoefficients { return .nodewise }
             if rowCount < Self.firthRowsPerCoefficient * coefficients { return .firth }
             if let rarest = rarestBinaryCount, rarest < Self.firthBinaryCount { return .firth }
             return .newton
         case let m: return m
         }
     }
+
+    /// Whether the coefficients (intercept included) are at least as many as the rows (p + 1 >= n):
+    /// the maximum-likelihood estimate does not exist, so `auto` takes the desparsified lasso, and
+    /// its intercept's interval is flagged `interceptUnderCovers`.
+    public var isWide: Bool { design.featureCount + 1 >= rowCount }
 
     /// `auto` uses the desparsified lasso beyond this many coefficients, whatever the rows.
     public static let wideCoefficients = 2_000

@@ -171,6 +171,8 @@ public struct Nodewise: Sendable {
         var members: [Int] = []
         // The active block: its Gram entries (k x k), c and gamma on it, and gamma where it started.
         var block: [Double] = [], blockC: [Double] = [], blockGamma: [Double] = []
+        // Set where a coordinate joins the block: its Gram entries must be gathered again.
+        var blockGrew = false
         r.withUnsafeBufferPointer { r in
             let gramBase = r.baseAddress!
             for lambda in lambdas {
@@ -187,6 +189,7 @@ public struct Nodewise: Sendable {
                                 if gamma[l] != 0 && !isMember[l] {
                                     isMember[l] = true
                                     members.append(l)
+                                    blockGrew = true
                                 }
                                 moved = max(moved, abs(delta))
                             }
@@ -195,9 +198,10 @@ public struct Nodewise: Sendable {
                     sweeps += 1
                     if moved <= tolerance { break }
                     // Sweep the block in ascending coordinate order until it settles.
-                    // Gather the block's Gram entries when its membership changed (it only grows).
+                    // Gather the block's Gram entries when a coordinate joined it.
                     let k = members.count
-                    if k * k != block.count {
+                    if blockGrew {
+                        blockGrew = false
                         members.sort()
                         block.removeAll(keepingCapacity: true)
                         for a in members { for b in members { block.append(gramBase[a * p + b]) } }

@@ -6,14 +6,18 @@ composite: b0 = b0_hat - sum_l m_l (b_l - beta_l_hat), m_l the w-weighted mean o
            v = 1/W - sum_l m_l u_l / den_l, SE = sqrt(sum w v^2)).
 usage: python3 Benchmarks/experiments/intercept_composite.py DUMPDIR [--reps N] [--workers K]
 """
-import json, math, sys, warnings, argparse
-import numpy as np
+import argparse
+import json
+import os
+import sys
+import warnings
 from multiprocessing import Pool
 
+import numpy as np
 
-def load(d, rep):
-    a = np.loadtxt(f"{d}/rep{rep}.csv", delimiter=",", skiprows=1)
-    return a[:, 1:], a[:, 0]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "peers"))
+from coverage_peers import load  # noqa: E402  (the dump's data sets, as the peers read them)
+from desparsified import standardize  # noqa: E402  (w-weighted means and population SDs)
 
 
 def one(args):
@@ -26,8 +30,7 @@ def one(args):
     pi = 1 / (1 + np.exp(-eta))
     w = pi * (1 - pi)
     W = w.sum()
-    m = (w[:, None] * X).sum(0) / W
-    sd = np.sqrt(np.maximum((w[:, None] * X * X).sum(0) / W - m * m, 0))
+    m, sd = standardize(X, w)
     const = sd <= 1e-12
     sd = np.where(const, 1, sd)
     Z = (X - m) / sd
@@ -95,7 +98,7 @@ def main():
 
 
 def summarize(model, res):
-    truth = model["truth"] if "truth" in model else model["true"]
+    truth = model["truth"]
     names = model.get("names")
     t0, tb = truth[0], np.array(truth[1:])
     nl = len(res[0][3])
